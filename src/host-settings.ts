@@ -1,0 +1,35 @@
+// The queue settings of host.json, which the Functions host applies and the local host imitates.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface QueueHostSettings {
+  batchSize: number;
+  newBatchThreshold: number;
+  maxDequeueCount: number;
+  visibilityTimeoutMs: number;
+  maxPollingIntervalMs: number;
+  messageEncoding: 'base64' | 'none';
+}
+
+/** The app root: host.json sits beside package.json, dist/src/ is two levels below. */
+export const APP_ROOT = join(__dirname, '..', '..');
+
+export function readQueueHostSettings(hostJsonPath = join(APP_ROOT, 'host.json')): QueueHostSettings {
+  const queues = JSON.parse(readFileSync(hostJsonPath, 'utf8'))?.extensions?.queues ?? {};
+  const batchSize = queues.batchSize ?? 16;
+  return {
+    batchSize,
+    newBatchThreshold: queues.newBatchThreshold ?? Math.floor(batchSize / 2),
+    maxDequeueCount: queues.maxDequeueCount ?? 5,
+    visibilityTimeoutMs: timeSpanMs(queues.visibilityTimeout ?? '00:00:00'),
+    maxPollingIntervalMs: timeSpanMs(queues.maxPollingInterval ?? '00:01:00'),
+    messageEncoding: queues.messageEncoding === 'none' ? 'none' : 'base64',
+  };
+}
+
+/** host.json time spans are "hh:mm:ss" (optionally with fractions). */
+export function timeSpanMs(value: string): number {
+  const match = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(value);
+  if (!match) throw new Error(`host.json: "${value}" is not a hh:mm:ss time span`);
+  return ((Number(match[1]) * 60 + Number(match[2])) * 60 + Number(match[3])) * 1000;
+}

@@ -1,0 +1,113 @@
+// Access tokens for SMTP XOAUTH2, cached and renewed well before expiry: Exchange has refused tokens
+// close to expiry ("501 5.5.127 Token will expire soon").
+import { ManagedIdentityCredential } from '@azure/identity';
+import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { MailConfig } from '../config';
+
+export const RENEW_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
+
+export interface AccessToken {
+  token: string;
+  expiresOn: number; // epoch ms
+}
+
+export interface TokenSource {
+  getToken(options?: { forceRefresh?: boolean }): Promise<AccessToken>;
+}
+
+/** Why a token could not be had; never carries the secret or the token. */
+export class TokenError extends Error {
+  constructor(message: string, readonly transient: boolean, readonly reason?: string) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}
+
+type Fetch = (forceRefresh: boolean) => Promise<AccessToken>;
+
+/** Caches one token, renews it RENEW_BEFORE_EXPIRY_MS early, and shares one request among concurrent callers. */
+export function cachedTokenSource(fetchToken: Fetch, now: () => number = Date.now): TokenSource {
+  let cached: AccessToken | undefined;
+  let inFlight: Promise<AccessToken> | undefined;
+  return {
+    async getToken(options) {
+      const force = options?.forceRefresh === true;
+      if (!force && cached && cached.expiresOn - now() > RENEW_BEFORE_EXPIRY_MS) return cached;
+      if (!inFlight) {
+        // A token inside the renewal window must not come back from the library's own cache either.
+        const bypassLibraryCache = force || cached !== undefined;
+        inFlight = fetchToken(bypassLibraryCache)
+          .then((token) => (cached = token))
+          .finally(() => (inFlight = undefined));
+      }
+      return inFlight;
+    },
+  };
+}
+
+export function createTokenSource(auth: MailConfig['auth']): TokenSource {
+  return cachedTokenSource(auth.mode === 'managedIdentity' ? managedIdentityFetch(auth) : confidentialClientFetch(auth));
+}
+
+function managedIdentityFetch(auth: MailConfig['auth']): Fetch {
+  const credential = new ManagedIdentityCredential(auth.clientId ? { clientId: auth.clientId } : {});
+  return async () => {
+    try {
+      const token = await credential.getToken(auth.scope);
+      return { token: token.token, expiresOn: token.expiresOnTimestamp };
+    } catch (error) {
+      // The managed identity endpoint is local to the host: failures are worth retrying.
+      throw new TokenError(`Managed identity token request failed: ${describe(error)}`, true);
+    }
+  };
+}
+
+function confidentialClientFetch(auth: MailConfig['auth']): Fetch {
+  const configuration: Configuration = {
+    auth: {
+      clientId: auth.clientId!,
+      authority: `${auth.authorityHost}/${auth.tenantId}`,
+      ...(auth.mode === 'clientSecret' ? { clientSecret: auth.clientSecret! } : { clientCertificate: certificateCredential(auth.clientCertificatePem!) }),
+    },
+  };
+  const client = new ConfidentialClientApplication(configuration);
+  return async (forceRefresh) => {
+    try {
+      const result = await client.acquireTokenByClientCredential({ scopes: [auth.scope], skipCache: forceRefresh });
+      if (!result?.accessToken || !result.expiresOn) throw new Error('token endpoint returned no access token');
+      return { token: result.accessToken, expiresOn: result.expiresOn.getTime() };
+    } catch (error) {
+      throw classifyMsalError(error);
+    }
+  };
+}
+
+function certificateCredential(pem: string) {
+  const certificatePem = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
+  if (!certificatePem) throw new TokenError('MAIL_CLIENT_CERTIFICATE: no certificate block in the PEM', false, 'config');
+  const certificate = new X509Certificate(certificatePem);
+  const privateKey = createPrivateKey(pem).export({ format: 'pem', type: 'pkcs8' }).toString();
+  return {
+    thumbprintSha256: certificate.fingerprint256.replace(/:/g, ''),
+    privateKey,
+    x5c: certificatePem,
+  };
+}
+
+// AADSTS codes that setup, not time, will fix.
+const PERMANENT_AADSTS = /AADSTS(7000215|7000222|700016|90002|700027|50049|500011|1002012|700024)\b/;
+
+function classifyMsalError(error: unknown): TokenError {
+  const message = describe(error);
+  const code = (error as { errorCode?: string }).errorCode;
+  const aadsts = message.match(/AADSTS\d+/)?.[0];
+  const permanent = PERMANENT_AADSTS.test(message) || code === 'invalid_client' || code === 'unauthorized_client';
+  return new TokenError(`Token request failed${aadsts ? ` (${aadsts})` : ''}: ${message}`, !permanent, aadsts ?? code);
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  // First line only: library messages can append trace ids and long JSON.
+  return text.split('\n')[0]!.slice(0, 500);
+}

@@ -1,0 +1,201 @@
+// A local stand-in for the Azure Functions host, for machines without Core Tools: serves the HTTP
+// functions and drives the queue function with the host's semantics (base64 decoding, JSON items,
+// dequeueCount, visibility timeout on failure, <queue>-poison after maxDequeueCount, batch size,
+// polling back-off) as configured in host.json.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
+import type { QueueHostSettings } from '../host-settings';
+
+export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+export type QueueHandler = (item: unknown, context: InvocationContext) => Promise<void>;
+
+export interface HttpFunction {
+  name: string;
+  method: string;
+  route: string; // Functions route template, e.g. "mail/{id}"
+  handler: HttpHandler;
+}
+
+export interface QueueFunction {
+  name: string;
+  queue: QueueClient;
+  poisonQueue: QueueClient;
+  handler: QueueHandler;
+}
+
+export type LogLine = (level: string, functionName: string, message: string) => void;
+
+export interface LocalHostOptions {
+  port: number;
+  http: HttpFunction[];
+  queue: QueueFunction[];
+  settings: QueueHostSettings;
+  log: LogLine;
+}
+
+export interface LocalHost {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const server = await serveHttp(options);
+  const pollers = options.queue.map((fn) => startQueuePoller(fn, options.settings, options.log));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://localhost:${port}`,
+    async close() {
+      await Promise.all(pollers.map((p) => p.stop()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function context(functionName: string, log: LogLine, triggerMetadata?: Record<string, unknown>): InvocationContext {
+  return new InvocationContext({
+    invocationId: randomUUID(),
+    functionName,
+    triggerMetadata,
+    logHandler: (level, ...args) => log(level, functionName, args.map(String).join(' ')),
+  });
+}
+
+function matchRoute(template: string, path: string): Record<string, string> | undefined {
+  const names: string[] = [];
+  const pattern = template.replace(/\{(\w+)\??\}/g, (_, name: string) => (names.push(name), '([^/]+)'));
+  const match = new RegExp(`^/api/${pattern}/?$`).exec(path);
+  if (!match) return undefined;
+  return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function serveHttp(options: LocalHostOptions): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const routed = options.http
+        .map((fn) => ({ fn, params: matchRoute(fn.route, url.pathname) }))
+        .filter((r) => r.params !== undefined);
+      const target = routed.find((r) => r.fn.method === req.method);
+      if (!target) {
+        res.writeHead(routed.length > 0 ? 405 : 404).end();
+        return;
+      }
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+      const body = await readBody(req);
+      const request = new HttpRequest({
+        method: req.method,
+        url: url.toString(),
+        headers,
+        params: target.params!,
+        query: Object.fromEntries(url.searchParams),
+        ...(body.length > 0 ? { body: { bytes: body } } : {}),
+      });
+      const response = new HttpResponse(await target.fn.handler(request, context(target.fn.name, options.log)));
+      res.writeHead(response.status ?? 200, Object.fromEntries(response.headers));
+      res.end(Buffer.from(await response.arrayBuffer()));
+    } catch (error) {
+      options.log('error', 'http', `Unhandled error: ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`Port ${options.port} is in use; stop what holds it or choose another port.`) : error),
+    );
+    server.listen(options.port, resolve);
+  });
+  return server;
+}
+
+const MIN_POLL_MS = 100;
+// The host keeps a message invisible while its function runs (and renews that); our invocations end well within this.
+const PROCESSING_VISIBILITY_S = 600;
+
+function startQueuePoller(fn: QueueFunction, settings: QueueHostSettings, log: LogLine) {
+  let stopped = false;
+  const inFlight = new Set<Promise<void>>();
+  let delay = MIN_POLL_MS;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake = () => (clearTimeout(timer), resolve());
+  });
+
+  async function handle(message: DequeuedMessageItem): Promise<void> {
+    const metadata = {
+      id: message.messageId,
+      dequeueCount: message.dequeueCount,
+      insertionTime: message.insertedOn.toISOString(),
+      expirationTime: message.expiresOn.toISOString(),
+      nextVisibleTime: message.nextVisibleOn.toISOString(),
+      popReceipt: message.popReceipt,
+    };
+    try {
+      await fn.handler(queueItem(message.messageText, settings), context(fn.name, log, metadata));
+      await fn.queue.deleteMessage(message.messageId, message.popReceipt);
+    } catch (error) {
+      if (message.dequeueCount >= settings.maxDequeueCount) {
+        log('error', fn.name, `Message ${message.messageId} failed ${message.dequeueCount} times; moving it to ${fn.poisonQueue.name}.`);
+        await fn.poisonQueue.sendMessage(message.messageText);
+        await fn.queue.deleteMessage(message.messageId, message.popReceipt);
+      } else {
+        log('warning', fn.name, `Invocation failed (${(error as Error).message}); retrying after ${settings.visibilityTimeoutMs} ms.`);
+        await fn.queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(settings.visibilityTimeoutMs / 1000));
+      }
+    }
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      if (inFlight.size > settings.newBatchThreshold) {
+        await Promise.race(inFlight);
+        continue;
+      }
+      let messages: DequeuedMessageItem[] = [];
+      try {
+        const response = await fn.queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: PROCESSING_VISIBILITY_S });
+        messages = response.receivedMessageItems;
+      } catch (error) {
+        log('warning', fn.name, `Polling ${fn.queue.name} failed: ${(error as Error).message}`);
+      }
+      for (const message of messages) {
+        const task = handle(message)
+          .catch((error) => log('error', fn.name, `Could not settle message ${message.messageId}: ${(error as Error).message}`))
+          .finally(() => inFlight.delete(task));
+        inFlight.add(task);
+      }
+      // Back off exponentially while the queue is empty, up to maxPollingInterval, as the host does.
+      delay = messages.length > 0 ? MIN_POLL_MS : Math.min(delay * 2, settings.maxPollingIntervalMs);
+      if (messages.length === 0) await sleep(delay);
+    }
+  })();
+
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      await Promise.all(inFlight);
+    },
+  };
+}
+
+/** What the host hands the function: base64-decoded text, parsed when it is JSON. */
+function queueItem(messageText: string, settings: QueueHostSettings): unknown {
+  const text = settings.messageEncoding === 'base64' ? Buffer.from(messageText, 'base64').toString('utf8') : messageText;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

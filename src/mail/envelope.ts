@@ -1,0 +1,50 @@
+// The queue message: a public, versioned contract. Other producers may write it directly
+// (base64-encoded JSON, the Functions host's default queue encoding).
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { emailDomain } from './addresses';
+import { mailRequestSchema, toFieldErrors, type FieldError, type MailRequest } from './mail-request';
+
+export const ENVELOPE_VERSION = 1;
+
+export const messageIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { message: '1-100 letters, digits, dot, dash or underscore' });
+
+export const envelopeSchema = z
+  .object({
+    version: z.literal(ENVELOPE_VERSION).meta({ description: 'Envelope format version.' }),
+    id: messageIdSchema.meta({ description: 'Message id; the SMTP Message-ID is derived from it.' }),
+    createdAt: z.iso.datetime({ offset: true }),
+    mail: mailRequestSchema,
+  })
+  .strict()
+  .meta({ id: 'OutboxEnvelope', description: 'A message on the outbox queue (JSON, base64-encoded).' });
+
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+export function newEnvelope(mail: MailRequest, now = new Date()): Envelope {
+  return { version: ENVELOPE_VERSION, id: randomUUID(), createdAt: now.toISOString(), mail };
+}
+
+/** The host hands queue items over as parsed JSON when they are JSON, as a string otherwise. */
+export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } | { ok: false; errors: FieldError[] } {
+  let value = item;
+  if (Buffer.isBuffer(value)) value = value.toString('utf8');
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return { ok: false, errors: [{ field: '(message)', detail: 'not JSON (producers must write base64-encoded JSON)' }] };
+    }
+  }
+  const result = envelopeSchema.safeParse(value);
+  if (!result.success) return { ok: false, errors: toFieldErrors(result.error) };
+  if (!result.data.mail.from) return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };
+  return { ok: true, envelope: result.data };
+}
+
+/** Message-ID derived from the id, so a redelivered message carries the same Message-ID. */
+export function smtpMessageId(envelope: Envelope, sender: string): string {
+  return `<${envelope.id}@${emailDomain(sender)}>`;
+}

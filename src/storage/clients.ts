@@ -1,0 +1,30 @@
+// Storage clients from the MailStorage connection: a connection string locally, a managed identity in Azure.
+import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { TableClient } from '@azure/data-tables';
+import type { StorageConnection } from '../config';
+
+export interface StorageClients {
+  queues: QueueServiceClient;
+  blobs: BlobServiceClient;
+  table(name: string): TableClient;
+}
+
+export function createStorageClients(connection: StorageConnection): StorageClients {
+  if (connection.connectionString) {
+    const cs = connection.connectionString;
+    return {
+      queues: QueueServiceClient.fromConnectionString(cs),
+      blobs: BlobServiceClient.fromConnectionString(cs),
+      // Azurite speaks plain http; the tables SDK refuses that unless told.
+      table: (name) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: /https?:\/\/(127\.0\.0\.1|localhost)|UseDevelopmentStorage/i.test(cs) }),
+    };
+  }
+  const credential: TokenCredential = new ManagedIdentityCredential(connection.clientId ? { clientId: connection.clientId } : {});
+  return {
+    queues: new QueueServiceClient(connection.queueServiceUri!, credential),
+    blobs: new BlobServiceClient(connection.blobServiceUri!, credential),
+    table: (name) => new TableClient(connection.tableServiceUri!, name, credential),
+  };
+}
