@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../src/config';
+
+const base = {
+  MAIL_AUTH_MODE: 'clientSecret',
+  MAIL_TENANT_ID: 'contoso.onmicrosoft.com',
+  MAIL_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+  MAIL_CLIENT_SECRET: 'not-a-real-secret',
+  MAIL_ALLOWED_SENDERS: 'noreply@contoso.com, @fabrikam.com',
+  MailStorage: 'UseDevelopmentStorage=true',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('a complete client-secret configuration loads with Exchange Online defaults', () => {
+  const config = loadConfig(base);
+  assert.equal(config.auth.mode, 'clientSecret');
+  assert.equal(config.auth.scope, 'https://outlook.office365.com/.default');
+  assert.equal(config.auth.authorityHost, 'https://login.microsoftonline.com');
+  assert.deepEqual([config.smtp.host, config.smtp.port, config.smtp.tlsMinVersion], ['smtp.office365.com', 587, 'TLSv1.2']);
+  assert.deepEqual(config.allowedSenders, ['noreply@contoso.com', '@fabrikam.com']);
+  assert.equal(config.smtp.maxConnectionsPerMailbox, 3);
+  assert.equal(config.maxMessagesPerMinute, 30);
+  assert.equal(config.maxMessageBytes, 35 * 1024 * 1024);
+});
+
+test('every problem is reported at once, each naming its setting', () => {
+  const problems = problemsOf({ MAIL_AUTH_MODE: 'password', MAIL_SMTP_PORT: 'abc', MAIL_AUTHORITY_HOST: 'http://login.example' });
+  const named = (name: string) => problems.some((p) => p.startsWith(`${name}:`));
+  for (const name of ['MAIL_AUTH_MODE', 'MAIL_SMTP_PORT', 'MAIL_AUTHORITY_HOST', 'MAIL_ALLOWED_SENDERS', 'MailStorage']) {
+    assert.ok(named(name), `${name} missing from ${JSON.stringify(problems)}`);
+  }
+});
+
+test('client secret mode requires tenant, client id and secret; managed identity does not', () => {
+  const problems = problemsOf({ ...base, MAIL_TENANT_ID: '', MAIL_CLIENT_ID: '', MAIL_CLIENT_SECRET: '' });
+  assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['MAIL_CLIENT_ID', 'MAIL_CLIENT_SECRET', 'MAIL_TENANT_ID']);
+  const mi = loadConfig({ ...base, MAIL_AUTH_MODE: 'managedIdentity', MAIL_TENANT_ID: '', MAIL_CLIENT_ID: '', MAIL_CLIENT_SECRET: '' });
+  assert.equal(mi.auth.mode, 'managedIdentity');
+  assert.equal(mi.auth.clientId, undefined);
+});
+
+test('an unresolved Key Vault reference is named without echoing it', () => {
+  const reference = '@Microsoft.KeyVault(VaultName=kv;SecretName=mail-client-secret)';
+  const problems = problemsOf({ ...base, MAIL_CLIENT_SECRET: reference });
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^MAIL_CLIENT_SECRET: the Key Vault reference was not resolved/);
+  assert.ok(!problems[0]!.includes('SecretName'));
+});
+
+test('the default sender must be one of the allowed senders', () => {
+  assert.match(problemsOf({ ...base, MAIL_DEFAULT_SENDER: 'ceo@contoso.com' })[0]!, /^MAIL_DEFAULT_SENDER: /);
+  assert.equal(loadConfig({ ...base, MAIL_DEFAULT_SENDER: 'alerts@fabrikam.com' }).defaultSender, 'alerts@fabrikam.com');
+});
+
+test('identity-based storage needs all three service endpoints', () => {
+  const env = { ...base, MailStorage: '', MailStorage__queueServiceUri: 'https://acct.queue.core.windows.net' };
+  assert.ok(problemsOf(env).some((p) => p.startsWith('MailStorage:')));
+  const config = loadConfig({
+    ...env,
+    MailStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
+    MailStorage__tableServiceUri: 'https://acct.table.core.windows.net',
+    MailStorage__clientId: 'abc',
+  });
+  assert.equal(config.storage.clientId, 'abc');
+});
+
+test('queue, table and container names are checked against Azure naming rules', () => {
+  const problems = problemsOf({ ...base, MAIL_QUEUE_NAME: 'Mail_Outbox', MAIL_STATUS_TABLE: 'mail-status', MAIL_PAYLOAD_CONTAINER: 'a--b' });
+  assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['MAIL_PAYLOAD_CONTAINER', 'MAIL_QUEUE_NAME', 'MAIL_STATUS_TABLE']);
+});
