@@ -2,9 +2,13 @@
 // The function registrations, the local host and the tests all get their dependencies from here.
 import { loadConfig, type MailConfig } from './config';
 import { createTokenSource, type TokenSource } from './identity/token-source';
-import { SmtpSender } from './smtp/smtp-sender';
+import { SmtpSender, type LaneTiming } from './smtp/smtp-sender';
 import { createStorageClients, type StorageClients } from './storage/clients';
 import { createOutbox, type Outbox } from './storage/outbox';
+import { createStatusStore, type StatusStore } from './status/status-store';
+import { createConnectionSlots } from './governor/connection-slots';
+import { createRateLimiter } from './governor/rate-limiter';
+import { DEFAULT_POLICY, type DeliveryPolicy, type WorkerDeps } from './delivery/process-message';
 import { readQueueHostSettings, type QueueHostSettings } from './host-settings';
 
 export interface Runtime {
@@ -12,22 +16,39 @@ export interface Runtime {
   host: QueueHostSettings;
   storage: StorageClients;
   outbox: Outbox;
+  status: StatusStore;
   tokens: TokenSource;
   smtp: SmtpSender;
-  close(): void;
+  worker: Omit<WorkerDeps, 'log'>;
+  close(): Promise<void>;
 }
 
-export function createRuntime(config: MailConfig, host: QueueHostSettings = readQueueHostSettings()): Runtime {
+/** Knobs for tests and the soak run; production uses the defaults. */
+export interface RuntimeOptions {
+  host?: QueueHostSettings;
+  policy?: Partial<DeliveryPolicy>;
+  lanes?: LaneTiming;
+  leaseSeconds?: number;
+}
+
+export function createRuntime(config: MailConfig, options: RuntimeOptions = {}): Runtime {
   const storage = createStorageClients(config.storage);
+  const governor = storage.blobs.getContainerClient(config.governorContainer);
   const tokens = createTokenSource(config.auth);
-  const smtp = new SmtpSender(config.smtp, tokens);
+  const slots = createConnectionSlots({ container: governor, slotsPerMailbox: config.smtp.maxConnectionsPerMailbox, leaseSeconds: options.leaseSeconds });
+  const smtp = new SmtpSender(config.smtp, tokens, slots, options.lanes);
+  const outbox = createOutbox(storage.queues.getQueueClient(config.queueName), storage.blobs.getContainerClient(config.payloadContainer));
+  const status = createStatusStore(storage.table(config.statusTable));
+  const rate = createRateLimiter({ container: governor, maxPerMinute: config.maxMessagesPerMinute });
   return {
     config,
-    host,
+    host: options.host ?? readQueueHostSettings(),
     storage,
-    outbox: createOutbox(storage.queues.getQueueClient(config.queueName)),
+    outbox,
+    status,
     tokens,
     smtp,
+    worker: { allowedSenders: config.allowedSenders, outbox, status, rate, tokens, smtp, policy: { ...DEFAULT_POLICY, ...options.policy } },
     close: () => smtp.close(),
   };
 }

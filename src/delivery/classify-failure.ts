@@ -1,18 +1,21 @@
 // What a failed send means and what to do about it, following Exchange Online's replies
 // (see README "Troubleshooting"). The hint is for a person; the kind drives retries.
 import { TokenError } from '../identity/token-source';
+import { ThrottledError } from '../smtp/smtp-sender';
 
 export type FailureKind =
   | 'temporary' // retry later with backoff
   | 'permanent' // record once, never retry
   | 'quota' // defer for hours without using up retries
-  | 'reauthenticate'; // one retry with a freshly acquired token
+  | 'reauthenticate' // one retry with a freshly acquired token
+  | 'throttled'; // our own per-mailbox governor said wait: defer without using up retries
 
 export interface Failure {
   kind: FailureKind;
   category: string;
   hint: string;
   reply?: { code?: number; text: string };
+  retryAfterMs?: number;
 }
 
 interface Rule {
@@ -48,6 +51,9 @@ const RULES: Rule[] = [
 const CONNECTION_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETLS', 'EPROTOCOL']);
 
 export function classifyFailure(error: unknown): Failure {
+  if (error instanceof ThrottledError) {
+    return { kind: 'throttled', category: error.reason, hint: `${error.message}; sending later.`, retryAfterMs: error.retryAfterMs };
+  }
   if (error instanceof TokenError) {
     return error.transient
       ? { kind: 'temporary', category: 'token-unavailable', hint: 'The token endpoint failed; retrying later.' }

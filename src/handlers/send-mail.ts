@@ -1,29 +1,40 @@
-// POST /api/mail: validate, enqueue, answer 202 with the id and where to follow it.
+// POST /api/mail: validate, record, enqueue; answer 202 with the id, a Location to poll and Retry-After,
+// the Logic Apps asynchronous pattern, so an HTTP action waits for the real outcome by default.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { acceptMail, maxRequestBytes } from '../intake/accept-mail';
+import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { Runtime } from '../runtime';
 import { problem } from './http-problem';
 
 export function createSendMailHandler(runtime: () => Runtime) {
   return async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    const { config, outbox } = runtime();
+    const { config, outbox, status } = runtime();
     const declared = Number(request.headers.get('content-length') ?? 0);
     const limit = maxRequestBytes(config.maxMessageBytes);
     if (declared > limit) return problem(413, 'Request too large', `The body is ${declared} bytes; the limit is ${limit}.`);
 
     const body = Buffer.from(await request.arrayBuffer());
-    const result = await acceptMail({ contentType: request.headers.get('content-type'), body }, { config, enqueue: outbox.enqueue });
+    let result;
+    try {
+      result = await acceptMail(
+        { contentType: request.headers.get('content-type'), body, idempotencyKey: request.headers.get('idempotency-key') },
+        { config, outbox, status },
+      );
+    } catch (error) {
+      context.error(`Could not queue a mail request: ${(error as Error).message}`);
+      return problem(503, 'Could not queue the message', 'Storage is unavailable; send the request again (with the same Idempotency-Key to be safe).');
+    }
     if (result.status !== 202) {
       context.warn(`Rejected mail request (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`);
       return problem(result.status, result.title, result.detail, result.errors);
     }
-    const { id } = result.envelope;
-    const location = statusUrl(request, id);
-    context.log(`Accepted message ${id}`);
+    const { record } = result;
+    const location = statusUrl(request, record.id);
+    context.log(result.repeated ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.` : `Accepted message ${record.id}`);
     return {
       status: 202,
-      headers: { Location: location },
-      jsonBody: { id, status: 'queued', statusUrl: location },
+      headers: { Location: location, 'Retry-After': String(retryAfterSeconds(record)) },
+      jsonBody: { ...statusView(record), statusUrl: location },
     };
   };
 }

@@ -1,27 +1,36 @@
 // Turns an HTTP body into an envelope on the outbox, or into a problem naming every bad field.
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
+import { createHash, randomUUID } from 'node:crypto';
 import { isAllowedSender, type MailConfig } from '../config';
 import { addressOf, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
-import { newEnvelope, type Envelope } from '../mail/envelope';
+import { newEnvelope } from '../mail/envelope';
+import { recipientsOf, senderOf } from '../mail/addresses';
+import type { Outbox } from '../storage/outbox';
+import { StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
 
 export interface IntakeInput {
   contentType: string | null;
   body: Buffer;
+  idempotencyKey?: string | null;
 }
 
 export type IntakeResult =
-  | { status: 202; envelope: Envelope }
-  | { status: 400 | 413 | 415; title: string; detail: string; errors?: FieldError[] };
+  | { status: 202; record: StatusRecord; repeated: boolean }
+  | { status: 400 | 413 | 415 | 422; title: string; detail: string; errors?: FieldError[] };
 
 export interface IntakeDeps {
   config: Pick<MailConfig, 'allowedSenders' | 'defaultSender' | 'maxMessageBytes'>;
-  enqueue: (envelope: Envelope) => Promise<void>;
+  outbox: Pick<Outbox, 'enqueue'>;
+  status: Pick<StatusStore, 'create' | 'get' | 'update'>;
+  now?: () => Date;
 }
 
 /** Largest JSON body worth reading: the message limit in base64 (4/3) plus room for the JSON around it. */
 export function maxRequestBytes(maxMessageBytes: number): number {
   return Math.ceil(maxMessageBytes / 3) * 4 + 1024 * 1024;
 }
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<IntakeResult> {
   const mediaType = input.contentType?.split(';')[0]?.trim().toLowerCase();
@@ -31,6 +40,10 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
   const limit = maxRequestBytes(deps.config.maxMessageBytes);
   if (input.body.length > limit) {
     return { status: 413, title: 'Request too large', detail: `The body is ${input.body.length} bytes; the limit is ${limit}.` };
+  }
+  const key = input.idempotencyKey ?? undefined;
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    return invalid([{ field: 'Idempotency-Key', detail: '1-255 visible ASCII characters' }]);
   }
   let json: unknown;
   try {
@@ -48,11 +61,63 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
   if (size > deps.config.maxMessageBytes) {
     return { status: 413, title: 'Message too large', detail: `Bodies and attachments come to ${size} bytes; the limit is ${deps.config.maxMessageBytes}.` };
   }
-
-  const envelope = newEnvelope(mail);
-  await deps.enqueue(envelope);
-  return { status: 202, envelope };
+  return enqueueOnce(mail, key, deps);
 }
+
+/**
+ * Records the message, then queues it. With an Idempotency-Key the id is derived from the key, so the
+ * status record itself says whether this request was seen: same request → same id, nothing sent twice.
+ */
+async function enqueueOnce(mail: MailRequest, key: string | undefined, deps: IntakeDeps): Promise<IntakeResult> {
+  const now = deps.now?.() ?? new Date();
+  const requestHash = sha256(JSON.stringify(mail));
+  const id = key ? `k-${sha256(key).slice(0, 40)}` : randomUUID();
+  const envelope = newEnvelope(mail, id, now);
+  let stored: StoredStatus;
+  try {
+    stored = await deps.status.create({
+      id,
+      status: 'queued',
+      attempts: 0,
+      createdAt: envelope.createdAt,
+      updatedAt: envelope.createdAt,
+      sender: senderOf(mail),
+      recipientCount: recipientsOf(mail).length,
+      sendAt: mail.sendAt,
+      requestHash,
+      ...(key ? { idempotencyKeyHash: sha256(key) } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof StatusConflictError)) throw error;
+    const existing = (await deps.status.get(id))!;
+    if (existing.record.requestHash !== requestHash) {
+      return { status: 422, title: 'Idempotency key reused', detail: 'This Idempotency-Key was used for a different request; use a new key for a new mail.', errors: [{ field: 'Idempotency-Key', detail: 'already used for a different request' }] };
+    }
+    // Queued before: answer as before. Not confirmed queued (a failure between record and queue): queue it now;
+    // the worker's status check makes a second copy harmless.
+    if (existing.record.enqueuedAt) return { status: 202, record: existing.record, repeated: true };
+    stored = existing;
+    envelope.createdAt = existing.record.createdAt;
+  }
+  const delayMs = mail.sendAt ? Date.parse(mail.sendAt) - now.getTime() : 0;
+  let payloadBlob: string | undefined;
+  try {
+    payloadBlob = await deps.outbox.enqueue(envelope, { delayMs });
+  } catch (error) {
+    // Without a key the caller cannot come back for this id: close its record with the reason.
+    if (!key) await deps.status.update(stored, { status: 'failed', errorCategory: 'enqueue-failed', hint: 'Could not queue the message; send the request again.' }).catch(() => undefined);
+    throw error;
+  }
+  try {
+    stored = await deps.status.update(stored, { enqueuedAt: now.toISOString(), payloadBlob }, now);
+  } catch (error) {
+    // The worker got there first; the message is on its way either way.
+    if (!(error instanceof StatusConflictError)) throw error;
+  }
+  return { status: 202, record: stored.record, repeated: false };
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 function invalid(errors: FieldError[]): IntakeResult {
   return { status: 400, title: 'Invalid mail request', detail: `${errors.length} field(s) are invalid.`, errors };

@@ -1,10 +1,17 @@
 // Envelope → nodemailer message. Attachments are decoded here, once, straight from the envelope.
 import type Mail from 'nodemailer/lib/mailer';
-import { smtpMessageId, type Envelope } from './envelope';
+import { smtpMessageId } from './envelope';
 import { senderOf } from './addresses';
+import type { MailRequest } from './mail-request';
 
-export function composeMessage(envelope: Envelope): Mail.Options {
-  const { mail } = envelope;
+/** A mail ready to go: its id and creation time come from the envelope, the mail from it or its payload blob. */
+export interface OutgoingMail {
+  id: string;
+  createdAt: string;
+  mail: MailRequest;
+}
+
+export function composeMessage({ id, createdAt, mail }: OutgoingMail): Mail.Options {
   const sender = senderOf(mail);
   return {
     from: mail.from,
@@ -15,8 +22,8 @@ export function composeMessage(envelope: Envelope): Mail.Options {
     subject: mail.subject,
     text: mail.text,
     html: mail.html,
-    messageId: smtpMessageId(envelope, sender),
-    date: new Date(envelope.createdAt),
+    messageId: smtpMessageId(id, sender),
+    date: new Date(createdAt),
     priority: mail.importance,
     headers: mail.headers,
     attachments: mail.attachments?.map((a) => ({

@@ -16,15 +16,21 @@ export const envelopeSchema = z
     version: z.literal(ENVELOPE_VERSION).meta({ description: 'Envelope format version.' }),
     id: messageIdSchema.meta({ description: 'Message id; the SMTP Message-ID is derived from it.' }),
     createdAt: z.iso.datetime({ offset: true }),
-    mail: mailRequestSchema,
+    mail: mailRequestSchema.optional().meta({ description: 'The mail itself, or…' }),
+    mailBlob: z
+      .string()
+      .regex(/^[A-Za-z0-9._\/-]{1,1024}$/)
+      .optional()
+      .meta({ description: '…the name of a blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.' }),
   })
   .strict()
+  .refine((e) => (e.mail === undefined) !== (e.mailBlob === undefined), { message: 'exactly one of mail and mailBlob', path: ['mail'] })
   .meta({ id: 'OutboxEnvelope', description: 'A message on the outbox queue (JSON, base64-encoded).' });
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 
-export function newEnvelope(mail: MailRequest, now = new Date()): Envelope {
-  return { version: ENVELOPE_VERSION, id: randomUUID(), createdAt: now.toISOString(), mail };
+export function newEnvelope(mail: MailRequest, id: string = randomUUID(), now = new Date()): Envelope {
+  return { version: ENVELOPE_VERSION, id, createdAt: now.toISOString(), mail };
 }
 
 /** The host hands queue items over as parsed JSON when they are JSON, as a string otherwise. */
@@ -40,11 +46,19 @@ export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } 
   }
   const result = envelopeSchema.safeParse(value);
   if (!result.success) return { ok: false, errors: toFieldErrors(result.error) };
-  if (!result.data.mail.from) return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };
+  if (result.data.mail && !result.data.mail.from) return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };
   return { ok: true, envelope: result.data };
 }
 
+/** Validates a mail loaded from a payload blob, as strictly as an inline one. */
+export function checkLoadedMail(value: unknown): { ok: true; mail: MailRequest } | { ok: false; errors: FieldError[] } {
+  const result = mailRequestSchema.safeParse(value);
+  if (!result.success) return { ok: false, errors: toFieldErrors(result.error).map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
+  if (!result.data.from) return { ok: false, errors: [{ field: 'mailBlob:from', detail: 'required in an envelope' }] };
+  return { ok: true, mail: result.data };
+}
+
 /** Message-ID derived from the id, so a redelivered message carries the same Message-ID. */
-export function smtpMessageId(envelope: Envelope, sender: string): string {
-  return `<${envelope.id}@${emailDomain(sender)}>`;
+export function smtpMessageId(id: string, sender: string): string {
+  return `<${id}@${emailDomain(sender)}>`;
 }

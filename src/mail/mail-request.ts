@@ -3,6 +3,7 @@
 import { z } from 'zod';
 
 export const MAX_RECIPIENTS = 500;
+export const MAX_SCHEDULE_DAYS = 7;
 
 const noLineBreaks = (s: string) => !/[\r\n]/.test(s);
 const headerText = (max: number) =>
@@ -58,6 +59,10 @@ export const mailRequestSchema = z
     attachments: z.array(attachmentSchema).max(250).optional(),
     headers: z.record(headerName, headerText(998)).optional(),
     importance: z.enum(['low', 'normal', 'high']).optional(),
+    sendAt: z.iso
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-12-01T08:00:00Z' })
+      .optional()
+      .meta({ description: `Send no earlier than this time, at most ${MAX_SCHEDULE_DAYS} days ahead.` }),
   })
   .strict()
   .superRefine((mail, ctx) => {
@@ -66,6 +71,9 @@ export const mailRequestSchema = z
     if (recipients === 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'at least one recipient in to, cc or bcc' });
     if (recipients > MAX_RECIPIENTS) {
       ctx.addIssue({ code: 'custom', path: ['to'], message: `${recipients} recipients; at most ${MAX_RECIPIENTS} in to, cc and bcc together` });
+    }
+    if (mail.sendAt && Date.parse(mail.sendAt) > Date.now() + MAX_SCHEDULE_DAYS * 86_400_000) {
+      ctx.addIssue({ code: 'custom', path: ['sendAt'], message: `at most ${MAX_SCHEDULE_DAYS} days ahead` });
     }
     if (mail.text === undefined && mail.html === undefined) {
       ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });

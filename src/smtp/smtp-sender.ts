@@ -1,9 +1,12 @@
-// One pooled nodemailer transport per sending mailbox, kept for the life of the process so
-// connections are reused across invocations. XOAUTH2 tokens come from the shared TokenSource.
+// SMTP connections per sending mailbox, capped across all instances. Each "lane" is one connection
+// slot (a blob lease held by this process) with its own pooled nodemailer transport of one
+// connection, kept while there is work so connections are reused across invocations, and given
+// back after a short idle time so other instances can have the slot.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type Mail from 'nodemailer/lib/mailer';
 import { RENEW_BEFORE_EXPIRY_MS, type TokenSource } from '../identity/token-source';
+import type { ConnectionSlots, Slot } from '../governor/connection-slots';
 
 export interface SmtpOptions {
   host: string;
@@ -19,58 +22,158 @@ export interface SentInfo {
   response: string;
 }
 
-export class SmtpSender {
-  private readonly pools = new Map<string, Transporter<SMTPPool.SentMessageInfo>>();
+/** No connection slot for the mailbox came free in time: try later, this is not the message's fault. */
+export class ThrottledError extends Error {
+  constructor(readonly reason: 'connection-slots' | 'rate-limit', readonly retryAfterMs: number) {
+    super(reason === 'connection-slots' ? 'all SMTP connection slots of the mailbox are in use' : 'the mailbox reached its messages-per-minute limit');
+    this.name = 'ThrottledError';
+  }
+}
 
-  constructor(private readonly options: SmtpOptions, private readonly tokens: TokenSource) {}
+interface Lane {
+  slot: Slot;
+  transport: Transporter<SMTPPool.SentMessageInfo>;
+  busy: boolean;
+  idleTimer?: NodeJS.Timeout;
+}
+
+interface Mailbox {
+  lanes: Lane[];
+  acquiring: number;
+  waiters: Array<(lane: Lane | undefined) => void>;
+}
+
+export interface LaneTiming {
+  /** How long a send waits for a lane of this process before giving up. */
+  waitMs: number;
+  /** How long an idle lane keeps its slot and connection. */
+  idleMs: number;
+}
+
+export class SmtpSender {
+  private readonly mailboxes = new Map<string, Mailbox>();
+
+  constructor(
+    private readonly options: SmtpOptions,
+    private readonly tokens: TokenSource,
+    private readonly slots: ConnectionSlots,
+    private readonly timing: LaneTiming = { waitMs: 5_000, idleMs: 5_000 },
+  ) {}
 
   async send(mailbox: string, message: Mail.Options): Promise<SentInfo> {
-    const info = await this.transportFor(mailbox).sendMail(message);
-    return {
-      messageId: info.messageId,
-      accepted: info.accepted.map(String),
-      rejected: info.rejected.map(String),
-      response: info.response,
-    };
-  }
-
-  /** Drops a mailbox's pool, e.g. after an authentication failure, so the next send starts clean. */
-  reset(mailbox: string): void {
-    this.pools.get(mailbox)?.close();
-    this.pools.delete(mailbox);
-  }
-
-  close(): void {
-    for (const pool of this.pools.values()) pool.close();
-    this.pools.clear();
-  }
-
-  private transportFor(mailbox: string): Transporter<SMTPPool.SentMessageInfo> {
-    let transport = this.pools.get(mailbox);
-    if (!transport) {
-      const { host, port, tlsMinVersion, maxConnectionsPerMailbox } = this.options;
-      transport = nodemailer.createTransport({
-        pool: true,
-        maxConnections: maxConnectionsPerMailbox,
-        maxMessages: 100,
-        host,
-        port,
-        secure: false,
-        requireTLS: true, // STARTTLS or nothing: AUTH never goes over a plain connection
-        tls: { minVersion: tlsMinVersion, servername: host },
-        auth: { type: 'OAuth2', user: mailbox },
-        connectionTimeout: 30_000,
-        greetingTimeout: 30_000,
-        socketTimeout: 60_000,
-      });
-      transport.set('oauth2_provision_cb', (_user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => {
-        this.tokens.getToken({ forceRefresh: renew }).then(
-          (t) => callback(null, t.token, t.expiresOn - RENEW_BEFORE_EXPIRY_MS),
-          (error: Error) => callback(error),
-        );
-      });
-      this.pools.set(mailbox, transport);
+    const lane = await this.takeLane(mailbox);
+    try {
+      const info = await lane.transport.sendMail(message);
+      return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
+    } finally {
+      this.giveBack(mailbox, lane);
     }
+  }
+
+  /** Starts the mailbox's connections afresh, e.g. after an authentication failure. */
+  reset(mailbox: string): void {
+    for (const lane of this.mailboxes.get(mailbox)?.lanes ?? []) {
+      lane.transport.close();
+      lane.transport = this.createTransport(mailbox);
+    }
+  }
+
+  async close(): Promise<void> {
+    const lanes = [...this.mailboxes.values()].flatMap((m) => m.lanes);
+    this.mailboxes.clear();
+    await Promise.all(lanes.map((lane) => this.retire(lane)));
+  }
+
+  private state(mailbox: string): Mailbox {
+    let state = this.mailboxes.get(mailbox);
+    if (!state) this.mailboxes.set(mailbox, (state = { lanes: [], acquiring: 0, waiters: [] }));
+    return state;
+  }
+
+  private async takeLane(mailbox: string): Promise<Lane> {
+    const state = this.state(mailbox);
+    const idle = state.lanes.find((lane) => !lane.busy);
+    if (idle) return this.occupy(idle);
+    if (state.lanes.length + state.acquiring < this.options.maxConnectionsPerMailbox) {
+      state.acquiring++;
+      try {
+        const slot = await this.slots.tryAcquire(mailbox);
+        if (slot) {
+          const lane: Lane = { slot, transport: this.createTransport(mailbox), busy: false };
+          state.lanes.push(lane);
+          return this.occupy(lane);
+        }
+      } finally {
+        state.acquiring--;
+      }
+    }
+    if (state.lanes.length === 0) throw new ThrottledError('connection-slots', this.timing.waitMs);
+    // This process holds lanes for the mailbox: wait for one rather than defer the message.
+    const lane = await new Promise<Lane | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        state.waiters.splice(state.waiters.indexOf(waiter), 1);
+        resolve(undefined);
+      }, this.timing.waitMs);
+      const waiter = (l: Lane | undefined) => (clearTimeout(timer), resolve(l));
+      state.waiters.push(waiter);
+    });
+    if (!lane) throw new ThrottledError('connection-slots', this.timing.waitMs);
+    return lane;
+  }
+
+  private occupy(lane: Lane): Lane {
+    clearTimeout(lane.idleTimer);
+    lane.busy = true;
+    return lane;
+  }
+
+  private giveBack(mailbox: string, lane: Lane): void {
+    lane.busy = false;
+    const state = this.state(mailbox);
+    if (lane.slot.lost) {
+      // The lease lapsed, so another instance may already use this slot: close the connection.
+      state.lanes.splice(state.lanes.indexOf(lane), 1);
+      void this.retire(lane);
+      state.waiters.shift()?.(undefined);
+      return;
+    }
+    const waiter = state.waiters.shift();
+    if (waiter) return waiter(this.occupy(lane));
+    lane.idleTimer = setTimeout(() => {
+      state.lanes.splice(state.lanes.indexOf(lane), 1);
+      void this.retire(lane);
+    }, this.timing.idleMs);
+    lane.idleTimer.unref();
+  }
+
+  private async retire(lane: Lane): Promise<void> {
+    clearTimeout(lane.idleTimer);
+    lane.transport.close();
+    await lane.slot.release();
+  }
+
+  private createTransport(mailbox: string): Transporter<SMTPPool.SentMessageInfo> {
+    const { host, port, tlsMinVersion } = this.options;
+    const transport = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 1, // one connection per lane; lanes are capped across instances
+      maxMessages: 100,
+      host,
+      port,
+      secure: false,
+      requireTLS: true, // STARTTLS or nothing: AUTH never goes over a plain connection
+      tls: { minVersion: tlsMinVersion, servername: host },
+      auth: { type: 'OAuth2', user: mailbox },
+      connectionTimeout: 30_000,
+      greetingTimeout: 30_000,
+      socketTimeout: 60_000,
+    });
+    transport.set('oauth2_provision_cb', (_user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => {
+      this.tokens.getToken({ forceRefresh: renew }).then(
+        (t) => callback(null, t.token, t.expiresOn - RENEW_BEFORE_EXPIRY_MS),
+        (error: Error) => callback(error),
+      );
+    });
     return transport;
   }
 }

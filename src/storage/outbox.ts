@@ -1,15 +1,60 @@
 // Writes envelopes the way the Functions queue trigger reads them: base64-encoded JSON.
+// An envelope too big for a queue message (64 KB after encoding) goes through Blob storage:
+// the mail is stored as a blob and the queue message carries a reference (claim check).
 import type { QueueClient } from '@azure/storage-queue';
+import type { ContainerClient } from '@azure/storage-blob';
 import type { Envelope } from '../mail/envelope';
+import type { MailRequest } from '../mail/mail-request';
+
+export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
+/** Azure Storage queues hide a message for at most 7 days. */
+export const MAX_VISIBILITY_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
 
 export function encodeQueueMessage(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
 }
 
-export function createOutbox(queue: QueueClient) {
+export interface EnqueueOptions {
+  /** Keep the message invisible this long (scheduled sends, deferrals, backoff). */
+  delayMs?: number;
+}
+
+export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
+  const send = async (envelope: Envelope, options?: EnqueueOptions) => {
+    const delayMs = Math.min(Math.max(0, options?.delayMs ?? 0), MAX_VISIBILITY_DELAY_MS - 1000);
+    await queue.sendMessage(encodeQueueMessage(envelope), {
+      visibilityTimeout: delayMs > 0 ? Math.ceil(delayMs / 1000) : undefined,
+      messageTimeToLive: -1, // a deferred message must not expire in the queue
+    });
+  };
+
   return {
-    async enqueue(envelope: Envelope): Promise<void> {
-      await queue.sendMessage(encodeQueueMessage(envelope));
+    queueName: queue.name,
+
+    /** Puts a new envelope on the queue; returns the payload blob's name when the claim check was needed. */
+    async enqueue(envelope: Envelope, options?: EnqueueOptions): Promise<string | undefined> {
+      if (!envelope.mail || encodeQueueMessage(envelope).length <= MAX_QUEUE_MESSAGE_BYTES) {
+        await send(envelope, options);
+        return envelope.mailBlob;
+      }
+      const blobName = `${envelope.id}.json`;
+      const body = Buffer.from(JSON.stringify(envelope.mail), 'utf8');
+      await payloads.getBlockBlobClient(blobName).uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+      const { mail: _inline, ...reference } = envelope;
+      await send({ ...reference, mailBlob: blobName }, options);
+      return blobName;
+    },
+
+    /** Puts an envelope already on the queue back, to be seen again after a delay. */
+    requeue: send,
+
+    async loadMail(blobName: string): Promise<MailRequest> {
+      const buffer = await payloads.getBlockBlobClient(blobName).downloadToBuffer();
+      return JSON.parse(buffer.toString('utf8')) as MailRequest;
+    },
+
+    async deletePayload(blobName: string): Promise<void> {
+      await payloads.getBlockBlobClient(blobName).deleteIfExists();
     },
   };
 }

@@ -1,0 +1,27 @@
+// GET /api/mail/{id}: the Logic Apps asynchronous pattern. Pending → 202 with Location and Retry-After;
+// sent → 200; failed → 422 with the reason, so a polling HTTP action fails visibly instead of succeeding.
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { messageIdSchema } from '../mail/envelope';
+import { retryAfterSeconds, statusView } from '../status/status-view';
+import type { Runtime } from '../runtime';
+import { problem } from './http-problem';
+
+export function createGetMailStatusHandler(runtime: () => Runtime) {
+  return async function getMailStatus(request: HttpRequest): Promise<HttpResponseInit> {
+    const id = request.params.id ?? '';
+    if (!messageIdSchema.safeParse(id).success) return problem(404, 'Unknown message', `No message has the id "${id.slice(0, 100)}".`);
+    const stored = await runtime().status.get(id);
+    if (!stored) return problem(404, 'Unknown message', `No message has the id ${id}.`);
+    const { record } = stored;
+    const view = statusView(record);
+    if (record.status === 'sent') return { status: 200, jsonBody: view };
+    if (record.status === 'failed') {
+      return {
+        status: 422,
+        headers: { 'Content-Type': 'application/problem+json' },
+        body: JSON.stringify({ type: 'urn:mail-sender:problem:delivery-failed', title: 'Delivery failed', status: 422, detail: record.hint ?? record.errorCategory, mail: view }),
+      };
+    }
+    return { status: 202, headers: { Location: request.url, 'Retry-After': String(retryAfterSeconds(record)) }, jsonBody: view };
+  };
+}

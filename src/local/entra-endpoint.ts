@@ -1,0 +1,283 @@
+// A local Entra ID (v2 endpoints) for the client credentials grant, over https with the local CA's certificate,
+// so @azure/msal-node's ConfidentialClientApplication runs unchanged against it. Client secrets and certificate
+// assertions (private_key_jwt, as MSAL builds them) are checked; errors come back in Entra's JSON shape with the
+// AADSTS codes the product code classifies. Codes marked "assumed" below are plausible, not confirmed.
+import { createServer } from 'node:https';
+import { X509Certificate, constants, createHash, randomUUID, verify } from 'node:crypto';
+import { FailureScript, closeServer, listenOnLoopback, readBody, sendJson } from './http-json';
+import type { TokenAuthority } from './token-authority';
+
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Entra tolerates this much clock skew on client assertions. */
+const ASSERTION_SKEW_SECONDS = 300;
+
+export interface EntraApp {
+  tenantId: string;
+  clientId: string;
+  secret?: string;
+  /** PEM of the certificate registered on the app (public part only is used). */
+  certificatePem?: string;
+}
+
+export interface EntraEndpointOptions {
+  tokens: TokenAuthority;
+  tls: { certPem: string; keyPem: string };
+  apps?: EntraApp[];
+  /** Token lifetime; Entra's app-only tokens usually live 60–90 minutes. */
+  tokenLifetimeSeconds?: number;
+  /** Resources that exist (audiences); others get AADSTS500011. Default: any. */
+  audiences?: string[];
+  port?: number;
+}
+
+export interface EntraHits {
+  total: number;
+  metadata: number;
+  tokenRequests: number;
+  issued: number;
+  /** Token requests per client_id. */
+  byClientId: Record<string, number>;
+}
+
+export interface EntraEndpoint {
+  /** https://localhost:<port>: the authority host (MAIL_AUTHORITY_HOST). */
+  authorityHost: string;
+  port: number;
+  /** The authority URL MSAL takes for a tenant: `<authorityHost>/<tenant>`. */
+  authority(tenant: string): string;
+  hits: EntraHits;
+  register(app: EntraApp): void;
+  /** The next `count` token requests fail with `status` and `body` (default: a transient Entra error). */
+  failNext(count: number, status: number, body?: unknown): void;
+  close(): Promise<void>;
+}
+
+interface EntraError {
+  status: number;
+  error: string;
+  code: number;
+  message: string;
+}
+
+const fail = (status: number, error: string, code: number, message: string): EntraError => ({ status, error, code, message });
+
+export async function startEntraEndpoint(options: EntraEndpointOptions): Promise<EntraEndpoint> {
+  const apps: EntraApp[] = [];
+  const lifetimeSeconds = options.tokenLifetimeSeconds ?? 3599;
+  const hits: EntraHits = { total: 0, metadata: 0, tokenRequests: 0, issued: 0, byClientId: {} };
+  const failures = new FailureScript();
+  let origin = '';
+
+  const findTenant = (tenant: string) => apps.find((a) => a.tenantId.toLowerCase() === tenant.toLowerCase())?.tenantId;
+
+  const errorBody = (e: EntraError, correlationId: string) => {
+    const traceId = randomUUID();
+    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    return {
+      error: e.error,
+      error_description: `AADSTS${e.code}: ${e.message}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
+      error_codes: [e.code],
+      timestamp,
+      trace_id: traceId,
+      correlation_id: correlationId,
+      error_uri: `${origin}/error?code=${e.code}`,
+    };
+  };
+
+  const openIdConfiguration = (tenantId: string) => {
+    const base = `${origin}/${tenantId}`;
+    return {
+      token_endpoint: `${base}/oauth2/v2.0/token`,
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+      jwks_uri: `${origin}/${tenantId}/discovery/v2.0/keys`,
+      response_modes_supported: ['query', 'fragment', 'form_post'],
+      subject_types_supported: ['pairwise'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+      scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+      issuer: `${base}/v2.0`,
+      request_uri_parameter_supported: false,
+      userinfo_endpoint: `${origin}/oidc/userinfo`,
+      authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+      device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+      http_logout_supported: true,
+      frontchannel_logout_supported: true,
+      end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'tid', 'ver', 'oid'],
+      tenant_region_scope: 'EU',
+      cloud_instance_name: 'microsoftonline.com',
+    };
+  };
+
+  const instanceDiscovery = () => {
+    const host = new URL(origin).host;
+    return {
+      tenant_discovery_endpoint: `${origin}/common/v2.0/.well-known/openid-configuration`,
+      'api-version': '1.1',
+      metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+    };
+  };
+
+  const tokenRequest = (tenantPath: string, form: URLSearchParams): EntraError | { accessToken: string } => {
+    const tenantId = findTenant(tenantPath);
+    if (!tenantId) {
+      return fail(400, 'invalid_request', 90002, `Tenant '${tenantPath}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+    }
+    const missing = ['grant_type', 'client_id', 'scope'].find((name) => !form.get(name));
+    if (missing) return fail(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${missing}'.`);
+    const grantType = form.get('grant_type')!;
+    const clientId = form.get('client_id')!;
+    const scope = form.get('scope')!;
+    if (grantType !== 'client_credentials') {
+      return fail(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
+    }
+    const scopes = scope.split(' ').filter((s) => !['openid', 'profile', 'offline_access'].includes(s));
+    if (scopes.length !== 1 || !scopes[0]!.endsWith('/.default')) {
+      return fail(400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+    }
+    const audience = scopes[0]!.slice(0, -'/.default'.length);
+    const app = apps.find((a) => a.tenantId === tenantId && a.clientId.toLowerCase() === clientId.toLowerCase());
+    if (!app) {
+      return fail(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantPath}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+    }
+    const credentialError = checkCredential(app, form, [`${origin}/${tenantPath}/oauth2/v2.0/token`, `${origin}/${tenantId}/oauth2/v2.0/token`]);
+    if (credentialError) return credentialError;
+    if (options.audiences && !options.audiences.includes(audience)) {
+      return fail(400, 'invalid_resource', 500011, `The resource principal named ${audience} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`);
+    }
+    return { accessToken: options.tokens.issue({ audience, appId: app.clientId, tenantId, lifetimeSeconds }) };
+  };
+
+  const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
+    hits.total++;
+    const correlationId = String(req.headers['client-request-id'] ?? randomUUID());
+    const url = new URL(req.url ?? '/', origin);
+    const segments = url.pathname.split('/').filter(Boolean);
+    const reply = (e: EntraError) => sendJson(res, e.status, errorBody(e, correlationId));
+
+    if (req.method === 'GET' && segments.join('/') === 'common/discovery/instance') {
+      return sendJson(res, 200, instanceDiscovery());
+    }
+    if (req.method === 'GET' && segments.length === 4 && segments.slice(1).join('/') === 'v2.0/.well-known/openid-configuration') {
+      hits.metadata++;
+      const tenantId = findTenant(segments[0]!);
+      if (!tenantId) return reply(fail(400, 'invalid_tenant', 90002, `Tenant '${segments[0]}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`));
+      return sendJson(res, 200, openIdConfiguration(tenantId));
+    }
+    if (req.method === 'POST' && segments.length === 4 && segments.slice(1).join('/') === 'oauth2/v2.0/token') {
+      hits.tokenRequests++;
+      void readBody(req).then(
+        (body) => {
+          const form = new URLSearchParams(body);
+          const clientId = form.get('client_id') ?? '';
+          hits.byClientId[clientId] = (hits.byClientId[clientId] ?? 0) + 1;
+          const failure = failures.take();
+          if (failure) {
+            const fallback = fail(failure.status, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.');
+            return sendJson(res, failure.status, failure.body ?? errorBody(fallback, correlationId));
+          }
+          const result = tokenRequest(segments[0]!, form);
+          if ('status' in result) return reply(result);
+          hits.issued++;
+          sendJson(res, 200, { token_type: 'Bearer', expires_in: lifetimeSeconds, ext_expires_in: lifetimeSeconds, access_token: result.accessToken });
+        },
+        () => reply(fail(400, 'invalid_request', 900144, 'The request body could not be read.')),
+      );
+      return;
+    }
+    sendJson(res, 404, { error: 'not_found', error_description: `No local endpoint for ${req.method} ${url.pathname}.` });
+  });
+
+  const port = await listenOnLoopback(server, options.port ?? 0);
+  origin = `https://localhost:${port}`;
+  const register = (app: EntraApp) => {
+    const index = apps.findIndex((a) => a.tenantId === app.tenantId && a.clientId === app.clientId);
+    if (index >= 0) apps.splice(index, 1);
+    apps.push(app);
+  };
+  for (const app of options.apps ?? []) register(app);
+
+  return {
+    authorityHost: origin,
+    port,
+    authority: (tenant) => `${origin}/${tenant}`,
+    hits,
+    register,
+    failNext: (count, status, body) => failures.failNext(count, status, body),
+    close: () => closeServer(server),
+  };
+}
+
+function checkCredential(app: EntraApp, form: URLSearchParams, tokenEndpoints: string[]): EntraError | undefined {
+  const secret = form.get('client_secret');
+  const assertion = form.get('client_assertion');
+  if (secret !== null) {
+    if (app.secret !== undefined && secret === app.secret) return undefined;
+    return fail(401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`);
+  }
+  if (assertion !== null) {
+    if (form.get('client_assertion_type') !== JWT_BEARER) {
+      return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed (client_assertion_type must be jwt-bearer).'); // assumed code
+    }
+    return checkAssertion(app, assertion, tokenEndpoints);
+  }
+  return fail(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+}
+
+interface AssertionHeader {
+  alg?: string;
+  x5t?: string;
+  'x5t#S256'?: string;
+}
+
+interface AssertionClaims {
+  aud?: string;
+  iss?: string;
+  sub?: string;
+  exp?: number;
+  nbf?: number;
+}
+
+/** Verifies a private_key_jwt client assertion against the app's registered certificate, like Entra does. */
+function checkAssertion(app: EntraApp, assertion: string, tokenEndpoints: string[]): EntraError | undefined {
+  const malformed = fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
+  const parts = assertion.split('.');
+  if (parts.length !== 3) return malformed;
+  const [encodedHeader, encodedClaims, signature] = parts as [string, string, string];
+  let header: AssertionHeader;
+  let claims: AssertionClaims;
+  try {
+    header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8')) as AssertionHeader;
+    claims = JSON.parse(Buffer.from(encodedClaims, 'base64url').toString('utf8')) as AssertionClaims;
+  } catch {
+    return malformed;
+  }
+  const notRegistered = fail(401, 'invalid_client', 700027, `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${header['x5t#S256'] ?? header.x5t ?? ''}']`);
+  if (!app.certificatePem) return notRegistered;
+  const certificate = new X509Certificate(app.certificatePem);
+  const thumbprintMatches = header['x5t#S256']
+    ? header['x5t#S256'] === createHash('sha256').update(certificate.raw).digest('base64url')
+    : header.x5t === createHash('sha1').update(certificate.raw).digest('base64url');
+  if (!thumbprintMatches) return notRegistered;
+
+  const signed = Buffer.from(`${encodedHeader}.${encodedClaims}`);
+  const signatureBytes = Buffer.from(signature, 'base64url');
+  const key = certificate.publicKey;
+  const valid =
+    header.alg === 'PS256'
+      ? verify('sha256', signed, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, signatureBytes)
+      : header.alg === 'RS256' && verify('sha256', signed, key, signatureBytes);
+  if (!valid) return fail(401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
+
+  if (claims.iss !== app.clientId || claims.sub !== app.clientId) {
+    return fail(401, 'invalid_client', 700021, "Client assertion application identifier doesn't match 'client_id' parameter."); // assumed code
+  }
+  if (!claims.aud || !tokenEndpoints.includes(claims.aud)) {
+    return fail(401, 'invalid_client', 50013, `Assertion audience claim does not match the required value. The audience in the assertion was '${claims.aud ?? ''}'.`); // assumed code
+  }
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof claims.exp !== 'number' || claims.exp + ASSERTION_SKEW_SECONDS < now || (claims.nbf ?? 0) - ASSERTION_SKEW_SECONDS > now) {
+    return fail(401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.');
+  }
+  return undefined;
+}

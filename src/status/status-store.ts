@@ -1,0 +1,108 @@
+// One record per message in Table storage: what happened to it and why. Never the body.
+import type { TableClient, TableEntityResult } from '@azure/data-tables';
+
+export type MailState = 'queued' | 'sending' | 'sent' | 'failed' | 'deferred';
+export const FINAL_STATES: readonly MailState[] = ['sent', 'failed'];
+
+export interface StatusRecord {
+  id: string;
+  status: MailState;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  sender: string;
+  recipientCount: number;
+  enqueuedAt?: string;
+  sendAt?: string;
+  nextAttemptAt?: string;
+  /** While "sending": the claim of one worker, so a redelivered copy does not send in parallel. */
+  claimUntil?: string;
+  lastReplyCode?: number;
+  lastReplyText?: string;
+  smtpMessageId?: string;
+  accepted?: string[];
+  rejected?: string[];
+  errorCategory?: string;
+  hint?: string;
+  idempotencyKeyHash?: string;
+  requestHash?: string;
+  payloadBlob?: string;
+}
+
+export interface StoredStatus {
+  record: StatusRecord;
+  etag: string;
+}
+
+const ROW = 'status';
+const LIST_FIELDS = ['accepted', 'rejected'] as const;
+
+export class StatusConflictError extends Error {
+  constructor(readonly id: string, readonly reason: 'exists' | 'changed') {
+    super(reason === 'exists' ? `status ${id} already exists` : `status ${id} changed meanwhile`);
+    this.name = 'StatusConflictError';
+  }
+}
+
+function toEntity(record: StatusRecord) {
+  const entity: Record<string, unknown> = { partitionKey: record.id, rowKey: ROW };
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'id' || value === undefined) continue;
+    entity[key] = (LIST_FIELDS as readonly string[]).includes(key) ? JSON.stringify(value) : value;
+  }
+  return entity as { partitionKey: string; rowKey: string };
+}
+
+function fromEntity(entity: TableEntityResult<Record<string, unknown>>): StoredStatus {
+  const { partitionKey, rowKey: _row, etag, timestamp: _ts, ...fields } = entity;
+  const record: Record<string, unknown> = { id: partitionKey };
+  for (const [key, value] of Object.entries(fields)) {
+    if (key.startsWith('odata.')) continue;
+    record[key] = (LIST_FIELDS as readonly string[]).includes(key) && typeof value === 'string' ? JSON.parse(value) : value;
+  }
+  return { record: record as unknown as StatusRecord, etag: etag! };
+}
+
+const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
+
+export function createStatusStore(table: TableClient) {
+  return {
+    table,
+    async create(record: StatusRecord): Promise<StoredStatus> {
+      try {
+        const response = await table.createEntity(toEntity(record));
+        return { record, etag: response.etag! };
+      } catch (error) {
+        if (statusCode(error) === 409) throw new StatusConflictError(record.id, 'exists');
+        throw error;
+      }
+    },
+
+    async get(id: string): Promise<StoredStatus | undefined> {
+      try {
+        return fromEntity(await table.getEntity(id, ROW));
+      } catch (error) {
+        if (statusCode(error) === 404) return undefined;
+        throw error;
+      }
+    },
+
+    /** Replaces the record if nobody changed it since it was read (etag). Fields set to undefined are removed. */
+    async update(current: StoredStatus, changes: Partial<StatusRecord>, now = new Date()): Promise<StoredStatus> {
+      const record = { ...current.record, ...changes, id: current.record.id, updatedAt: now.toISOString() };
+      try {
+        const response = await table.updateEntity(toEntity(record), 'Replace', { etag: current.etag });
+        return { record, etag: response.etag! };
+      } catch (error) {
+        if (statusCode(error) === 412 || statusCode(error) === 404) throw new StatusConflictError(record.id, 'changed');
+        throw error;
+      }
+    },
+
+    async ensureTable(): Promise<void> {
+      await table.createTable();
+    },
+  };
+}
+
+export type StatusStore = ReturnType<typeof createStatusStore>;
