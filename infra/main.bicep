@@ -1,0 +1,266 @@
+// exo-smtp-mailer: Azure Functions on Flex Consumption sending mail through Exchange Online SMTP with OAuth2.
+// Deploy with `azd up` (parameters from main.parameters.json) or `az deployment sub create` (see infra/README.md).
+
+targetScope = 'subscription'
+
+@description('azd environment name; names and tags derive from it.')
+@minLength(1)
+@maxLength(64)
+param environmentName string
+
+@description('Region for every resource; must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations).')
+@minLength(1)
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group name; empty: rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of the person or pipeline deploying (azd: AZURE_PRINCIPAL_ID). Gets the Key Vault role needed to create the credential and owns the app registration. Empty: none.')
+param principalId string = ''
+
+@description('Principal type of principalId.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'User'
+
+@description('How the app gets its Exchange Online token (MAIL_AUTH_MODE). federatedIdentity needs app support, see infra/README.md.')
+@allowed([
+  'managedIdentity'
+  'clientSecret'
+  'clientCertificate'
+  'federatedIdentity'
+])
+param authMode string = 'clientCertificate'
+
+@description('Grant the Entra application permission SMTP.SendAsApp (admin consent). Needed for the classic Exchange onboarding (mailbox FullAccess); false for Exchange RBAC for Applications only.')
+param grantSmtpSendAsApp bool = true
+
+@description('MAIL_ALLOWED_SENDERS: comma-separated mailboxes that may appear in from; @contoso.com allows a domain.')
+@minLength(3)
+param allowedSenders string
+
+@description('MAIL_DEFAULT_SENDER: sender when a request has none; must be allowed. Empty: not set.')
+param defaultSender string = ''
+
+@description('Name of the Key Vault secret (clientSecret) or certificate (clientCertificate) holding the app credential.')
+@minLength(1)
+@maxLength(127)
+param credentialName string = 'mail-client-credential'
+
+@description('App registration uniqueName and display name stem; empty: exo-smtp-mailer-<token>.')
+param appRegistrationName string = ''
+
+@description('Audience of the managed identity token exchange (federatedIdentity): api://AzureADTokenExchange in the public cloud, api://AzureADTokenExchangeUSGov, api://AzureADTokenExchangeChina elsewhere.')
+param federationAudience string = 'api://AzureADTokenExchange'
+
+@description('Outbox queue (MAIL_QUEUE_NAME); <name>-poison is created too.')
+@minLength(3)
+@maxLength(56)
+param queueName string = 'mail-outbox'
+
+@description('Status table (MAIL_STATUS_TABLE).')
+param statusTableName string = 'mailstatus'
+
+@description('Container for large payloads (MAIL_PAYLOAD_CONTAINER).')
+param payloadContainerName string = 'mail-payloads'
+
+@description('Container for the per-mailbox governor (MAIL_GOVERNOR_CONTAINER).')
+param governorContainerName string = 'mail-governor'
+
+@description('Flex Consumption maximum instance count. Exchange limits are per mailbox, not per instance: the governor enforces them across instances.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Flex Consumption instance memory in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('MAIL_AUTHORITY_HOST override (sovereign clouds); empty: code default.')
+param authorityHost string = ''
+
+@description('MAIL_TOKEN_SCOPE override; empty: code default.')
+param tokenScope string = ''
+
+@description('MAIL_SMTP_HOST override; empty: code default.')
+param smtpHost string = ''
+
+@description('MAIL_SMTP_PORT override; empty: code default.')
+param smtpPort string = ''
+
+@description('MAIL_SMTP_TLS_MIN_VERSION override; empty: code default.')
+param smtpTlsMinVersion string = ''
+
+@description('MAIL_MAX_CONNECTIONS_PER_MAILBOX override; empty: code default.')
+param maxConnectionsPerMailbox string = ''
+
+@description('MAIL_MAX_MESSAGES_PER_MINUTE override; empty: code default.')
+param maxMessagesPerMinute string = ''
+
+@description('MAIL_MAX_MESSAGE_BYTES override; empty: code default.')
+param maxMessageBytes string = ''
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var appRegistrationMode = authMode != 'managedIdentity'
+var keyVaultCredential = authMode == 'clientSecret' || authMode == 'clientCertificate'
+var appUniqueName = empty(appRegistrationName) ? 'exo-smtp-mailer-${resourceToken}' : appRegistrationName
+var deploymentContainerName = 'app-package-${resourceToken}'
+var deployerCredentialAccess = authMode == 'clientSecret' ? 'secrets' : (authMode == 'clientCertificate' ? 'certificates' : 'none')
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-mail-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-mail-${resourceToken}'
+    applicationInsightsName: 'appi-mail-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'stmail${resourceToken}'
+    location: location
+    tags: tags
+    queueName: queueName
+    statusTableName: statusTableName
+    payloadContainerName: payloadContainerName
+    governorContainerName: governorContainerName
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-mail-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    queueName: storage.outputs.outboxQueueName
+    statusTableName: storage.outputs.statusTableName
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultReferences: keyVaultCredential
+    deployerCredentialAccess: deployerCredentialAccess
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
+  }
+}
+
+module entra 'modules/entra.bicep' = {
+  name: 'entra'
+  scope: rg
+  params: {
+    authMode: authMode
+    grantSmtpSendAsApp: grantSmtpSendAsApp
+    appUniqueName: appUniqueName
+    appDisplayName: '${appUniqueName} (${environmentName})'
+    identityPrincipalId: identity.outputs.principalId
+    identityClientId: identity.outputs.clientId
+    federationIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+    federationAudience: federationAudience
+    ownerObjectId: principalType == 'Group' ? '' : principalId
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: 'func-mail-${resourceToken}'
+    planName: 'plan-mail-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    authMode: authMode
+    tenantId: tenant().tenantId
+    appClientId: entra.outputs.appId
+    credentialName: credentialName
+    allowedSenders: allowedSenders
+    defaultSender: defaultSender
+    queueName: storage.outputs.outboxQueueName
+    statusTableName: storage.outputs.statusTableName
+    payloadContainerName: payloadContainerName
+    governorContainerName: governorContainerName
+    authorityHost: authorityHost
+    tokenScope: tokenScope
+    smtpHost: smtpHost
+    smtpPort: smtpPort
+    smtpTlsMinVersion: smtpTlsMinVersion
+    maxConnectionsPerMailbox: maxConnectionsPerMailbox
+    maxMessagesPerMinute: maxMessagesPerMinute
+    maxMessageBytes: maxMessageBytes
+  }
+  // The app must not start before its identity may read storage, the vault and App Insights.
+  dependsOn: [
+    rbac
+  ]
+}
+
+// azd writes these into .azure/<env>/.env; infra/scripts/postprovision.sh reads them. None is secret.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_HOST string = functionApp.outputs.defaultHostName
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output EXO_AUTH_MODE string = authMode
+output EXO_APP_REGISTRATION bool = appRegistrationMode
+output EXO_CREDENTIAL_NAME string = keyVaultCredential ? credentialName : ''
+output EXO_APP_CLIENT_ID string = entra.outputs.appId
+output EXO_SENDER_APP_ID string = entra.outputs.senderAppId
+output EXO_SENDER_OBJECT_ID string = entra.outputs.senderObjectId

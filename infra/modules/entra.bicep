@@ -1,0 +1,133 @@
+// Entra ID side of sending through Exchange Online, declared with the Microsoft Graph Bicep extension.
+//
+//   managedIdentity    no app registration; the user-assigned identity's own service principal gets the
+//                      SMTP.SendAsApp app role of "Office 365 Exchange Online".
+//   clientSecret       app registration + service principal + SMTP.SendAsApp. The secret is NOT created here
+//   clientCertificate  (Bicep cannot create credentials): infra/scripts/new-client-secret.sh or
+//                      new-client-certificate.sh put it straight into Key Vault.
+//   federatedIdentity  app registration whose only credential is a federated identity credential trusting the
+//                      user-assigned identity: the app gets an MI token for api://AzureADTokenExchange and presents it
+//                      as client assertion. No secret exists anywhere.
+//
+// The registration deliberately declares neither passwordCredentials nor keyCredentials: Graph leaves properties a
+// template omits untouched, so credentials added by the scripts survive re-provisioning.
+//
+// The app role is looked up by its value, not by a hard-coded id. Granting it is admin consent for that permission.
+// For Exchange "RBAC for Applications" (scoped to a management scope in Exchange) set grantSmtpSendAsApp=false:
+// an Entra grant is not needed there.
+
+extension microsoftGraphV1
+
+@description('How the app gets its Exchange Online token; decides what is created here.')
+@allowed([
+  'managedIdentity'
+  'clientSecret'
+  'clientCertificate'
+  'federatedIdentity'
+])
+param authMode string
+
+@description('Grant the SMTP.SendAsApp application permission (admin consent) to the sending principal.')
+param grantSmtpSendAsApp bool
+
+@description('uniqueName of the app registration (immutable alternate key, unique in the tenant).')
+param appUniqueName string
+
+@description('Display name of the app registration.')
+param appDisplayName string
+
+@description('Principal (object) id of the user-assigned identity.')
+param identityPrincipalId string
+
+@description('Client id of the user-assigned identity (its service principal appId).')
+param identityClientId string
+
+@description('Issuer of the managed identity tokens, https://<login endpoint>/<tenant id>/v2.0.')
+param federationIssuer string
+
+@description('Audience of the token exchange: api://AzureADTokenExchange in the public cloud.')
+param federationAudience string
+
+@description('Object id of the deployer, made an owner of the app registration so it can add credentials. Empty: none.')
+param ownerObjectId string
+
+var exchangeOnlineAppId = '00000002-0000-0ff1-ce00-000000000000'
+var smtpSendAsApp = 'SMTP.SendAsApp'
+var createApp = authMode != 'managedIdentity'
+
+// "Office 365 Exchange Online" exists in every tenant with Exchange Online; read it, never create it.
+resource exchangeOnline 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+  appId: exchangeOnlineAppId
+}
+
+var smtpSendAsAppRoleId = filter(exchangeOnline.appRoles, role => role.value == smtpSendAsApp)[0].id
+
+// Shown as a configured API permission on the registration; the grant itself is appSmtpGrant below.
+var smtpPermission = [
+  {
+    resourceAppId: exchangeOnlineAppId
+    resourceAccess: [
+      {
+        id: smtpSendAsAppRoleId
+        type: 'Role'
+      }
+    ]
+  }
+]
+
+resource app 'Microsoft.Graph/applications@v1.0' = if (createApp) {
+  uniqueName: appUniqueName
+  displayName: appDisplayName
+  signInAudience: 'AzureADMyOrg'
+  notes: 'Sends mail through Exchange Online SMTP with OAuth2 (XOAUTH2). Managed by infra/modules/entra.bicep.'
+  tags: [
+    'exo-smtp-mailer'
+  ]
+  requiredResourceAccess: grantSmtpSendAsApp ? smtpPermission : []
+  owners: {
+    relationshipSemantics: 'append'
+    relationships: empty(ownerObjectId) ? [] : [ownerObjectId]
+  }
+}
+
+// Secretless option: trust tokens the user-assigned identity gets for the token-exchange audience.
+resource managedIdentityCredential 'Microsoft.Graph/applications/federatedIdentityCredentials@v1.0' = if (authMode == 'federatedIdentity') {
+  name: '${appUniqueName}/function-app-managed-identity'
+  description: 'The Function App user-assigned managed identity acts as this application (client assertion).'
+  issuer: federationIssuer
+  subject: identityPrincipalId
+  audiences: [
+    federationAudience
+  ]
+  dependsOn: [
+    app
+  ]
+}
+
+// The "Enterprise application". Its object id (not the app registration's) is what Exchange's
+// New-ServicePrincipal -ObjectId and the mailbox / RBAC assignments need.
+resource appServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = if (createApp) {
+  appId: app!.appId
+}
+
+resource appSmtpGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (createApp && grantSmtpSendAsApp) {
+  appRoleId: smtpSendAsAppRoleId
+  principalId: appServicePrincipal!.id
+  resourceId: exchangeOnline.id
+}
+
+// managedIdentity mode: the identity's own service principal is the sender.
+resource identitySmtpGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (!createApp && grantSmtpSendAsApp) {
+  appRoleId: smtpSendAsAppRoleId
+  principalId: identityPrincipalId
+  resourceId: exchangeOnline.id
+}
+
+@description('Client id of the app registration; empty in managedIdentity mode.')
+output appId string = createApp ? app!.appId : ''
+
+@description('AppId of the principal Exchange must know (New-ServicePrincipal -AppId).')
+output senderAppId string = createApp ? app!.appId : identityClientId
+
+@description('Object id of the sending service principal (Enterprise application), for New-ServicePrincipal -ObjectId.')
+output senderObjectId string = createApp ? appServicePrincipal!.id : identityPrincipalId

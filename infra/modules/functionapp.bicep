@@ -1,0 +1,267 @@
+// Flex Consumption (FC1) plan and the Function App. The app settings below are the contract with
+// src/config.ts SETTINGS; test/infra-settings.test.ts parses the four setting blocks of this file
+// (hostSettings, mailSettings, authSettings, optionalSettingCandidates) and fails when they drift apart.
+
+@description('Function App name (globally unique host name).')
+param name string
+
+@description('Flex Consumption plan name.')
+param planName string
+
+@description('Azure region (must offer Flex Consumption).')
+param location string
+
+@description('Tags applied to plan and app.')
+param tags object
+
+@description('Resource id of the user-assigned identity.')
+param identityId string
+
+@description('Client id of the user-assigned identity.')
+param identityClientId string
+
+@description('Storage account for host storage, deployment package and MailStorage.')
+param storageAccountName string
+
+@description('Blob container the Flex plan deploys the package to.')
+param deploymentContainerName string
+
+@description('Application Insights component name.')
+param applicationInsightsName string
+
+@description('Key Vault holding the app registration credential.')
+param keyVaultName string
+
+@description('Upper bound of instances the plan scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Memory of each instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int
+
+@description('MAIL_AUTH_MODE.')
+@allowed([
+  'managedIdentity'
+  'clientSecret'
+  'clientCertificate'
+  'federatedIdentity'
+])
+param authMode string
+
+@description('Entra tenant id (MAIL_TENANT_ID in the app registration modes).')
+param tenantId string
+
+@description('Client id of the app registration (app registration modes).')
+param appClientId string
+
+@description('Name of the Key Vault secret (clientSecret) or certificate (clientCertificate) holding the credential.')
+param credentialName string
+
+@description('MAIL_ALLOWED_SENDERS: comma-separated mailboxes or @domains.')
+@minLength(3)
+param allowedSenders string
+
+@description('MAIL_DEFAULT_SENDER; empty: not set.')
+param defaultSender string
+
+@description('MAIL_QUEUE_NAME.')
+param queueName string
+
+@description('MAIL_STATUS_TABLE.')
+param statusTableName string
+
+@description('MAIL_PAYLOAD_CONTAINER.')
+param payloadContainerName string
+
+@description('MAIL_GOVERNOR_CONTAINER.')
+param governorContainerName string
+
+@description('MAIL_AUTHORITY_HOST; empty: the code default.')
+param authorityHost string
+
+@description('MAIL_TOKEN_SCOPE; empty: the code default.')
+param tokenScope string
+
+@description('MAIL_SMTP_HOST; empty: the code default.')
+param smtpHost string
+
+@description('MAIL_SMTP_PORT; empty: the code default.')
+param smtpPort string
+
+@description('MAIL_SMTP_TLS_MIN_VERSION; empty: the code default.')
+param smtpTlsMinVersion string
+
+@description('MAIL_MAX_CONNECTIONS_PER_MAILBOX; empty: the code default.')
+param maxConnectionsPerMailbox string
+
+@description('MAIL_MAX_MESSAGES_PER_MINUTE; empty: the code default.')
+param maxMessagesPerMinute string
+
+@description('MAIL_MAX_MESSAGE_BYTES; empty: the code default.')
+param maxMessageBytes string
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Settings the Functions host and the platform read, never the app code.
+var hostSettings = {
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+}
+
+// Settings src/config.ts reads in every mode. MAIL_QUEUE_NAME must be set even though the code has a default:
+// the trigger binding is '%MAIL_QUEUE_NAME%' and the host refuses to index a function whose binding expression
+// does not resolve.
+var mailSettings = {
+  MAIL_AUTH_MODE: authMode
+  MAIL_ALLOWED_SENDERS: allowedSenders
+  MAIL_QUEUE_NAME: queueName
+  MAIL_STATUS_TABLE: statusTableName
+  MAIL_PAYLOAD_CONTAINER: payloadContainerName
+  MAIL_GOVERNOR_CONTAINER: governorContainerName
+  MailStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  MailStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  MailStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  MailStorage__credential: 'managedidentity'
+  MailStorage__clientId: identityClientId
+}
+
+// A reference, never a value. A Key Vault certificate created with a PEM content type is also readable as a
+// secret of the same name whose value is the PEM private key plus certificate, which is what
+// MAIL_CLIENT_CERTIFICATE expects.
+var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${credentialName})'
+
+// Settings that depend on the auth mode.
+var authSettings = {
+  managedIdentity: {
+    MAIL_CLIENT_ID: identityClientId
+  }
+  clientSecret: {
+    MAIL_TENANT_ID: tenantId
+    MAIL_CLIENT_ID: appClientId
+    MAIL_CLIENT_SECRET: keyVaultReference
+  }
+  clientCertificate: {
+    MAIL_TENANT_ID: tenantId
+    MAIL_CLIENT_ID: appClientId
+    MAIL_CLIENT_CERTIFICATE: keyVaultReference
+  }
+  federatedIdentity: {
+    MAIL_TENANT_ID: tenantId
+    MAIL_CLIENT_ID: appClientId
+    MAIL_MANAGED_IDENTITY_CLIENT_ID: identityClientId
+  }
+}
+
+// Overrides of code defaults, set only when a value is given.
+var optionalSettingCandidates = {
+  MAIL_DEFAULT_SENDER: defaultSender
+  MAIL_AUTHORITY_HOST: authorityHost
+  MAIL_TOKEN_SCOPE: tokenScope
+  MAIL_SMTP_HOST: smtpHost
+  MAIL_SMTP_PORT: smtpPort
+  MAIL_SMTP_TLS_MIN_VERSION: smtpTlsMinVersion
+  MAIL_MAX_CONNECTIONS_PER_MAILBOX: maxConnectionsPerMailbox
+  MAIL_MAX_MESSAGES_PER_MINUTE: maxMessagesPerMinute
+  MAIL_MAX_MESSAGE_BYTES: maxMessageBytes
+}
+
+var givenOptionalSettings = filter(items(optionalSettingCandidates), setting => !empty(setting.value))
+var optionalSettings = toObject(givenOptionalSettings, setting => setting.key, setting => setting.value)
+
+var appSettings = union(hostSettings, mailSettings, authSettings[authMode], optionalSettings)
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      appSettings: map(items(appSettings), setting => {
+        name: setting.key
+        value: setting.value
+      })
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+// Deployments (azd, func, CI) authenticate with Entra ID; publishing user names and passwords stay off.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName

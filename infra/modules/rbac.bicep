@@ -1,0 +1,180 @@
+// Least-privilege role assignments. Every assignment is scoped to the narrowest resource Azure RBAC supports for
+// that role and need; the README's table explains each one.
+//
+// Lives in its own module so that principal ids arriving as module outputs are plain parameters here, which
+// lets guid() role assignment names be computed at the start of this deployment.
+
+@description('Principal (object) id of the user-assigned identity the Function App runs as.')
+param identityPrincipalId string
+
+@description('Storage account holding host storage, the deployment container and the MailStorage resources.')
+param storageAccountName string
+
+@description('Outbox queue name; the trigger also writes <name>-poison.')
+param queueName string
+
+@description('Status table name.')
+param statusTableName string
+
+@description('Key Vault holding the app registration credential.')
+param keyVaultName string
+
+@description('Application Insights component the app sends telemetry to.')
+param applicationInsightsName string
+
+@description('True when app settings contain a Key Vault reference (clientSecret / clientCertificate modes).')
+param keyVaultReferences bool
+
+@description('Which Key Vault data role the deployer needs to create the credential: none, secrets or certificates.')
+@allowed([
+  'none'
+  'secrets'
+  'certificates'
+])
+param deployerCredentialAccess string
+
+@description('Object id of the person or pipeline running the deployment (azd: AZURE_PRINCIPAL_ID). Empty: no deployer roles.')
+param deployerPrincipalId string
+
+@description('Principal type of deployerPrincipalId.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param deployerPrincipalType string
+
+// Built-in role definition ids (identical in every Azure cloud).
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+
+  resource queueService 'queueServices' existing = {
+    name: 'default'
+
+    resource outboxQueue 'queues' existing = {
+      name: queueName
+    }
+
+    resource poisonQueue 'queues' existing = {
+      name: '${queueName}-poison'
+    }
+  }
+
+  resource tableService 'tableServices' existing = {
+    name: 'default'
+
+    resource statusTable 'tables' existing = {
+      name: statusTableName
+    }
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Host storage (AzureWebJobsStorage__*): the host keeps function keys, locks and its own containers in blobs and
+// creates those containers, which needs an account-level data role; the documented role for identity-based host
+// storage is Storage Blob Data Owner. The same assignment covers the Flex deployment container (the platform reads
+// the package with this identity), mail-payloads and mail-governor (blob leases, etag-guarded writes). A second,
+// container-scoped role for those would be redundant under the account-level one.
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Functions host storage, Flex deployment container, mail payload and governor blobs'
+  }
+}
+
+// MailStorage queue access, scoped to the two queues themselves: the HTTP function enqueues, the trigger peeks,
+// updates and deletes, the host moves failures to <queue>-poison. No other queue in the account is reachable.
+resource outboxQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::queueService::outboxQueue.id, identityPrincipalId, roles.storageQueueDataContributor)
+  scope: storage::queueService::outboxQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Outbox queue: enqueue (HTTP function) and dequeue (queue trigger)'
+  }
+}
+
+resource poisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::queueService::poisonQueue.id, identityPrincipalId, roles.storageQueueDataContributor)
+  scope: storage::queueService::poisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Poison queue: the Functions host moves messages here after maxDequeueCount'
+  }
+}
+
+// Status records: one table, scoped to that table.
+resource statusTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::tableService::statusTable.id, identityPrincipalId, roles.storageTableDataContributor)
+  scope: storage::tableService::statusTable
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Per-message status records'
+  }
+}
+
+// Key Vault references resolve with keyVaultReferenceIdentity. Scoped to the vault (which holds nothing else):
+// a secret-scoped assignment is not possible here because the secret is created after provisioning, by script.
+resource vaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (keyVaultReferences) {
+  name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Resolve the MAIL_CLIENT_SECRET / MAIL_CLIENT_CERTIFICATE Key Vault reference'
+  }
+}
+
+// Application Insights has local auth disabled: telemetry needs an Entra token with this role on the component.
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identityPrincipalId, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Send telemetry to Application Insights with Entra authentication'
+  }
+}
+
+// The deployer writes the credential into the vault once (infra/scripts/new-client-*.sh). With RBAC
+// authorization even a subscription Owner has no data-plane access without one of these.
+var deployerRole = deployerCredentialAccess == 'certificates' ? roles.keyVaultCertificatesOfficer : roles.keyVaultSecretsOfficer
+
+resource deployerVaultAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId) && deployerCredentialAccess != 'none') {
+  name: guid(vault.id, deployerPrincipalId, deployerRole)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', deployerRole)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+    description: 'Create the mail app registration credential in Key Vault (infra/scripts)'
+  }
+}

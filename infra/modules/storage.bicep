@@ -1,0 +1,112 @@
+// One storage account for everything: the Functions host (AzureWebJobsStorage, identity-based), the Flex
+// Consumption deployment container, and the app's own MailStorage connection (outbox queue, its poison queue,
+// the status table, the payload and governor containers). Shared keys are off: every caller uses Entra ID.
+
+@description('Storage account name (3-24 lowercase letters and digits, globally unique).')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to the account.')
+param tags object
+
+@description('Outbox queue read by the queue trigger (MAIL_QUEUE_NAME). The host moves failed messages to <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param queueName string
+
+@description('Status table (MAIL_STATUS_TABLE).')
+@minLength(3)
+@maxLength(63)
+param statusTableName string
+
+@description('Container for payloads too large for a queue message (MAIL_PAYLOAD_CONTAINER).')
+@minLength(3)
+@maxLength(63)
+param payloadContainerName string
+
+@description('Container for the per-mailbox governor: leases and etag-guarded counters (MAIL_GOVERNOR_CONTAINER).')
+@minLength(3)
+@maxLength(63)
+param governorContainerName string
+
+@description('Container the Flex Consumption plan deploys the app package to.')
+@minLength(3)
+@maxLength(63)
+param deploymentContainerName string
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for containerName in [payloadContainerName, governorContainerName, deploymentContainerName]: {
+    parent: blobService
+    name: containerName
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource outboxQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: queueName
+}
+
+resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${queueName}-poison'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource statusTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: statusTableName
+}
+
+output name string = storage.name
+output id string = storage.id
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table
+output outboxQueueName string = outboxQueue.name
+output poisonQueueName string = poisonQueue.name
+output statusTableName string = statusTable.name
