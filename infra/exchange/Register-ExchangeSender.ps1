@@ -1,0 +1,300 @@
+#Requires -Version 7.0
+<#
+.SYNOPSIS
+Authorises the mail Function App's sending principal in Exchange Online and enables SMTP AUTH on its mailboxes.
+
+.DESCRIPTION
+Bicep can create the Entra objects but nothing inside Exchange Online. This script does the Exchange side, idempotently:
+
+  1. Registers the Entra service principal in Exchange (New-ServicePrincipal), unless it already is.
+     An existing registration that points at a different object id is reported as an error: that mistake (the app
+     registration's object id instead of the enterprise application's) is a common cause of "535 5.7.3".
+  2. Grants sending rights, depending on -Mode:
+       RbacForApplications  a management scope (New-ManagementScope) holding exactly the given mailboxes (or the
+                            members of -ScopeGroup) and New-ManagementRoleAssignment -Role "Application SMTP.SendAsApp"
+                            -App <service principal> -CustomResourceScope <scope>. No mailbox permission, no Entra API
+                            permission needed (deploy with grantSmtpSendAsApp=false so nothing unscoped remains).
+       MailboxPermission    the classic way: Add-MailboxPermission -AccessRights FullAccess on each mailbox (plus
+                            Add-RecipientPermission SendAs with -GrantSendAs). Needs the Entra permission
+                            SMTP.SendAsApp with admin consent (grantSmtpSendAsApp=true, the Bicep default).
+  3. Enables SMTP AUTH per mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); without it even OAuth
+     fails with "535 5.7.139". Skip with -SkipSmtpAuth when the tenant-wide setting is managed elsewhere.
+
+Every step first reads the current state (Get-ServicePrincipal, Get-ManagementScope, Get-ManagementRoleAssignment,
+Get-MailboxPermission, Get-RecipientPermission, Get-CASMailbox) and prints EXISTS, CREATED / CHANGED, or with -WhatIf
+WOULD CREATE / WOULD CHANGE. A summary table closes the run.
+
+Requires PowerShell 7 and the ExchangeOnlineManagement module; run as an Exchange administrator (Organization
+Management for the RBAC assignment). If not connected yet, the script runs Connect-ExchangeOnline.
+
+.PARAMETER AppId
+Application (client) id of the sender. App registration modes: the app registration's appId (azd output
+EXO_SENDER_APP_ID). managedIdentity mode: the user-assigned identity's client id.
+
+.PARAMETER ServicePrincipalObjectId
+Object id of the sender's SERVICE PRINCIPAL, i.e. the "Enterprise application" (Entra admin center > Enterprise
+applications > the app > Object ID), azd output EXO_SENDER_OBJECT_ID. NOT the object id shown on the "App
+registrations" page, which belongs to the application object. For a managed identity: its principal id.
+
+.PARAMETER Mailbox
+Mailboxes the app may send as (the addresses it uses in MAIL FROM / From, i.e. MAIL_ALLOWED_SENDERS).
+
+.PARAMETER Mode
+RbacForApplications (default) or MailboxPermission, see the description.
+
+.PARAMETER DisplayName
+Display name of the Exchange service principal object created by New-ServicePrincipal.
+
+.PARAMETER ScopeName
+Name of the management scope (RbacForApplications). Default: "exo-smtp-mailer senders <AppId>".
+
+.PARAMETER ScopeGroup
+RbacForApplications: scope the assignment to the members of this group (name, address or distinguished name)
+instead of the listed mailboxes. The -Mailbox list is still used for SMTP AUTH and the final check.
+
+.PARAMETER GrantSendAs
+MailboxPermission mode: also grant SendAs (Add-RecipientPermission), needed when the app sends as an address other
+than the mailbox it authenticates as.
+
+.PARAMETER SkipSmtpAuth
+Do not touch the per-mailbox SMTP AUTH setting.
+
+.EXAMPLE
+./Register-ExchangeSender.ps1 -AppId 11111111-2222-3333-4444-555555555555 -ServicePrincipalObjectId 66666666-7777-8888-9999-000000000000 -Mailbox noreply@contoso.com -WhatIf
+
+Shows what would be created for RBAC for Applications, changing nothing.
+
+.EXAMPLE
+./Register-ExchangeSender.ps1 -AppId <appId> -ServicePrincipalObjectId <spObjectId> -Mailbox noreply@contoso.com,alerts@contoso.com -Mode MailboxPermission -GrantSendAs
+#>
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    [Parameter(Mandatory)]
+    [ValidatePattern('^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$')]
+    [string] $AppId,
+
+    [Parameter(Mandatory)]
+    [ValidatePattern('^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$')]
+    [string] $ServicePrincipalObjectId,
+
+    [Parameter(Mandatory)]
+    [ValidateNotNullOrEmpty()]
+    [string[]] $Mailbox,
+
+    [ValidateSet('RbacForApplications', 'MailboxPermission')]
+    [string] $Mode = 'RbacForApplications',
+
+    [ValidateNotNullOrEmpty()]
+    [string] $DisplayName = 'exo-smtp-mailer',
+
+    [string] $ScopeName,
+
+    [string] $ScopeGroup,
+
+    [switch] $GrantSendAs,
+
+    [switch] $SkipSmtpAuth
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+$RoleName = 'Application SMTP.SendAsApp'
+if (-not $ScopeName) { $ScopeName = "exo-smtp-mailer senders $AppId" }
+# Deterministic name, so a rerun finds the assignment it made (the limit is 64 characters).
+$AssignmentName = "SMTP.SendAsApp $AppId"
+$Mailbox = @($Mailbox | ForEach-Object { $_ -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+
+$Summary = [System.Collections.Generic.List[object]]::new()
+
+function Write-Step {
+    param(
+        [Parameter(Mandatory)] [string] $Status,
+        [Parameter(Mandatory)] [string] $Target,
+        [Parameter(Mandatory)] [string] $Detail
+    )
+    $Summary.Add([pscustomobject]@{ Status = $Status; Target = $Target; Detail = $Detail })
+    $colour = switch -Wildcard ($Status) {
+        'EXISTS' { 'Gray' }
+        'WOULD*' { 'Yellow' }
+        'ERROR' { 'Red' }
+        default { 'Green' }
+    }
+    Write-Host ('[{0,-12}] {1}: {2}' -f $Status, $Target, $Detail) -ForegroundColor $colour
+}
+
+# Exchange objects differ between module versions; under StrictMode read properties defensively.
+function Get-Value {
+    param($Object, [Parameter(Mandatory)] [string] $Name)
+    if ($null -eq $Object) { return $null }
+    $property = $Object.PSObject.Properties[$Name]
+    if ($property) { return $property.Value }
+    return $null
+}
+
+# Exchange Online cmdlets throw when an object does not exist; turn exactly that case into $null.
+function Get-OrNull {
+    param([Parameter(Mandatory)] [scriptblock] $Query)
+    try {
+        & $Query
+    }
+    catch {
+        if ($_.Exception.Message -match "couldn't be found|could not be found|wasn't found|was not found|doesn't exist|does not exist") {
+            return $null
+        }
+        throw
+    }
+}
+
+# ---- connection -------------------------------------------------------------------------------------------------
+if (-not (Get-Command -Name Get-CASMailbox -ErrorAction SilentlyContinue)) {
+    if (-not (Get-Module -ListAvailable -Name ExchangeOnlineManagement)) {
+        throw 'The ExchangeOnlineManagement module is not installed: Install-Module ExchangeOnlineManagement -Scope CurrentUser'
+    }
+    Import-Module ExchangeOnlineManagement
+    Write-Host 'Connecting to Exchange Online...'
+    Connect-ExchangeOnline -ShowBanner:$false
+}
+
+# ---- 1. Exchange service principal --------------------------------------------------------------------------------
+$sp = @(Get-ServicePrincipal | Where-Object { [string](Get-Value $_ 'AppId') -eq $AppId }) | Select-Object -First 1
+if ($sp) {
+    $registeredObjectId = [string](Get-Value $sp 'ObjectId')
+    if ($registeredObjectId -ne $ServicePrincipalObjectId) {
+        Write-Step 'ERROR' 'ServicePrincipal' "AppId $AppId is registered with ObjectId $registeredObjectId, not $ServicePrincipalObjectId. Exchange must point at the ENTERPRISE APPLICATION (service principal) object id; fix with Remove-ServicePrincipal -Identity $registeredObjectId and rerun."
+        $Summary | Format-Table -AutoSize
+        throw 'The Exchange service principal points at a different object id; nothing else was changed.'
+    }
+    Write-Step 'EXISTS' 'ServicePrincipal' "$(Get-Value $sp 'DisplayName') (AppId $AppId, ObjectId $ServicePrincipalObjectId)"
+}
+elseif ($PSCmdlet.ShouldProcess("AppId $AppId / ObjectId $ServicePrincipalObjectId", 'New-ServicePrincipal')) {
+    $sp = New-ServicePrincipal -AppId $AppId -ObjectId $ServicePrincipalObjectId -DisplayName $DisplayName
+    Write-Step 'CREATED' 'ServicePrincipal' "$DisplayName (AppId $AppId, ObjectId $ServicePrincipalObjectId)"
+}
+else {
+    Write-Step 'WOULD CREATE' 'ServicePrincipal' "New-ServicePrincipal -AppId $AppId -ObjectId $ServicePrincipalObjectId -DisplayName '$DisplayName'"
+}
+
+# Every way the service principal may appear as a trustee in permission listings.
+$trusteeNames = @($ServicePrincipalObjectId, $AppId, $DisplayName)
+if ($sp) { $trusteeNames += @([string](Get-Value $sp 'DisplayName'), [string](Get-Value $sp 'Identity')) }
+$trusteeNames = @($trusteeNames | Where-Object { $_ })
+
+# ---- 2. sending rights --------------------------------------------------------------------------------------------
+if ($Mode -eq 'RbacForApplications') {
+    if ($ScopeGroup) {
+        $group = Get-Group -Identity $ScopeGroup
+        $filter = "MemberOfGroup -eq '$(Get-Value $group 'DistinguishedName')'"
+    }
+    else {
+        $filter = ($Mailbox | ForEach-Object { "PrimarySmtpAddress -eq '$_'" }) -join ' -or '
+    }
+
+    $scope = Get-OrNull { Get-ManagementScope -Identity $ScopeName }
+    if ($scope) {
+        $currentFilter = [string](Get-Value $scope 'RecipientFilter')
+        if ($currentFilter -ne $filter) {
+            if ($PSCmdlet.ShouldProcess($ScopeName, "Set-ManagementScope -RecipientRestrictionFilter `"$filter`"")) {
+                Set-ManagementScope -Identity $ScopeName -RecipientRestrictionFilter $filter -Confirm:$false
+                Write-Step 'CHANGED' 'ManagementScope' "$ScopeName filter was '$currentFilter', now '$filter'"
+            }
+            else {
+                Write-Step 'WOULD CHANGE' 'ManagementScope' "$ScopeName filter '$currentFilter' -> '$filter'"
+            }
+        }
+        else {
+            Write-Step 'EXISTS' 'ManagementScope' "$ScopeName ($filter)"
+        }
+    }
+    elseif ($PSCmdlet.ShouldProcess($ScopeName, "New-ManagementScope -RecipientRestrictionFilter `"$filter`"")) {
+        New-ManagementScope -Name $ScopeName -RecipientRestrictionFilter $filter | Out-Null
+        Write-Step 'CREATED' 'ManagementScope' "$ScopeName ($filter)"
+    }
+    else {
+        Write-Step 'WOULD CREATE' 'ManagementScope' "New-ManagementScope -Name '$ScopeName' -RecipientRestrictionFilter `"$filter`""
+    }
+
+    $assignment = Get-OrNull { Get-ManagementRoleAssignment -Identity $AssignmentName }
+    if (-not $assignment) {
+        # Made by hand or by an older run under another name?
+        $assignment = @(Get-ManagementRoleAssignment -Role $RoleName | Where-Object {
+                $trusteeNames -contains [string](Get-Value $_ 'RoleAssigneeName') -and [string](Get-Value $_ 'CustomResourceScope') -eq $ScopeName
+            }) | Select-Object -First 1
+    }
+    if ($assignment) {
+        Write-Step 'EXISTS' 'RoleAssignment' "$(Get-Value $assignment 'Name'): $RoleName scoped to '$ScopeName'"
+    }
+    elseif ($PSCmdlet.ShouldProcess("$RoleName -> $ServicePrincipalObjectId", "New-ManagementRoleAssignment -CustomResourceScope '$ScopeName'")) {
+        New-ManagementRoleAssignment -Name $AssignmentName -Role $RoleName -App $ServicePrincipalObjectId -CustomResourceScope $ScopeName | Out-Null
+        Write-Step 'CREATED' 'RoleAssignment' "$AssignmentName`: $RoleName scoped to '$ScopeName'"
+    }
+    else {
+        Write-Step 'WOULD CREATE' 'RoleAssignment' "New-ManagementRoleAssignment -Name '$AssignmentName' -Role '$RoleName' -App $ServicePrincipalObjectId -CustomResourceScope '$ScopeName'"
+    }
+}
+else {
+    foreach ($mbx in $Mailbox) {
+        $fullAccess = @(Get-MailboxPermission -Identity $mbx | Where-Object {
+                $trusteeNames -contains [string](Get-Value $_ 'User') -and ((Get-Value $_ 'AccessRights') -join ',') -match 'FullAccess' -and -not (Get-Value $_ 'Deny')
+            })
+        if ($fullAccess.Count -gt 0) {
+            Write-Step 'EXISTS' "FullAccess $mbx" "granted to $(Get-Value $fullAccess[0] 'User')"
+        }
+        elseif ($PSCmdlet.ShouldProcess($mbx, "Add-MailboxPermission -User $ServicePrincipalObjectId -AccessRights FullAccess")) {
+            Add-MailboxPermission -Identity $mbx -User $ServicePrincipalObjectId -AccessRights FullAccess -AutoMapping:$false -Confirm:$false | Out-Null
+            Write-Step 'CREATED' "FullAccess $mbx" "granted to $ServicePrincipalObjectId"
+        }
+        else {
+            Write-Step 'WOULD CREATE' "FullAccess $mbx" "Add-MailboxPermission -Identity $mbx -User $ServicePrincipalObjectId -AccessRights FullAccess"
+        }
+
+        if ($GrantSendAs) {
+            $sendAs = @(Get-RecipientPermission -Identity $mbx | Where-Object {
+                    $trusteeNames -contains [string](Get-Value $_ 'Trustee') -and ((Get-Value $_ 'AccessRights') -join ',') -match 'SendAs'
+                })
+            if ($sendAs.Count -gt 0) {
+                Write-Step 'EXISTS' "SendAs $mbx" "granted to $(Get-Value $sendAs[0] 'Trustee')"
+            }
+            elseif ($PSCmdlet.ShouldProcess($mbx, "Add-RecipientPermission -Trustee $ServicePrincipalObjectId -AccessRights SendAs")) {
+                Add-RecipientPermission -Identity $mbx -Trustee $ServicePrincipalObjectId -AccessRights SendAs -Confirm:$false | Out-Null
+                Write-Step 'CREATED' "SendAs $mbx" "granted to $ServicePrincipalObjectId"
+            }
+            else {
+                Write-Step 'WOULD CREATE' "SendAs $mbx" "Add-RecipientPermission -Identity $mbx -Trustee $ServicePrincipalObjectId -AccessRights SendAs"
+            }
+        }
+    }
+}
+
+# ---- 3. SMTP AUTH per mailbox -------------------------------------------------------------------------------------
+if (-not $SkipSmtpAuth) {
+    foreach ($mbx in $Mailbox) {
+        $cas = Get-CASMailbox -Identity $mbx
+        $smtpAuthDisabled = Get-Value $cas 'SmtpClientAuthenticationDisabled'
+        # $false: enabled for this mailbox. $null: follows the tenant (Get-TransportConfig SmtpClientAuthenticationDisabled).
+        if ($smtpAuthDisabled -eq $false) {
+            Write-Step 'EXISTS' "SMTP AUTH $mbx" 'enabled for the mailbox'
+        }
+        elseif ($PSCmdlet.ShouldProcess($mbx, 'Set-CASMailbox -SmtpClientAuthenticationDisabled $false')) {
+            Set-CASMailbox -Identity $mbx -SmtpClientAuthenticationDisabled $false -Confirm:$false
+            Write-Step 'CHANGED' "SMTP AUTH $mbx" "was '$smtpAuthDisabled', now enabled (False)"
+        }
+        else {
+            Write-Step 'WOULD CHANGE' "SMTP AUTH $mbx" "SmtpClientAuthenticationDisabled '$smtpAuthDisabled' -> False"
+        }
+    }
+}
+
+# ---- check --------------------------------------------------------------------------------------------------------
+if ($Mode -eq 'RbacForApplications' -and -not $WhatIfPreference -and $sp) {
+    foreach ($mbx in $Mailbox) {
+        $result = @(Test-ServicePrincipalAuthorization -Identity $ServicePrincipalObjectId -Resource $mbx |
+                Where-Object { [string](Get-Value $_ 'RoleName') -eq $RoleName })
+        $inScope = @($result | Where-Object { (Get-Value $_ 'InScope') -eq $true }).Count -gt 0
+        Write-Step ($(if ($inScope) { 'CHECKED' } else { 'ERROR' })) "Authorization $mbx" "$RoleName in scope: $inScope"
+    }
+}
+
+Write-Host ''
+$Summary | Format-Table -AutoSize
+Write-Host 'Changes to Exchange permissions can take up to an hour to apply to new SMTP sessions.'
