@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Validates infra/ with the real Bicep compiler when one can be had, and always with the offline structural checks.
+#
+#   1. infra/tools/static-check.mjs (node only; no node_modules, no dist, no network).
+#   2. Finds a Bicep CLI: $BICEP, `bicep` on PATH, the one `az bicep install` puts in ~/.azure/bin, a cached copy,
+#      or restores the NuGet package Azure.Bicep.CommandLine.<rid> into a cache outside the repo
+#      (${BICEP_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/exo-smtp-mailer/bicep}).
+#   3. Builds a local Microsoft Graph extension from the vendored type files
+#      (${MSGRAPH_TYPES_DIR:-<repo>/../shared/vendor/msgraph-bicep-types/v1.0/1.0.0}) with `bicep publish-extension`,
+#      copies infra/ to a temp dir and writes a compile-only bicepconfig.json there that points microsoftGraphV1 at
+#      that .tgz. The committed infra/bicepconfig.json keeps the public registry reference. Without vendored types
+#      the committed config is used as is (needs network access to mcr.microsoft.com).
+#   4. `bicep build` and `bicep lint` on every .bicep file. Any error OR warning fails the run.
+#
+# Exit codes: 0 = all checks passed, or the compiler was unavailable (a SKIPPED line says why, the static checks
+# still ran and passed); 1 = a problem was found. Set BICEP_REQUIRED=1 to turn "no compiler" into a failure.
+set -euo pipefail
+
+start=$(date +%s)
+root=$(cd "$(dirname "$0")/.." && pwd)
+infra=$root/infra
+status=0
+elapsed() { echo "$(($(date +%s) - start))s"; }
+finish() { echo "validate-infra: $1 in $(elapsed)"; exit "$2"; }
+
+# ---- 1. structural checks ----------------------------------------------------------------------------------------
+if command -v node >/dev/null 2>&1; then
+  node "$infra/tools/static-check.mjs" || status=1
+else
+  echo "validate-infra: static checks SKIPPED: node is not installed"
+fi
+
+# ---- 2. compiler -------------------------------------------------------------------------------------------------
+bicep_version=${BICEP_VERSION:-0.37.4}
+cache=${BICEP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/exo-smtp-mailer/bicep}
+reasons=()
+
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) rid=linux-x64 ;;
+  Linux-aarch64) rid=linux-arm64 ;;
+  Darwin-x86_64) rid=osx-x64 ;;
+  Darwin-arm64) rid=osx-arm64 ;;
+  *) rid="" ;;
+esac
+
+works() { [ -n "$1" ] && [ -x "$1" ] && "$1" --version >/dev/null 2>&1; }
+
+find_bicep() {
+  local candidate
+  for candidate in "${BICEP:-}" "$(command -v bicep 2>/dev/null || true)" "$HOME/.azure/bin/bicep" "$root/.local/bicep/bicep"; do
+    if works "$candidate"; then echo "$candidate"; return 0; fi
+  done
+  candidate=$(find "$cache" -type f -name bicep 2>/dev/null | head -n 1 || true)
+  if works "$candidate"; then echo "$candidate"; return 0; fi
+  return 1
+}
+
+restore_bicep() {
+  [ -n "$rid" ] || { reasons+=("no Bicep NuGet package for $(uname -s)-$(uname -m)"); return 1; }
+  command -v dotnet >/dev/null 2>&1 || { reasons+=("dotnet is not installed, so the NuGet package Azure.Bicep.CommandLine.$rid cannot be restored"); return 1; }
+  local project=$cache/restore log
+  mkdir -p "$project"
+  log=$project/restore.log
+  # A throwaway project outside the repo; PackageDownload fetches the package without referencing it.
+  cat > "$project/restore.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>net$(dotnet --version | cut -d. -f1-2)</TargetFramework>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageDownload Include="Azure.Bicep.CommandLine.$rid" Version="[$bicep_version]" />
+  </ItemGroup>
+</Project>
+XML
+  echo "validate-infra: restoring Azure.Bicep.CommandLine.$rid $bicep_version from NuGet into $cache/packages"
+  if ! timeout 300 dotnet restore "$project/restore.csproj" --packages "$cache/packages" >"$log" 2>&1; then
+    reasons+=("NuGet restore of Azure.Bicep.CommandLine.$rid $bicep_version failed: $(grep -m1 -o 'error NU[0-9]*:.*' "$log" || tail -n 1 "$log")")
+    return 1
+  fi
+  local binary
+  binary=$(find "$cache/packages" -type f -name bicep | head -n 1)
+  [ -n "$binary" ] || { reasons+=("the restored package contains no 'bicep' binary"); return 1; }
+  chmod +x "$binary"
+  works "$binary" || { reasons+=("the restored 'bicep' binary does not run on this machine"); return 1; }
+}
+
+bicep=$(find_bicep || true)
+if [ -z "$bicep" ] && [ "${BICEP_SKIP_RESTORE:-0}" != 1 ]; then
+  restore_bicep && bicep=$(find_bicep || true)
+fi
+if [ -z "$bicep" ]; then
+  reasons+=("no bicep on PATH, in ~/.azure/bin, in .local/bicep or in $cache")
+  message=$(printf '%s; ' "${reasons[@]}")
+  if [ "${BICEP_REQUIRED:-0}" = 1 ]; then
+    echo "validate-infra: FAILED: Bicep compiler required (BICEP_REQUIRED=1) but unavailable: ${message%; }"
+    finish "failed" 1
+  fi
+  echo "validate-infra: bicep build/lint SKIPPED: ${message%; }"
+  echo "validate-infra: to compile, install the Bicep CLI (az bicep install, or https://aka.ms/bicep-install) and rerun"
+  if [ "$status" -ne 0 ]; then finish "static checks FAILED (compiler skipped)" 1; fi
+  finish "static checks passed, compiler skipped" 0
+fi
+echo "validate-infra: using $bicep ($("$bicep" --version 2>&1 | head -n 1))"
+
+# ---- 3. compile-only copy with a local Graph extension -----------------------------------------------------------
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$infra" "$work/infra"
+types=${MSGRAPH_TYPES_DIR:-$root/../shared/vendor/msgraph-bicep-types/v1.0/1.0.0}
+if [ -f "$types/index.json" ]; then
+  "$bicep" publish-extension "$types/index.json" --target "$work/msgraph.tgz" --force >"$work/publish.log" 2>&1 \
+    || { cat "$work/publish.log"; echo "validate-infra: building the local Graph extension failed"; finish "failed" 1; }
+  node -e '
+    const fs = require("fs");
+    const [config, target] = process.argv.slice(1);
+    const json = JSON.parse(fs.readFileSync(config, "utf8"));
+    json.extensions = { ...json.extensions, microsoftGraphV1: target };
+    fs.writeFileSync(config, JSON.stringify(json, null, 2));
+  ' "$work/infra/bicepconfig.json" "$work/msgraph.tgz"
+  echo "validate-infra: Graph extension built locally from $types (compile-only bicepconfig in $work/infra)"
+else
+  echo "validate-infra: vendored Graph types not found at $types; using the committed registry reference (needs network)"
+fi
+
+# ---- 4. build + lint -------------------------------------------------------------------------------------------
+files=$(cd "$work/infra" && find . -name '*.bicep' | sort)
+for file in $files; do
+  file=${file#./}
+  rel=infra/$file
+  out=$work/out.log
+  build_rc=0; lint_rc=0
+  "$bicep" build "$work/infra/$file" --outdir "$work/json" >"$out" 2>&1 || build_rc=$?
+  "$bicep" lint "$work/infra/$file" >>"$out" 2>&1 || lint_rc=$?
+  # Diagnostics look like: <path>(line,col) : Warning|Error <code>: <message>
+  sed -i "s#$work/##g" "$out"
+  diagnostics=$(grep -E '\) : (Error|Warning|Info) ' "$out" | sort -u || true)
+  if [ "$build_rc" -ne 0 ] || [ "$lint_rc" -ne 0 ] || grep -qE '\) : (Error|Warning) ' <<<"$diagnostics"; then
+    echo "FAIL  $rel (build exit $build_rc, lint exit $lint_rc)"
+    if [ -n "$diagnostics" ]; then sed 's/^/      /' <<<"$diagnostics"; else sed 's/^/      /' "$out"; fi
+    status=1
+  else
+    echo "ok    $rel"
+    if [ -n "$diagnostics" ]; then sed 's/^/      /' <<<"$diagnostics"; fi
+  fi
+done
+
+if [ "$status" -ne 0 ]; then finish "FAILED" 1; fi
+finish "all checks passed" 0
