@@ -119,6 +119,11 @@ var tags = {
 var appRegistrationMode = authMode != 'managedIdentity'
 var keyVaultCredential = authMode == 'clientSecret' || authMode == 'clientCertificate'
 var appUniqueName = empty(appRegistrationName) ? 'exo-smtp-mailer-${resourceToken}' : appRegistrationName
+// Names are computed here, not read from module outputs, so what-if can predict every resource id.
+var identityName = 'id-mail-${resourceToken}'
+var storageAccountName = 'stmail${resourceToken}'
+var keyVaultName = 'kv-mail-${resourceToken}'
+var applicationInsightsName = 'appi-mail-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 var deployerCredentialAccess = authMode == 'clientSecret' ? 'secrets' : (authMode == 'clientCertificate' ? 'certificates' : 'none')
 
@@ -132,7 +137,7 @@ module identity 'modules/identity.bicep' = {
   name: 'identity'
   scope: rg
   params: {
-    name: 'id-mail-${resourceToken}'
+    name: identityName
     location: location
     tags: tags
   }
@@ -143,7 +148,7 @@ module monitoring 'modules/monitoring.bicep' = {
   scope: rg
   params: {
     logAnalyticsName: 'log-mail-${resourceToken}'
-    applicationInsightsName: 'appi-mail-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
     location: location
     tags: tags
   }
@@ -153,7 +158,7 @@ module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: rg
   params: {
-    name: 'stmail${resourceToken}'
+    name: storageAccountName
     location: location
     tags: tags
     queueName: queueName
@@ -168,7 +173,7 @@ module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
   scope: rg
   params: {
-    name: 'kv-mail-${resourceToken}'
+    name: keyVaultName
     location: location
     tags: tags
   }
@@ -178,17 +183,23 @@ module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
+    identityName: identityName
     identityPrincipalId: identity.outputs.principalId
-    storageAccountName: storage.outputs.name
-    queueName: storage.outputs.outboxQueueName
-    statusTableName: storage.outputs.statusTableName
-    keyVaultName: keyVault.outputs.name
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    storageAccountName: storageAccountName
+    queueName: queueName
+    statusTableName: statusTableName
+    keyVaultName: keyVaultName
+    applicationInsightsName: applicationInsightsName
     keyVaultReferences: keyVaultCredential
     deployerCredentialAccess: deployerCredentialAccess
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
   }
+  dependsOn: [
+    storage
+    keyVault
+    monitoring
+  ]
 }
 
 module entra 'modules/entra.bicep' = {
@@ -217,10 +228,10 @@ module functionApp 'modules/functionapp.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     deploymentContainerName: deploymentContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
-    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: applicationInsightsName
+    keyVaultName: keyVaultName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     authMode: authMode
@@ -229,8 +240,8 @@ module functionApp 'modules/functionapp.bicep' = {
     credentialName: credentialName
     allowedSenders: allowedSenders
     defaultSender: defaultSender
-    queueName: storage.outputs.outboxQueueName
-    statusTableName: storage.outputs.statusTableName
+    queueName: queueName
+    statusTableName: statusTableName
     payloadContainerName: payloadContainerName
     governorContainerName: governorContainerName
     authorityHost: authorityHost
@@ -245,6 +256,9 @@ module functionApp 'modules/functionapp.bicep' = {
   // The app must not start before its identity may read storage, the vault and App Insights.
   dependsOn: [
     rbac
+    storage
+    keyVault
+    monitoring
   ]
 }
 

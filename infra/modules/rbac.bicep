@@ -1,8 +1,11 @@
 // Least-privilege role assignments. Every assignment is scoped to the narrowest resource Azure RBAC supports for
 // that role and need; the README's table explains each one.
 //
-// Lives in its own module so that principal ids arriving as module outputs are plain parameters here, which
-// lets guid() role assignment names be computed at the start of this deployment.
+// Role assignment names derive from names known before deployment (not from principal ids, which are runtime
+// values), so they are stable and what-if can predict them.
+
+@description('Name of the user-assigned identity (deterministic part of the role assignment names).')
+param identityName string
 
 @description('Principal (object) id of the user-assigned identity the Function App runs as.')
 param identityPrincipalId string
@@ -93,7 +96,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 // the package with this identity), mail-payloads and mail-governor (blob leases, etag-guarded writes). A second,
 // container-scoped role for those would be redundant under the account-level one.
 resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identityPrincipalId, roles.storageBlobDataOwner)
+  name: guid(storage.id, identityName, roles.storageBlobDataOwner)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
@@ -106,7 +109,7 @@ resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 // MailStorage queue access, scoped to the two queues themselves: the HTTP function enqueues, the trigger peeks,
 // updates and deletes, the host moves failures to <queue>-poison. No other queue in the account is reachable.
 resource outboxQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::queueService::outboxQueue.id, identityPrincipalId, roles.storageQueueDataContributor)
+  name: guid(storage::queueService::outboxQueue.id, identityName, roles.storageQueueDataContributor)
   scope: storage::queueService::outboxQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
@@ -117,7 +120,7 @@ resource outboxQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04
 }
 
 resource poisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::queueService::poisonQueue.id, identityPrincipalId, roles.storageQueueDataContributor)
+  name: guid(storage::queueService::poisonQueue.id, identityName, roles.storageQueueDataContributor)
   scope: storage::queueService::poisonQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
@@ -129,7 +132,7 @@ resource poisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04
 
 // Status records: one table, scoped to that table.
 resource statusTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::tableService::statusTable.id, identityPrincipalId, roles.storageTableDataContributor)
+  name: guid(storage::tableService::statusTable.id, identityName, roles.storageTableDataContributor)
   scope: storage::tableService::statusTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
@@ -142,7 +145,7 @@ resource statusTableContributor 'Microsoft.Authorization/roleAssignments@2022-04
 // Key Vault references resolve with keyVaultReferenceIdentity. Scoped to the vault (which holds nothing else):
 // a secret-scoped assignment is not possible here because the secret is created after provisioning, by script.
 resource vaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (keyVaultReferences) {
-  name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsUser)
+  name: guid(vault.id, identityName, roles.keyVaultSecretsUser)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
@@ -154,7 +157,7 @@ resource vaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 // Application Insights has local auth disabled: telemetry needs an Entra token with this role on the component.
 resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, identityPrincipalId, roles.monitoringMetricsPublisher)
+  name: guid(appInsights.id, identityName, roles.monitoringMetricsPublisher)
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
