@@ -30,6 +30,40 @@ else
   echo "validate-infra: static checks SKIPPED: node is not installed"
 fi
 
+# ---- 1b. PowerShell syntax ---------------------------------------------------------------------------------------
+# The real parser when pwsh is installed; otherwise the tree-sitter PowerShell grammar (WebAssembly, from the npm
+# registry into a cache outside the repo); otherwise SKIPPED.
+ps_files=$(find "$infra" -name '*.ps1' | sort)
+ps_cache=${PS_CHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/exo-smtp-mailer/ps-syntax}
+if [ -n "$ps_files" ]; then
+  if command -v pwsh >/dev/null 2>&1; then
+    for f in $ps_files; do
+      if pwsh -NoProfile -NonInteractive -Command '$e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile($args[0], [ref]$null, [ref]$e); if ($e) { $e | ForEach-Object { "      line $($_.Extent.StartLineNumber): $($_.Message)" }; exit 1 }' "$f"; then
+        echo "ok    ${f#"$root"/} (PowerShell parser)"
+      else
+        echo "FAIL  ${f#"$root"/} (PowerShell parser)"; status=1
+      fi
+    done
+  else
+    if [ ! -f "$ps_cache/tree-sitter-powershell.wasm" ] || [ ! -d "$ps_cache/node_modules/web-tree-sitter" ]; then
+      if command -v npm >/dev/null 2>&1; then
+        mkdir -p "$ps_cache"
+        ( cd "$ps_cache" && [ -f package.json ] || echo '{"private":true}' > package.json
+          timeout 180 npm install --silent --no-audit --no-fund --no-save web-tree-sitter@0.25 >/dev/null 2>&1 \
+          && timeout 120 npm pack tree-sitter-powershell@0.26.4 --silent >/dev/null 2>&1 \
+          && tar xzf tree-sitter-powershell-0.26.4.tgz package/tree-sitter-powershell.wasm \
+          && mv package/tree-sitter-powershell.wasm . && rm -rf package tree-sitter-powershell-0.26.4.tgz ) || true
+      fi
+    fi
+    if [ -f "$ps_cache/tree-sitter-powershell.wasm" ] && [ -d "$ps_cache/node_modules/web-tree-sitter" ]; then
+      # shellcheck disable=SC2086
+      node "$infra/tools/ps-syntax-check.mjs" "$ps_cache" $ps_files | sed "s#$root/##" || status=1
+    else
+      echo "validate-infra: PowerShell syntax check SKIPPED: no pwsh, and the tree-sitter PowerShell grammar could not be installed from npm"
+    fi
+  fi
+fi
+
 # ---- 2. compiler -------------------------------------------------------------------------------------------------
 bicep_version=${BICEP_VERSION:-0.37.4}
 cache=${BICEP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/exo-smtp-mailer/bicep}
