@@ -221,3 +221,9 @@ export function isAllowedSender(address: string, allowed: readonly string[]): bo
   const domain = lower.slice(lower.lastIndexOf('@'));
   return allowed.includes(lower) || allowed.includes(domain);
 }
+
+/** The README's configuration table, generated from SETTINGS so the two cannot drift. */
+export function settingsTableMarkdown(): string {
+  const rows = SETTINGS.map((s) => `| \`${s.name}\` | ${s.required === 'always' ? 'yes' : s.required === 'optional' ? '' : `for ${s.required}`} | ${s.default ? `\`${s.default}\`` : ''} | ${s.description} |`);
+  return ['| setting | required | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
