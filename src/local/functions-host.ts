@@ -141,7 +141,8 @@ function startQueuePoller(fn: QueueFunction, settings: QueueHostSettings, log: L
       popReceipt: message.popReceipt,
     };
     try {
-      await fn.handler(queueItem(message.messageText, settings), context(fn.name, log, metadata));
+      const item = queueItem(message.messageText, settings);
+      await fn.handler(item, context(fn.name, log, metadata));
       await fn.queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (error) {
       if (message.dequeueCount >= settings.maxDequeueCount) {
@@ -190,8 +191,14 @@ function startQueuePoller(fn: QueueFunction, settings: QueueHostSettings, log: L
   };
 }
 
-/** What the host hands the function: base64-decoded text, parsed when it is JSON. */
+/**
+ * What the host hands the function: base64-decoded text, parsed when it is JSON. Like the host, text that
+ * is not base64 fails before the function runs, so such a message ends in the poison queue.
+ */
 function queueItem(messageText: string, settings: QueueHostSettings): unknown {
+  if (settings.messageEncoding === 'base64' && !/^[A-Za-z0-9+/]*={0,2}$/.test(messageText.trim())) {
+    throw new Error('the message is not base64-encoded (host.json messageEncoding is base64)');
+  }
   const text = settings.messageEncoding === 'base64' ? Buffer.from(messageText, 'base64').toString('utf8') : messageText;
   try {
     return JSON.parse(text);

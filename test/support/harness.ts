@@ -1,0 +1,113 @@
+// Test harness: the real local stack (Azurite, token endpoints, Exchange-like SMTP server), the app's
+// runtime configured against it, and the local Functions host driving the queue function.
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { loadConfig, type AuthMode, type MailConfig } from '../../src/config';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime';
+import { provisionStorage } from '../../src/storage/provision';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
+import { startLocalHost, type LocalHost } from '../../src/local/functions-host';
+import { localFunctions } from '../../src/local/local-functions';
+import { createSendMailHandler } from '../../src/handlers/send-mail';
+import type { QueueHostSettings } from '../../src/host-settings';
+import type { StatusRecord } from '../../src/status/status-store';
+
+export const FAST_HOST: QueueHostSettings = {
+  batchSize: 8,
+  newBatchThreshold: 4,
+  maxDequeueCount: 5,
+  visibilityTimeoutMs: 0,
+  maxPollingIntervalMs: 100,
+  messageEncoding: 'base64',
+};
+
+export const FAST_RUNTIME: RuntimeOptions = {
+  host: FAST_HOST,
+  policy: { backoffMs: () => 200, quotaDeferMs: 1_000, claimMs: 3_000 },
+  lanes: { waitMs: 2_000, idleMs: 500 },
+  leaseSeconds: 15,
+};
+
+export interface HarnessOptions {
+  mode?: AuthMode;
+  stack?: LocalStackOptions;
+  settings?: Record<string, string>;
+  runtime?: RuntimeOptions;
+  /** Start the local host's queue poller (default true). */
+  worker?: boolean;
+}
+
+export interface Harness {
+  stack: LocalStack;
+  config: MailConfig;
+  runtime: Runtime;
+  host?: LocalHost;
+  logs: string[];
+  /** Calls the HTTP function's handler the way the host would. */
+  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any }>;
+  waitForFinal(id: string, timeoutMs?: number): Promise<StatusRecord>;
+  received(messageId: string): Promise<ParsedMail>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const stack = await startLocalStack(options.stack);
+  const mode = options.mode ?? 'clientSecret';
+  const settings = { ...stack.settings(mode), ...options.settings };
+  // @azure/identity reads the managed identity endpoint from the environment.
+  if (mode === 'managedIdentity') Object.assign(process.env, stack.managedIdentity.env);
+  const config = loadConfig(settings);
+  const runtime = createRuntime(config, { ...FAST_RUNTIME, ...options.runtime });
+  await provisionStorage(config, runtime.storage);
+  const logs: string[] = [];
+  const host =
+    options.worker === false
+      ? undefined
+      : await startLocalHost({ port: 0, settings: runtime.host, ...localFunctions(runtime), log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
+  const sendMail = createSendMailHandler(() => runtime);
+
+  return {
+    stack,
+    config,
+    runtime,
+    host,
+    logs,
+    async post(body, headers = {}) {
+      const request = new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost:7071/api/mail?code=test-key',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? { string: body } : { string: JSON.stringify(body) },
+      });
+      const context = new InvocationContext({ functionName: 'sendMail', logHandler: (level, ...args) => logs.push(`${level} sendMail: ${args.join(' ')}`) });
+      const response = await sendMail(request, context);
+      const headersOut = new Headers(response.headers as Record<string, string>);
+      const json = response.jsonBody ?? (typeof response.body === 'string' ? JSON.parse(response.body) : undefined);
+      return { status: response.status ?? 200, headers: headersOut, json };
+    },
+    async waitForFinal(id, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const stored = await runtime.status.get(id);
+        if (stored && (stored.record.status === 'sent' || stored.record.status === 'failed')) return stored.record;
+        if (Date.now() > deadline) throw new Error(`message ${id} not final after ${timeoutMs} ms: ${JSON.stringify(stored?.record)}\n${logs.slice(-10).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async received(messageId) {
+      const message = stack.smtp.messages.find((m) => m.messageId === messageId);
+      if (!message) throw new Error(`no message ${messageId} at the SMTP server (has: ${stack.smtp.messages.map((m) => m.messageId).join(', ')})`);
+      return simpleParser(message.raw);
+    },
+    async close() {
+      await host?.close();
+      await runtime.close();
+      await stack.stop();
+    },
+  };
+}
+
+export async function queueLength(runtime: Runtime, name = runtime.config.queueName): Promise<number> {
+  const props = await runtime.storage.queues.getQueueClient(name).getProperties();
+  return props.approximateMessagesCount ?? 0;
+}
