@@ -104,11 +104,12 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
       frontchannel_logout_supported: true,
       end_session_endpoint: `${base}/oauth2/v2.0/logout`,
       claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'tid', 'ver', 'oid'],
-      tenant_region_scope: 'EU',
       cloud_instance_name: 'microsoftonline.com',
     };
   };
 
+  // msal-node sends instance discovery to login.microsoftonline.com whatever the authority, so it asks here only
+  // when a client is pointed at this host for discovery; answered so such a client finds this host trusted.
   const instanceDiscovery = () => {
     const host = new URL(origin).host;
     return {
@@ -159,10 +160,10 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
       return sendJson(res, 200, instanceDiscovery());
     }
     if (req.method === 'GET' && segments.length === 4 && segments.slice(1).join('/') === 'v2.0/.well-known/openid-configuration') {
+      // Served for unknown tenants too: against login.microsoftonline.com MSAL uses built-in metadata and never
+      // asks, so the first error it sees for a wrong tenant is AADSTS90002 from the token endpoint. Same here.
       hits.metadata++;
-      const tenantId = findTenant(segments[0]!);
-      if (!tenantId) return reply(fail(400, 'invalid_tenant', 90002, `Tenant '${segments[0]}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`));
-      return sendJson(res, 200, openIdConfiguration(tenantId));
+      return sendJson(res, 200, openIdConfiguration(findTenant(segments[0]!) ?? segments[0]!));
     }
     if (req.method === 'POST' && segments.length === 4 && segments.slice(1).join('/') === 'oauth2/v2.0/token') {
       hits.tokenRequests++;

@@ -16,8 +16,6 @@ export interface IssueOptions {
   tenantId: string;
   /** Seconds from now; zero or negative gives a token that is already expired. */
   lifetimeSeconds: number;
-  /** Object id of the service principal; defaults to one derived from tenant and app, stable across calls. */
-  objectId?: string;
   /** Seconds from now until the token becomes valid (nbf); for "not yet valid" tests. */
   startsInSeconds?: number;
 }
@@ -61,7 +59,8 @@ export class TokenAuthority {
 
   issue(options: IssueOptions): string {
     const now = Math.floor(Date.now() / 1000);
-    const objectId = options.objectId ?? stableUuid(`${options.tenantId}/${options.appId}`);
+    // Entra's oid is the service principal's object id: the same for every token of an app.
+    const objectId = stableUuid(`${options.tenantId}/${options.appId}`);
     const claims: AccessTokenClaims = {
       aud: options.audience,
       iss: `https://sts.windows.net/${options.tenantId}/`,
