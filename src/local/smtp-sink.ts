@@ -69,9 +69,14 @@ export interface FaultContext {
   recipients: string[];
 }
 
-/** A scripted failure: `reply` is the full SMTP reply, e.g. "451 4.7.500 Server busy. Please try again later." */
+type ReplyStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
+
+/**
+ * A scripted failure, used `times` times (default 1) when `when` (default: always) matches. `reply` is the full
+ * SMTP reply, e.g. "451 4.7.500 Server busy. Please try again later.".
+ */
 export type SmtpFault =
-  | { stage: 'connect' | 'auth' | 'mail' | 'rcpt' | 'data'; reply: string; times?: number; when?: (context: FaultContext) => boolean }
+  | { stage: ReplyStage; reply: string; times?: number; when?: (context: FaultContext) => boolean }
   /** Destroys the socket once DATA has started arriving, before any reply. */
   | { stage: 'dropDuringData'; times?: number; when?: (context: FaultContext) => boolean };
 
@@ -135,6 +140,11 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     if (fault) fault.left--;
     return fault;
   };
+  /** The scripted reply for `stage`, if a fault applies. */
+  const faultReply = (stage: ReplyStage, context: FaultContext): string | undefined => {
+    const fault = takeFault(stage, context);
+    return fault && 'reply' in fault ? fault.reply : undefined;
+  };
   /** Records a refusal and turns it into the error smtp-server sends as the reply. */
   const refuse = (session: SMTPServerSession, type: SmtpEventType, reply: string, address?: string): Error => {
     record(session, { type, ok: false, reply, address });
@@ -146,7 +156,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     key: options.tls.keyPem,
     cert: options.tls.certPem,
     name: 'localhost',
-    banner: 'Microsoft ESMTP MAIL Service ready (local sink)',
+    banner: 'MAIL Service ready (local stand-in for Exchange Online)',
     authMethods: ['XOAUTH2'],
     // AUTH before STARTTLS reaches onAuth, which refuses it like Exchange does and records the attempt
     // (smtp-server's own refusal would be invisible to tests and not look like Exchange).
@@ -154,11 +164,11 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     authRequiredMessage: '5.7.57 Client not authenticated to send mail',
     disableReverseLookup: true, // a reverse DNS lookup per connection can take up to 1.5 s
     logger: false,
-    closeTimeout: 1000,
+    closeTimeout: 1000, // stop() destroys every socket it knows of; this bounds the wait for any other
     onConnect(session, callback) {
       logs.set(session.id, { id: session.id, remoteAddress: session.remoteAddress, events: [] });
-      const fault = takeFault('connect', contextOf(session));
-      if (fault && 'reply' in fault) return callback(refuse(session, 'connect', fault.reply));
+      const reply = faultReply('connect', contextOf(session));
+      if (reply) return callback(refuse(session, 'connect', reply));
       record(session, { type: 'connect', ok: true });
       callback();
     },
@@ -170,8 +180,8 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     onAuth(auth, session, callback) {
       const mailbox = (auth.username ?? '').toLowerCase();
       if (!session.secure) return callback(refuse(session, 'auth', AUTH_BEFORE_TLS, mailbox));
-      const fault = takeFault('auth', contextOf(session, { mailbox }));
-      if (fault && 'reply' in fault) return callback(refuse(session, 'auth', fault.reply, mailbox));
+      const reply = faultReply('auth', contextOf(session, { mailbox }));
+      if (reply) return callback(refuse(session, 'auth', reply, mailbox));
       const verdict = options.tokens.verify(auth.accessToken ?? '', { audience });
       if (!verdict.ok || (knownMailboxes && !knownMailboxes.has(mailbox))) {
         return callback(refuse(session, 'auth', AUTH_FAILED, mailbox));
@@ -187,14 +197,14 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
       callback(null, { user: mailbox });
     },
     onMailFrom(address, session, callback) {
-      const fault = takeFault('mail', contextOf(session, { from: address.address }));
-      if (fault && 'reply' in fault) return callback(refuse(session, 'mail', fault.reply, address.address));
+      const reply = faultReply('mail', contextOf(session, { from: address.address }));
+      if (reply) return callback(refuse(session, 'mail', reply, address.address));
       record(session, { type: 'mail', ok: true, address: address.address });
       callback();
     },
     onRcptTo(address, session, callback) {
-      const fault = takeFault('rcpt', contextOf(session, { recipient: address.address }));
-      if (fault && 'reply' in fault) return callback(refuse(session, 'rcpt', fault.reply, address.address));
+      const reply = faultReply('rcpt', contextOf(session, { recipient: address.address }));
+      if (reply) return callback(refuse(session, 'rcpt', reply, address.address));
       record(session, { type: 'rcpt', ok: true, address: address.address });
       callback();
     },
@@ -211,8 +221,8 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
       receive(stream).then(
         (raw) => {
           if (raw.length > maxMessageBytes) return callback(refuse(session, 'data', TOO_BIG));
-          const fault = takeFault('data', context);
-          if (fault && 'reply' in fault) return callback(refuse(session, 'data', fault.reply));
+          const reply = faultReply('data', context);
+          if (reply) return callback(refuse(session, 'data', reply));
           const message = accept(session, raw);
           record(session, { type: 'data', ok: true });
           callback(null, `2.6.0 ${message.messageId ?? '<>'} Queued mail for delivery`);
