@@ -36,10 +36,10 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
   const governor = storage.blobs.getContainerClient(config.governorContainer);
   const tokens = createTokenSource(config.auth);
   const slots = createConnectionSlots({ container: governor, slotsPerMailbox: config.smtp.maxConnectionsPerMailbox, leaseSeconds: options.leaseSeconds });
-  const smtp = new SmtpSender(config.smtp, tokens, slots, options.lanes);
+  const rate = createRateLimiter({ container: governor, maxPerMinute: config.maxMessagesPerMinute });
+  const smtp = new SmtpSender(config.smtp, tokens, slots, rate, options.lanes);
   const outbox = createOutbox(storage.queues.getQueueClient(config.queueName), storage.blobs.getContainerClient(config.payloadContainer));
   const status = createStatusStore(storage.table(config.statusTable));
-  const rate = createRateLimiter({ container: governor, maxPerMinute: config.maxMessagesPerMinute });
   return {
     config,
     host: options.host ?? readQueueHostSettings(),
@@ -48,7 +48,7 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     status,
     tokens,
     smtp,
-    worker: { allowedSenders: config.allowedSenders, outbox, status, rate, tokens, smtp, policy: { ...DEFAULT_POLICY, ...options.policy } },
+    worker: { allowedSenders: config.allowedSenders, outbox, status, tokens, smtp, policy: { ...DEFAULT_POLICY, ...options.policy } },
     close: () => smtp.close(),
   };
 }

@@ -55,9 +55,10 @@ export function classifyFailure(error: unknown): Failure {
     return { kind: 'throttled', category: error.reason, hint: `${error.message}; sending later.`, retryAfterMs: error.retryAfterMs };
   }
   if (error instanceof TokenError) {
+    const reply = { text: error.message };
     return error.transient
-      ? { kind: 'temporary', category: 'token-unavailable', hint: 'The token endpoint failed; retrying later.' }
-      : { kind: 'permanent', category: 'token-configuration', hint: `The token request was refused (${error.reason ?? 'see reply'}): check MAIL_TENANT_ID, MAIL_CLIENT_ID and the secret or certificate.` };
+      ? { kind: 'temporary', category: 'token-unavailable', hint: 'The token endpoint failed; retrying later.', reply }
+      : { kind: 'permanent', category: 'token-configuration', hint: `The token request was refused (${error.reason ?? 'see reply'}): check MAIL_TENANT_ID, MAIL_CLIENT_ID and the secret or certificate.`, reply };
   }
   const e = error as { code?: string; responseCode?: number; response?: string; message?: string };
   const text = typeof e.response === 'string' ? e.response.trim() : undefined;

@@ -8,8 +8,6 @@ import { recipientsOf, senderOf } from '../mail/addresses';
 import type { MailRequest } from '../mail/mail-request';
 import type { Outbox } from '../storage/outbox';
 import { FINAL_STATES, StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
-import type { RateLimiter } from '../governor/rate-limiter';
-import { ThrottledError } from '../smtp/smtp-sender';
 import { deliver, type DeliveryDeps } from './deliver';
 import type { Failure } from './classify-failure';
 
@@ -39,7 +37,6 @@ export interface WorkerDeps extends DeliveryDeps {
   allowedSenders: readonly string[];
   outbox: Outbox;
   status: StatusStore;
-  rate: RateLimiter;
   policy: DeliveryPolicy;
   now?: () => number;
 }
@@ -108,10 +105,7 @@ async function processEnvelope(envelope: Envelope, deps: WorkerDeps, now: () => 
   }
 
   stored = await claim(stored, deps, now);
-  const reservation = await deps.rate.tryReserve(sender);
-  const outcome = reservation.ok
-    ? await deliver({ id: envelope.id, createdAt: envelope.createdAt, mail }, deps).finally(() => reservation.reservation.complete())
-    : { ok: false as const, failure: throttled(new ThrottledError('rate-limit', reservation.retryAfterMs)) };
+  const outcome = await deliver({ id: envelope.id, createdAt: envelope.createdAt, mail }, deps);
 
   if (outcome.ok) {
     const { info } = outcome;
@@ -155,10 +149,6 @@ async function settleFailure(stored: StoredStatus, envelope: Envelope, failure: 
   await defer(stored, envelope, delayMs, { ...details, attempts: counts ? record.attempts : record.attempts - 1 }, deps, now);
   const level = failure.kind === 'throttled' ? 'log' : 'warn';
   deps.log[level](`Deferred message ${envelope.id} for ${Math.round(delayMs / 1000)} s [${failure.category}] ${failure.reply?.text ?? failure.hint}`);
-}
-
-function throttled(error: ThrottledError): Failure {
-  return { kind: 'throttled', category: error.reason, hint: `${error.message}; sending later.`, retryAfterMs: error.retryAfterMs };
 }
 
 function reply(text: string, code?: number): Pick<StatusRecord, 'lastReplyCode' | 'lastReplyText'> {

@@ -68,6 +68,9 @@ function confidentialClientFetch(auth: MailConfig['auth']): Fetch {
     auth: {
       clientId: auth.clientId!,
       authority: `${auth.authorityHost}/${auth.tenantId}`,
+      // Trust the configured host as is, instead of asking login.microsoftonline.com to vouch for it
+      // (instance discovery): the same for the public cloud, sovereign clouds and a local endpoint.
+      knownAuthorities: [new URL(auth.authorityHost).host],
       ...(auth.mode === 'clientSecret' ? { clientSecret: auth.clientSecret! } : { clientCertificate: certificateCredential(auth.clientCertificatePem!) }),
     },
   };

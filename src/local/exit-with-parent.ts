@@ -5,3 +5,5 @@ const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) process.exit(0);
 }, 500).unref();
+
+export {}; // makes this file a module, so its names stay out of the global scope of the compilation

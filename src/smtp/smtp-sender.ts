@@ -1,4 +1,5 @@
-// SMTP connections per sending mailbox, capped across all instances. Each "lane" is one connection
+// SMTP connections per sending mailbox, capped across all instances (connection slots), and sends
+// within the mailbox's messages-per-minute budget (rate limiter). Each "lane" is one connection
 // slot (a blob lease held by this process) with its own pooled nodemailer transport of one
 // connection, kept while there is work so connections are reused across invocations, and given
 // back after a short idle time so other instances can have the slot.
@@ -7,6 +8,7 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type Mail from 'nodemailer/lib/mailer';
 import { RENEW_BEFORE_EXPIRY_MS, type TokenSource } from '../identity/token-source';
 import type { ConnectionSlots, Slot } from '../governor/connection-slots';
+import type { RateLimiter } from '../governor/rate-limiter';
 
 export interface SmtpOptions {
   host: string;
@@ -57,14 +59,23 @@ export class SmtpSender {
     private readonly options: SmtpOptions,
     private readonly tokens: TokenSource,
     private readonly slots: ConnectionSlots,
+    private readonly rate: RateLimiter,
     private readonly timing: LaneTiming = { waitMs: 5_000, idleMs: 5_000 },
   ) {}
 
+  /** Sends within both per-mailbox limits, or throws ThrottledError when either says wait. */
   async send(mailbox: string, message: Mail.Options): Promise<SentInfo> {
     const lane = await this.takeLane(mailbox);
     try {
-      const info = await lane.transport.sendMail(message);
-      return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
+      // Reserve a place in the messages-per-minute budget only once a connection is ours.
+      const reserved = await this.rate.tryReserve(mailbox);
+      if (!reserved.ok) throw new ThrottledError('rate-limit', reserved.retryAfterMs);
+      try {
+        const info = await lane.transport.sendMail(message);
+        return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
+      } finally {
+        await reserved.reservation.complete();
+      }
     } finally {
       this.giveBack(mailbox, lane);
     }
