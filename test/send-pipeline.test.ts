@@ -48,7 +48,7 @@ test('a full mail goes out with headers, both bodies, an attachment and an inlin
   assert.equal(mail.bcc, undefined, 'Bcc must not appear in the headers');
   assert.equal(!Array.isArray(mail.replyTo) && mail.replyTo?.text, 'support@contoso.example');
   assert.equal(mail.headers.get('x-correlation-id'), 'run-42');
-  assert.equal(mail.priority, 'high'); // mailparser reads Importance / X-Priority into priority
+  assert.equal(mail.headers.get('priority'), 'high'); // mailparser folds Importance / X-Priority into this
   assert.equal(mail.text?.trim(), 'The report is attached.');
   assert.equal(mail.html, '<p>The report is attached.</p><img src="cid:logo">');
 
@@ -62,6 +62,7 @@ test('a full mail goes out with headers, both bodies, an attachment and an inlin
   const received = h.stack.smtp.messages.find((m) => m.messageId === `<${id}@contoso.example>`)!;
   assert.deepEqual(received.rcptTo.sort(), ['ann@example.com', 'bob@example.com', 'carol@example.com', 'dave@example.com']);
   assert.equal(received.mailbox, 'noreply@contoso.example');
+  assert.match(received.raw.toString('utf8'), /^Importance: High\r$/m);
 });
 
 test('AUTH XOAUTH2 never happens before STARTTLS, on any connection', async () => {
