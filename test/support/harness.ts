@@ -98,7 +98,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async received(messageId) {
       const message = stack.smtp.messages.find((m) => m.messageId === messageId);
       if (!message) throw new Error(`no message ${messageId} at the SMTP server (has: ${stack.smtp.messages.map((m) => m.messageId).join(', ')})`);
-      return simpleParser(message.raw);
+      return simpleParser(message.raw, { keepCidLinks: true });
     },
     async close() {
       await host?.close();
