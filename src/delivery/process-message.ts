@@ -88,8 +88,13 @@ async function processEnvelope(envelope: Envelope, deps: WorkerDeps, now: () => 
     if (envelope.mailBlob) await deps.outbox.deletePayload(envelope.mailBlob);
     return;
   }
-  if (record.status === 'sending' && Date.parse(record.claimUntil ?? '') > now()) {
-    throw new RetryLaterError(`message ${envelope.id} is being sent by another worker`);
+  const claimedUntil = record.status === 'sending' ? Date.parse(record.claimUntil ?? '') || 0 : 0;
+  if (claimedUntil > now()) {
+    // Another copy is being sent right now. Look again once its claim lapses (a crashed worker's claim
+    // does), rather than use up this copy's retries and poison a message that may be on its way.
+    await deps.outbox.requeue(envelope, { delayMs: claimedUntil - now() + 1000 });
+    deps.log.log(`Message ${envelope.id} is being sent by another worker; looking again after its claim.`);
+    return;
   }
   const dueAt = Math.max(Date.parse(mail.sendAt ?? '') || 0, record.status === 'deferred' ? Date.parse(record.nextAttemptAt ?? '') || 0 : 0);
   if (dueAt > now() + 1000) {

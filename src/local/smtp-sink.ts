@@ -78,7 +78,12 @@ type ReplyStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
 export type SmtpFault =
   | { stage: ReplyStage; reply: string; times?: number; when?: (context: FaultContext) => boolean }
   /** Destroys the socket once DATA has started arriving, before any reply. */
-  | { stage: 'dropDuringData'; times?: number; when?: (context: FaultContext) => boolean };
+  | { stage: 'dropDuringData'; times?: number; when?: (context: FaultContext) => boolean }
+  /**
+   * Holds the reply to DATA for `ms`. Like Exchange, which commits a message when it answers 250, the message
+   * is kept only if the client is still connected then (a client killed meanwhile loses it).
+   */
+  | { stage: 'stallData'; ms: number; times?: number; when?: (context: FaultContext) => boolean };
 
 export interface MailboxStats {
   /** Authenticated connections open now. */
@@ -218,9 +223,17 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
         stream.on('error', () => undefined); // the drop ends the stream with an error; nothing to report
         return;
       }
+      const stall = takeFault('stallData', context);
       receive(stream).then(
-        (raw) => {
+        async (raw) => {
           if (raw.length > maxMessageBytes) return callback(refuse(session, 'data', TOO_BIG));
+          if (stall && 'ms' in stall) {
+            await new Promise((resolve) => setTimeout(resolve, stall.ms));
+            if (logs.get(session.id)?.events.some((e) => e.type === 'close')) {
+              record(session, { type: 'data', ok: false, reply: '(client gone before the reply; message discarded)' });
+              return callback(replyError('451 4.4.0 Client disconnected'));
+            }
+          }
           const reply = faultReply('data', context);
           if (reply) return callback(refuse(session, 'data', reply));
           const message = accept(session, raw);
