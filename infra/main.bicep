@@ -31,7 +31,7 @@ param principalId string = ''
 ])
 param principalType string = 'User'
 
-@description('How the app gets its Exchange Online token (MAIL_AUTH_MODE). federatedIdentity needs app support, see infra/README.md.')
+@description('How the app gets its Exchange Online token (MAIL_AUTH_MODE). federatedIdentity: secretless app registration trusting the user-assigned identity.')
 @allowed([
   'managedIdentity'
   'clientSecret'
@@ -237,6 +237,7 @@ module functionApp 'modules/functionapp.bicep' = {
     authMode: authMode
     tenantId: tenant().tenantId
     appClientId: entra.outputs.appId
+    federationAudience: federationAudience
     credentialName: credentialName
     allowedSenders: allowedSenders
     defaultSender: defaultSender

@@ -1,7 +1,7 @@
 // The one place app settings are read and checked. Every setting the code reads is listed in SETTINGS,
 // so tests can compare it with what infra/ sets.
 
-export type AuthMode = 'managedIdentity' | 'clientSecret' | 'clientCertificate';
+export type AuthMode = 'managedIdentity' | 'clientSecret' | 'clientCertificate' | 'federatedIdentity';
 
 export interface StorageConnection {
   /** A connection string (Azurite, or an account key where shared keys are allowed). */
@@ -20,6 +20,8 @@ export interface MailConfig {
     clientId?: string;
     clientSecret?: string;
     clientCertificatePem?: string;
+    managedIdentityClientId?: string;
+    federationAudience: string;
     authorityHost: string;
     scope: string;
   };
@@ -52,11 +54,13 @@ interface SettingSpec {
 
 /** Every app setting the code reads, with defaults. README's configuration table is kept in step with this. */
 export const SETTINGS: readonly SettingSpec[] = [
-  { name: 'MAIL_AUTH_MODE', required: 'always', description: '`managedIdentity`, `clientSecret` or `clientCertificate`: how the access token is obtained.' },
-  { name: 'MAIL_TENANT_ID', required: 'clientSecret, clientCertificate', description: 'Entra tenant id (GUID) or domain of the app registration.' },
-  { name: 'MAIL_CLIENT_ID', required: 'clientSecret, clientCertificate', description: 'App registration client id; in `managedIdentity` mode the client id of a user-assigned identity (empty: system-assigned).' },
+  { name: 'MAIL_AUTH_MODE', required: 'always', description: '`managedIdentity`, `clientSecret`, `clientCertificate` or `federatedIdentity`: how the access token is obtained (see Authentication modes).' },
+  { name: 'MAIL_TENANT_ID', required: 'clientSecret, clientCertificate, federatedIdentity', description: 'Entra tenant id (GUID) or domain of the app registration.' },
+  { name: 'MAIL_CLIENT_ID', required: 'clientSecret, clientCertificate, federatedIdentity', description: 'App registration client id; in `managedIdentity` mode the client id of a user-assigned identity (empty: system-assigned).' },
   { name: 'MAIL_CLIENT_SECRET', required: 'clientSecret', description: 'Client secret. In Azure a Key Vault reference, never the value.' },
   { name: 'MAIL_CLIENT_CERTIFICATE', required: 'clientCertificate', description: 'PEM with the certificate and its private key. In Azure a Key Vault reference.' },
+  { name: 'MAIL_MANAGED_IDENTITY_CLIENT_ID', required: 'optional', description: '`federatedIdentity`: client id of the user-assigned identity the app registration trusts (empty: system-assigned).' },
+  { name: 'MAIL_FEDERATION_AUDIENCE', required: 'optional', default: 'api://AzureADTokenExchange', description: '`federatedIdentity`: audience of the managed identity token presented to Entra (US Gov: `api://AzureADTokenExchangeUSGov`, China: `api://AzureADTokenExchangeChina`).' },
   { name: 'MAIL_AUTHORITY_HOST', required: 'optional', default: 'https://login.microsoftonline.com', description: 'Entra authority host (sovereign clouds: e.g. `https://login.microsoftonline.us`).' },
   { name: 'MAIL_TOKEN_SCOPE', required: 'optional', default: 'https://outlook.office365.com/.default', description: 'Token scope; managed identity uses it without `/.default`.' },
   { name: 'MAIL_SMTP_HOST', required: 'optional', default: 'smtp.office365.com', description: 'SMTP submission host.' },
@@ -123,12 +127,12 @@ export function loadConfig(env: Env = process.env): MailConfig {
   };
 
   const mode = read('MAIL_AUTH_MODE');
-  const modes: AuthMode[] = ['managedIdentity', 'clientSecret', 'clientCertificate'];
+  const modes: AuthMode[] = ['managedIdentity', 'clientSecret', 'clientCertificate', 'federatedIdentity'];
   if (!mode || !modes.includes(mode as AuthMode)) {
     problems.push(`MAIL_AUTH_MODE: must be one of ${modes.join(', ')}, got "${mode ?? ''}"`);
   }
   const authMode = (mode ?? 'managedIdentity') as AuthMode;
-  const appMode = authMode === 'clientSecret' || authMode === 'clientCertificate';
+  const appMode = authMode !== 'managedIdentity';
   const tenantId = appMode ? required('MAIL_TENANT_ID', `when MAIL_AUTH_MODE=${authMode}`) : read('MAIL_TENANT_ID');
   const clientId = appMode ? required('MAIL_CLIENT_ID', `when MAIL_AUTH_MODE=${authMode}`) : read('MAIL_CLIENT_ID');
   const clientSecret = authMode === 'clientSecret' ? required('MAIL_CLIENT_SECRET', 'when MAIL_AUTH_MODE=clientSecret') : undefined;
@@ -193,6 +197,8 @@ export function loadConfig(env: Env = process.env): MailConfig {
       clientId,
       clientSecret,
       clientCertificatePem,
+      managedIdentityClientId: authMode === 'federatedIdentity' ? read('MAIL_MANAGED_IDENTITY_CLIENT_ID') : undefined,
+      federationAudience: withDefault('MAIL_FEDERATION_AUDIENCE'),
       authorityHost: url('MAIL_AUTHORITY_HOST'),
       scope: withDefault('MAIL_TOKEN_SCOPE'),
     },

@@ -26,9 +26,7 @@ const HOST_SETTINGS = new Set([
  * Auth modes the infra offers before the code implements them, with the settings only they use.
  * Keep this honest: the test fails once the code knows the mode (then delete the entry here).
  */
-const AWAITING_CODE: Record<string, readonly string[]> = {
-  federatedIdentity: ['MAIL_MANAGED_IDENTITY_CLIENT_ID'],
-};
+const AWAITING_CODE: Record<string, readonly string[]> = {};
 
 // ---- a small Bicep reader: enough for object literals of `name: value` lines -----------------------------------
 

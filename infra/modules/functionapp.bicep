@@ -60,6 +60,9 @@ param tenantId string
 @description('Client id of the app registration (app registration modes).')
 param appClientId string
 
+@description('MAIL_FEDERATION_AUDIENCE (federatedIdentity): audience of the managed identity token exchange.')
+param federationAudience string
+
 @description('Name of the Key Vault secret (clientSecret) or certificate (clientCertificate) holding the credential.')
 param credentialName string
 
@@ -164,6 +167,7 @@ var authSettings = {
     MAIL_TENANT_ID: tenantId
     MAIL_CLIENT_ID: appClientId
     MAIL_MANAGED_IDENTITY_CLIENT_ID: identityClientId
+    MAIL_FEDERATION_AUDIENCE: federationAudience
   }
 }
 

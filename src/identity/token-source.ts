@@ -71,7 +71,7 @@ function confidentialClientFetch(auth: MailConfig['auth']): Fetch {
       // Trust the configured host as is, instead of asking login.microsoftonline.com to vouch for it
       // (instance discovery): the same for the public cloud, sovereign clouds and a local endpoint.
       knownAuthorities: [new URL(auth.authorityHost).host],
-      ...(auth.mode === 'clientSecret' ? { clientSecret: auth.clientSecret! } : { clientCertificate: certificateCredential(auth.clientCertificatePem!) }),
+      ...appCredential(auth),
     },
   };
   const client = new ConfidentialClientApplication(configuration);
@@ -83,6 +83,23 @@ function confidentialClientFetch(auth: MailConfig['auth']): Fetch {
     } catch (error) {
       throw classifyMsalError(error);
     }
+  };
+}
+
+function appCredential(auth: MailConfig['auth']): Pick<Configuration['auth'], 'clientSecret' | 'clientCertificate' | 'clientAssertion'> {
+  if (auth.mode === 'clientSecret') return { clientSecret: auth.clientSecret! };
+  if (auth.mode === 'clientCertificate') return { clientCertificate: certificateCredential(auth.clientCertificatePem!) };
+  // federatedIdentity: the app registration trusts a managed identity, whose token is the client assertion.
+  // No secret or certificate exists anywhere.
+  const identity = new ManagedIdentityCredential(auth.managedIdentityClientId ? { clientId: auth.managedIdentityClientId } : {});
+  return {
+    clientAssertion: async () => {
+      try {
+        return (await identity.getToken(`${auth.federationAudience}/.default`)).token;
+      } catch (error) {
+        throw new TokenError(`Managed identity token for the federated credential failed: ${describe(error)}`, true);
+      }
+    },
   };
 }
 

@@ -17,6 +17,11 @@ export interface EntraApp {
   secret?: string;
   /** PEM of the certificate registered on the app (public part only is used). */
   certificatePem?: string;
+  /**
+   * A federated identity credential trusting a managed identity: its token for `audience`, issued by the
+   * local identity endpoint to `clientId`, is accepted as client assertion (a secretless app registration).
+   */
+  federatedIdentity?: { clientId: string; audience: string };
 }
 
 export interface EntraEndpointOptions {
@@ -141,7 +146,7 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
     if (!app) {
       return fail(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantPath}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
     }
-    const credentialError = checkCredential(app, form, [`${origin}/${tenantPath}/oauth2/v2.0/token`, `${origin}/${tenantId}/oauth2/v2.0/token`]);
+    const credentialError = checkCredential(app, form, options.tokens, [`${origin}/${tenantPath}/oauth2/v2.0/token`, `${origin}/${tenantId}/oauth2/v2.0/token`]);
     if (credentialError) return credentialError;
     if (options.audiences && !options.audiences.includes(audience)) {
       return fail(400, 'invalid_resource', 500011, `The resource principal named ${audience} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`);
@@ -209,7 +214,7 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
   };
 }
 
-function checkCredential(app: EntraApp, form: URLSearchParams, tokenEndpoints: string[]): EntraError | undefined {
+function checkCredential(app: EntraApp, form: URLSearchParams, tokens: TokenAuthority, tokenEndpoints: string[]): EntraError | undefined {
   const secret = form.get('client_secret');
   const assertion = form.get('client_assertion');
   if (secret !== null) {
@@ -220,6 +225,7 @@ function checkCredential(app: EntraApp, form: URLSearchParams, tokenEndpoints: s
     if (form.get('client_assertion_type') !== JWT_BEARER) {
       return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed (client_assertion_type must be jwt-bearer).'); // assumed code
     }
+    if (app.federatedIdentity) return checkFederatedAssertion(app.federatedIdentity, assertion, tokens);
     return checkAssertion(app, assertion, tokenEndpoints);
   }
   return fail(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
@@ -237,6 +243,15 @@ interface AssertionClaims {
   sub?: string;
   exp?: number;
   nbf?: number;
+}
+
+/** A managed identity's token presented under a federated identity credential. */
+function checkFederatedAssertion(federated: NonNullable<EntraApp['federatedIdentity']>, assertion: string, tokens: TokenAuthority): EntraError | undefined {
+  const verdict = tokens.verify(assertion, { audience: federated.audience });
+  if (!verdict.ok || verdict.claims.appid !== federated.clientId) {
+    return fail(401, 'invalid_client', 70021, `No matching federated identity record found for presented assertion (${verdict.ok ? 'unexpected subject' : verdict.reason}).`);
+  }
+  return undefined;
 }
 
 /** Verifies a private_key_jwt client assertion against the app's registered certificate, like Entra does. */

@@ -13,6 +13,8 @@ import { APP_ROOT } from '../host-settings';
 
 export const LOCAL_TENANT_ID = '00000000-0000-4000-8000-000000000001';
 export const LOCAL_CLIENT_ID = '00000000-0000-4000-8000-00000000a991';
+/** A secretless app registration trusting the local user-assigned identity (federatedIdentity mode). */
+export const LOCAL_FEDERATED_CLIENT_ID = '00000000-0000-4000-8000-00000000fed1';
 export const LOCAL_SENDER = 'noreply@contoso.example';
 
 export interface LocalStackOptions {
@@ -55,7 +57,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tokens,
       tls,
       tokenLifetimeSeconds: lifetime,
-      apps: [{ tenantId: LOCAL_TENANT_ID, clientId: LOCAL_CLIENT_ID, secret: clientSecret, certificatePem: clientCertificate.certPem }],
+      apps: [
+        { tenantId: LOCAL_TENANT_ID, clientId: LOCAL_CLIENT_ID, secret: clientSecret, certificatePem: clientCertificate.certPem },
+        { tenantId: LOCAL_TENANT_ID, clientId: LOCAL_FEDERATED_CLIENT_ID, federatedIdentity: { clientId: LOCAL_CLIENT_ID, audience: 'api://AzureADTokenExchange' } },
+      ],
     });
     started.push({ stop: () => entra.close() });
     const smtp = await startSmtpSink({
@@ -87,15 +92,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           MailStorage: azurite.connectionString,
         };
         if (mode === 'managedIdentity') return { ...common, ...managedIdentity.env };
-        return {
-          ...common,
-          MAIL_TENANT_ID: LOCAL_TENANT_ID,
-          MAIL_CLIENT_ID: LOCAL_CLIENT_ID,
-          MAIL_AUTHORITY_HOST: entra.authorityHost,
-          ...(mode === 'clientSecret'
-            ? { MAIL_CLIENT_SECRET: clientSecret }
-            : { MAIL_CLIENT_CERTIFICATE: `${clientCertificate.keyPem}\n${clientCertificate.certPem}` }),
-        };
+        const app = { ...common, MAIL_TENANT_ID: LOCAL_TENANT_ID, MAIL_CLIENT_ID: LOCAL_CLIENT_ID, MAIL_AUTHORITY_HOST: entra.authorityHost };
+        if (mode === 'clientSecret') return { ...app, MAIL_CLIENT_SECRET: clientSecret };
+        if (mode === 'clientCertificate') return { ...app, MAIL_CLIENT_CERTIFICATE: `${clientCertificate.keyPem}\n${clientCertificate.certPem}` };
+        return { ...app, ...managedIdentity.env, MAIL_CLIENT_ID: LOCAL_FEDERATED_CLIENT_ID, MAIL_MANAGED_IDENTITY_CLIENT_ID: LOCAL_CLIENT_ID };
       },
       async stop() {
         await Promise.all(started.reverse().map((s) => s.stop().catch(() => undefined)));

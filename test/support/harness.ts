@@ -56,7 +56,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   // A high rate limit unless a test is about the governor: tests send many messages from one mailbox.
   const settings = { ...stack.settings(mode), MAIL_MAX_MESSAGES_PER_MINUTE: '10000', ...options.settings };
   // @azure/identity reads the managed identity endpoint from the environment.
-  if (mode === 'managedIdentity') Object.assign(process.env, stack.managedIdentity.env);
+  if (mode === 'managedIdentity' || mode === 'federatedIdentity') Object.assign(process.env, stack.managedIdentity.env);
   const config = loadConfig(settings);
   const runtime = createRuntime(config, { ...FAST_RUNTIME, ...options.runtime });
   await provisionStorage(config, runtime.storage);
