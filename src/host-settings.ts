@@ -9,6 +9,8 @@ export interface QueueHostSettings {
   visibilityTimeoutMs: number;
   maxPollingIntervalMs: number;
   messageEncoding: 'base64' | 'none';
+  /** Local host only: how long a message stays invisible while its function runs (the host uses 10 minutes). */
+  processingVisibilityMs?: number;
 }
 
 /** The app root: host.json sits beside package.json, dist/src/ is two levels below. */

@@ -118,8 +118,8 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
 }
 
 const MIN_POLL_MS = 100;
-// The host keeps a message invisible while its function runs (and renews that); our invocations end well within this.
-const PROCESSING_VISIBILITY_S = 600;
+// The host keeps a message invisible while its function runs; if the process dies, it shows up again after this.
+const PROCESSING_VISIBILITY_MS = 10 * 60_000;
 
 function startQueuePoller(fn: QueueFunction, settings: QueueHostSettings, log: LogLine) {
   let stopped = false;
@@ -164,7 +164,7 @@ function startQueuePoller(fn: QueueFunction, settings: QueueHostSettings, log: L
       }
       let messages: DequeuedMessageItem[] = [];
       try {
-        const response = await fn.queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: PROCESSING_VISIBILITY_S });
+        const response = await fn.queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: Math.ceil((settings.processingVisibilityMs ?? PROCESSING_VISIBILITY_MS) / 1000) });
         messages = response.receivedMessageItems;
       } catch (error) {
         log('warning', fn.name, `Polling ${fn.queue.name} failed: ${(error as Error).message}`);

@@ -39,6 +39,7 @@ export interface HarnessOptions {
 
 export interface Harness {
   stack: LocalStack;
+  settings: Record<string, string>;
   config: MailConfig;
   runtime: Runtime;
   host?: LocalHost;
@@ -69,6 +70,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   return {
     stack,
+    settings,
     config,
     runtime,
     host,

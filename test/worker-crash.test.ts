@@ -1,0 +1,73 @@
+// A worker process killed in the middle of a send: the SMTP server never answered 250, so it kept nothing;
+// the message comes back, a second worker takes it over once the first one's claim lapses, and it is
+// delivered exactly once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { startHarness, type Harness } from './support/harness';
+
+let h: Harness;
+const workers: ChildProcess[] = [];
+before(async () => {
+  h = await startHarness({ mode: 'clientSecret', worker: false });
+});
+after(async () => {
+  for (const w of workers) w.kill('SIGKILL');
+  await h?.close();
+});
+
+async function startWorker(name: string): Promise<ChildProcess> {
+  const worker = fork(join(__dirname, '..', 'src', 'local', 'worker-process.js'), [], {
+    env: {
+      ...process.env,
+      WORKER_SETTINGS: JSON.stringify(h.settings),
+      WORKER_OPTIONS: JSON.stringify({
+        name,
+        log: 'warn',
+        host: { maxPollingIntervalMs: 100, visibilityTimeoutMs: 0, processingVisibilityMs: 2_000 },
+        policy: { claimMs: 2_000, backoffMs: 200 },
+        lanes: { waitMs: 1_000, idleMs: 500 },
+        leaseSeconds: 15,
+      }),
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  workers.push(worker);
+  const [message] = (await once(worker, 'message')) as [{ type: string }];
+  assert.equal(message.type, 'ready');
+  return worker;
+}
+
+test('kill -9 during DATA: nothing is lost and the mail is delivered exactly once by another worker', async () => {
+  const to = 'crash@example.com';
+  h.stack.smtp.inject({ stage: 'stallData', ms: 4_000, when: (c) => c.recipients.includes(to) });
+  const first = await startWorker('first');
+  const { json } = await h.post({ to, subject: 'survives a crash', text: 'x' });
+
+  // Wait until the first worker is inside DATA, then kill it without warning.
+  const deadline = Date.now() + 10_000;
+  while (!h.stack.smtp.connections.some((c) => c.events.some((e) => e.type === 'rcpt' && e.address === to))) {
+    assert.ok(Date.now() < deadline, 'the first worker never reached RCPT');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  first.kill('SIGKILL');
+  await once(first, 'exit');
+  const sending = (await h.runtime.status.get(json.id))!.record;
+  assert.equal(sending.status, 'sending', 'the record shows the interrupted attempt');
+
+  await startWorker('second');
+  const record = await h.waitForFinal(json.id, 30_000);
+  assert.equal(record.status, 'sent');
+  assert.equal(record.attempts, 2);
+  const delivered = h.stack.smtp.messages.filter((m) => m.messageId === `<${json.id}@contoso.example>`);
+  assert.equal(delivered.length, 1, 'exactly once at the server');
+  // The stalled reply comes due after the kill: the server finds the client gone and keeps nothing.
+  const discarded = () => h.stack.smtp.connections.flatMap((c) => c.events).filter((e) => e.type === 'data' && !e.ok && /client gone/.test(e.reply ?? '')).length;
+  const until = Date.now() + 6_000;
+  while (discarded() === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(discarded(), 1, 'the interrupted DATA was not kept');
+  assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${json.id}@contoso.example>`).length, 1);
+});
