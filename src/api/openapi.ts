@@ -14,6 +14,27 @@ const problemSchema = {
   },
 };
 
+const mailStatusSchema = {
+  type: 'object',
+  description: 'What is known about a mail (never its body).',
+  properties: {
+    id: { type: 'string' },
+    status: { enum: ['queued', 'sending', 'sent', 'failed', 'deferred'] },
+    attempts: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    sender: { type: 'string' },
+    recipientCount: { type: 'integer' },
+    sendAt: { type: 'string', format: 'date-time' },
+    nextAttemptAt: { type: 'string', format: 'date-time' },
+    smtpMessageId: { type: 'string' },
+    accepted: { type: 'array', items: { type: 'string' } },
+    rejected: { type: 'array', items: { type: 'string' } },
+    lastReply: { type: 'object', properties: { code: { type: 'integer' }, text: { type: 'string' } } },
+    error: { type: 'object', properties: { category: { type: 'string' }, hint: { type: 'string' } } },
+  },
+};
+
 export function openApiDocument(): Record<string, unknown> {
   // One registry so shared parts (Address, MailRequest) become components referenced by $ref.
   const registry = z.registry<{ id: string }>();
@@ -41,9 +62,26 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/api/mail/{id}': {
+        get: {
+          operationId: 'getMailStatus',
+          summary: 'The outcome of a mail (Logic Apps asynchronous pattern).',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'Sent.', content: { 'application/json': { schema: { $ref: '#/components/schemas/MailStatus' } } } },
+            '202': {
+              description: 'Still queued, sending or deferred; poll Location after Retry-After seconds.',
+              headers: { Location: { schema: { type: 'string' } }, 'Retry-After': { schema: { type: 'integer' } } },
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/MailStatus' } } },
+            },
+            '404': problem('No message with this id.'),
+            '422': problem('Failed; detail says what to do, mail holds the status record.'),
+          },
+        },
+      },
     },
     components: {
-      schemas: { ...schemas, Problem: problemSchema },
+      schemas: { ...schemas, Problem: problemSchema, MailStatus: mailStatusSchema },
       securitySchemes: { functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' } },
     },
     security: [{ functionKey: [] }],
