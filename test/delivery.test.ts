@@ -4,6 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, queueLength, type Harness } from './support/harness';
 import { encodeQueueMessage } from '../src/storage/outbox';
+import { statusViewSchema } from '../src/status/status-view';
+import { mailRequestSchema } from '../src/mail/mail-request';
 
 let h: Harness;
 before(async () => {
@@ -38,6 +40,15 @@ test('Logic Apps polling: 202 with Location and Retry-After until sent, then 200
   assert.deepEqual(result.body.accepted, ['la@example.com']);
   assert.equal(result.body.lastReply.code, 250);
   assert.equal(result.body.text, undefined, 'the body of the mail is never in the status');
+  assert.ok(statusViewSchema.safeParse(result.body).success, 'the answer is what /api/openapi.json describes');
+});
+
+test('the API description is served and describes both endpoints from the schemas', async () => {
+  const response = await fetch(`${h.host!.url}/api/openapi.json`);
+  assert.equal(response.status, 200);
+  const document = (await response.json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties?: object }> } };
+  assert.ok(document.paths['/api/mail']?.post && document.paths['/api/mail/{id}']?.get);
+  assert.deepEqual(Object.keys(document.components.schemas.MailRequest!.properties!).sort(), Object.keys(mailRequestSchema.shape).sort());
 });
 
 test('Logic Apps polling: a failed mail ends the action as failed (422) with category and hint', async () => {

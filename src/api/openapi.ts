@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { addressSchema, mailRequestSchema } from '../mail/mail-request';
 import { envelopeSchema } from '../mail/envelope';
+import { statusViewSchema } from '../status/status-view';
 
 const problemSchema = {
   type: 'object',
@@ -14,31 +15,10 @@ const problemSchema = {
   },
 };
 
-const mailStatusSchema = {
-  type: 'object',
-  description: 'What is known about a mail (never its body).',
-  properties: {
-    id: { type: 'string' },
-    status: { enum: ['queued', 'sending', 'sent', 'failed', 'deferred'] },
-    attempts: { type: 'integer' },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-    sender: { type: 'string' },
-    recipientCount: { type: 'integer' },
-    sendAt: { type: 'string', format: 'date-time' },
-    nextAttemptAt: { type: 'string', format: 'date-time' },
-    smtpMessageId: { type: 'string' },
-    accepted: { type: 'array', items: { type: 'string' } },
-    rejected: { type: 'array', items: { type: 'string' } },
-    lastReply: { type: 'object', properties: { code: { type: 'integer' }, text: { type: 'string' } } },
-    error: { type: 'object', properties: { category: { type: 'string' }, hint: { type: 'string' } } },
-  },
-};
-
 export function openApiDocument(): Record<string, unknown> {
   // One registry so shared parts (Address, MailRequest) become components referenced by $ref.
   const registry = z.registry<{ id: string }>();
-  registry.add(addressSchema, { id: 'Address' }).add(mailRequestSchema, { id: 'MailRequest' }).add(envelopeSchema, { id: 'OutboxEnvelope' });
+  registry.add(addressSchema, { id: 'Address' }).add(mailRequestSchema, { id: 'MailRequest' }).add(envelopeSchema, { id: 'OutboxEnvelope' }).add(statusViewSchema, { id: 'MailStatus' });
   const { schemas } = z.toJSONSchema(registry, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
   const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
   return {
@@ -81,7 +61,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
     components: {
-      schemas: { ...schemas, Problem: problemSchema, MailStatus: mailStatusSchema },
+      schemas: { ...schemas, Problem: problemSchema },
       securitySchemes: { functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' } },
     },
     security: [{ functionKey: [] }],

@@ -1,9 +1,9 @@
 import { app } from '@azure/functions';
-import { openApiDocument } from '../api/openapi';
+import { openApi } from '../handlers/open-api';
 
 app.http('openApi', {
   methods: ['GET'],
   route: 'openapi.json',
   authLevel: 'anonymous',
-  handler: async () => ({ jsonBody: openApiDocument() }),
+  handler: openApi,
 });

@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime';
 import { createSendMailHandler } from '../handlers/send-mail';
 import { createGetMailStatusHandler } from '../handlers/get-mail-status';
 import { createProcessOutboxHandler } from '../handlers/process-outbox';
-import { openApiDocument } from '../api/openapi';
+import { openApi } from '../handlers/open-api';
 import type { HttpFunction, QueueFunction } from './functions-host';
 
 export function localFunctions(runtime: Runtime): { http: HttpFunction[]; queue: QueueFunction[] } {
@@ -13,7 +13,7 @@ export function localFunctions(runtime: Runtime): { http: HttpFunction[]; queue:
     http: [
       { name: 'sendMail', method: 'POST', route: 'mail', handler: createSendMailHandler(rt) },
       { name: 'getMailStatus', method: 'GET', route: 'mail/{id}', handler: createGetMailStatusHandler(rt) },
-      { name: 'openApi', method: 'GET', route: 'openapi.json', handler: async () => ({ jsonBody: openApiDocument() }) },
+      { name: 'openApi', method: 'GET', route: 'openapi.json', handler: openApi },
     ],
     queue: [
       {

@@ -1,22 +1,29 @@
 // What callers see of a status record: the outcome and why, not our bookkeeping.
+import { z } from 'zod';
 import type { StatusRecord } from './status-store';
 
-export interface StatusView {
-  id: string;
-  status: StatusRecord['status'];
-  attempts: number;
-  createdAt: string;
-  updatedAt: string;
-  sender: string;
-  recipientCount: number;
-  sendAt?: string;
-  nextAttemptAt?: string;
-  smtpMessageId?: string;
-  accepted?: string[];
-  rejected?: string[];
-  lastReply?: { code?: number; text: string };
-  error?: { category: string; hint?: string };
-}
+/** Described with the same schema library as requests, so the API description comes from it. */
+export const statusViewSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['queued', 'sending', 'sent', 'failed', 'deferred']),
+    attempts: z.number().int(),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+    sender: z.string(),
+    recipientCount: z.number().int(),
+    sendAt: z.iso.datetime({ offset: true }).optional(),
+    nextAttemptAt: z.iso.datetime({ offset: true }).optional(),
+    smtpMessageId: z.string().optional(),
+    accepted: z.array(z.string()).optional(),
+    rejected: z.array(z.string()).optional(),
+    lastReply: z.object({ code: z.number().int().optional(), text: z.string() }).optional(),
+    error: z.object({ category: z.string(), hint: z.string().optional() }).optional(),
+  })
+  .strict()
+  .meta({ id: 'MailStatus', description: 'What is known about a mail: never its body, subject or attachments.' });
+
+export type StatusView = z.infer<typeof statusViewSchema>;
 
 export function statusView(record: StatusRecord): StatusView {
   return {
