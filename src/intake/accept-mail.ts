@@ -70,7 +70,8 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
  */
 async function enqueueOnce(mail: MailRequest, key: string | undefined, deps: IntakeDeps): Promise<IntakeResult> {
   const now = deps.now?.() ?? new Date();
-  const requestHash = sha256(JSON.stringify(mail));
+  const mailJson = JSON.stringify(mail);
+  const requestHash = sha256(mailJson);
   const id = key ? `k-${sha256(key).slice(0, 40)}` : randomUUID();
   const envelope = newEnvelope(mail, id, now);
   let stored: StoredStatus;
@@ -102,7 +103,7 @@ async function enqueueOnce(mail: MailRequest, key: string | undefined, deps: Int
   const delayMs = mail.sendAt ? Date.parse(mail.sendAt) - now.getTime() : 0;
   let payloadBlob: string | undefined;
   try {
-    payloadBlob = await deps.outbox.enqueue(envelope, { delayMs });
+    payloadBlob = await deps.outbox.enqueue({ ...envelope, mail }, mailJson, { delayMs });
   } catch (error) {
     // Without a key the caller cannot come back for this id: close its record with the reason.
     if (!key) await deps.status.update(stored, { status: 'failed', errorCategory: 'enqueue-failed', hint: 'Could not queue the message; send the request again.' }).catch(() => undefined);

@@ -31,16 +31,20 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
   return {
     queueName: queue.name,
 
-    /** Puts a new envelope on the queue; returns the payload blob's name when the claim check was needed. */
-    async enqueue(envelope: Envelope, options?: EnqueueOptions): Promise<string | undefined> {
-      if (!envelope.mail || encodeQueueMessage(envelope).length <= MAX_QUEUE_MESSAGE_BYTES) {
+    /**
+     * Puts a new envelope on the queue; returns the payload blob's name when the claim check was needed.
+     * `mailJson` is the mail already serialised by the caller: the size decision and the blob reuse it rather
+     * than copy the attachments again.
+     */
+    async enqueue(envelope: Envelope & { mail: MailRequest }, mailJson: string, options?: EnqueueOptions): Promise<string | undefined> {
+      const { mail: _inline, ...reference } = envelope;
+      const envelopeBytes = Buffer.byteLength(JSON.stringify(reference)) + Buffer.byteLength(mailJson) + '"mail":,'.length;
+      if (Math.ceil(envelopeBytes / 3) * 4 <= MAX_QUEUE_MESSAGE_BYTES) {
         await send(envelope, options);
-        return envelope.mailBlob;
+        return undefined;
       }
       const blobName = `${envelope.id}.json`;
-      const body = Buffer.from(JSON.stringify(envelope.mail), 'utf8');
-      await payloads.getBlockBlobClient(blobName).uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' } });
-      const { mail: _inline, ...reference } = envelope;
+      await payloads.getBlockBlobClient(blobName).uploadData(Buffer.from(mailJson, 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/json' } });
       await send({ ...reference, mailBlob: blobName }, options);
       return blobName;
     },
