@@ -118,8 +118,9 @@ export class SmtpSender {
         state.acquiring--;
       }
     }
-    if (state.lanes.length === 0) throw new ThrottledError('connection-slots', this.timing.waitMs);
-    // This process holds lanes for the mailbox: wait for one rather than defer the message.
+    // Only when this process neither holds nor is acquiring a lane for the mailbox are its slots held elsewhere.
+    if (state.lanes.length + state.acquiring === 0) throw new ThrottledError('connection-slots', this.timing.waitMs);
+    // This process holds lanes for the mailbox, or is opening them: wait for one rather than defer the message.
     const lane = await new Promise<Lane | undefined>((resolve) => {
       const timer = setTimeout(() => {
         state.waiters.splice(state.waiters.indexOf(waiter), 1);
