@@ -384,7 +384,7 @@ async function verify(o: Outcome): Promise<number> {
   out(`    status smtpMessageId matches               wrong ${wrongMessageId.length}  ${check(wrongMessageId.length === 0, `smtpMessageId wrong for ${wrongMessageId.slice(0, 5).join(' ')}`)}`);
   out(`    outbox queue empty                         ${outboxLeft}  ${check(outboxLeft === 0, `${outboxLeft} messages left in the outbox queue`)}`);
   out(`    poison queue empty                         ${poisonLeft}  ${check(poisonLeft === 0, `${poisonLeft} messages in the poison queue`)}`);
-  out(`    no payload blobs left (${Math.ceil(TOTAL / LARGE_EVERY)} used)            ${payloadsLeft}  ${check(payloadsLeft === 0, `${payloadsLeft} payload blobs left`)}`);
+  out(`    ${`no payload blobs left (${Math.ceil(TOTAL / LARGE_EVERY)} used)`.padEnd(43)}${payloadsLeft}  ${check(payloadsLeft === 0, `${payloadsLeft} payload blobs left`)}`);
   out(`    workers exited cleanly                     ${o.workers.map((w) => w.child.exitCode).join(', ')}  ${check(o.workers.every((w) => w.child.exitCode === 0), 'a worker did not exit with 0')}`);
   out(`    limiter engaged (max/min ≥ 90 % of limit)  ${check(MAILBOXES.some((m) => maxInSlidingWindow(stack.smtp.mailbox(m).messageTimes) >= RATE * 0.9) || TOTAL / MAILBOXES.length < RATE, 'the rate limiter never came near its limit: the run did not test it')}`);
   out();
