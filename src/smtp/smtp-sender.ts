@@ -170,6 +170,9 @@ export class SmtpSender {
       pool: true,
       maxConnections: 1, // one connection per lane; lanes are capped across instances
       maxMessages: 100,
+      // No silent re-sends after a dropped connection: each SMTP attempt must be one rate reservation and one
+      // recorded attempt; the worker retries (or defers) on its own terms.
+      maxRequeues: 0,
       host,
       port,
       secure: false,
