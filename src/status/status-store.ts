@@ -98,10 +98,6 @@ export function createStatusStore(table: TableClient) {
         throw error;
       }
     },
-
-    async ensureTable(): Promise<void> {
-      await table.createTable();
-    },
   };
 }
 

@@ -29,8 +29,6 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
   };
 
   return {
-    queueName: queue.name,
-
     /**
      * Puts a new envelope on the queue; returns the payload blob's name when the claim check was needed.
      * `mailJson` is the mail already serialised by the caller: the size decision and the blob reuse it rather
