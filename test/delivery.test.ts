@@ -114,6 +114,14 @@ test('a large message goes through Blob storage (claim check) and the blob is re
   assert.equal(await payloads.getBlockBlobClient(record.payloadBlob!).exists(), false);
   const mail = await h.received(`<${accepted.id}@contoso.example>`);
   assert.ok(mail.attachments[0]!.content.equals(big));
+
+  // A late copy of the reference, after the blob is gone, changes nothing.
+  const reference = { version: 1, id: accepted.id, createdAt: record.createdAt, mailBlob: record.payloadBlob };
+  await h.runtime.storage.queues.getQueueClient(h.config.queueName).sendMessage(encodeQueueMessage(reference));
+  const deadline = Date.now() + 5000;
+  while (!h.logs.some((l) => l.includes(`${accepted.id} is already sent`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await h.runtime.status.get(accepted.id))!.record.status, 'sent');
+  assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${accepted.id}@contoso.example>`).length, 1);
 });
 
 test('sendAt holds the message until then; more than 7 days ahead is refused', async () => {

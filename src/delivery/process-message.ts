@@ -74,20 +74,24 @@ export async function processMessage(item: unknown, delivery: QueueDelivery, dep
 }
 
 async function processEnvelope(envelope: Envelope, deps: WorkerDeps, now: () => number): Promise<void> {
+  // A final record settles it before anything else: a late copy must not even look for a payload blob
+  // that was deleted when the message was sent.
+  const existing = await deps.status.get(envelope.id);
+  if (existing && FINAL_STATES.includes(existing.record.status)) {
+    deps.log.log(`Message ${envelope.id} is already ${existing.record.status}; not sending it again.`);
+    if (envelope.mailBlob) await deps.outbox.deletePayload(envelope.mailBlob);
+    return;
+  }
   const mail = await resolveMail(envelope, deps);
   if ('errors' in mail) {
-    const stored = await findOrCreate(envelope, undefined, deps, now);
+    const stored = existing ?? (await create(envelope, undefined, deps, now));
     await finish(stored, { status: 'failed', errorCategory: 'malformed', hint: mail.errors }, envelope, deps, now);
     deps.log.error(`Permanent failure: message ${envelope.id}: ${mail.errors}`);
     return;
   }
-  let stored = await findOrCreate(envelope, mail, deps, now);
+  let stored = existing ?? (await create(envelope, mail, deps, now));
   const { record } = stored;
-  if (FINAL_STATES.includes(record.status)) {
-    deps.log.log(`Message ${envelope.id} is already ${record.status}; not sending it again.`);
-    if (envelope.mailBlob) await deps.outbox.deletePayload(envelope.mailBlob);
-    return;
-  }
+  if (FINAL_STATES.includes(record.status)) return; // another copy finished it a moment ago
   const claimedUntil = record.status === 'sending' ? Date.parse(record.claimUntil ?? '') || 0 : 0;
   if (claimedUntil > now()) {
     // Another copy is being sent right now. Look again once its claim lapses (a crashed worker's claim
@@ -175,9 +179,7 @@ async function resolveMail(envelope: Envelope, deps: WorkerDeps): Promise<MailRe
 }
 
 /** Producers that write the queue directly create no status record; the first delivery does. */
-async function findOrCreate(envelope: Envelope, mail: MailRequest | undefined, deps: WorkerDeps, now: () => number): Promise<StoredStatus> {
-  const existing = await deps.status.get(envelope.id);
-  if (existing) return existing;
+async function create(envelope: Envelope, mail: MailRequest | undefined, deps: WorkerDeps, now: () => number): Promise<StoredStatus> {
   const at = new Date(now()).toISOString();
   try {
     return await deps.status.create({
