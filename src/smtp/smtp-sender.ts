@@ -81,9 +81,10 @@ export class SmtpSender {
     }
   }
 
-  /** Starts the mailbox's connections afresh, e.g. after an authentication failure. */
+  /** Starts the mailbox's idle connections afresh, e.g. after an authentication failure; busy ones carry on. */
   reset(mailbox: string): void {
     for (const lane of this.mailboxes.get(mailbox)?.lanes ?? []) {
+      if (lane.busy) continue;
       lane.transport.close();
       lane.transport = this.createTransport(mailbox);
     }
