@@ -347,6 +347,6 @@ function messageIdOf(raw: Buffer): string | undefined {
 
 function emlName(message: ReceivedMessage): string {
   const time = new Date(message.receivedAt).toISOString().replace(/[:.]/g, '-');
-  const id = (message.messageId ?? message.connectionId).replace(/[^A-Za-z0-9._@-]+/g, '_').slice(0, 100);
+  const id = (message.messageId?.replace(/^<|>$/g, '') ?? message.connectionId).replace(/[^A-Za-z0-9._@-]+/g, '_').slice(0, 100);
   return `${time}-${id}.eml`;
 }
