@@ -2,12 +2,16 @@
 // functions and drives the queue function with the host's semantics (base64 decoding, JSON items,
 // dequeueCount, visibility timeout on failure, <queue>-poison after maxDequeueCount, batch size,
 // polling back-off) as configured in host.json.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import type { QueueHostSettings } from '../host-settings';
+import { readBodyBytes } from './http-json';
+
+// Flex Consumption accepts HTTP requests up to 210 MB; the handler applies the app's own, smaller limit.
+const MAX_REQUEST_BYTES = 210 * 1024 * 1024;
 
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 export type QueueHandler = (item: unknown, context: InvocationContext) => Promise<void>;
@@ -71,11 +75,6 @@ function matchRoute(template: string, path: string): Record<string, string> | un
   return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 async function serveHttp(options: LocalHostOptions): Promise<Server> {
   const server = createServer(async (req, res) => {
@@ -90,7 +89,7 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
         return;
       }
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-      const body = await readBody(req);
+      const body = await readBodyBytes(req, MAX_REQUEST_BYTES);
       const request = new HttpRequest({
         method: req.method,
         url: url.toString(),
@@ -112,7 +111,8 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new Error(`Port ${options.port} is in use; stop what holds it or choose another port.`) : error),
     );
-    server.listen(options.port, resolve);
+    // Loopback only: the local host does not check function keys, as Core Tools does not.
+    server.listen(options.port, '127.0.0.1', resolve);
   });
   return server;
 }

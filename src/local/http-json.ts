@@ -1,5 +1,5 @@
-// Small pieces shared by the local token endpoints (managed identity and Entra): JSON replies, request bodies,
-// listening on loopback, and scripted failures.
+// Small pieces shared by the local servers (token endpoints, local Functions host): JSON replies, request
+// bodies, listening on loopback, and scripted failures.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -13,8 +13,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** Reads a request body up to `limit` bytes (token requests are small; anything bigger is a client bug). */
-export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
+/** Reads a request body, refusing more than `limit` bytes. */
+export async function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -22,7 +22,12 @@ export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promi
     if (size > limit) throw new Error(`request body over ${limit} bytes`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** Reads a request body as text (token requests are small; anything over 1 MB is a client bug). */
+export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
+  return (await readBodyBytes(req, limit)).toString('utf8');
 }
 
 /** Listens on loopback only; port 0 picks a free port. Resolves with the port. */
