@@ -96,6 +96,12 @@ test('the default sender is used when from is absent', async () => {
 test('bad requests get a problem naming every bad field, and enqueue nothing', async () => {
   const queued = await queueLength(h.runtime);
   const sent = h.stack.smtp.messages.length;
+  const records = async () => {
+    let count = 0;
+    for await (const _ of h.runtime.status.table.listEntities()) count++;
+    return count;
+  };
+  const recordsBefore = await records();
 
   const invalid = await h.post({ from: 'ceo@elsewhere.example', to: ['ok@example.com', 'nope'], subject: 'a\nb', text: 'x', attachments: [{ filename: 'f', content: '%%%' }] });
   assert.equal(invalid.status, 400);
@@ -115,6 +121,7 @@ test('bad requests get a problem naming every bad field, and enqueue nothing', a
   assert.equal(tooBig.status, 413);
 
   assert.equal(await queueLength(h.runtime), queued);
+  assert.equal(await records(), recordsBefore, 'no status record for a rejected request');
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(h.stack.smtp.messages.length, sent, 'nothing may be sent for a rejected request');
 });
