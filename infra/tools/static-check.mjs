@@ -3,7 +3,8 @@
 // scripts/validate-infra.sh before (or instead of, when no compiler can be had) `bicep build` / `bicep lint`.
 // They are no substitute for the compiler: they catch the mistakes a compiler-less edit makes most often
 // (unbalanced braces, a module parameter that does not exist or is missing, a parameter file out of step,
-// a registry module that cannot restore offline, a secret-looking output).
+// a registry module that cannot restore offline, a secret-looking output, a Microsoft Graph resource type or property
+// that the vendored Graph type files do not define).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +183,206 @@ try {
   fail(configPath, `not valid JSON: ${error.message}`);
 }
 
+// ---- Microsoft Graph resources against the vendored Bicep type files ---------------------------------------------
+// The compiler would check these against the Graph extension's types; without a compiler, read the same type files
+// (index.json + types.json of microsoftgraph/msgraph-bicep-types, generated/.../v1.0/1.0.0) and check what a
+// compiler-less edit gets wrong most often: an unknown or misspelled type or property, a read-only property, a
+// missing required one, a non-identifier property in an `existing` declaration, `parent` (not supported by Graph
+// resources). Property values that are object or array literals are checked the same way, one level at a time;
+// values computed from variables or functions are not evaluated.
+const GRAPH_FLAGS = { required: 1, readOnly: 2, identifier: 16 };
+const graphTypesDir = process.env.MSGRAPH_TYPES_DIR
+  ? resolve(process.env.MSGRAPH_TYPES_DIR)
+  : resolve(root, '..', 'shared', 'vendor', 'msgraph-bicep-types', 'v1.0', '1.0.0');
+let graphSummary = '';
+
+/** Index of the brace/bracket/paren that closes the one at `open`, in masked text. */
+function closing(masked, open) {
+  let depth = 0;
+  for (let i = open; i < masked.length; i++) {
+    if ('([{'.includes(masked[i])) depth++;
+    else if (')]}'.includes(masked[i]) && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** `key: value` entries at depth 0 between start and end (exclusive); commas and newlines separate them. */
+function entries(masked, src, start, end) {
+  const out = [];
+  let depth = 0;
+  let itemStart = start;
+  let spread = false;
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? masked[i] : '\n';
+    if ((c === '\n' || c === ',') && depth === 0) {
+      const item = masked.slice(itemStart, i);
+      const m = /^(\s*)([A-Za-z_]\w*|'[^'\n]*')\s*:/.exec(item);
+      if (m) {
+        const at = itemStart + m[1].length;
+        out.push({ key: src.slice(at, at + m[2].length).replace(/^'|'$/g, ''), at, valueStart: itemStart + m[0].length, valueEnd: i });
+      } else if (/^\s*\.\.\./.test(item)) spread = true;
+      itemStart = i + 1;
+      continue;
+    }
+    if ('([{'.includes(c)) depth++;
+    else if (')]}'.includes(c)) depth--;
+  }
+  return { list: out, spread };
+}
+
+function editDistance(a, b) {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      prev = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.length];
+}
+
+/** Every `resource` declaration (also nested ones, with their type made absolute), with its body range. */
+function resourceDeclarations(file, src, text) {
+  const decls = [];
+  for (const m of text.matchAll(/^[ \t]*resource\s+(\w+)\s+'([^'\n]*)'\s+(existing\s+)?=/gm)) {
+    const typeAt = m.index + m[0].indexOf("'") + 1;
+    const type = src.slice(typeAt, typeAt + m[2].length);
+    // The body is the first '{' after '=' that is not inside the parentheses of `if (...)` or a loop expression.
+    let open = -1;
+    let parens = 0;
+    for (let i = m.index + m[0].length; i < text.length; i++) {
+      if (text[i] === '(') parens++;
+      else if (text[i] === ')') parens--;
+      else if (text[i] === '{' && parens === 0) { open = i; break; }
+    }
+    const close = open < 0 ? -1 : closing(text, open);
+    if (close < 0) { fail(file, `resource ${m[1]}: body not found`); continue; }
+    decls.push({ file, symbol: m[1], type, existing: Boolean(m[3]), at: m.index, open, close });
+  }
+  for (const decl of decls) {
+    const parent = decls.filter((d) => d !== decl && d.open < decl.at && decl.at < d.close).sort((a, b) => b.open - a.open)[0];
+    const [name, version] = decl.type.split('@');
+    if (parent && !/^[\w-]+\.[\w.-]+\//.test(name)) {
+      const [parentName, parentVersion] = parent.fullType.split('@');
+      decl.fullType = `${parentName}/${name}@${version ?? parentVersion}`;
+    } else decl.fullType = decl.type;
+  }
+  return decls;
+}
+
+const graphDecls = [];
+for (const [file, { src, text }] of parsed) {
+  // Parents come first in source order, so their fullType is known when a nested declaration needs it.
+  const decls = resourceDeclarations(file, src, text).filter((d) => /^microsoft\.graph\//i.test(d.fullType));
+  if (decls.length && !/^extension\s+microsoftGraphV1\b/m.test(text)) fail(file, "declares Microsoft.Graph resources but not 'extension microsoftGraphV1'");
+  graphDecls.push(...decls.map((d) => ({ ...d, src, text })));
+}
+
+if (graphDecls.length) {
+  const indexPath = join(graphTypesDir, 'index.json');
+  const typesPath = join(graphTypesDir, 'types.json');
+  if (!existsSync(indexPath) || !existsSync(typesPath)) {
+    const where = `${graphTypesDir} (index.json, types.json)`;
+    if (process.env.MSGRAPH_TYPES_DIR) problems.push(`MSGRAPH_TYPES_DIR is set but has no Graph type files: ${where}`);
+    else graphSummary = `Graph types SKIPPED: vendored msgraph-bicep-types not found at ${where}; set MSGRAPH_TYPES_DIR to a checkout's generated/microsoftgraph/microsoft.graph/v1.0/1.0.0 to check ${graphDecls.length} Graph resources`;
+  } else {
+    let index;
+    let types;
+    try {
+      index = JSON.parse(readFileSync(indexPath, 'utf8'));
+      types = JSON.parse(readFileSync(typesPath, 'utf8'));
+    } catch (error) {
+      problems.push(`${graphTypesDir}: Graph type files are not valid JSON: ${error.message}`);
+    }
+    if (index && types) {
+      const deref = (ref) => {
+        const m = /#\/(\d+)$/.exec(ref?.$ref ?? '');
+        return m ? types[Number(m[1])] : undefined;
+      };
+      const resourceTypes = new Map(Object.entries(index.resources ?? {}).map(([k, v]) => [k.toLowerCase(), { name: k, ref: v }]));
+      const lineOf = (src, at) => src.slice(0, at).split('\n').length;
+
+      /** Checks the object literal between start and end against an ObjectType; recurses into literal values. */
+      const checkObject = (decl, objectType, start, end, path, topLevel) => {
+        const { src, text, file, existing } = decl;
+        const props = objectType.properties ?? {};
+        const { list, spread } = entries(text, src, start, end);
+        const where = (at, what) => `line ${lineOf(src, at)}: ${decl.symbol} (${decl.fullType}${existing ? ', existing' : ''}): ${what}`;
+        for (const entry of list) {
+          const label = path ? `${path}.${entry.key}` : entry.key;
+          if (topLevel && entry.key === 'dependsOn' && !existing) continue;
+          if (topLevel && entry.key === 'parent') {
+            fail(file, where(entry.at, "'parent' is not supported by Microsoft Graph resources: nest the declaration or use the full '<parent>/<child>' name"));
+            continue;
+          }
+          const spec = props[entry.key];
+          if (!spec) {
+            const sameCase = Object.keys(props).find((p) => p.toLowerCase() === entry.key.toLowerCase());
+            const near = Object.keys(props).filter((p) => editDistance(p, entry.key) <= 2);
+            const hint = sameCase ? ` (the type spells it '${sameCase}')` : near.length ? ` (did you mean ${near.map((p) => `'${p}'`).join(' or ')}?)` : '';
+            fail(file, where(entry.at, `property '${label}' does not exist on ${objectType.name}${hint}`));
+            continue;
+          }
+          if (existing && topLevel && !(spec.flags & GRAPH_FLAGS.identifier)) {
+            fail(file, where(entry.at, `'${label}' cannot be set in an existing declaration; only identifier properties (${Object.keys(props).filter((p) => props[p].flags & GRAPH_FLAGS.identifier).join(', ')}) can`));
+            continue;
+          }
+          if (spec.flags & GRAPH_FLAGS.readOnly) {
+            fail(file, where(entry.at, `property '${label}' is read-only`));
+            continue;
+          }
+          // Object and array literals: check their keys against the property's type.
+          const value = text.slice(entry.valueStart, entry.valueEnd);
+          const lead = value.search(/\S/);
+          if (lead < 0) continue;
+          const valueOpen = entry.valueStart + lead;
+          const valueType = deref(spec.type);
+          if (text[valueOpen] === '{' && valueType?.$type === 'ObjectType') {
+            checkObject(decl, valueType, valueOpen + 1, closing(text, valueOpen), label, false);
+          } else if (text[valueOpen] === '[' && valueType?.$type === 'ArrayType') {
+            const itemType = deref(valueType.itemType);
+            if (itemType?.$type !== 'ObjectType') continue;
+            const arrayClose = closing(text, valueOpen);
+            let depth = 0;
+            for (let i = valueOpen; i <= arrayClose; i++) {
+              if (text[i] === '{' && depth === 1) checkObject(decl, itemType, i + 1, closing(text, i), `${label}[]`, false);
+              if ('([{'.includes(text[i])) depth++;
+              else if (')]}'.includes(text[i])) depth--;
+            }
+          }
+        }
+        if (spread) return;
+        const given = new Set(list.map((e) => e.key));
+        for (const [name, spec] of Object.entries(props)) {
+          if (spec.flags & GRAPH_FLAGS.readOnly) continue;
+          const needed = existing && topLevel ? spec.flags & GRAPH_FLAGS.identifier : spec.flags & GRAPH_FLAGS.required;
+          if (needed && !given.has(name)) {
+            fail(file, where(start, `${existing && topLevel ? 'identifier' : 'required'} property '${path ? `${path}.` : ''}${name}' is not set`));
+          }
+        }
+      };
+
+      for (const decl of graphDecls) {
+        const entry = resourceTypes.get(decl.fullType.toLowerCase());
+        if (!entry) {
+          const known = [...resourceTypes.values()].map((r) => r.name).join(', ');
+          fail(decl.file, `line ${lineOf(decl.src, decl.at)}: ${decl.symbol}: type '${decl.fullType}' is not in the vendored Graph types (${known})`);
+          continue;
+        }
+        const resourceType = deref(entry.ref);
+        const body = deref(resourceType?.body);
+        if (body?.$type !== 'ObjectType') { fail(decl.file, `${decl.symbol}: no body type for ${entry.name} in ${typesPath}`); continue; }
+        checkObject(decl, body, decl.open + 1, decl.close, '', true);
+      }
+      const shown = relative(root, graphTypesDir);
+      graphSummary = `${graphDecls.length} Graph resources against ${shown.startsWith(join('..', '..')) ? graphTypesDir : shown}`;
+    }
+  }
+}
+
 // main.parameters.json and main.bicep agree.
 const mainPath = join(infra, 'main.bicep');
 const paramPath = join(infra, 'main.parameters.json');
@@ -236,7 +437,8 @@ for (const file of walk(infra, '.ps1')) {
   if (stack.length) fail(file, `${stack.length} bracket(s) never closed`);
 }
 
-const checked = `${bicepFiles.length} Bicep files, bicepconfig.json, main.parameters.json, azure.yaml, PowerShell`;
+const checked = `${bicepFiles.length} Bicep files, bicepconfig.json, main.parameters.json, azure.yaml, PowerShell${graphSummary && !graphSummary.includes('SKIPPED') ? `, ${graphSummary}` : ''}`;
+if (graphSummary.includes('SKIPPED')) console.log(`static-check: ${graphSummary}`);
 if (problems.length) {
   console.error(`static-check: ${problems.length} problem(s) in ${checked}:`);
   for (const p of problems) console.error(`  - ${p}`);
