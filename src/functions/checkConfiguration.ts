@@ -5,7 +5,12 @@ import { sharedRuntime } from '../runtime';
 // logs at once, naming the setting, instead of at the first message.
 app.hook.appStart(() => {
   try {
-    sharedRuntime();
+    const { config } = sharedRuntime();
+    // What operators need to confirm the deployment at a glance; never a secret.
+    console.log(
+      `Mail sender ready: auth ${config.auth.mode}, SMTP ${config.smtp.host}:${config.smtp.port}, queue ${config.queueName}, ` +
+        `senders ${config.allowedSenders.join(', ')}, per mailbox ${config.smtp.maxConnectionsPerMailbox} connections and ${config.maxMessagesPerMinute} messages/min`,
+    );
   } catch (error) {
     console.error((error as Error).message);
   }
