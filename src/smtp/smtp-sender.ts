@@ -119,8 +119,12 @@ export class SmtpSender {
         state.acquiring--;
       }
     }
-    // Only when this process neither holds nor is acquiring a lane for the mailbox are its slots held elsewhere.
-    if (state.lanes.length + state.acquiring === 0) throw new ThrottledError('connection-slots', this.timing.waitMs);
+    // Only when this process neither holds nor is acquiring a lane for the mailbox are its slots held elsewhere;
+    // sends waiting for a lane that will now never come are told at once.
+    if (state.lanes.length + state.acquiring === 0) {
+      for (const waiter of state.waiters.splice(0)) waiter(undefined);
+      throw new ThrottledError('connection-slots', this.timing.waitMs);
+    }
     // This process holds lanes for the mailbox, or is opening them: wait for one rather than defer the message.
     const lane = await new Promise<Lane | undefined>((resolve) => {
       const timer = setTimeout(() => {
