@@ -386,7 +386,11 @@ async function verify(o: Outcome): Promise<number> {
   out(`    poison queue empty                         ${poisonLeft}  ${check(poisonLeft === 0, `${poisonLeft} messages in the poison queue`)}`);
   out(`    ${`no payload blobs left (${Math.ceil(TOTAL / LARGE_EVERY)} used)`.padEnd(43)}${payloadsLeft}  ${check(payloadsLeft === 0, `${payloadsLeft} payload blobs left`)}`);
   out(`    workers exited cleanly                     ${o.workers.map((w) => w.child.exitCode).join(', ')}  ${check(o.workers.every((w) => w.child.exitCode === 0), 'a worker did not exit with 0')}`);
-  out(`    limiter engaged (max/min ≥ 90 % of limit)  ${check(MAILBOXES.some((m) => maxInSlidingWindow(stack.smtp.mailbox(m).messageTimes) >= RATE * 0.9) || TOTAL / MAILBOXES.length < RATE, 'the rate limiter never came near its limit: the run did not test it')}`);
+  // The run tests the limiter only if the limiter had to say "wait" and the server saw traffic near the limit
+  // (the exact peak varies from run to run with the deferral jitter).
+  const rateDeferrals = o.workers.reduce((sum, w) => sum + w.counts.rateDeferred, 0);
+  const nearLimit = MAILBOXES.some((m) => maxInSlidingWindow(stack.smtp.mailbox(m).messageTimes) >= RATE * 0.8);
+  out(`    limiter engaged (${rateDeferrals} deferrals, peak ≥ 80 %)`.padEnd(47) + check((rateDeferrals > 0 && nearLimit) || TOTAL / MAILBOXES.length < RATE, 'the rate limiter never came near its limit: the run did not test it'));
   out();
   out(violations.length === 0 ? 'RESULT: PASS' : `RESULT: FAIL (${violations.length})\n  - ${violations.join('\n  - ')}`);
   for (const w of o.workers) if (w.errorTail.length) out(`  last error lines of ${w.name}:\n    ${w.errorTail.join('\n    ')}`);
