@@ -390,7 +390,7 @@ async function verify(o: Outcome): Promise<number> {
   // (the exact peak varies from run to run with the deferral jitter).
   const rateDeferrals = o.workers.reduce((sum, w) => sum + w.counts.rateDeferred, 0);
   const nearLimit = MAILBOXES.some((m) => maxInSlidingWindow(stack.smtp.mailbox(m).messageTimes) >= RATE * 0.8);
-  out(`    limiter engaged (${rateDeferrals} deferrals, peak ≥ 80 %)`.padEnd(47) + check((rateDeferrals > 0 && nearLimit) || TOTAL / MAILBOXES.length < RATE, 'the rate limiter never came near its limit: the run did not test it'));
+  out(`    limiter engaged (${rateDeferrals} deferrals, peak ≥ 80 %)`.padEnd(47) + ` ${check((rateDeferrals > 0 && nearLimit) || TOTAL / MAILBOXES.length < RATE, 'the rate limiter never came near its limit: the run did not test it')}`);
   out();
   out(violations.length === 0 ? 'RESULT: PASS' : `RESULT: FAIL (${violations.length})\n  - ${violations.join('\n  - ')}`);
   for (const w of o.workers) if (w.errorTail.length) out(`  last error lines of ${w.name}:\n    ${w.errorTail.join('\n    ')}`);
