@@ -98,8 +98,7 @@ test('a redelivered queue message is not sent again once sent is recorded', asyn
   await h.waitForFinal(accepted.id);
   const envelope = { version: 1, id: accepted.id, createdAt: new Date().toISOString(), mail: { from: 'noreply@contoso.example', to: 'dup@example.com', subject: 'dup', text: 'x' } };
   await h.runtime.storage.queues.getQueueClient(h.config.queueName).sendMessage(encodeQueueMessage(envelope));
-  const deadline = Date.now() + 5000;
-  while (!h.logs.some((l) => l.includes(`${accepted.id} is already sent`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await h.waitForLog(`${accepted.id} is already sent`);
   assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${accepted.id}@contoso.example>`).length, 1);
   assert.ok(h.logs.some((l) => l.includes(`${accepted.id} is already sent`)));
 });
@@ -118,8 +117,7 @@ test('a large message goes through Blob storage (claim check) and the blob is re
   // A late copy of the reference, after the blob is gone, changes nothing.
   const reference = { version: 1, id: accepted.id, createdAt: record.createdAt, mailBlob: record.payloadBlob };
   await h.runtime.storage.queues.getQueueClient(h.config.queueName).sendMessage(encodeQueueMessage(reference));
-  const deadline = Date.now() + 5000;
-  while (!h.logs.some((l) => l.includes(`${accepted.id} is already sent`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await h.waitForLog(`${accepted.id} is already sent`);
   assert.equal((await h.runtime.status.get(accepted.id))!.record.status, 'sent');
   assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${accepted.id}@contoso.example>`).length, 1);
 });

@@ -138,8 +138,7 @@ test('a malformed envelope is logged once as a permanent failure and not retried
   const queue = h.runtime.storage.queues.getQueueClient(h.config.queueName);
   const poison = h.runtime.storage.queues.getQueueClient(`${h.config.queueName}-poison`);
   await queue.sendMessage(encodeQueueMessage({ version: 99, id: 'broken', mail: {} }));
-  const deadline = Date.now() + 5000;
-  while (!h.logs.some((l) => l.includes('malformed outbox message')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await h.waitForLog('malformed outbox message');
   await new Promise((r) => setTimeout(r, 500));
   const failures = h.logs.filter((l) => l.includes('malformed outbox message'));
   assert.equal(failures.length, 1, failures.join('\n'));

@@ -47,6 +47,8 @@ export interface Harness {
   /** Calls the HTTP function's handler the way the host would. */
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any }>;
   waitForFinal(id: string, timeoutMs?: number): Promise<StatusRecord>;
+  /** Waits (up to 5 s) until a log line contains `text`; the caller asserts on the logs afterwards. */
+  waitForLog(text: string): Promise<void>;
   received(messageId: string): Promise<ParsedMail>;
   close(): Promise<void>;
 }
@@ -96,6 +98,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         if (Date.now() > deadline) throw new Error(`message ${id} not final after ${timeoutMs} ms: ${JSON.stringify(stored?.record)}\n${logs.slice(-10).join('\n')}`);
         await new Promise((r) => setTimeout(r, 50));
       }
+    },
+    async waitForLog(text) {
+      const deadline = Date.now() + 5000;
+      while (!logs.some((l) => l.includes(text)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     },
     async received(messageId) {
       const message = stack.smtp.messages.find((m) => m.messageId === messageId);
