@@ -5,11 +5,10 @@
 #   2. Finds a Bicep CLI: $BICEP, `bicep` on PATH, the one `az bicep install` puts in ~/.azure/bin, a cached copy,
 #      or restores the NuGet package Azure.Bicep.CommandLine.<rid> into a cache outside the repo
 #      (${BICEP_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/exo-smtp-mailer/bicep}).
-#   3. Builds a local Microsoft Graph extension from the vendored type files
-#      (${MSGRAPH_TYPES_DIR:-<repo>/../shared/vendor/msgraph-bicep-types/v1.0/1.0.0}) with `bicep publish-extension`,
+#   3. Builds a local Microsoft Graph extension from the type files vendored in the repository
+#      (${MSGRAPH_TYPES_DIR:-infra/tools/msgraph-types/v1.0/1.0.0}) with `bicep publish-extension`,
 #      copies infra/ to a temp dir and writes a compile-only bicepconfig.json there that points microsoftGraphV1 at
-#      that .tgz. The committed infra/bicepconfig.json keeps the public registry reference. Without vendored types
-#      the committed config is used as is (needs network access to mcr.microsoft.com).
+#      that .tgz. The committed infra/bicepconfig.json keeps the public registry reference.
 #   4. `bicep build` and `bicep lint` on every .bicep file. Any error OR warning fails the run.
 #
 # Exit codes: 0 = all checks passed, or the compiler was unavailable (a SKIPPED line says why, the static checks
@@ -65,7 +64,7 @@ if [ -n "$ps_files" ]; then
 fi
 
 # ---- 2. compiler -------------------------------------------------------------------------------------------------
-bicep_version=${BICEP_VERSION:-0.37.4}
+bicep_version=${BICEP_VERSION:-0.49.2}
 cache=${BICEP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/exo-smtp-mailer/bicep}
 reasons=()
 
@@ -140,8 +139,9 @@ echo "validate-infra: using $bicep ($("$bicep" --version 2>&1 | head -n 1))"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$infra" "$work/infra"
-types=${MSGRAPH_TYPES_DIR:-$root/../shared/vendor/msgraph-bicep-types/v1.0/1.0.0}
-if [ -f "$types/index.json" ]; then
+types=${MSGRAPH_TYPES_DIR:-$infra/tools/msgraph-types/v1.0/1.0.0}
+[ -f "$types/index.json" ] || { echo "validate-infra: no Graph type files at $types (index.json)"; finish "failed" 1; }
+{
   "$bicep" publish-extension "$types/index.json" --target "$work/msgraph.tgz" --force >"$work/publish.log" 2>&1 \
     || { cat "$work/publish.log"; echo "validate-infra: building the local Graph extension failed"; finish "failed" 1; }
   node -e '
@@ -151,10 +151,8 @@ if [ -f "$types/index.json" ]; then
     json.extensions = { ...json.extensions, microsoftGraphV1: target };
     fs.writeFileSync(config, JSON.stringify(json, null, 2));
   ' "$work/infra/bicepconfig.json" "$work/msgraph.tgz"
-  echo "validate-infra: Graph extension built locally from $types (compile-only bicepconfig in $work/infra)"
-else
-  echo "validate-infra: vendored Graph types not found at $types; using the committed registry reference (needs network)"
-fi
+  echo "validate-infra: Graph extension built locally from ${types#"$root"/} (compile-only bicepconfig in $work/infra)"
+}
 
 # ---- 4. build + lint -------------------------------------------------------------------------------------------
 files=$(cd "$work/infra" && find . -name '*.bicep' | sort)

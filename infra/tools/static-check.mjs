@@ -193,7 +193,7 @@ try {
 const GRAPH_FLAGS = { required: 1, readOnly: 2, identifier: 16 };
 const graphTypesDir = process.env.MSGRAPH_TYPES_DIR
   ? resolve(process.env.MSGRAPH_TYPES_DIR)
-  : resolve(root, '..', 'shared', 'vendor', 'msgraph-bicep-types', 'v1.0', '1.0.0');
+  : join(infra, 'tools', 'msgraph-types', 'v1.0', '1.0.0');
 let graphSummary = '';
 
 /** Index of the brace/bracket/paren that closes the one at `open`, in masked text. */
@@ -286,8 +286,8 @@ if (graphDecls.length) {
   const typesPath = join(graphTypesDir, 'types.json');
   if (!existsSync(indexPath) || !existsSync(typesPath)) {
     const where = `${graphTypesDir} (index.json, types.json)`;
-    if (process.env.MSGRAPH_TYPES_DIR) problems.push(`MSGRAPH_TYPES_DIR is set but has no Graph type files: ${where}`);
-    else graphSummary = `Graph types SKIPPED: vendored msgraph-bicep-types not found at ${where}; set MSGRAPH_TYPES_DIR to a checkout's generated/microsoftgraph/microsoft.graph/v1.0/1.0.0 to check ${graphDecls.length} Graph resources`;
+    // The files are vendored in the repository, so their absence is a broken checkout or a wrong override.
+    problems.push(`no Graph type files at ${where}${process.env.MSGRAPH_TYPES_DIR ? ' (MSGRAPH_TYPES_DIR)' : ''}`);
   } else {
     let index;
     let types;
