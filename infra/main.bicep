@@ -40,8 +40,12 @@ param principalType string = 'User'
 ])
 param authMode string = 'clientCertificate'
 
-@description('Grant the Entra application permission SMTP.SendAsApp (admin consent). Needed for the classic Exchange onboarding (mailbox FullAccess); false for Exchange RBAC for Applications only.')
-param grantSmtpSendAsApp bool = true
+@description('How Exchange Online authorises the sender. rbacForApplications: an Exchange role assignment (Application SMTP.SendAsApp) scoped to the sending mailboxes, and no Entra permission. mailboxPermission: the classic onboarding, Entra SMTP.SendAsApp with admin consent plus mailbox FullAccess. Drives the Entra grant here, the postprovision hook and the printed Exchange command.')
+@allowed([
+  'rbacForApplications'
+  'mailboxPermission'
+])
+param exchangeAuthorization string = 'rbacForApplications'
 
 @description('MAIL_ALLOWED_SENDERS: comma-separated mailboxes that may appear in from; @contoso.com allows a domain.')
 @minLength(3)
@@ -112,6 +116,13 @@ param maxMessagesPerMinute string = ''
 @description('MAIL_MAX_MESSAGE_BYTES override; empty: code default.')
 param maxMessageBytes string = ''
 
+// Microsoft Graph Bicep deploys in the public cloud only (not Azure Government or Azure China), and modules/entra.bicep
+// needs it. Stop at the first resource, before anything is created, instead of failing half-way.
+var publicCloud = environment().name == 'AzureCloud'
+var resourceGroupNameChecked = publicCloud
+  ? (empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName)
+  : fail('This template supports the Azure public cloud only: its Entra objects use Microsoft Graph Bicep, which does not deploy to ${environment().name}. See infra/README.md, "Sovereign clouds".')
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -121,14 +132,18 @@ var keyVaultCredential = authMode == 'clientSecret' || authMode == 'clientCertif
 var appUniqueName = empty(appRegistrationName) ? 'exo-smtp-mailer-${resourceToken}' : appRegistrationName
 // Names are computed here, not read from module outputs, so what-if can predict every resource id.
 var identityName = 'id-mail-${resourceToken}'
-var storageAccountName = 'stmail${resourceToken}'
+// Two storage accounts: host storage (AzureWebJobsStorage, deployment package) and mail storage (MailStorage), so
+// the mail path cannot reach host secrets or the package. The mail account keeps the name of the former single
+// account; see infra/README.md for upgrading a deployment made with one account.
+var hostStorageAccountName = 'sthost${resourceToken}'
+var mailStorageAccountName = 'stmail${resourceToken}'
 var keyVaultName = 'kv-mail-${resourceToken}'
 var applicationInsightsName = 'appi-mail-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 var deployerCredentialAccess = authMode == 'clientSecret' ? 'secrets' : (authMode == 'clientCertificate' ? 'certificates' : 'none')
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
-  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  name: resourceGroupNameChecked
   location: location
   tags: tags
 }
@@ -154,18 +169,28 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+module hostStorage 'modules/host-storage.bicep' = {
+  name: 'host-storage'
+  scope: rg
+  params: {
+    name: hostStorageAccountName
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: rg
   params: {
-    name: storageAccountName
+    name: mailStorageAccountName
     location: location
     tags: tags
     queueName: queueName
     statusTableName: statusTableName
     payloadContainerName: payloadContainerName
     governorContainerName: governorContainerName
-    deploymentContainerName: deploymentContainerName
   }
 }
 
@@ -185,9 +210,12 @@ module rbac 'modules/rbac.bicep' = {
   params: {
     identityName: identityName
     identityPrincipalId: identity.outputs.principalId
-    storageAccountName: storageAccountName
+    hostStorageAccountName: hostStorageAccountName
+    mailStorageAccountName: mailStorageAccountName
     queueName: queueName
     statusTableName: statusTableName
+    payloadContainerName: payloadContainerName
+    governorContainerName: governorContainerName
     keyVaultName: keyVaultName
     applicationInsightsName: applicationInsightsName
     keyVaultReferences: keyVaultCredential
@@ -196,6 +224,7 @@ module rbac 'modules/rbac.bicep' = {
     deployerPrincipalType: principalType
   }
   dependsOn: [
+    hostStorage
     storage
     keyVault
     monitoring
@@ -207,7 +236,7 @@ module entra 'modules/entra.bicep' = {
   scope: rg
   params: {
     authMode: authMode
-    grantSmtpSendAsApp: grantSmtpSendAsApp
+    exchangeAuthorization: exchangeAuthorization
     appUniqueName: appUniqueName
     appDisplayName: '${appUniqueName} (${environmentName})'
     identityPrincipalId: identity.outputs.principalId
@@ -228,7 +257,8 @@ module functionApp 'modules/functionapp.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storageAccountName
+    hostStorageAccountName: hostStorageAccountName
+    mailStorageAccountName: mailStorageAccountName
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: applicationInsightsName
     keyVaultName: keyVaultName
@@ -257,6 +287,7 @@ module functionApp 'modules/functionapp.bicep' = {
   // The app must not start before its identity may read storage, the vault and App Insights.
   dependsOn: [
     rbac
+    hostStorage
     storage
     keyVault
     monitoring
@@ -271,9 +302,11 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_HOST string = functionApp.outputs.defaultHostName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_HOST_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output EXO_AUTH_MODE string = authMode
+output EXO_AUTHORIZATION string = exchangeAuthorization
 output EXO_APP_REGISTRATION bool = appRegistrationMode
 output EXO_CREDENTIAL_NAME string = keyVaultCredential ? credentialName : ''
 output EXO_APP_CLIENT_ID string = entra.outputs.appId

@@ -255,5 +255,22 @@ test('queue, table and container names match between infra and the code defaults
   // Each name parameter of storage.bicep names a resource of the right type.
   assert.match(storage, /queueServices\/queues@[^']+' = \{\s*parent: queueService\s*name: queueName\s*\}/);
   assert.match(storage, /tableServices\/tables@[^']+' = \{\s*parent: tableService\s*name: statusTableName\s*\}/);
-  assert.match(storage, /for containerName in \[payloadContainerName, governorContainerName, deploymentContainerName\]/);
+  assert.match(storage, /for containerName in \[payloadContainerName, governorContainerName\]/);
+});
+
+test('host storage and mail storage are two accounts, and the app settings point each connection at its own', () => {
+  const main = readFileSync(MAIN, 'utf8');
+  const hostStorage = readFileSync(join(ROOT, 'infra', 'modules', 'host-storage.bicep'), 'utf8');
+  const host = new Map(settings.host.map((e) => [e.key, e.value]));
+  const mail = new Map(settings.mail.map((e) => [e.key, e.value]));
+  // The mail path must not reach the host's keys (azure-webjobs-secrets) or the deployment package.
+  assert.equal(host.get('AzureWebJobsStorage__accountName'), 'hostStorage.name');
+  for (const service of ['queue', 'blob', 'table']) {
+    assert.equal(mail.get(`MailStorage__${service}ServiceUri`), `mailStorage.properties.primaryEndpoints.${service}`);
+  }
+  assert.match(settings.src, /value: '\$\{hostStorage\.properties\.primaryEndpoints\.blob\}\$\{deploymentContainerName\}'/);
+  assert.match(hostStorage, /containers@[^']+' = \{\s*parent: blobService\s*name: deploymentContainerName/);
+  assert.match(main, /^var hostStorageAccountName = '[^']+'$/m);
+  assert.match(main, /^var mailStorageAccountName = '[^']+'$/m);
+  assert.notEqual(/^var hostStorageAccountName = '([^']+)'$/m.exec(main)?.[1], /^var mailStorageAccountName = '([^']+)'$/m.exec(main)?.[1]);
 });

@@ -1,8 +1,7 @@
 // Entra ID side of sending through Exchange Online, declared with the Microsoft Graph Bicep extension.
 //
-//   managedIdentity    no app registration; the user-assigned identity's own service principal gets the
-//                      SMTP.SendAsApp app role of "Office 365 Exchange Online".
-//   clientSecret       app registration + service principal + SMTP.SendAsApp. The secret is NOT created here
+//   managedIdentity    no app registration; the user-assigned identity's own service principal is the sender.
+//   clientSecret       app registration + service principal. The secret is NOT created here
 //   clientCertificate  (Bicep cannot create credentials): infra/scripts/new-client-secret.sh or
 //                      new-client-certificate.sh put it straight into Key Vault.
 //   federatedIdentity  app registration whose only credential is a federated identity credential trusting the
@@ -12,9 +11,10 @@
 // The registration deliberately declares neither passwordCredentials nor keyCredentials: Graph leaves properties a
 // template omits untouched, so credentials added by the scripts survive re-provisioning.
 //
-// The app role is looked up by its value, not by a hard-coded id. Granting it is admin consent for that permission.
-// For Exchange "RBAC for Applications" (scoped to a management scope in Exchange) set grantSmtpSendAsApp=false:
-// an Entra grant is not needed there.
+// The Entra application permission SMTP.SendAsApp (admin consent) is granted only for the classic Exchange
+// onboarding, exchangeAuthorization = mailboxPermission. With RBAC for Applications (the default) Microsoft's SMTP
+// onboarding says not to add the permission: the claim in the token makes Exchange check mailbox permissions instead
+// of the scoped role assignment. The app role is looked up by its value, not by a hard-coded id.
 
 extension microsoftGraphV1
 
@@ -27,8 +27,12 @@ extension microsoftGraphV1
 ])
 param authMode string
 
-@description('Grant the SMTP.SendAsApp application permission (admin consent) to the sending principal.')
-param grantSmtpSendAsApp bool
+@description('How Exchange Online authorises the sender: rbacForApplications (Exchange role assignment scoped to the mailboxes, no Entra permission) or mailboxPermission (Entra SMTP.SendAsApp + mailbox FullAccess).')
+@allowed([
+  'rbacForApplications'
+  'mailboxPermission'
+])
+param exchangeAuthorization string
 
 @description('uniqueName of the app registration (immutable alternate key, unique in the tenant).')
 param appUniqueName string
@@ -54,6 +58,7 @@ param ownerObjectId string
 var exchangeOnlineAppId = '00000002-0000-0ff1-ce00-000000000000'
 var smtpSendAsApp = 'SMTP.SendAsApp'
 var createApp = authMode != 'managedIdentity'
+var grantSmtpSendAsApp = exchangeAuthorization == 'mailboxPermission'
 
 // "Office 365 Exchange Online" exists in every tenant with Exchange Online; read it, never create it.
 resource exchangeOnline 'Microsoft.Graph/servicePrincipals@v1.0' existing = {

@@ -20,10 +20,13 @@ param identityId string
 @description('Client id of the user-assigned identity.')
 param identityClientId string
 
-@description('Storage account for host storage, deployment package and MailStorage.')
-param storageAccountName string
+@description('Host storage account: AzureWebJobsStorage and the deployment container.')
+param hostStorageAccountName string
 
-@description('Blob container the Flex plan deploys the package to.')
+@description('Mail storage account: the MailStorage connection (queues, status table, payload and governor blobs).')
+param mailStorageAccountName string
+
+@description('Blob container of the host storage account the Flex plan deploys the package to.')
 param deploymentContainerName string
 
 @description('Application Insights component name.')
@@ -109,17 +112,22 @@ param maxMessagesPerMinute string
 @description('MAIL_MAX_MESSAGE_BYTES; empty: the code default.')
 param maxMessageBytes string
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storageAccountName
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: hostStorageAccountName
+}
+
+resource mailStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: mailStorageAccountName
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-// Settings the Functions host and the platform read, never the app code.
+// Settings the Functions host and the platform read, never the app code. Host storage is its own account: the mail
+// code's MailStorage connection below points at the other one.
 var hostSettings = {
-  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__accountName: hostStorage.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
@@ -136,9 +144,9 @@ var mailSettings = {
   MAIL_STATUS_TABLE: statusTableName
   MAIL_PAYLOAD_CONTAINER: payloadContainerName
   MAIL_GOVERNOR_CONTAINER: governorContainerName
-  MailStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
-  MailStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
-  MailStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  MailStorage__queueServiceUri: mailStorage.properties.primaryEndpoints.queue
+  MailStorage__blobServiceUri: mailStorage.properties.primaryEndpoints.blob
+  MailStorage__tableServiceUri: mailStorage.properties.primaryEndpoints.table
   MailStorage__credential: 'managedidentity'
   MailStorage__clientId: identityClientId
 }
@@ -231,7 +239,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          value: '${hostStorage.properties.primaryEndpoints.blob}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
             userAssignedIdentityResourceId: identityId

@@ -10,14 +10,23 @@ param identityName string
 @description('Principal (object) id of the user-assigned identity the Function App runs as.')
 param identityPrincipalId string
 
-@description('Storage account holding host storage, the deployment container and the MailStorage resources.')
-param storageAccountName string
+@description('Host storage account: AzureWebJobsStorage and the Flex deployment container.')
+param hostStorageAccountName string
+
+@description('Mail storage account: the MailStorage queues, table and containers.')
+param mailStorageAccountName string
 
 @description('Outbox queue name; the trigger also writes <name>-poison.')
 param queueName string
 
 @description('Status table name.')
 param statusTableName string
+
+@description('Container for large payloads.')
+param payloadContainerName string
+
+@description('Container for the per-mailbox governor.')
+param governorContainerName string
 
 @description('Key Vault holding the app registration credential.')
 param keyVaultName string
@@ -50,6 +59,7 @@ param deployerPrincipalType string
 // Built-in role definition ids (identical in every Azure cloud).
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
@@ -58,8 +68,24 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storageAccountName
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: hostStorageAccountName
+}
+
+resource mailStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: mailStorageAccountName
+
+  resource blobService 'blobServices' existing = {
+    name: 'default'
+
+    resource payloadContainer 'containers' existing = {
+      name: payloadContainerName
+    }
+
+    resource governorContainer 'containers' existing = {
+      name: governorContainerName
+    }
+  }
 
   resource queueService 'queueServices' existing = {
     name: 'default'
@@ -92,25 +118,48 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 
 // Host storage (AzureWebJobsStorage__*): the host keeps function keys, locks and its own containers in blobs and
 // creates those containers, which needs an account-level data role; the documented role for identity-based host
-// storage is Storage Blob Data Owner. The same assignment covers the Flex deployment container (the platform reads
-// the package with this identity), mail-payloads and mail-governor (blob leases, etag-guarded writes). A second,
-// container-scoped role for those would be redundant under the account-level one.
-resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identityName, roles.storageBlobDataOwner)
-  scope: storage
+// storage is Storage Blob Data Owner. It also covers the Flex deployment container (the platform reads the package
+// with this identity). Account-wide, but on the host account only: it holds nothing of the mail path.
+resource hostBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostStorage.id, identityName, roles.storageBlobDataOwner)
+  scope: hostStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
-    description: 'Functions host storage, Flex deployment container, mail payload and governor blobs'
+    description: 'Functions host storage and the Flex deployment container'
+  }
+}
+
+// Mail blobs, each role scoped to its container: payloads too large for a queue message, and the governor's leases
+// and etag-guarded counters. Blob-level reads, writes, leases and deletes only; the code creates no containers.
+resource payloadContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(mailStorage::blobService::payloadContainer.id, identityName, roles.storageBlobDataContributor)
+  scope: mailStorage::blobService::payloadContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Mail payload blobs (claim check)'
+  }
+}
+
+resource governorContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(mailStorage::blobService::governorContainer.id, identityName, roles.storageBlobDataContributor)
+  scope: mailStorage::blobService::governorContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Per-mailbox governor: connection slot leases and rate counters'
   }
 }
 
 // MailStorage queue access, scoped to the two queues themselves: the HTTP function enqueues, the trigger peeks,
 // updates and deletes, the host moves failures to <queue>-poison. No other queue in the account is reachable.
 resource outboxQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::queueService::outboxQueue.id, identityName, roles.storageQueueDataContributor)
-  scope: storage::queueService::outboxQueue
+  name: guid(mailStorage::queueService::outboxQueue.id, identityName, roles.storageQueueDataContributor)
+  scope: mailStorage::queueService::outboxQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: identityPrincipalId
@@ -120,8 +169,8 @@ resource outboxQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04
 }
 
 resource poisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::queueService::poisonQueue.id, identityName, roles.storageQueueDataContributor)
-  scope: storage::queueService::poisonQueue
+  name: guid(mailStorage::queueService::poisonQueue.id, identityName, roles.storageQueueDataContributor)
+  scope: mailStorage::queueService::poisonQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: identityPrincipalId
@@ -132,8 +181,8 @@ resource poisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04
 
 // Status records: one table, scoped to that table.
 resource statusTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::tableService::statusTable.id, identityName, roles.storageTableDataContributor)
-  scope: storage::tableService::statusTable
+  name: guid(mailStorage::tableService::statusTable.id, identityName, roles.storageTableDataContributor)
+  scope: mailStorage::tableService::statusTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: identityPrincipalId

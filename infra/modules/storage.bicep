@@ -1,6 +1,9 @@
-// One storage account for everything: the Functions host (AzureWebJobsStorage, identity-based), the Flex
-// Consumption deployment container, and the app's own MailStorage connection (outbox queue, its poison queue,
-// the status table, the payload and governor containers). Shared keys are off: every caller uses Entra ID.
+// Mail storage: the app's MailStorage connection and nothing else — the outbox queue, its poison queue, the status
+// table, the payload and governor containers. The Functions host and the deployment package live in another account
+// (host-storage.bicep), and the app identity's roles here are scoped to these queues, this table and these two
+// containers, not to the account.
+
+import { hardenedAccountProperties } from 'storage-account.bicep'
 
 @description('Storage account name (3-24 lowercase letters and digits, globally unique).')
 @minLength(3)
@@ -33,11 +36,6 @@ param payloadContainerName string
 @maxLength(63)
 param governorContainerName string
 
-@description('Container the Flex Consumption plan deploys the app package to.')
-@minLength(3)
-@maxLength(63)
-param deploymentContainerName string
-
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -46,20 +44,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   sku: {
     name: 'Standard_LRS'
   }
-  properties: {
-    accessTier: 'Hot'
-    allowBlobPublicAccess: false
-    allowSharedKeyAccess: false
-    allowCrossTenantReplication: false
-    defaultToOAuthAuthentication: true
-    minimumTlsVersion: 'TLS1_2'
-    supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
-    }
-  }
+  properties: hardenedAccountProperties
 }
 
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
@@ -68,7 +53,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 }
 
 resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
-  for containerName in [payloadContainerName, governorContainerName, deploymentContainerName]: {
+  for containerName in [payloadContainerName, governorContainerName]: {
     parent: blobService
     name: containerName
     properties: {
@@ -110,3 +95,5 @@ output tableEndpoint string = storage.properties.primaryEndpoints.table
 output outboxQueueName string = outboxQueue.name
 output poisonQueueName string = poisonQueue.name
 output statusTableName string = statusTable.name
+output payloadContainerName string = containers[0].name
+output governorContainerName string = containers[1].name
