@@ -12,11 +12,14 @@ Bicep can create the Entra objects but nothing inside Exchange Online. This scri
   2. Grants sending rights, depending on -Mode:
        RbacForApplications  a management scope (New-ManagementScope) holding exactly the given mailboxes (or the
                             members of -ScopeGroup) and New-ManagementRoleAssignment -Role "Application SMTP.SendAsApp"
-                            -App <service principal> -CustomResourceScope <scope>. No mailbox permission, no Entra API
-                            permission needed (deploy with grantSmtpSendAsApp=false so nothing unscoped remains).
+                            -App <service principal> -CustomResourceScope <scope>. No mailbox permission and no Entra
+                            API permission: Microsoft's SMTP onboarding to App RBAC says not to add SMTP.SendAsApp to the
+                            app, since that claim makes Exchange check mailbox permissions. Matches the Bicep default
+                            exchangeAuthorization=rbacForApplications, which makes no Entra grant.
        MailboxPermission    the classic way: Add-MailboxPermission -AccessRights FullAccess on each mailbox (plus
-                            Add-RecipientPermission SendAs with -GrantSendAs). Needs the Entra permission
-                            SMTP.SendAsApp with admin consent (grantSmtpSendAsApp=true, the Bicep default).
+                            Add-RecipientPermission SendAs with -GrantSendAs), the trustee being the Identity that
+                            Get-ServicePrincipal reports, as in Microsoft's example. Needs the Entra permission
+                            SMTP.SendAsApp with admin consent (deploy with exchangeAuthorization=mailboxPermission).
   3. Enables SMTP AUTH per mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); without it even OAuth
      fails with "535 5.7.139". Skip with -SkipSmtpAuth when the tenant-wide setting is managed elsewhere.
 
@@ -40,7 +43,9 @@ registrations" page, which belongs to the application object. For a managed iden
 Mailboxes the app may send as (the addresses it uses in MAIL FROM / From, i.e. MAIL_ALLOWED_SENDERS).
 
 .PARAMETER Mode
-RbacForApplications (default) or MailboxPermission, see the description.
+RbacForApplications (default, as the Bicep default exchangeAuthorization=rbacForApplications) or MailboxPermission
+(exchangeAuthorization=mailboxPermission); see the description. The azd postprovision hook prints the value that
+matches the deployment.
 
 .PARAMETER DisplayName
 Display name of the Exchange service principal object created by New-ServicePrincipal.
@@ -146,6 +151,15 @@ function Get-OrNull {
     }
 }
 
+# A recipient filter reduced to its clauses: lower case, no parentheses, one quote style, single spaces, the -or
+# clauses sorted. The filters this script writes are -or lists of equality clauses (or one MemberOfGroup clause), so
+# two filters with the same key select the same recipients.
+function ConvertTo-FilterKey {
+    param([string] $Filter)
+    $text = ($Filter -replace '[()]', ' ' -replace '"', "'" -replace '\s+', ' ').Trim().ToLowerInvariant()
+    return (@($text -split ' -or ' | ForEach-Object { $_.Trim() } | Where-Object { $_ } | Sort-Object -Unique) -join ' -or ')
+}
+
 # ---- connection -------------------------------------------------------------------------------------------------
 if (-not (Get-Command -Name Get-CASMailbox -ErrorAction SilentlyContinue)) {
     if (-not (Get-Module -ListAvailable -Name ExchangeOnlineManagement)) {
@@ -175,6 +189,11 @@ else {
     Write-Step 'WOULD CREATE' 'ServicePrincipal' "New-ServicePrincipal -AppId $AppId -ObjectId $ServicePrincipalObjectId -DisplayName '$DisplayName'"
 }
 
+# The trustee for mailbox and recipient permissions: the Identity Get-ServicePrincipal reports, as Microsoft's
+# example passes it to Add-MailboxPermission -User. Unknown only under -WhatIf before the principal exists.
+$trustee = if ($sp -and (Get-Value $sp 'Identity')) { [string](Get-Value $sp 'Identity') } else { $null }
+$trusteeShown = if ($trustee) { $trustee } else { '<Identity of the new Exchange service principal>' }
+
 # Every way the service principal may appear as a trustee in permission listings.
 $trusteeNames = @($ServicePrincipalObjectId, $AppId, $DisplayName)
 if ($sp) { $trusteeNames += @([string](Get-Value $sp 'DisplayName'), [string](Get-Value $sp 'Identity')) }
@@ -193,7 +212,8 @@ if ($Mode -eq 'RbacForApplications') {
     $scope = Get-OrNull { Get-ManagementScope -Identity $ScopeName }
     if ($scope) {
         $currentFilter = [string](Get-Value $scope 'RecipientFilter')
-        if ($currentFilter -ne $filter) {
+        # Exchange stores the filter rewritten (parentheses, quoting, case), so compare the clauses, not the text.
+        if ((ConvertTo-FilterKey $currentFilter) -ne (ConvertTo-FilterKey $filter)) {
             if ($PSCmdlet.ShouldProcess($ScopeName, "Set-ManagementScope -RecipientRestrictionFilter `"$filter`"")) {
                 Set-ManagementScope -Identity $ScopeName -RecipientRestrictionFilter $filter -Confirm:$false
                 Write-Step 'CHANGED' 'ManagementScope' "$ScopeName filter was '$currentFilter', now '$filter'"
@@ -240,12 +260,12 @@ else {
         if ($fullAccess.Count -gt 0) {
             Write-Step 'EXISTS' "FullAccess $mbx" "granted to $(Get-Value $fullAccess[0] 'User')"
         }
-        elseif ($PSCmdlet.ShouldProcess($mbx, "Add-MailboxPermission -User $ServicePrincipalObjectId -AccessRights FullAccess")) {
-            Add-MailboxPermission -Identity $mbx -User $ServicePrincipalObjectId -AccessRights FullAccess -AutoMapping:$false -Confirm:$false | Out-Null
-            Write-Step 'CREATED' "FullAccess $mbx" "granted to $ServicePrincipalObjectId"
+        elseif ($trustee -and $PSCmdlet.ShouldProcess($mbx, "Add-MailboxPermission -User '$trustee' -AccessRights FullAccess")) {
+            Add-MailboxPermission -Identity $mbx -User $trustee -AccessRights FullAccess -AutoMapping:$false -Confirm:$false | Out-Null
+            Write-Step 'CREATED' "FullAccess $mbx" "granted to $trustee"
         }
         else {
-            Write-Step 'WOULD CREATE' "FullAccess $mbx" "Add-MailboxPermission -Identity $mbx -User $ServicePrincipalObjectId -AccessRights FullAccess"
+            Write-Step 'WOULD CREATE' "FullAccess $mbx" "Add-MailboxPermission -Identity $mbx -User '$trusteeShown' -AccessRights FullAccess"
         }
 
         if ($GrantSendAs) {
@@ -255,12 +275,12 @@ else {
             if ($sendAs.Count -gt 0) {
                 Write-Step 'EXISTS' "SendAs $mbx" "granted to $(Get-Value $sendAs[0] 'Trustee')"
             }
-            elseif ($PSCmdlet.ShouldProcess($mbx, "Add-RecipientPermission -Trustee $ServicePrincipalObjectId -AccessRights SendAs")) {
-                Add-RecipientPermission -Identity $mbx -Trustee $ServicePrincipalObjectId -AccessRights SendAs -Confirm:$false | Out-Null
-                Write-Step 'CREATED' "SendAs $mbx" "granted to $ServicePrincipalObjectId"
+            elseif ($trustee -and $PSCmdlet.ShouldProcess($mbx, "Add-RecipientPermission -Trustee '$trustee' -AccessRights SendAs")) {
+                Add-RecipientPermission -Identity $mbx -Trustee $trustee -AccessRights SendAs -Confirm:$false | Out-Null
+                Write-Step 'CREATED' "SendAs $mbx" "granted to $trustee"
             }
             else {
-                Write-Step 'WOULD CREATE' "SendAs $mbx" "Add-RecipientPermission -Identity $mbx -Trustee $ServicePrincipalObjectId -AccessRights SendAs"
+                Write-Step 'WOULD CREATE' "SendAs $mbx" "Add-RecipientPermission -Identity $mbx -Trustee '$trusteeShown' -AccessRights SendAs"
             }
         }
     }
