@@ -32,3 +32,32 @@ restart_app() {
       || note "warning: restart failed; the reference refreshes within 24 hours or at the next restart"
   fi
 }
+
+# Warnings about grants an earlier deployment made that the current parameters no longer make. Deployments only add
+# (incremental mode), so these stay until removed by hand; the commands to do so are printed, never run.
+# $1: exchangeAuthorization. Reads the azd environment (main.bicep outputs, AZURE_SUBSCRIPTION_ID).
+warn_leftovers() {
+  local authorization=$1 sender=${EXO_SENDER_OBJECT_ID:-} identity=${MANAGED_IDENTITY_PRINCIPAL_ID:-}
+  if [ "$authorization" = rbacForApplications ] && [ -n "$sender" ]; then
+    # An Entra SMTP.SendAsApp grant makes Exchange check mailbox permissions instead of the scoped role assignment.
+    local role grants
+    role=$(az ad sp show --id 00000002-0000-0ff1-ce00-000000000000 --query "appRoles[?value=='SMTP.SendAsApp'].id | [0]" -o tsv --only-show-errors 2>/dev/null) || return 0
+    [ -n "$role" ] || return 0
+    grants=$(az rest --method get --url "https://graph.microsoft.com/v1.0/servicePrincipals/$sender/appRoleAssignments" \
+      --query "value[?appRoleId=='$role'].id" -o tsv --only-show-errors 2>/dev/null) || return 0
+    for grant in $grants; do
+      note "warning: the sender still holds the Entra SMTP.SendAsApp grant from an earlier deployment; with RBAC for"
+      note "  Applications it must go: az rest --method delete --url https://graph.microsoft.com/v1.0/servicePrincipals/$sender/appRoleAssignments/$grant"
+    done
+  fi
+  if [ -n "$identity" ] && [ -n "${AZURE_SUBSCRIPTION_ID:-}" ] && [ -n "${AZURE_RESOURCE_GROUP:-}" ] && [ -n "${AZURE_STORAGE_ACCOUNT_NAME:-}" ]; then
+    # Before host and mail storage were split, the identity held Blob Data Owner on the whole (now mail) account.
+    local scope ids
+    scope="/subscriptions/$AZURE_SUBSCRIPTION_ID/resourceGroups/$AZURE_RESOURCE_GROUP/providers/Microsoft.Storage/storageAccounts/$AZURE_STORAGE_ACCOUNT_NAME"
+    ids=$(az role assignment list --assignee "$identity" --scope "$scope" --role "Storage Blob Data Owner" --query "[].id" -o tsv --only-show-errors 2>/dev/null) || return 0
+    for id in $ids; do
+      note "warning: the app identity still holds Storage Blob Data Owner on the whole mail storage account (from a"
+      note "  deployment before host storage had its own account); remove it: az role assignment delete --ids $id"
+    done
+  fi
+}

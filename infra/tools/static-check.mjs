@@ -6,7 +6,7 @@
 // a registry module that cannot restore offline, a secret-looking output, a Microsoft Graph resource type or property
 // that the vendored Graph type files do not define).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const infra = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -410,16 +410,19 @@ const azureYaml = join(root, 'azure.yaml');
 if (!existsSync(azureYaml)) fail(azureYaml, 'missing');
 else {
   const yaml = readFileSync(azureYaml, 'utf8');
-  for (const needle of ['language: ts', 'host: function', 'project: .', 'postprovision:']) {
+  for (const needle of ['language: ts', 'host: function', 'project: .', 'remoteBuild: false', 'dist: dist/package', 'prepackage:', 'preprovision:', 'postprovision:']) {
     if (!yaml.includes(needle)) fail(azureYaml, `expected '${needle}'`);
   }
-  for (const m of yaml.matchAll(/run:\s*bash\s+(\S+)/g)) if (!existsSync(join(root, m[1]))) fail(azureYaml, `hook script ${m[1]} does not exist`);
+  const hookScripts = [...yaml.matchAll(/run:\s*(?:(?:bash|sh|node)\s+)?(\.\/\S+\.(?:sh|ps1|mjs))/g)].map((m) => m[1]);
+  if (hookScripts.length < 6) fail(azureYaml, `expected a posix and a windows script for each of the three hooks, found ${hookScripts.length}`);
+  for (const script of hookScripts) if (!existsSync(join(root, script))) fail(azureYaml, `hook script ${script} does not exist`);
 }
 
-// The Exchange script: -WhatIf support and every change behind ShouldProcess.
+// PowerShell: the Exchange script supports -WhatIf with every change behind ShouldProcess; every script balances.
 for (const file of walk(infra, '.ps1')) {
   const src = readFileSync(file, 'utf8');
-  if (!/\[CmdletBinding\(SupportsShouldProcess/.test(src)) fail(file, 'needs [CmdletBinding(SupportsShouldProcess)]');
+  const changesExchange = file.includes(`${sep}exchange${sep}`);
+  if (changesExchange && !/\[CmdletBinding\(SupportsShouldProcess/.test(src)) fail(file, 'needs [CmdletBinding(SupportsShouldProcess)]');
   const code = src.replace(/<#[\s\S]*?#>/g, '').replace(/#.*$/gm, '').replace(/"(?:`.|[^"`])*"|'[^']*'/g, '""');
   const changes = [...code.matchAll(/^\s*(?:\$\w+\s*=\s*)?(New-ServicePrincipal|New-ManagementScope|Set-ManagementScope|New-ManagementRoleAssignment|Add-MailboxPermission|Add-RecipientPermission|Set-CASMailbox)\b/gm)];
   const lines = code.split('\n');
