@@ -39,6 +39,8 @@ export interface MailConfig {
   governorContainer: string;
   maxMessagesPerMinute: number;
   maxMessageBytes: number;
+  /** Origin the status URLs in Location headers start with; relative URLs when unknown. */
+  publicBaseUrl?: string;
   storage: StorageConnection;
 }
 
@@ -75,6 +77,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'MAIL_MAX_CONNECTIONS_PER_MAILBOX', required: 'optional', default: '3', description: 'Concurrent SMTP connections per sending mailbox across all instances (Exchange allows 3).' },
   { name: 'MAIL_MAX_MESSAGES_PER_MINUTE', required: 'optional', default: '30', description: 'Messages per minute per sending mailbox across all instances (Exchange allows 30).' },
   { name: 'MAIL_MAX_MESSAGE_BYTES', required: 'optional', default: String(35 * 1024 * 1024), description: 'Largest accepted message (sum of decoded attachments and bodies). Exchange default is 35 MB.' },
+  { name: 'MAIL_PUBLIC_BASE_URL', required: 'optional', description: 'Origin of the status URLs in `Location` headers, e.g. `https://mail.contoso.com` behind a gateway. Default: `https://` + `WEBSITE_HOSTNAME` (set by Azure); never the request\'s `Host` header.' },
   { name: STORAGE_CONNECTION, required: `\`${STORAGE_CONNECTION}\` or \`${STORAGE_CONNECTION}__queueServiceUri\``, description: 'Storage connection string (local), or identity-based: `__queueServiceUri`, `__blobServiceUri`, `__tableServiceUri`, `__credential=managedidentity`, `__clientId`.' },
   { name: `${STORAGE_CONNECTION}__queueServiceUri`, required: 'optional', description: 'Identity-based queue endpoint.' },
   { name: `${STORAGE_CONNECTION}__blobServiceUri`, required: 'optional', description: 'Identity-based blob endpoint.' },
@@ -190,6 +193,8 @@ export function loadConfig(env: Env = process.env): MailConfig {
     );
   }
 
+  const publicBaseUrl = readPublicBaseUrl(read('MAIL_PUBLIC_BASE_URL'), read('WEBSITE_HOSTNAME'), problems);
+
   const config: MailConfig = {
     auth: {
       mode: authMode,
@@ -216,10 +221,37 @@ export function loadConfig(env: Env = process.env): MailConfig {
     governorContainer: governorContainer!,
     maxMessagesPerMinute: int('MAIL_MAX_MESSAGES_PER_MINUTE', 1, 10_000),
     maxMessageBytes: int('MAIL_MAX_MESSAGE_BYTES', 1024, 150 * 1024 * 1024),
+    publicBaseUrl,
     storage,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
+
+/** An https origin (http only for loopback, as Core Tools serves), or WEBSITE_HOSTNAME, which the platform sets. */
+function readPublicBaseUrl(configured: string | undefined, websiteHostname: string | undefined, problems: string[]): string | undefined {
+  if (configured) {
+    let url: URL;
+    try {
+      url = new URL(configured);
+    } catch {
+      problems.push(`MAIL_PUBLIC_BASE_URL: not a URL: "${configured}"`);
+      return undefined;
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.host))) {
+      problems.push(`MAIL_PUBLIC_BASE_URL: must be https (http only for localhost), got "${configured}"`);
+    }
+    if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+      problems.push(`MAIL_PUBLIC_BASE_URL: an origin only, such as https://mail.contoso.com, got "${configured}"`);
+    }
+    return url.origin;
+  }
+  if (websiteHostname && /^[A-Za-z0-9.-]+(:\d+)?$/.test(websiteHostname)) {
+    return `${LOOPBACK.test(websiteHostname) ? 'http' : 'https'}://${websiteHostname.toLowerCase()}`;
+  }
+  return undefined;
 }
 
 export function isAllowedSender(address: string, allowed: readonly string[]): boolean {

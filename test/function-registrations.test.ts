@@ -10,7 +10,7 @@ import { createRuntime } from '../src/runtime';
 import { localFunctions } from '../src/local/local-functions';
 
 interface Registered {
-  kind: 'http' | 'queue' | 'appStart';
+  kind: 'http' | 'queue' | 'appStart' | 'setup';
   name?: string;
   options?: Record<string, any>;
 }
@@ -21,6 +21,7 @@ function captureRegistrations(): Registered[] {
   app.http = (name: string, options: object) => seen.push({ kind: 'http', name, options });
   app.storageQueue = (name: string, options: object) => seen.push({ kind: 'queue', name, options });
   app.hook.appStart = () => seen.push({ kind: 'appStart' });
+  Object.defineProperty(app, 'setup', { value: (options: object) => seen.push({ kind: 'setup', options }) });
   const dir = join(__dirname, '..', 'src', 'functions');
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) require(join(dir, file));
   return seen;
@@ -36,6 +37,10 @@ test('each function file registers one function the Functions way, plus the conf
     ['sendMail', 'POST', 'mail', 'function'],
   ]);
   assert.equal(registered.filter((r) => r.kind === 'appStart').length, 1);
+});
+
+test('HTTP streaming is on, so request bodies reach the handler as streams it can stop reading', () => {
+  assert.deepEqual(registered.filter((r) => r.kind === 'setup').map((r) => r.options), [{ enableHttpStream: true }]);
 });
 
 test('the queue trigger reads %MAIL_QUEUE_NAME% through the MailStorage connection', () => {

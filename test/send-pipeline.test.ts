@@ -7,7 +7,7 @@ import { encodeQueueMessage } from '../src/storage/outbox';
 
 let h: Harness;
 before(async () => {
-  h = await startHarness({ mode: 'clientSecret' });
+  h = await startHarness({ mode: 'clientSecret', settings: { MAIL_PUBLIC_BASE_URL: 'http://localhost:7071' } });
 });
 after(async () => h?.close());
 

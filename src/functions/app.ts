@@ -1,6 +1,10 @@
 import { app } from '@azure/functions';
 import { sharedRuntime } from '../runtime';
 
+// App-wide setup. HTTP streaming hands request bodies over as streams, so the mail intake can refuse a body
+// at its size limit instead of receiving it whole first (src/handlers/read-body.ts).
+app.setup({ enableHttpStream: true });
+
 // Read and check the configuration when the worker starts, so a bad setting shows up in the
 // logs at once, naming the setting, instead of at the first message.
 app.hook.appStart(() => {

@@ -5,12 +5,14 @@ import { messageIdSchema } from '../mail/envelope';
 import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { Runtime } from '../runtime';
 import { problem } from './http-problem';
+import { statusUrl } from './status-url';
 
 export function createGetMailStatusHandler(runtime: () => Runtime) {
   return async function getMailStatus(request: HttpRequest): Promise<HttpResponseInit> {
     const id = request.params.id ?? '';
     if (!messageIdSchema.safeParse(id).success) return problem(404, 'Unknown message', `No message has the id "${id.slice(0, 100)}".`);
-    const stored = await runtime().status.get(id);
+    const { config, status } = runtime();
+    const stored = await status.get(id);
     if (!stored) return problem(404, 'Unknown message', `No message has the id ${id}.`);
     const { record } = stored;
     const view = statusView(record);
@@ -22,6 +24,6 @@ export function createGetMailStatusHandler(runtime: () => Runtime) {
         body: JSON.stringify({ type: 'urn:mail-sender:problem:delivery-failed', title: 'Delivery failed', status: 422, detail: record.hint ?? record.errorCategory, mail: view }),
       };
     }
-    return { status: 202, headers: { Location: request.url, 'Retry-After': String(retryAfterSeconds(record)) }, jsonBody: view };
+    return { status: 202, headers: { Location: statusUrl(config.publicBaseUrl, request, id), 'Retry-After': String(retryAfterSeconds(record)) }, jsonBody: view };
   };
 }

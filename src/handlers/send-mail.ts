@@ -5,15 +5,16 @@ import { acceptMail, maxRequestBytes } from '../intake/accept-mail';
 import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { Runtime } from '../runtime';
 import { problem } from './http-problem';
+import { readBodyWithin } from './read-body';
+import { statusUrl } from './status-url';
 
 export function createSendMailHandler(runtime: () => Runtime) {
   return async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     const { config, outbox, status } = runtime();
-    const declared = Number(request.headers.get('content-length') ?? 0);
     const limit = maxRequestBytes(config.maxMessageBytes);
-    if (declared > limit) return problem(413, 'Request too large', `The body is ${declared} bytes; the limit is ${limit}.`);
-
-    const body = Buffer.from(await request.arrayBuffer());
+    const read = await readBodyWithin(request, limit);
+    if (!read.ok) return problem(413, 'Request too large', `The body is over ${limit} bytes (at least ${read.bytes}).`);
+    const { body } = read;
     let result;
     try {
       result = await acceptMail(
@@ -29,7 +30,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
       return problem(result.status, result.title, result.detail, result.errors);
     }
     const { record } = result;
-    const location = statusUrl(request, record.id);
+    const location = statusUrl(config.publicBaseUrl, request, record.id);
     context.log(result.repeated ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.` : `Accepted message ${record.id}`);
     return {
       status: 202,
@@ -37,13 +38,4 @@ export function createSendMailHandler(runtime: () => Runtime) {
       jsonBody: { ...statusView(record), statusUrl: location },
     };
   };
-}
-
-/** The status URL of a message, keeping a function key passed as ?code= so pollers can follow it. */
-export function statusUrl(request: HttpRequest, id: string): string {
-  const url = new URL(request.url);
-  const target = new URL(`${url.pathname.replace(/\/+$/, '')}/${encodeURIComponent(id)}`, url.origin);
-  const code = url.searchParams.get('code');
-  if (code) target.searchParams.set('code', code);
-  return target.toString();
 }

@@ -2,7 +2,8 @@
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
 import { createHash, randomUUID } from 'node:crypto';
 import { isAllowedSender, type MailConfig } from '../config';
-import { addressOf, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import { addressOf, customHeaderBytes, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import { mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
 import { recipientsOf, senderOf } from '../mail/addresses';
 import type { Outbox } from '../storage/outbox';
@@ -59,7 +60,7 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
 
   const size = messageBytes(mail);
   if (size > deps.config.maxMessageBytes) {
-    return { status: 413, title: 'Message too large', detail: `Bodies and attachments come to ${size} bytes; the limit is ${deps.config.maxMessageBytes}.` };
+    return { status: 413, title: 'Message too large', detail: `Subject, headers, bodies and attachments come to ${size} bytes; the limit is ${deps.config.maxMessageBytes}.` };
   }
   return enqueueOnce(mail, key, deps);
 }
@@ -71,7 +72,7 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
 async function enqueueOnce(mail: MailRequest, key: string | undefined, deps: IntakeDeps): Promise<IntakeResult> {
   const now = deps.now?.() ?? new Date();
   const mailJson = JSON.stringify(mail);
-  const requestHash = sha256(mailJson);
+  const requestHash = mailFingerprint(mail);
   const id = key ? `k-${sha256(key).slice(0, 40)}` : randomUUID();
   const envelope = newEnvelope(mail, id, now);
   let stored: StoredStatus;
@@ -136,10 +137,12 @@ function withSender(mail: MailRequest, config: IntakeDeps['config']): MailReques
   return mail;
 }
 
-/** Decoded size of what becomes the message: bodies plus attachments (base64 decodes to 3/4). */
+/** Decoded size of what becomes the message: subject, custom headers, bodies and attachments (base64 decodes to 3/4). */
 export function messageBytes(mail: MailRequest): number {
   const base64Bytes = (b64: string) => Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
   return (
+    Buffer.byteLength(mail.subject) +
+    customHeaderBytes(mail.headers ?? {}) +
     Buffer.byteLength(mail.text ?? '') +
     Buffer.byteLength(mail.html ?? '') +
     (mail.attachments ?? []).reduce((sum, a) => sum + base64Bytes(a.content), 0)

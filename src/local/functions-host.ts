@@ -2,15 +2,15 @@
 // functions and drives the queue function with the host's semantics (base64 decoding, JSON items,
 // dequeueCount, visibility timeout on failure, <queue>-poison after maxDequeueCount, batch size,
 // polling back-off) as configured in host.json.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext, type HttpRequestInit, type HttpResponseInit } from '@azure/functions';
 import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import type { QueueHostSettings } from '../host-settings';
-import { readBodyBytes } from './http-json';
 
-// Flex Consumption accepts HTTP requests up to 210 MB; the handler applies the app's own, smaller limit.
+// Flex Consumption refuses HTTP requests over 210 MB; the handler applies the app's own, smaller limit.
 const MAX_REQUEST_BYTES = 210 * 1024 * 1024;
 
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -67,19 +67,55 @@ function context(functionName: string, log: LogLine, triggerMetadata?: Record<st
   });
 }
 
+class BadRequestError extends Error {}
+
 function matchRoute(template: string, path: string): Record<string, string> | undefined {
   const names: string[] = [];
   const pattern = template.replace(/\{(\w+)\??\}/g, (_, name: string) => (names.push(name), '([^/]+)'));
   const match = new RegExp(`^/api/${pattern}/?$`).exec(path);
   if (!match) return undefined;
-  return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+  return Object.fromEntries(names.map((name, i) => [name, decodePathSegment(match[i + 1]!)]));
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequestError(`malformed percent-encoding in the path: ${segment.slice(0, 100)}`);
+  }
+}
+
+/**
+ * The request as the Functions host hands it over with HTTP streaming on: the body is a stream the handler
+ * reads as far as it wants, so a too-large body is never held here. The URL is this host's own origin, not
+ * one built from the caller's Host header.
+ */
+function streamedRequest(req: IncomingMessage, origin: string, params: Record<string, string>): HttpRequest {
+  const url = new URL(req.url ?? '/', origin);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const nativeRequest = new Request(url, {
+    method: req.method,
+    headers,
+    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+  } as RequestInit);
+  // nativeRequest is how the library itself builds streamed requests; it is not in the public init type.
+  return new HttpRequest({ nativeRequest, params } as HttpRequestInit);
 }
 
 
 async function serveHttp(options: LocalHostOptions): Promise<Server> {
+  let origin = 'http://localhost';
   const server = createServer(async (req, res) => {
+    // Whatever the handler left unread is not wanted: close the connection once answered rather than drain it.
+    res.once('finish', () => {
+      if (!req.complete) req.destroy();
+    });
     try {
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const url = new URL(req.url ?? '/', origin);
       const routed = options.http
         .map((fn) => ({ fn, params: matchRoute(fn.route, url.pathname) }))
         .filter((r) => r.params !== undefined);
@@ -88,20 +124,20 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
         res.writeHead(routed.length > 0 ? 405 : 404).end();
         return;
       }
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-      const body = await readBodyBytes(req, MAX_REQUEST_BYTES);
-      const request = new HttpRequest({
-        method: req.method,
-        url: url.toString(),
-        headers,
-        params: target.params!,
-        query: Object.fromEntries(url.searchParams),
-        ...(body.length > 0 ? { body: { bytes: body } } : {}),
-      });
+      if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES) {
+        res.writeHead(413, { Connection: 'close' }).end();
+        return;
+      }
+      const request = streamedRequest(req, origin, target.params!);
       const response = new HttpResponse(await target.fn.handler(request, context(target.fn.name, options.log)));
       res.writeHead(response.status ?? 200, Object.fromEntries(response.headers));
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (error) {
+      if (error instanceof BadRequestError) {
+        if (!res.headersSent) res.writeHead(400, { 'Content-Type': 'text/plain' });
+        res.end(error.message);
+        return;
+      }
       options.log('error', 'http', `Unhandled error: ${(error as Error).stack ?? error}`);
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -114,6 +150,7 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
     // Loopback only: the local host does not check function keys, as Core Tools does not.
     server.listen(options.port, '127.0.0.1', resolve);
   });
+  origin = `http://localhost:${(server.address() as AddressInfo).port}`;
   return server;
 }
 

@@ -50,6 +50,8 @@ async function main(): Promise<void> {
     }
   }
 
+  // Status URLs point at this host, as WEBSITE_HOSTNAME makes them point at the app in Azure.
+  process.env.MAIL_PUBLIC_BASE_URL ??= `http://localhost:${PORT}`;
   const config = loadConfig(process.env);
   const runtime = createRuntime(config);
   await provisionStorage(config, runtime.storage);

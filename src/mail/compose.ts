@@ -1,7 +1,7 @@
 // Envelope → nodemailer message. Attachments are decoded here, once, straight from the envelope.
 import type Mail from 'nodemailer/lib/mailer';
 import { smtpMessageId } from './envelope';
-import { senderOf } from './addresses';
+import { recipientsOf, senderOf } from './addresses';
 import type { MailRequest } from './mail-request';
 
 /** A mail ready to go: its id and creation time come from the envelope, the mail from it or its payload blob. */
@@ -14,6 +14,9 @@ export interface OutgoingMail {
 export function composeMessage({ id, createdAt, mail }: OutgoingMail): Mail.Options {
   const sender = senderOf(mail);
   return {
+    // The SMTP envelope spelled out from the validated (ASCII, A-label) addresses, so MAIL FROM and RCPT TO
+    // carry exactly what the headers carry and never need SMTPUTF8.
+    envelope: { from: sender, to: recipientsOf(mail) },
     from: mail.from,
     to: mail.to,
     cc: mail.cc,

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { emailDomain } from './addresses';
-import { mailRequestSchema, toFieldErrors, type FieldError, type MailRequest } from './mail-request';
+import { forbiddenKeys, mailRequestSchema, toFieldErrors, type FieldError, type MailRequest } from './mail-request';
 
 export const ENVELOPE_VERSION = 1;
 
@@ -11,20 +11,34 @@ export const messageIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { message: '1-100 letters, digits, dot, dash or underscore' });
 
+/**
+ * A payload blob's name is the one the product makes: a message id plus ".json". That is one path segment:
+ * no "/", "\\" or "%" in the alphabet and a letter or digit first, so it can never be "." or "..", never
+ * escape MAIL_PAYLOAD_CONTAINER ("../other/mail.json") and never name a folder-like path ("a/b.json").
+ */
+export const payloadBlobNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json$/, { message: 'must be <message id>.json: no "/", "\\" or "%"' });
+
+/** The payload blob of a message: made from its id, so it always passes payloadBlobNameSchema. */
+export function payloadBlobName(id: string): string {
+  return `${id}.json`;
+}
+
 export const envelopeSchema = z
   .object({
     version: z.literal(ENVELOPE_VERSION).meta({ description: 'Envelope format version.' }),
     id: messageIdSchema.meta({ description: 'Message id; the SMTP Message-ID is derived from it.' }),
     createdAt: z.iso.datetime({ offset: true }),
     mail: mailRequestSchema.optional().meta({ description: 'The mail itself, or…' }),
-    mailBlob: z
-      .string()
-      .regex(/^[A-Za-z0-9._\/-]{1,1024}$/)
+    mailBlob: payloadBlobNameSchema
       .optional()
-      .meta({ description: '…the name of a blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.' }),
+      .meta({ description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.' }),
   })
   .strict()
   .refine((e) => (e.mail === undefined) !== (e.mailBlob === undefined), { message: 'exactly one of mail and mailBlob', path: ['mail'] })
+  // A message reads (and, once final, deletes) only its own payload, never another message's.
+  .refine((e) => e.mailBlob === undefined || e.mailBlob === payloadBlobName(e.id), { message: 'must be "<id>.json", the payload of this message', path: ['mailBlob'] })
   .meta({ id: 'OutboxEnvelope', description: 'A message on the outbox queue (JSON, base64-encoded).' });
 
 export type Envelope = z.infer<typeof envelopeSchema>;
@@ -44,6 +58,8 @@ export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } 
       return { ok: false, errors: [{ field: '(message)', detail: 'not JSON (producers must write base64-encoded JSON)' }] };
     }
   }
+  const reserved = forbiddenKeys(value);
+  if (reserved.length > 0) return { ok: false, errors: reserved };
   const result = envelopeSchema.safeParse(value);
   if (!result.success) return { ok: false, errors: toFieldErrors(result.error) };
   if (result.data.mail && !result.data.mail.from) return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };
@@ -52,6 +68,8 @@ export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } 
 
 /** Validates a mail loaded from a payload blob, as strictly as an inline one. */
 export function checkLoadedMail(value: unknown): { ok: true; mail: MailRequest } | { ok: false; errors: FieldError[] } {
+  const reserved = forbiddenKeys(value);
+  if (reserved.length > 0) return { ok: false, errors: reserved.map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
   const result = mailRequestSchema.safeParse(value);
   if (!result.success) return { ok: false, errors: toFieldErrors(result.error).map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
   if (!result.data.from) return { ok: false, errors: [{ field: 'mailBlob:from', detail: 'required in an envelope' }] };

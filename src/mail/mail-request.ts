@@ -3,13 +3,35 @@
 import { z } from 'zod';
 
 export const MAX_RECIPIENTS = 500;
+export const MAX_REPLY_TO = 50;
+export const MAX_ATTACHMENTS = 250;
 export const MAX_SCHEDULE_DAYS = 7;
+export const MAX_CUSTOM_HEADERS = 50;
+/** Names plus values of all custom headers together. */
+export const MAX_CUSTOM_HEADER_BYTES = 16 * 1024;
+/**
+ * RFC 5322 caps a line at 998 octets. nodemailer folds a long header before its value, so an unbroken value
+ * ends up on a line of its own after one space of indentation: 997 characters is the longest that fits.
+ */
+export const MAX_HEADER_VALUE = 997;
 
 const noLineBreaks = (s: string) => !/[\r\n]/.test(s);
+// Other control characters (NUL, VT, ESC…) have no business in a header either.
+const noControlCharacters = (s: string) => !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(s);
 const headerText = (max: number) =>
-  z.string().max(max).refine(noLineBreaks, { message: 'must not contain CR or LF' });
+  z
+    .string()
+    .max(max)
+    .refine(noLineBreaks, { message: 'must not contain CR or LF' })
+    .refine(noControlCharacters, { message: 'must not contain control characters' });
 
-const emailAddress = z.email({ message: 'not a valid email address' }).max(254);
+/**
+ * ASCII addresses only, so the SMTP envelope and the headers stay ASCII without SMTPUTF8: internationalised
+ * domains in their A-label form (user@xn--bcher-kva.example, IDN top-level domains too); a non-ASCII local part
+ * is refused. Local part as zod's email check has it, at most 64 characters (RFC 5321).
+ */
+const EMAIL_ADDRESS = /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+\-.]{0,63}[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
+const emailAddress = z.email({ pattern: EMAIL_ADDRESS, message: 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)' }).max(254);
 
 export const addressSchema = z
   .union([
@@ -18,7 +40,7 @@ export const addressSchema = z
   ])
   .meta({ description: 'An address, either "user@contoso.com" or { "name": "User", "address": "user@contoso.com" }.' });
 
-const addressListSchema = z.union([addressSchema, z.array(addressSchema).min(1)]);
+const addressListSchema = (max: number) => z.union([addressSchema, z.array(addressSchema).min(1).max(max)]);
 
 // Headers a caller may set. Everything that identifies, routes or structures the message is ours to write.
 const ALLOWED_HEADERS = ['in-reply-to', 'references', 'list-unsubscribe', 'list-unsubscribe-post', 'auto-submitted', 'keywords', 'comments'];
@@ -31,12 +53,20 @@ const headerName = z
     return ALLOWED_HEADERS.includes(lower) || (lower.startsWith('x-') && !RESERVED_X_HEADERS.test(lower));
   }, { message: `header not allowed: use X-* headers or one of ${ALLOWED_HEADERS.join(', ')}` });
 
+const MIME_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/;
+const ATTACHMENT_TYPES = /^(application|audio|font|image|model|text|video)\//i;
+
 export const attachmentSchema = z
   .object({
     filename: headerText(255).min(1),
     contentType: z
       .string()
-      .regex(/^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/, { message: 'not a MIME type such as application/pdf' })
+      .max(127)
+      .regex(MIME_TYPE, { message: 'not a MIME type such as application/pdf' })
+      // multipart/* and message/* would be parsed as structure by the receiver and the file lost.
+      .refine((type) => !MIME_TYPE.test(type) || ATTACHMENT_TYPES.test(type), {
+        message: 'must be a discrete media type (application, audio, font, image, model, text or video)',
+      })
       .default('application/octet-stream'),
     content: z.base64({ message: 'must be base64' }).meta({ description: 'The file, base64-encoded.' }),
     contentId: headerText(200)
@@ -49,15 +79,18 @@ export const attachmentSchema = z
 export const mailRequestSchema = z
   .object({
     from: addressSchema.optional().meta({ description: 'Sender; must be an allowed sender. Defaults to MAIL_DEFAULT_SENDER.' }),
-    to: addressListSchema.optional(),
-    cc: addressListSchema.optional(),
-    bcc: addressListSchema.optional(),
-    replyTo: addressListSchema.optional(),
-    subject: headerText(998),
+    to: addressListSchema(MAX_RECIPIENTS).optional(),
+    cc: addressListSchema(MAX_RECIPIENTS).optional(),
+    bcc: addressListSchema(MAX_RECIPIENTS).optional(),
+    replyTo: addressListSchema(MAX_REPLY_TO).optional(),
+    subject: headerText(MAX_HEADER_VALUE),
     text: z.string().optional(),
     html: z.string().optional(),
-    attachments: z.array(attachmentSchema).max(250).optional(),
-    headers: z.record(headerName, headerText(998)).optional(),
+    attachments: z.array(attachmentSchema).max(MAX_ATTACHMENTS).optional(),
+    headers: z
+      .record(headerName, headerText(MAX_HEADER_VALUE))
+      .optional()
+      .meta({ description: `At most ${MAX_CUSTOM_HEADERS} headers, ${MAX_CUSTOM_HEADER_BYTES} bytes of names and values together.` }),
     importance: z.enum(['low', 'normal', 'high']).optional(),
     sendAt: z.iso
       .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-12-01T08:00:00Z' })
@@ -78,10 +111,30 @@ export const mailRequestSchema = z
     if (mail.text === undefined && mail.html === undefined) {
       ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
     }
+    if (mail.headers) {
+      const entries = Object.entries(mail.headers);
+      if (entries.length > MAX_CUSTOM_HEADERS) {
+        ctx.addIssue({ code: 'custom', path: ['headers'], message: `${entries.length} headers; at most ${MAX_CUSTOM_HEADERS}` });
+      }
+      const bytes = customHeaderBytes(mail.headers);
+      if (bytes > MAX_CUSTOM_HEADER_BYTES) {
+        ctx.addIssue({ code: 'custom', path: ['headers'], message: `${bytes} bytes of names and values; at most ${MAX_CUSTOM_HEADER_BYTES}` });
+      }
+      const seen = new Set<string>();
+      for (const [name] of entries) {
+        // Header names are case-insensitive: two spellings of one name would become two headers.
+        if (seen.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'given twice (header names ignore case)' });
+        seen.add(name.toLowerCase());
+      }
+    }
   })
   .meta({ id: 'MailRequest', description: 'A mail to send through Exchange Online.' });
 
 export type MailRequest = z.infer<typeof mailRequestSchema>;
+
+export function customHeaderBytes(headers: Record<string, string>): number {
+  return Object.entries(headers).reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value), 0);
+}
 export type Address = z.infer<typeof addressSchema>;
 
 export interface FieldError {
@@ -110,7 +163,31 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
   });
 }
 
+// Keys that reach an object's prototype machinery when some consumer merges or indexes by them.
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Every path in parsed JSON that uses a forbidden key. Walks iteratively: depth is bounded only by the body size. */
+export function forbiddenKeys(input: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  const pending: Array<{ value: unknown; path: PropertyKey[] }> = [{ value: input, path: [] }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => pending.push({ value: item, path: [...path, index] }));
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) errors.push({ field: fieldPath([...path, key]), detail: 'reserved key name' });
+      else pending.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+    }
+  }
+  return errors;
+}
+
 export function parseMailRequest(input: unknown): Validation<MailRequest> {
+  const reserved = forbiddenKeys(input);
+  if (reserved.length > 0) return { ok: false, errors: reserved };
   const result = mailRequestSchema.safeParse(input);
   return result.success ? { ok: true, value: result.data } : { ok: false, errors: toFieldErrors(result.error) };
 }

@@ -3,7 +3,7 @@
 // the mail is stored as a blob and the queue message carries a reference (claim check).
 import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
-import type { Envelope } from '../mail/envelope';
+import { payloadBlobName, payloadBlobNameSchema, type Envelope } from '../mail/envelope';
 import type { MailRequest } from '../mail/mail-request';
 
 export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
@@ -20,6 +20,12 @@ export interface EnqueueOptions {
 }
 
 export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
+  // Every payload name passes here before it reaches the blob client, which would resolve ".." or "/" in it
+  // to a blob outside the payload container. The envelope schema refuses such names too; this holds even if not.
+  const payload = (blobName: string) => {
+    if (!payloadBlobNameSchema.safeParse(blobName).success) throw new PayloadNameError(blobName);
+    return payloads.getBlockBlobClient(blobName);
+  };
   const send = async (envelope: Envelope, options?: EnqueueOptions) => {
     const delayMs = Math.min(Math.max(0, options?.delayMs ?? 0), MAX_VISIBILITY_DELAY_MS - 1000);
     await queue.sendMessage(encodeQueueMessage(envelope), {
@@ -41,8 +47,8 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
         await send(envelope, options);
         return undefined;
       }
-      const blobName = `${envelope.id}.json`;
-      await payloads.getBlockBlobClient(blobName).uploadData(Buffer.from(mailJson, 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+      const blobName = payloadBlobName(envelope.id);
+      await payload(blobName).uploadData(Buffer.from(mailJson, 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/json' } });
       await send({ ...reference, mailBlob: blobName }, options);
       return blobName;
     },
@@ -51,14 +57,21 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
     requeue: send,
 
     async loadMail(blobName: string): Promise<MailRequest> {
-      const buffer = await payloads.getBlockBlobClient(blobName).downloadToBuffer();
+      const buffer = await payload(blobName).downloadToBuffer();
       return JSON.parse(buffer.toString('utf8')) as MailRequest;
     },
 
     async deletePayload(blobName: string): Promise<void> {
-      await payloads.getBlockBlobClient(blobName).deleteIfExists();
+      await payload(blobName).deleteIfExists();
     },
   };
 }
 
 export type Outbox = ReturnType<typeof createOutbox>;
+
+export class PayloadNameError extends Error {
+  constructor(readonly blobName: string) {
+    super(`not a payload blob name: ${JSON.stringify(blobName.slice(0, 200))}`);
+    this.name = 'PayloadNameError';
+  }
+}

@@ -1,5 +1,6 @@
 // Test harness: the real local stack (Azurite, token endpoints, Exchange-like SMTP server), the app's
 // runtime configured against it, and the local Functions host driving the queue function.
+import { createServer, type AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { loadConfig, type AuthMode, type MailConfig } from '../../src/config';
@@ -57,7 +58,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const stack = await startLocalStack(options.stack);
   const mode = options.mode ?? 'clientSecret';
   // A high rate limit unless a test is about the governor: tests send many messages from one mailbox.
-  const settings = { ...stack.settings(mode), MAIL_MAX_MESSAGES_PER_MINUTE: '10000', ...options.settings };
+  // The local host's port is chosen first so status URLs (MAIL_PUBLIC_BASE_URL) point at it, as WEBSITE_HOSTNAME does in Azure.
+  const port = await freePort();
+  const settings = { ...stack.settings(mode), MAIL_MAX_MESSAGES_PER_MINUTE: '10000', MAIL_PUBLIC_BASE_URL: `http://localhost:${port}`, ...options.settings };
   // @azure/identity reads the managed identity endpoint from the environment.
   if (mode === 'managedIdentity' || mode === 'federatedIdentity') Object.assign(process.env, stack.managedIdentity.env);
   const config = loadConfig(settings);
@@ -67,7 +70,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const host =
     options.worker === false
       ? undefined
-      : await startLocalHost({ port: 0, settings: runtime.host, ...localFunctions(runtime), log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
+      : await startLocalHost({ port, settings: runtime.host, ...localFunctions(runtime), log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
   const sendMail = createSendMailHandler(() => runtime);
 
   return {
@@ -114,6 +117,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await stack.stop();
     },
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function queueLength(runtime: Runtime, name = runtime.config.queueName): Promise<number> {

@@ -1,0 +1,39 @@
+// One spelling per mail, so an Idempotency-Key repeat is recognised however the request was written:
+// keys in any order, a single address or a list of one, "a@x" or { "address": "a@x" }, domains in any case.
+import { createHash } from 'node:crypto';
+import { listOf, type Address, type MailRequest } from './mail-request';
+
+function canonicalAddress(address: Address): { address: string; name?: string } {
+  const { name, address: spec } = typeof address === 'string' ? { name: undefined, address } : address;
+  const at = spec.lastIndexOf('@');
+  const normalised = `${spec.slice(0, at)}@${spec.slice(at + 1).toLowerCase()}`;
+  return name ? { address: normalised, name } : { address: normalised };
+}
+
+/** JSON with keys sorted at every level; undefined members left out, as JSON.stringify does. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const members = Object.keys(value)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${sortedJson((value as Record<string, unknown>)[key])}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A hash of what the mail says, not how it was written. `mail.from` must already hold the effective sender. */
+export function mailFingerprint(mail: MailRequest): string {
+  const lists = (['to', 'cc', 'bcc', 'replyTo'] as const).map((field) => [field, listOf<Address>(mail[field]).map(canonicalAddress)] as const);
+  const headers = mail.headers ? Object.fromEntries(Object.entries(mail.headers).map(([name, value]) => [name.toLowerCase(), value])) : undefined;
+  const canonical = {
+    ...mail,
+    from: mail.from ? canonicalAddress(mail.from) : undefined,
+    ...Object.fromEntries(lists.filter(([, list]) => list.length > 0)),
+    headers,
+    importance: mail.importance === 'normal' ? undefined : mail.importance,
+    sendAt: mail.sendAt ? new Date(mail.sendAt).toISOString() : undefined,
+  };
+  return createHash('sha256').update(sortedJson(canonical)).digest('hex');
+}
