@@ -57,6 +57,11 @@ export interface ConnectionLog {
   remoteAddress: string;
   mailbox?: string;
   events: SmtpEvent[];
+  /**
+   * The command lines as the client wrote them (credentials redacted by smtp-server), since the parsed addresses
+   * in `events` are smtp-server's: it turns A-label domains into Unicode.
+   */
+  commands: string[];
 }
 
 export interface FaultContext {
@@ -110,6 +115,21 @@ const AUTH_FAILED = '535 5.7.3 Authentication unsuccessful';
 const AUTH_BEFORE_TLS = '504 5.7.4 Unrecognized authentication type';
 const TOO_MANY_CONNECTIONS = '432 4.3.2 Concurrent connections limit exceeded';
 const TOO_BIG = '552 5.3.4 Message size exceeds fixed maximum message size';
+
+/** An smtp-server logger that keeps only the client's command lines (its "C:" debug entries). */
+function commandLogger(onCommand: (connectionId: string, line: string) => void) {
+  const ignore = () => undefined;
+  return {
+    debug(meta: { tnx?: string; cid?: string }, _format: string, line?: unknown) {
+      if (meta?.tnx === 'command' && meta.cid && typeof line === 'string') onCommand(meta.cid, line);
+    },
+    trace: ignore,
+    info: ignore,
+    warn: ignore,
+    error: ignore,
+    fatal: ignore,
+  };
+}
 
 export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink> {
   const audience = options.audience ?? EXCHANGE_AUDIENCE;
@@ -168,10 +188,10 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     allowInsecureAuth: true,
     authRequiredMessage: '5.7.57 Client not authenticated to send mail',
     disableReverseLookup: true, // a reverse DNS lookup per connection can take up to 1.5 s
-    logger: false,
+    logger: commandLogger((id, line) => logs.get(id)?.commands.push(line)),
     closeTimeout: 1000, // stop() destroys every socket it knows of; this bounds the wait for any other
     onConnect(session, callback) {
-      logs.set(session.id, { id: session.id, remoteAddress: session.remoteAddress, events: [] });
+      logs.set(session.id, { id: session.id, remoteAddress: session.remoteAddress, events: [], commands: [] });
       const reply = faultReply('connect', contextOf(session));
       if (reply) return callback(refuse(session, 'connect', reply));
       record(session, { type: 'connect', ok: true });

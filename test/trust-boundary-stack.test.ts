@@ -1,0 +1,146 @@
+// The door with the real parts behind it (Azurite, local host over HTTP, Exchange-like SMTP server): payload
+// blobs outside the payload container, forged Host headers, bodies over the limit, respelled idempotent repeats.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { startHarness, type Harness } from './support/harness';
+import { encodeQueueMessage, PayloadNameError } from '../src/storage/outbox';
+import { maxRequestBytes } from '../src/intake/accept-mail';
+
+const MAX_MESSAGE_BYTES = 64 * 1024;
+let h: Harness;
+before(async () => {
+  h = await startHarness({ mode: 'clientSecret', settings: { MAIL_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) } });
+});
+after(async () => h?.close());
+
+const mailJson = (to: string) => JSON.stringify({ from: 'noreply@contoso.example', to, subject: 'stolen', text: 'x' });
+
+test('an envelope naming a blob outside its own payload is refused: the blob is neither read, sent nor deleted', async () => {
+  const victim = h.runtime.storage.blobs.getContainerClient('victim');
+  await victim.createIfNotExists();
+  await victim.getBlockBlobClient('mail.json').uploadData(Buffer.from(mailJson('victim@example.com')));
+  const payloads = h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer);
+  await payloads.getBlockBlobClient('someone-else.json').uploadData(Buffer.from(mailJson('other@example.com')));
+
+  const names = ['../victim/mail.json', 'a/b.json', '..%2fvictim%2fmail.json', '..\\victim\\mail.json', '..', 'someone-else.json', 'trav-7.JSON'];
+  const queue = h.runtime.storage.queues.getQueueClient(h.config.queueName);
+  for (const [i, mailBlob] of names.entries()) {
+    await queue.sendMessage(encodeQueueMessage({ version: 1, id: `trav-${i}`, createdAt: new Date().toISOString(), mailBlob }));
+  }
+  for (const [i] of names.entries()) await h.waitForLog(`trav-${i}`);
+  await h.waitForLog('Permanent failure: malformed');
+  const refusals = h.logs.filter((l) => l.includes('malformed outbox message') && l.includes('mailBlob'));
+  assert.equal(refusals.length, names.length, refusals.join('\n'));
+  assert.ok(await victim.getBlockBlobClient('mail.json').exists(), 'the blob in another container is still there');
+  assert.ok(await payloads.getBlockBlobClient('someone-else.json').exists(), "another message's payload is still there");
+  assert.equal(h.stack.smtp.messages.filter((m) => m.rcptTo.some((r) => r === 'victim@example.com' || r === 'other@example.com')).length, 0);
+});
+
+test('the outbox refuses a traversing name before the blob client sees it', async () => {
+  const victim = h.runtime.storage.blobs.getContainerClient('victim');
+  await victim.createIfNotExists();
+  await victim.getBlockBlobClient('keep.json').uploadData(Buffer.from('{}'));
+  await assert.rejects(h.runtime.outbox.loadMail('../victim/keep.json'), PayloadNameError);
+  await assert.rejects(h.runtime.outbox.deletePayload('../victim/keep.json'), PayloadNameError);
+  assert.ok(await victim.getBlockBlobClient('keep.json').exists());
+});
+
+/** A raw HTTP request to the local host, with whatever headers a hostile client sends. */
+function raw(path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  const { port } = new URL(h.host!.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, setHost: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('Location comes from the configured base URL, never from a forged Host header', async () => {
+  const body = JSON.stringify({ to: 'host@example.com', subject: 'host', text: 'x' });
+  const posted = await raw('/api/mail?code=k', { Host: 'evil.example', 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }, body);
+  assert.equal(posted.status, 202);
+  const location = String(posted.headers.location);
+  assert.ok(location.startsWith(`${h.host!.url}/api/mail/`), location);
+  assert.ok(!location.includes('evil.example'));
+  const polled = await raw(new URL(location).pathname + '?code=k', { Host: 'evil.example' });
+  assert.ok(!String(polled.headers.location ?? '').includes('evil.example'));
+  const badHost = await raw('/api/mail/x', { Host: 'a b:c' });
+  assert.equal(badHost.status, 404, 'a malformed Host header is not a server error');
+});
+
+test('a malformed percent-escape in the path is a 400, not a 500', async () => {
+  assert.equal((await raw('/api/mail/%ZZ', {})).status, 400);
+});
+
+test('a declared Content-Length over the limit is refused before the body is read', async () => {
+  const limit = maxRequestBytes(MAX_MESSAGE_BYTES);
+  const { port } = new URL(h.host!.url);
+  const result = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/api/mail', method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': String(60 * 1024 * 1024) } });
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode!, sent: req.socket?.bytesWritten ?? 0 });
+      req.destroy();
+    });
+    req.on('error', (error) => (error.message.includes('socket hang up') ? undefined : reject(error)));
+    req.write('{"to":');
+    req.flushHeaders();
+  });
+  assert.equal(result.status, 413);
+  assert.ok(limit < 60 * 1024 * 1024);
+});
+
+test('a chunked body is cut off at the limit with 413, not read to its end', async () => {
+  const limit = maxRequestBytes(MAX_MESSAGE_BYTES);
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  const total = 220 * 1024 * 1024;
+  const { port } = new URL(h.host!.url);
+  const result = await new Promise<{ status: number; written: number }>((resolve) => {
+    let written = 0;
+    let status = 0;
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/api/mail', method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } });
+    req.on('response', (res) => {
+      status = res.statusCode!;
+      res.resume();
+    });
+    const done = () => resolve({ status, written });
+    req.on('error', done);
+    req.on('close', done);
+    const pump = () => {
+      while (written < total) {
+        written += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+  assert.equal(result.status, 413);
+  assert.ok(result.written < total / 4, `the client could write ${result.written} bytes of ${total} (limit ${limit})`);
+});
+
+test('an Idempotency-Key repeat is recognised however the request is spelled; a different mail still gets 422', async () => {
+  const first = await h.post({ to: 'canon@example.com', subject: 'canonical', text: 'x' }, { 'idempotency-key': 'canon-1' });
+  const respelled = await h.post('{"text":"x","subject":"canonical","to":["canon@EXAMPLE.com"],"from":"noreply@contoso.example"}', { 'idempotency-key': 'canon-1' });
+  assert.equal(first.status, 202);
+  assert.equal(respelled.status, 202, JSON.stringify(respelled.json));
+  assert.equal(respelled.json.id, first.json.id);
+  const different = await h.post({ to: 'canon@example.com', subject: 'canonical', text: 'y' }, { 'idempotency-key': 'canon-1' });
+  assert.equal(different.status, 422);
+  await h.waitForFinal(first.json.id);
+  assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${first.json.id}@contoso.example>`).length, 1);
+});
+
+test('an A-label recipient reaches the server as an A-label in RCPT TO and in To:', async () => {
+  const { json } = await h.post({ to: 'user@xn--bcher-kva.example', subject: 'idn', text: 'x' });
+  assert.equal((await h.waitForFinal(json.id)).status, 'sent');
+  const received = h.stack.smtp.messages.find((m) => m.messageId === `<${json.id}@contoso.example>`)!;
+  const commands = h.stack.smtp.connections.find((c) => c.id === received.connectionId)!.commands;
+  assert.ok(commands.includes('RCPT TO:<user@xn--bcher-kva.example>'), commands.join('\n'));
+  assert.ok(!commands.some((line) => /[\u0080-\uffff]/.test(line)), 'no command line carries non-ASCII');
+  assert.match(received.raw.toString('latin1'), /^To: user@xn--bcher-kva\.example\r$/m);
+});
