@@ -93,6 +93,8 @@ export class ConfigError extends Error {
   }
 }
 
+import { isAllowedSender } from './mail/senders';
+
 type Env = Record<string, string | undefined>;
 
 const EMAIL = /^[^\s@<>(),;:"[\]\\]+@[^\s@<>(),;:"[\]\\]+\.[^\s@<>(),;:"[\]\\]+$/;
@@ -252,12 +254,6 @@ function readPublicBaseUrl(configured: string | undefined, websiteHostname: stri
     return `${LOOPBACK.test(websiteHostname) ? 'http' : 'https'}://${websiteHostname.toLowerCase()}`;
   }
   return undefined;
-}
-
-export function isAllowedSender(address: string, allowed: readonly string[]): boolean {
-  const lower = address.toLowerCase();
-  const domain = lower.slice(lower.lastIndexOf('@'));
-  return allowed.includes(lower) || allowed.includes(domain);
 }
 
 /** The README's configuration table, generated from SETTINGS so the two cannot drift. */

@@ -2,7 +2,7 @@
 // already final, claim it, respect the per-mailbox governor, send, and record the outcome. Anything
 // that should be tried later goes back on the queue with a delay (so retries can grow and deferrals
 // do not use up the host's dequeue count); only failures of our own dependencies throw.
-import { isAllowedSender } from '../config';
+import { isAllowedSender } from '../mail/senders';
 import { checkLoadedMail, decodeEnvelope, smtpMessageId, type Envelope } from '../mail/envelope';
 import { recipientsOf, senderOf } from '../mail/addresses';
 import type { MailRequest } from '../mail/mail-request';

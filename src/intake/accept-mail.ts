@@ -1,7 +1,8 @@
 // Turns an HTTP body into an envelope on the outbox, or into a problem naming every bad field.
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
 import { createHash, randomUUID } from 'node:crypto';
-import { isAllowedSender, type MailConfig } from '../config';
+import type { MailConfig } from '../config';
+import { isAllowedSender } from '../mail/senders';
 import { addressOf, customHeaderBytes, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
 import { mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
