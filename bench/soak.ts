@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import type { AuthMode } from '../src/config';
+import type { AuthMode } from '../src/identity/auth-mode';
 import { loadConfig } from '../src/config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';

@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const { settingsTableMarkdown } = require('../dist/src/config.js');
+const { settingsTableMarkdown } = require('../dist/src/settings.js');
 const path = new URL('../README.md', import.meta.url);
 const readme = readFileSync(path, 'utf8');
 const updated = readme.replace(/(<!-- settings-table:start -->\n)[\s\S]*?(<!-- settings-table:end -->)/, `$1${settingsTableMarkdown()}\n$2`);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as functions from '@azure/functions';
-import { SETTINGS, STORAGE_CONNECTION, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
+import { SETTINGS, STORAGE_CONNECTION } from '../src/settings';
 import { createRuntime } from '../src/runtime';
 import { localFunctions } from '../src/local/local-functions';
 

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTINGS } from '../src/config';
+import { SETTINGS } from '../src/settings';
+import { AUTH_MODES } from '../src/identity/auth-mode';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const ROOT = join(__dirname, '..', '..');
@@ -129,13 +130,8 @@ const everyBicepName = [
   ...[...settings.modes.values()].flatMap(names),
 ];
 
-/** The auth modes src/config.ts knows: the backticked words opening MAIL_AUTH_MODE's description. */
-function codeModes(): string[] {
-  const description = specs.get('MAIL_AUTH_MODE')?.description ?? '';
-  const modes = [...description.split(':')[0]!.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!);
-  assert.ok(modes.length > 0, 'could not read the auth modes from the MAIL_AUTH_MODE description in src/config.ts');
-  return modes;
-}
+/** The auth modes the code knows. */
+const codeModes = (): string[] => [...AUTH_MODES];
 
 test('the Bicep setting blocks were found and are not empty', () => {
   assert.ok(settings.host.length > 0, 'hostSettings is empty');
@@ -189,14 +185,14 @@ test('every auth mode of the code is deployable, and each mode sets exactly what
   for (const mode of known) {
     const set = new Set([...names(settings.host), ...names(settings.mail), ...names(settings.modes.get(mode)!)]);
     for (const spec of SETTINGS) {
-      if (spec.required === 'optional') continue;
-      const alternatives = [...spec.required.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
-      if (spec.required === 'always') {
+      const { requirement } = spec;
+      if (requirement === 'optional') continue;
+      if (requirement === 'always') {
         assert.ok(set.has(spec.name), `mode ${mode}: ${spec.name} is always required but infra does not set it`);
-      } else if (alternatives.length > 0) {
-        assert.ok(alternatives.some((a) => set.has(a)), `mode ${mode}: ${spec.name} needs one of ${alternatives.join(', ')}`);
+      } else if ('oneOf' in requirement) {
+        assert.ok(requirement.oneOf.some((a) => set.has(a)), `mode ${mode}: ${spec.name} needs one of ${requirement.oneOf.join(', ')}`);
       } else {
-        const modes = spec.required.split(',').map((s) => s.trim());
+        const modes: readonly string[] = requirement;
         // Settings a mode does not require may still be read in it (MAIL_CLIENT_ID names the user-assigned
         // identity in managedIdentity mode); credentials are checked separately below.
         if (modes.includes(mode)) assert.ok(set.has(spec.name), `mode ${mode}: ${spec.name} is required in this mode but not set`);
@@ -227,7 +223,7 @@ test('optional settings are overrides of optional code settings', () => {
   for (const { key } of settings.optional) {
     const spec = specs.get(key);
     assert.ok(spec, `${key} is not in SETTINGS`);
-    assert.equal(spec.required, 'optional', `${key} is required by the code, so it must not be optional in infra`);
+    assert.equal(spec.requirement, 'optional', `${key} is required by the code, so it must not be optional in infra`);
   }
 });
 

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { STORAGE_CONNECTION } from '../config';
+import { STORAGE_CONNECTION } from '../settings';
 import { createProcessOutboxHandler } from '../handlers/process-outbox';
 import { sharedRuntime } from '../runtime';
 

@@ -3,7 +3,22 @@
 import { ManagedIdentityCredential } from '@azure/identity';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import type { MailConfig } from '../config';
+import type { AuthMode } from './auth-mode';
+
+/** What the token source needs to know; read from the MAIL_* settings by src/config.ts. */
+export interface TokenSourceOptions {
+  mode: AuthMode;
+  tenantId?: string;
+  /** App registration client id, or in managedIdentity mode the user-assigned identity's client id. */
+  clientId?: string;
+  clientSecret?: string;
+  clientCertificatePem?: string;
+  /** federatedIdentity: the user-assigned identity the app registration trusts. */
+  managedIdentityClientId?: string;
+  federationAudience: string;
+  authorityHost: string;
+  scope: string;
+}
 
 export const RENEW_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
 
@@ -46,11 +61,11 @@ export function cachedTokenSource(fetchToken: Fetch, now: () => number = Date.no
   };
 }
 
-export function createTokenSource(auth: MailConfig['auth']): TokenSource {
+export function createTokenSource(auth: TokenSourceOptions): TokenSource {
   return cachedTokenSource(auth.mode === 'managedIdentity' ? managedIdentityFetch(auth) : confidentialClientFetch(auth));
 }
 
-function managedIdentityFetch(auth: MailConfig['auth']): Fetch {
+function managedIdentityFetch(auth: TokenSourceOptions): Fetch {
   const credential = new ManagedIdentityCredential(auth.clientId ? { clientId: auth.clientId } : {});
   return async () => {
     try {
@@ -63,7 +78,7 @@ function managedIdentityFetch(auth: MailConfig['auth']): Fetch {
   };
 }
 
-function confidentialClientFetch(auth: MailConfig['auth']): Fetch {
+function confidentialClientFetch(auth: TokenSourceOptions): Fetch {
   const configuration: Configuration = {
     auth: {
       clientId: auth.clientId!,
@@ -86,7 +101,7 @@ function confidentialClientFetch(auth: MailConfig['auth']): Fetch {
   };
 }
 
-function appCredential(auth: MailConfig['auth']): Pick<Configuration['auth'], 'clientSecret' | 'clientCertificate' | 'clientAssertion'> {
+function appCredential(auth: TokenSourceOptions): Pick<Configuration['auth'], 'clientSecret' | 'clientCertificate' | 'clientAssertion'> {
   if (auth.mode === 'clientSecret') return { clientSecret: auth.clientSecret! };
   if (auth.mode === 'clientCertificate') return { clientCertificate: certificateCredential(auth.clientCertificatePem!) };
   // federatedIdentity: the app registration trusts a managed identity, whose token is the client assertion.

@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { ConfigError, loadConfig, type AuthMode } from '../config';
+import { ConfigError, loadConfig } from '../config';
+import type { AuthMode } from '../identity/auth-mode';
 import { createRuntime } from '../runtime';
 import { provisionStorage } from '../storage/provision';
 import { APP_ROOT } from '../host-settings';

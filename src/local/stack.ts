@@ -2,7 +2,7 @@
 // token endpoint and an SMTP server that behaves like Exchange Online's submission endpoint.
 // The sandbox (npm start) and the tests use this same stack.
 import { join } from 'node:path';
-import type { AuthMode } from '../config';
+import type { AuthMode } from '../identity/auth-mode';
 import { startAzurite, type Azurite } from './azurite';
 import { createClientCertificate, ensureLocalCertificates, type ClientCertificate } from './certs';
 import { startEntraEndpoint, type EntraEndpoint } from './entra-endpoint';

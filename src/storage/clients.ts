@@ -3,7 +3,16 @@ import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity
 import { QueueServiceClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TableClient } from '@azure/data-tables';
-import type { StorageConnection } from '../config';
+
+export interface StorageConnection {
+  /** A connection string (Azurite, or an account key where shared keys are allowed). */
+  connectionString?: string;
+  /** Identity-based connection: service endpoints plus an optional user-assigned identity client id. */
+  queueServiceUri?: string;
+  blobServiceUri?: string;
+  tableServiceUri?: string;
+  clientId?: string;
+}
 
 export interface StorageClients {
   queues: QueueServiceClient;

@@ -3,7 +3,8 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { loadConfig, type AuthMode, type MailConfig } from '../../src/config';
+import { loadConfig, type MailConfig } from '../../src/config';
+import type { AuthMode } from '../../src/identity/auth-mode';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime';
 import { provisionStorage } from '../../src/storage/provision';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
