@@ -9,6 +9,8 @@ import { loadConfig } from '../src/config';
 import { SETTINGS, STORAGE_CONNECTION } from '../src/settings';
 import { createRuntime } from '../src/runtime';
 import { localFunctions } from '../src/local/local-functions';
+import { FUNCTIONS, httpFunctions } from '../src/api/function-table';
+import { openApiDocument } from '../src/api/openapi';
 
 interface Registered {
   kind: 'http' | 'queue' | 'appStart' | 'setup';
@@ -30,13 +32,12 @@ function captureRegistrations(): Registered[] {
 
 const registered = captureRegistrations();
 
-test('each function file registers one function the Functions way, plus the configuration check at start', () => {
+test('each function file registers one function of the function table, the Functions way, plus the configuration check at start', () => {
   const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route, r.options!.authLevel]);
-  assert.deepEqual(http.sort(), [
-    ['getMailStatus', 'GET', 'mail/{id}', 'function'],
-    ['openApi', 'GET', 'openapi.json', 'anonymous'],
-    ['sendMail', 'POST', 'mail', 'function'],
-  ]);
+  const table = httpFunctions().map((fn) => [fn.name, fn.method, fn.route, fn.authLevel]);
+  assert.deepEqual(http.sort(), table.sort());
+  assert.deepEqual(http.map((r) => r[0]).sort(), ['getMailStatus', 'openApi', 'sendMail']);
+  assert.equal(readdirSync(join(__dirname, '..', 'src', 'functions')).filter((f) => f.endsWith('.js')).length, Object.keys(FUNCTIONS).length + 1);
   assert.equal(registered.filter((r) => r.kind === 'appStart').length, 1);
 });
 
@@ -60,4 +61,14 @@ test('the local host serves the same functions on the same routes', () => {
   const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route]);
   assert.deepEqual(local.http.map((f) => [f.name, f.method, f.route]).sort(), http.sort());
   assert.deepEqual(local.queue.map((f) => [f.name, f.queue.name]), [['processOutbox', config.queueName]]);
+});
+
+test('the OpenAPI document describes exactly the HTTP functions, with their methods, auth and every response status', () => {
+  const document = openApiDocument(httpFunctions()) as { paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown>; security: unknown[] }>> };
+  const described = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, method.toUpperCase(), path]));
+  assert.deepEqual(described.sort(), httpFunctions().map((fn) => [fn.name, fn.method, `/api/${fn.route}`]).sort());
+  const post = document.paths['/api/mail']!.post!;
+  assert.deepEqual(Object.keys(post.responses).sort(), ['202', '400', '401', '413', '415', '422', '503']);
+  assert.deepEqual(Object.keys(document.paths['/api/mail/{id}']!.get!.responses).sort(), ['200', '202', '401', '404', '422']);
+  assert.deepEqual(document.paths['/api/openapi.json']!.get!.security, [], 'the description is anonymous, as registered');
 });

@@ -138,11 +138,8 @@ export function folderSize(dir) {
 }
 
 export function stagePackage({ root = ROOT, out = DEFAULT_OUT, build = true, offline = false, ignoreFile } = {}) {
-  if (build) {
-    // tsc never deletes the output of a removed source, and a stale dist/src/functions/*.js would still register.
-    rmSync(join(root, 'dist', 'src'), { recursive: true, force: true });
-    run('npm', ['run', 'build'], root);
-  }
+  // npm run build starts with npm run clean: a stale dist/src/functions/*.js of a removed function never ships.
+  if (build) run('npm', ['run', 'build'], root);
   const files = selectFiles(root, { ignoreFile: ignoreFile ?? join(root, '.funcignore'), out });
   for (const required of ['host.json', 'package.json', 'package-lock.json']) {
     if (!files.includes(required)) throw new Error(`${required} is not in the package: .funcignore excludes it`);

@@ -1,11 +1,15 @@
-// The API description, generated from the same schemas that validate requests and queue messages.
+// The API description, generated from the same schemas that validate requests and queue messages, and from the
+// function table for paths, methods, auth and every response status.
 import { z } from 'zod';
 import { addressSchema, mailRequestSchema } from '../mail/mail-request';
 import { envelopeSchema } from '../mail/envelope';
 import { statusViewSchema } from '../status/status-view';
+import type { HttpFunctionSpec, ResponseSpec } from './function-table';
+import { routeTemplate } from './routes';
 
 const problemSchema = {
   type: 'object',
+  description: 'RFC 9457 problem details.',
   properties: {
     type: { type: 'string' },
     title: { type: 'string' },
@@ -15,55 +19,58 @@ const problemSchema = {
   },
 };
 
-export function openApiDocument(): Record<string, unknown> {
+const acceptedSchema = {
+  allOf: [{ $ref: '#/components/schemas/MailStatus' }, { type: 'object', properties: { statusUrl: { type: 'string', description: 'Where to poll; also in Location.' } } }],
+};
+
+const headers = {
+  Location: { description: 'Status URL of the message.', schema: { type: 'string' } },
+  'Retry-After': { description: 'Seconds to wait before polling.', schema: { type: 'integer' } },
+};
+
+function response(spec: ResponseSpec): Record<string, unknown> {
+  const schema = spec.problem ? 'Problem' : spec.body;
+  return {
+    description: spec.description,
+    ...(spec.headers ? { headers: Object.fromEntries(spec.headers.map((name) => [name, headers[name]])) } : {}),
+    ...(schema ? { content: { [spec.problem ? 'application/problem+json' : 'application/json']: { schema: { $ref: `#/components/schemas/${schema}` } } } } : {}),
+  };
+}
+
+function operation(fn: HttpFunctionSpec): Record<string, unknown> {
+  const parameters = [...fn.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+  const responses = Object.fromEntries(Object.entries(fn.operation.responses).map(([status, spec]) => [status, response(spec)]));
+  // The Functions host answers 401 itself when a function key is missing or wrong.
+  if (fn.authLevel === 'function') responses['401'] = { description: 'No valid function key (x-functions-key header or code query parameter).' };
+  return {
+    operationId: fn.name,
+    summary: fn.operation.summary,
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(fn.operation.requestBody
+      ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${fn.operation.requestBody}` } } } } }
+      : {}),
+    responses,
+    security: fn.authLevel === 'function' ? [{ functionKey: [] }, { functionKeyQuery: [] }] : [],
+  };
+}
+
+export function openApiDocument(functions: readonly HttpFunctionSpec[]): Record<string, unknown> {
   // One registry so shared parts (Address, MailRequest) become components referenced by $ref.
   const registry = z.registry<{ id: string }>();
   registry.add(addressSchema, { id: 'Address' }).add(mailRequestSchema, { id: 'MailRequest' }).add(envelopeSchema, { id: 'OutboxEnvelope' }).add(statusViewSchema, { id: 'MailStatus' });
   const { schemas } = z.toJSONSchema(registry, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
-  const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const fn of functions) (paths[routeTemplate(fn.route)] ??= {})[fn.method.toLowerCase()] = operation(fn);
   return {
     openapi: '3.1.0',
     info: { title: 'Exchange Online SMTP mail sender', version: '1' },
-    paths: {
-      '/api/mail': {
-        post: {
-          operationId: 'sendMail',
-          summary: 'Queue a mail for sending; follow the returned Location for its outcome.',
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/MailRequest' } } } },
-          responses: {
-            '202': {
-              description: 'Accepted and queued.',
-              headers: { Location: { schema: { type: 'string' }, description: 'Status URL of the message.' } },
-              content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' }, statusUrl: { type: 'string' } } } } },
-            },
-            '400': problem('Invalid request; errors lists every bad field.'),
-            '413': problem('Body or message over the configured limit.'),
-            '415': problem('Body is not application/json.'),
-          },
-        },
-      },
-      '/api/mail/{id}': {
-        get: {
-          operationId: 'getMailStatus',
-          summary: 'The outcome of a mail (Logic Apps asynchronous pattern).',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: {
-            '200': { description: 'Sent.', content: { 'application/json': { schema: { $ref: '#/components/schemas/MailStatus' } } } },
-            '202': {
-              description: 'Still queued, sending or deferred; poll Location after Retry-After seconds.',
-              headers: { Location: { schema: { type: 'string' } }, 'Retry-After': { schema: { type: 'integer' } } },
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/MailStatus' } } },
-            },
-            '404': problem('No message with this id.'),
-            '422': problem('Failed; detail says what to do, mail holds the status record.'),
-          },
-        },
-      },
-    },
+    paths,
     components: {
-      schemas: { ...schemas, Problem: problemSchema },
-      securitySchemes: { functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' } },
+      schemas: { ...schemas, Problem: problemSchema, AcceptedMail: acceptedSchema },
+      securitySchemes: {
+        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
+        functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+      },
     },
-    security: [{ functionKey: [] }],
   };
 }

@@ -1,10 +1,5 @@
 import { app } from '@azure/functions';
-import { createGetMailStatusHandler } from '../handlers/get-mail-status';
+import { FUNCTIONS, httpOptions } from '../api/function-table';
 import { sharedRuntime } from '../runtime';
 
-app.http('getMailStatus', {
-  methods: ['GET'],
-  route: 'mail/{id}',
-  authLevel: 'function',
-  handler: createGetMailStatusHandler(sharedRuntime),
-});
+app.http(FUNCTIONS.getMailStatus.name, httpOptions(FUNCTIONS.getMailStatus, sharedRuntime));

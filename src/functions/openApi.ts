@@ -1,9 +1,5 @@
 import { app } from '@azure/functions';
-import { openApi } from '../handlers/open-api';
+import { FUNCTIONS, httpOptions } from '../api/function-table';
+import { sharedRuntime } from '../runtime';
 
-app.http('openApi', {
-  methods: ['GET'],
-  route: 'openapi.json',
-  authLevel: 'anonymous',
-  handler: openApi,
-});
+app.http(FUNCTIONS.openApi.name, httpOptions(FUNCTIONS.openApi, sharedRuntime));

@@ -1,10 +1,5 @@
 import { app } from '@azure/functions';
-import { STORAGE_CONNECTION } from '../settings';
-import { createProcessOutboxHandler } from '../handlers/process-outbox';
+import { FUNCTIONS, queueOptions } from '../api/function-table';
 import { sharedRuntime } from '../runtime';
 
-app.storageQueue('processOutbox', {
-  queueName: '%MAIL_QUEUE_NAME%',
-  connection: STORAGE_CONNECTION,
-  handler: createProcessOutboxHandler(sharedRuntime),
-});
+app.storageQueue(FUNCTIONS.processOutbox.name, queueOptions(FUNCTIONS.processOutbox, sharedRuntime));

@@ -1,10 +1,5 @@
 import { app } from '@azure/functions';
-import { createSendMailHandler } from '../handlers/send-mail';
+import { FUNCTIONS, httpOptions } from '../api/function-table';
 import { sharedRuntime } from '../runtime';
 
-app.http('sendMail', {
-  methods: ['POST'],
-  route: 'mail',
-  authLevel: 'function',
-  handler: createSendMailHandler(sharedRuntime),
-});
+app.http(FUNCTIONS.sendMail.name, httpOptions(FUNCTIONS.sendMail, sharedRuntime));

@@ -1,10 +1,7 @@
-import type { HttpResponseInit } from '@azure/functions';
-import { openApiDocument } from '../api/openapi';
+import type { HttpHandler } from '@azure/functions';
 
-// Built once: the document depends only on the schemas.
-let document: Record<string, unknown> | undefined;
-
-export async function openApi(): Promise<HttpResponseInit> {
-  document ??= openApiDocument();
-  return { jsonBody: document };
+/** Serves the API description; built on first use, since it depends only on the schemas and the function table. */
+export function createOpenApiHandler(build: () => Record<string, unknown>): HttpHandler {
+  let document: Record<string, unknown> | undefined;
+  return async () => ({ jsonBody: (document ??= build()) });
 }

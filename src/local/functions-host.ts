@@ -6,15 +6,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpRequestInit, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type StorageQueueHandler } from '@azure/functions';
 import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import type { QueueHostSettings } from '../host-settings';
 
 // Flex Consumption refuses HTTP requests over 210 MB; the handler applies the app's own, smaller limit.
 const MAX_REQUEST_BYTES = 210 * 1024 * 1024;
 
-export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
-export type QueueHandler = (item: unknown, context: InvocationContext) => Promise<void>;
 
 export interface HttpFunction {
   name: string;
@@ -27,7 +25,7 @@ export interface QueueFunction {
   name: string;
   queue: QueueClient;
   poisonQueue: QueueClient;
-  handler: QueueHandler;
+  handler: StorageQueueHandler;
 }
 
 export type LogLine = (level: string, functionName: string, message: string) => void;
@@ -129,7 +127,8 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
         return;
       }
       const request = streamedRequest(req, origin, target.params!);
-      const response = new HttpResponse(await target.fn.handler(request, context(target.fn.name, options.log)));
+      const result = await target.fn.handler(request, context(target.fn.name, options.log));
+      const response = result instanceof HttpResponse ? result : new HttpResponse(result);
       res.writeHead(response.status ?? 200, Object.fromEntries(response.headers));
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (error) {

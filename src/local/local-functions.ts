@@ -1,27 +1,19 @@
-// The app's functions as the local host serves them: same handlers, same routes as src/functions/.
+// The app's functions as the local host serves them: the function table's handlers, routes and queues.
 import type { Runtime } from '../runtime';
-import { createSendMailHandler } from '../handlers/send-mail';
-import { createGetMailStatusHandler } from '../handlers/get-mail-status';
-import { createProcessOutboxHandler } from '../handlers/process-outbox';
-import { openApi } from '../handlers/open-api';
+import { httpFunctions, queueFunctions } from '../api/function-table';
 import type { HttpFunction, QueueFunction } from './functions-host';
 
 export function localFunctions(runtime: Runtime): { http: HttpFunction[]; queue: QueueFunction[] } {
   const rt = () => runtime;
+  // The table names the queue by app setting (%MAIL_QUEUE_NAME%), which the host resolves; so does this.
   const queueName = runtime.config.queueName;
   return {
-    http: [
-      { name: 'sendMail', method: 'POST', route: 'mail', handler: createSendMailHandler(rt) },
-      { name: 'getMailStatus', method: 'GET', route: 'mail/{id}', handler: createGetMailStatusHandler(rt) },
-      { name: 'openApi', method: 'GET', route: 'openapi.json', handler: openApi },
-    ],
-    queue: [
-      {
-        name: 'processOutbox',
-        queue: runtime.storage.queues.getQueueClient(queueName),
-        poisonQueue: runtime.storage.queues.getQueueClient(`${queueName}-poison`),
-        handler: createProcessOutboxHandler(rt),
-      },
-    ],
+    http: httpFunctions().map((fn) => ({ name: fn.name, method: fn.method, route: fn.route, handler: fn.handler(rt) })),
+    queue: queueFunctions().map((fn) => ({
+      name: fn.name,
+      queue: runtime.storage.queues.getQueueClient(queueName),
+      poisonQueue: runtime.storage.queues.getQueueClient(`${queueName}-poison`),
+      handler: fn.handler(rt),
+    })),
   };
 }
