@@ -1,8 +1,6 @@
 // One record per message in Table storage: what happened to it and why. Never the body.
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
-
-export type MailState = 'queued' | 'sending' | 'sent' | 'failed' | 'deferred';
-export const FINAL_STATES: readonly MailState[] = ['sent', 'failed'];
+import type { MailState } from './mail-state';
 
 export interface StatusRecord {
   id: string;

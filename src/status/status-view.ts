@@ -1,12 +1,13 @@
 // What callers see of a status record: the outcome and why, not our bookkeeping.
 import { z } from 'zod';
+import { MAIL_STATES } from './mail-state';
 import type { StatusRecord } from './status-store';
 
 /** Described with the same schema library as requests, so the API description comes from it. */
 export const statusViewSchema = z
   .object({
     id: z.string(),
-    status: z.enum(['queued', 'sending', 'sent', 'failed', 'deferred']),
+    status: z.enum(MAIL_STATES),
     attempts: z.number().int(),
     createdAt: z.iso.datetime({ offset: true }),
     updatedAt: z.iso.datetime({ offset: true }),

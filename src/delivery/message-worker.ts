@@ -1,0 +1,175 @@
+// One queue message through the worker: find or create its status record, skip it if it is already final,
+// claim it, respect the per-mailbox governor, send, and record the outcome. Made per message, so its
+// envelope, its record and the clock are at hand in every step. Anything that should be tried later goes
+// back on the queue with a delay (so retries can grow and deferrals do not use up the host's dequeue
+// count); only failures of our own dependencies throw.
+import { isAllowedSender } from '../mail/senders';
+import { smtpMessageId, type Envelope } from '../mail/envelope';
+import { recipientsOf, senderOf } from '../mail/addresses';
+import type { MailRequest } from '../mail/mail-request';
+import type { Outbox } from '../storage/outbox';
+import { isFinal } from '../status/mail-state';
+import { StatusConflictError, type StatusStore, type StoredStatus } from '../status/status-store';
+import * as transition from '../status/transitions';
+import { deliver, type DeliveryDeps } from './deliver';
+import { decideFailure, type DeliveryPolicy } from './policy';
+import { resolveMail } from './resolve-mail';
+import type { Failure } from './classify-failure';
+
+export interface WorkerDeps extends DeliveryDeps {
+  allowedSenders: readonly string[];
+  outbox: Pick<Outbox, 'requeue' | 'loadMail' | 'deletePayload'>;
+  status: Pick<StatusStore, 'get' | 'create' | 'update'>;
+  policy: DeliveryPolicy;
+  now?: () => number;
+}
+
+/** A failure of our own dependencies (storage) or a copy racing another: the host should retry. */
+export class RetryLaterError extends Error {
+  override name = 'RetryLaterError';
+}
+
+export class MessageWorker {
+  /** The record as this worker last read or wrote it: each write carries its etag. Set first thing in run(). */
+  private stored!: StoredStatus;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly envelope: Envelope,
+    private readonly now: () => number,
+  ) {}
+
+  async run(): Promise<void> {
+    const { deps, envelope } = this;
+    // A final record settles it before anything else: a late copy must not even look for a payload blob
+    // that was deleted when the message was sent.
+    const existing = await deps.status.get(envelope.id);
+    if (existing && isFinal(existing.record.status)) {
+      deps.log.log(`Message ${envelope.id} is already ${existing.record.status}; not sending it again.`);
+      await this.deletePayload();
+      return;
+    }
+    const mail = await resolveMail(envelope, deps.outbox);
+    if ('errors' in mail) {
+      this.stored = existing ?? (await this.create(undefined));
+      await this.finish(transition.malformed(mail.errors));
+      deps.log.error(`Permanent failure: message ${envelope.id}: ${mail.errors}`);
+      return;
+    }
+    this.stored = existing ?? (await this.create(mail));
+    // Final already: another copy finished it a moment ago.
+    if (!isFinal(this.stored.record.status)) await this.send(mail);
+  }
+
+  /** The host moves the message to the poison queue next: its record says so, unless it ended otherwise. */
+  async poisoned(error: Error): Promise<void> {
+    const latest = await this.deps.status.get(this.envelope.id);
+    if (latest && !isFinal(latest.record.status)) await this.deps.status.update(latest, transition.poison(error), new Date(this.now()));
+  }
+
+  private async send(mail: MailRequest): Promise<void> {
+    const { deps, envelope, now } = this;
+    const { record } = this.stored;
+    const claimedUntil = record.status === 'sending' ? Date.parse(record.claimUntil ?? '') || 0 : 0;
+    if (claimedUntil > now()) {
+      // Another copy is being sent right now. Look again once its claim lapses (a crashed worker's claim
+      // does), rather than use up this copy's retries and poison a message that may be on its way.
+      await deps.outbox.requeue(envelope, { delayMs: claimedUntil - now() + 1000 });
+      deps.log.log(`Message ${envelope.id} is being sent by another worker; looking again after its claim.`);
+      return;
+    }
+    const dueAt = Math.max(Date.parse(mail.sendAt ?? '') || 0, record.status === 'deferred' ? Date.parse(record.nextAttemptAt ?? '') || 0 : 0);
+    if (dueAt > now() + 1000) {
+      // Scheduled, or an early copy of a deferred message: back on the queue until it is due.
+      await this.defer(dueAt - now());
+      return;
+    }
+    const sender = senderOf(mail);
+    if (!isAllowedSender(sender, deps.allowedSenders)) {
+      await this.finish(transition.fail('sender-not-allowed', `${sender} is not in MAIL_ALLOWED_SENDERS.`));
+      deps.log.error(`Permanent failure: message ${envelope.id}: ${sender} is not an allowed sender.`);
+      return;
+    }
+
+    await this.claim();
+    const outcome = await deliver({ id: envelope.id, createdAt: envelope.createdAt, mail }, deps);
+    if (!outcome.ok) return this.settleFailure(outcome.failure);
+    const { info } = outcome;
+    await this.finish(transition.sent({ smtpMessageId: smtpMessageId(envelope.id, sender), accepted: info.accepted, rejected: info.rejected, ...transition.replyOf(info.response) }));
+    deps.log.log(`Sent message ${envelope.id} from ${sender} to ${info.accepted.length} recipient(s)${info.rejected.length ? `, ${info.rejected.length} rejected` : ''}: ${info.response}`);
+  }
+
+  private async settleFailure(failure: Failure): Promise<void> {
+    const { deps, envelope } = this;
+    const reply = failure.reply ? transition.replyOf(failure.reply.text, failure.reply.code) : {};
+    const decision = decideFailure(failure, this.stored.record.attempts, this.now() - Date.parse(envelope.createdAt), deps.policy);
+    if (decision.final) {
+      await this.finish(transition.fail(failure.category, decision.hint, reply));
+      deps.log.error(`Permanent failure: message ${envelope.id} [${failure.category}] ${failure.reply?.text ?? ''} Hint: ${decision.hint}`);
+      return;
+    }
+    await this.defer(decision.delayMs, { errorCategory: failure.category, hint: failure.hint, ...reply, attempts: decision.attempts });
+    const level = failure.kind === 'throttled' ? 'log' : 'warn';
+    deps.log[level](`Deferred message ${envelope.id} for ${Math.round(decision.delayMs / 1000)} s [${failure.category}] ${failure.reply?.text ?? failure.hint}`);
+  }
+
+  /** Producers that write the queue directly create no status record; the first delivery does. */
+  private async create(mail: MailRequest | undefined): Promise<StoredStatus> {
+    const { envelope } = this;
+    const at = new Date(this.now()).toISOString();
+    try {
+      return await this.deps.status.create({
+        id: envelope.id,
+        status: 'queued',
+        attempts: 0,
+        createdAt: envelope.createdAt,
+        updatedAt: at,
+        enqueuedAt: at,
+        sender: mail?.from ? senderOf(mail) : '',
+        recipientCount: mail ? recipientsOf(mail).length : 0,
+        sendAt: mail?.sendAt,
+        payloadBlob: envelope.mailBlob,
+      });
+    } catch (error) {
+      if (error instanceof StatusConflictError) return (await this.deps.status.get(envelope.id))!;
+      throw error;
+    }
+  }
+
+  private async claim(): Promise<void> {
+    const changes = transition.claim(this.stored.record, this.now() + this.deps.policy.claimMs);
+    try {
+      this.stored = await this.deps.status.update(this.stored, changes, new Date(this.now()));
+    } catch (error) {
+      if (error instanceof StatusConflictError) throw new RetryLaterError(`message ${this.envelope.id} was claimed by another worker`);
+      throw error;
+    }
+  }
+
+  private async finish(changes: transition.Changes): Promise<void> {
+    await this.write(changes);
+    await this.deletePayload();
+  }
+
+  private async defer(delayMs: number, details?: transition.Changes): Promise<void> {
+    // Queue first, record second: a crash in between leaves a copy that finds the record and carries on.
+    await this.deps.outbox.requeue(this.envelope, { delayMs });
+    await this.write(transition.defer(this.now() + delayMs, details));
+  }
+
+  /** Our claim makes conflicts unlikely; if the record moved anyway, the change applies to the latest version. */
+  private async write(changes: transition.Changes): Promise<void> {
+    const { status } = this.deps;
+    try {
+      this.stored = await status.update(this.stored, changes, new Date(this.now()));
+    } catch (error) {
+      if (!(error instanceof StatusConflictError)) throw error;
+      const latest = await status.get(this.envelope.id);
+      if (latest) this.stored = await status.update(latest, changes, new Date(this.now()));
+    }
+  }
+
+  private async deletePayload(): Promise<void> {
+    if (this.envelope.mailBlob) await this.deps.outbox.deletePayload(this.envelope.mailBlob);
+  }
+}

@@ -1,0 +1,12 @@
+// The states a message goes through, named once: the status store's type and the status view's schema
+// (and so the API description) both come from this list.
+export const MAIL_STATES = ['queued', 'sending', 'sent', 'failed', 'deferred'] as const;
+
+export type MailState = (typeof MAIL_STATES)[number];
+
+/** Nothing changes a message in these states: a later copy of it is dropped. */
+export const FINAL_STATES: readonly MailState[] = ['sent', 'failed'];
+
+export function isFinal(state: MailState): boolean {
+  return FINAL_STATES.includes(state);
+}

@@ -1,0 +1,45 @@
+// The status lifecycle: each change a message's record goes through, as the fields it sets and the ones it
+// clears. A final record keeps no claim and no next attempt, so the status endpoint never shows a retry
+// that will not come.
+import type { StatusRecord } from './status-store';
+
+export type Changes = Partial<StatusRecord>;
+export type Reply = Pick<StatusRecord, 'lastReplyCode' | 'lastReplyText'>;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const SETTLED = { claimUntil: undefined, nextAttemptAt: undefined };
+
+/** One worker takes the message until `untilMs` (a crashed worker's claim lapses then); counts an attempt. */
+export function claim(record: StatusRecord, untilMs: number): Changes {
+  return { status: 'sending', attempts: record.attempts + 1, claimUntil: iso(untilMs), nextAttemptAt: undefined };
+}
+
+/** Back on the queue until `atMs`; `details` say why, and how many attempts to keep. */
+export function defer(atMs: number, details: Changes = {}): Changes {
+  return { ...details, status: 'deferred', claimUntil: undefined, nextAttemptAt: iso(atMs) };
+}
+
+export function sent(outcome: Pick<StatusRecord, 'smtpMessageId' | 'accepted' | 'rejected'> & Reply): Changes {
+  const someRejected = (outcome.rejected?.length ?? 0) > 0;
+  // The errors of earlier attempts go: the record describes the send that worked.
+  return { ...outcome, status: 'sent', errorCategory: someRejected ? 'some-recipients-rejected' : undefined, hint: undefined, ...SETTLED };
+}
+
+export function fail(errorCategory: string, hint: string, reply: Reply = {}): Changes {
+  return { ...reply, status: 'failed', errorCategory, hint, ...SETTLED };
+}
+
+/** The host gave up on the message after repeated errors of our own dependencies. */
+export function poison(error: Error): Changes {
+  return fail('poisoned', `Moved to the poison queue after repeated errors: ${error.message.slice(0, 500)}`);
+}
+
+/** The message or its payload can never be sent as it is. */
+export function malformed(reason: string): Changes {
+  return fail('malformed', reason.slice(0, 1000));
+}
+
+/** An SMTP reply as the record keeps it; the code is read from the text when not given. */
+export function replyOf(text: string, code?: number): Reply {
+  return { lastReplyCode: code ?? (Number(text.slice(0, 3)) || undefined), lastReplyText: text.slice(0, 1000) };
+}
