@@ -1,0 +1,106 @@
+// The status lifecycle (src/status/transitions.ts): what each transition sets and clears, the one list of
+// states behind the store's type, the status view and the API description, and what the status endpoint
+// shows of a message that was poisoned or malformed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HttpRequest } from '@azure/functions';
+import { z } from 'zod';
+import { MAIL_STATES } from '../src/status/mail-state';
+import * as transition from '../src/status/transitions';
+import { statusView, statusViewSchema } from '../src/status/status-view';
+import type { StatusRecord } from '../src/status/status-store';
+import { createGetMailStatusHandler } from '../src/handlers/get-mail-status';
+import { processMessage } from '../src/delivery/process-message';
+import type { Runtime } from '../src/runtime';
+import { fakeWorld, memoryStatusStore } from './fakes/worker';
+
+const NOW = Date.parse('2025-03-01T10:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A record in the middle of things: claimed, with a next attempt on file and an earlier error. */
+function busy(): StatusRecord {
+  return {
+    id: 'm-1',
+    status: 'sending',
+    attempts: 2,
+    createdAt: iso(NOW),
+    updatedAt: iso(NOW),
+    sender: 'noreply@contoso.example',
+    recipientCount: 1,
+    claimUntil: iso(NOW + 60_000),
+    nextAttemptAt: iso(NOW + 30_000),
+    errorCategory: 'temporary-reply',
+    hint: 'try later',
+  };
+}
+
+/** Applies changes the way the store does (a property set to undefined is removed). */
+async function apply(changes: transition.Changes): Promise<StatusRecord> {
+  const store = memoryStatusStore();
+  return (await store.update(store.put(busy()), changes, new Date(NOW))).record;
+}
+
+test('one list of states: the store type, the status view and the JSON Schema the API description is made of', () => {
+  assert.deepEqual(statusViewSchema.shape.status.options, [...MAIL_STATES]);
+  const { $defs } = z.toJSONSchema(statusViewSchema, { io: 'input' }) as unknown as { $defs: { MailStatus: { properties: { status: { enum: string[] } } } } };
+  assert.deepEqual($defs.MailStatus.properties.status.enum, [...MAIL_STATES]);
+});
+
+test('claim: sending until the claim lapses, one more attempt, no next attempt', async () => {
+  const record = await apply(transition.claim(busy(), NOW + 5_000));
+  assert.deepEqual([record.status, record.attempts, record.claimUntil, record.nextAttemptAt], ['sending', 3, iso(NOW + 5_000), undefined]);
+});
+
+test('defer: the next attempt on file, the claim gone, the attempts kept unless given', async () => {
+  const kept = await apply(transition.defer(NOW + 10_000));
+  assert.deepEqual([kept.status, kept.attempts, kept.nextAttemptAt, kept.claimUntil], ['deferred', 2, iso(NOW + 10_000), undefined]);
+  assert.equal(kept.errorCategory, 'temporary-reply');
+  const given = await apply(transition.defer(NOW + 10_000, { attempts: 1, errorCategory: 'daily-quota' }));
+  assert.deepEqual([given.status, given.attempts, given.errorCategory], ['deferred', 1, 'daily-quota']);
+});
+
+const finals: Array<[string, transition.Changes, string | undefined, RegExp | undefined]> = [
+  ['sent', transition.sent({ smtpMessageId: '<m-1@contoso.example>', accepted: ['a@example.com'], rejected: [], ...transition.replyOf('250 OK') }), undefined, undefined],
+  ['sent, some rejected', transition.sent({ accepted: ['a@example.com'], rejected: ['b@example.com'] }), 'some-recipients-rejected', undefined],
+  ['failed', transition.fail('send-as-denied', 'grant SendAs', transition.replyOf('554 5.2.252 SendAsDenied')), 'send-as-denied', /^grant SendAs$/],
+  ['poisoned', transition.poison(new Error('x'.repeat(2_000))), 'poisoned', /^Moved to the poison queue after repeated errors: x{500}$/],
+  ['malformed', transition.malformed('y'.repeat(2_000)), 'malformed', /^y{1000}$/],
+];
+for (const [name, changes, category, hint] of finals) {
+  test(`${name}: final, with no claim and no next attempt left on the record or in the view`, async () => {
+    const record = await apply(changes);
+    assert.equal(record.status, name.startsWith('sent') ? 'sent' : 'failed');
+    assert.equal(record.errorCategory, category);
+    if (hint) assert.match(record.hint!, hint);
+    else assert.equal(record.hint, undefined);
+    assert.ok(!('claimUntil' in record) && !('nextAttemptAt' in record), JSON.stringify(record));
+    assert.equal(statusView(record).nextAttemptAt, undefined);
+  });
+}
+
+test('replies: the code read from the text unless given, the text cut at 1000 characters', () => {
+  assert.deepEqual(transition.replyOf('451 4.7.500 Server busy'), { lastReplyCode: 451, lastReplyText: '451 4.7.500 Server busy' });
+  assert.deepEqual(transition.replyOf('token endpoint 503', 503), { lastReplyCode: 503, lastReplyText: 'token endpoint 503' });
+  assert.equal(transition.replyOf('no code').lastReplyCode, undefined);
+  assert.equal(transition.replyOf('5'.repeat(1_500)).lastReplyText!.length, 1_000);
+});
+
+for (const path of ['poisoned', 'malformed'] as const) {
+  test(`the status endpoint shows a ${path} message as failed (422) with no next attempt`, async () => {
+    const w = fakeWorld();
+    w.status.put({ ...busy(), status: 'deferred', claimUntil: undefined, createdAt: iso(w.clock.ms), nextAttemptAt: iso(w.clock.ms + 60_000) });
+    const envelope = { version: 1, id: 'm-1', createdAt: iso(w.clock.ms), mail: { from: 'noreply@contoso.example', to: 'a@example.com', subject: 's', text: 'x' } };
+    if (path === 'poisoned') {
+      w.outbox.requeueError = new Error('queue gone');
+      await assert.rejects(processMessage(envelope, { dequeueCount: 5, maxDequeueCount: 5 }, w.deps));
+    } else {
+      await processMessage({ ...envelope, version: 2 }, { dequeueCount: 1, maxDequeueCount: 5 }, w.deps);
+    }
+    const runtime = { config: { publicBaseUrl: 'https://mail.example' }, status: w.status } as unknown as Runtime;
+    const response = await createGetMailStatusHandler(() => runtime)(new HttpRequest({ method: 'GET', url: 'https://mail.example/api/mail/m-1', params: { id: 'm-1' } }));
+    assert.equal(response.status, 422);
+    const { mail } = JSON.parse(String(response.body)) as { mail: Record<string, unknown> };
+    assert.deepEqual([mail.status, (mail.error as { category: string }).category], ['failed', path]);
+    assert.equal(mail.nextAttemptAt, undefined);
+  });
+}

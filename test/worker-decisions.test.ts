@@ -1,0 +1,308 @@
+// The worker's decisions, one branch of processMessage per test, against in-memory dependencies
+// (test/fakes/worker.ts). The real-server suites (delivery, faults, send-pipeline, worker-crash) cover the wiring.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { processMessage, RetryLaterError } from '../src/delivery/process-message';
+import { ThrottledError } from '../src/smtp/smtp-sender';
+import type { StatusRecord } from '../src/status/status-store';
+import { fakeWorld, smtpError } from './fakes/worker';
+
+type World = ReturnType<typeof fakeWorld>;
+
+const ID = 'm-1';
+const BLOB = `${ID}.json`;
+const MAIL = { from: 'noreply@contoso.example', to: ['a@example.com', 'b@example.com'], subject: 's', text: 'x' };
+const BUSY = '451 4.7.500 Server busy. Please try again later.';
+const QUOTA = '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message';
+const AUTH = '535 5.7.3 Authentication unsuccessful';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const envelope = (w: World, extra: Record<string, unknown> = {}) => ({ version: 1, id: ID, createdAt: iso(w.clock.ms), mail: MAIL, ...extra });
+const byBlob = (w: World) => envelope(w, { mail: undefined, mailBlob: BLOB });
+const run = (w: World, item: unknown, dequeueCount = 1) => processMessage(item, { dequeueCount, maxDequeueCount: 5 }, w.deps);
+const record = (w: World) => w.status.record(ID)!;
+
+/** A record as intake or an earlier attempt left it. */
+function seed(w: World, fields: Partial<StatusRecord>) {
+  const at = iso(w.clock.ms);
+  w.status.put({ id: ID, status: 'queued', attempts: 0, createdAt: at, updatedAt: at, enqueuedAt: at, sender: MAIL.from, recipientCount: 2, ...fields });
+}
+
+test('malformed message: logged once, not retried; its known record fails as malformed with no next attempt', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 60_000) });
+  await run(w, { version: 99, id: ID, mail: {} });
+  assert.equal(w.log.lines.filter((l) => l.includes('malformed outbox message')).length, 1);
+  assert.equal(record(w).status, 'failed');
+  assert.equal(record(w).errorCategory, 'malformed');
+  assert.match(record(w).hint!, /version/);
+  assert.equal(record(w).nextAttemptAt, undefined, 'a failed record promises no next attempt');
+  assert.equal(w.smtp.sent.length + w.outbox.requeued.length, 0);
+
+  // A final record keeps its outcome, and an id nobody knows leaves nothing behind.
+  seed(w, { status: 'sent', attempts: 1 });
+  await run(w, { version: 99, id: ID });
+  await run(w, { version: 99, id: 'unknown' });
+  assert.equal(record(w).status, 'sent');
+  assert.equal(w.status.rows.size, 1);
+});
+
+for (const final of ['sent', 'failed'] as const) {
+  test(`already ${final}: a late copy sends nothing, reads no payload, and deletes the payload blob`, async () => {
+    const w = fakeWorld();
+    seed(w, { status: final, attempts: 1 });
+    await run(w, byBlob(w));
+    assert.equal(record(w).status, final);
+    assert.deepEqual(w.status.updates, []);
+    assert.deepEqual(w.outbox.loaded, []);
+    assert.deepEqual(w.outbox.deleted, [BLOB]);
+    assert.equal(w.smtp.sent.length, 0);
+    assert.ok(w.log.lines.some((l) => l.includes(`${ID} is already ${final}`)));
+  });
+}
+
+const badPayloads: Array<[string, string | undefined, RegExp]> = [
+  ['missing', undefined, /^payload blob m-1\.json does not exist$/],
+  ['not JSON', '{"from":', /^payload blob m-1\.json is not JSON$/],
+  ['invalid', JSON.stringify({ ...MAIL, to: 'nope' }), /^mailBlob:to/],
+];
+for (const [what, blob, hint] of badPayloads) {
+  test(`payload blob ${what}: failed as malformed at once, the blob removed, nothing sent`, async () => {
+    const w = fakeWorld(blob === undefined ? {} : { [BLOB]: blob });
+    await run(w, byBlob(w));
+    assert.equal(record(w).status, 'failed');
+    assert.equal(record(w).errorCategory, 'malformed');
+    assert.match(record(w).hint!, hint);
+    assert.deepEqual(w.outbox.deleted, [BLOB]);
+    assert.equal(w.smtp.sent.length + w.outbox.requeued.length, 0);
+  });
+}
+
+test('claimed by another copy: back on the queue until the claim lapses, the record untouched', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'sending', attempts: 1, claimUntil: iso(w.clock.ms + 30_000) });
+  await run(w, envelope(w));
+  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [31_000]);
+  assert.deepEqual(w.status.updates, []);
+  assert.equal(w.smtp.sent.length, 0);
+});
+
+test("a lapsed claim (a crashed worker's) is taken over: sent, the attempt counted", async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'sending', attempts: 1, claimUntil: iso(w.clock.ms - 1) });
+  await run(w, envelope(w));
+  assert.equal(record(w).status, 'sent');
+  assert.equal(record(w).attempts, 2);
+});
+
+test('scheduled: back on the queue until sendAt, queue first, the record deferred to then', async () => {
+  const w = fakeWorld();
+  const sendAt = iso(w.clock.ms + 600_000);
+  await run(w, envelope(w, { mail: { ...MAIL, sendAt } }));
+  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [600_000]);
+  assert.equal(record(w).status, 'deferred');
+  assert.equal(record(w).nextAttemptAt, sendAt);
+  assert.equal(record(w).attempts, 0);
+  assert.equal(w.smtp.sent.length, 0);
+
+  // Queue first, record second: when the record cannot be written the copy is already on the queue.
+  const v = fakeWorld();
+  v.status.failNext.update = new Error('503 ServerBusy');
+  await assert.rejects(run(v, envelope(v, { mail: { ...MAIL, sendAt: iso(v.clock.ms + 600_000) } })), /ServerBusy/);
+  assert.equal(v.outbox.requeued.length, 1);
+});
+
+test('deferred and not yet due: back on the queue for the rest of the wait; due within a second: sent', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 20_000) });
+  await run(w, envelope(w));
+  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [20_000]);
+  assert.equal(w.smtp.sent.length, 0);
+
+  w.clock.ms += 19_500;
+  await run(w, envelope(w));
+  assert.equal(record(w).status, 'sent');
+});
+
+test('sender not allowed: failed at once, no attempt, nothing sent', async () => {
+  const w = fakeWorld();
+  await run(w, envelope(w, { mail: { ...MAIL, from: 'ceo@elsewhere.example' } }));
+  assert.equal(record(w).status, 'failed');
+  assert.equal(record(w).errorCategory, 'sender-not-allowed');
+  assert.match(record(w).hint!, /ceo@elsewhere\.example/);
+  assert.equal(record(w).attempts, 0);
+  assert.equal(w.smtp.sent.length, 0);
+});
+
+test('sent with some recipients rejected: the record made for a direct producer holds the outcome, the claim gone', async () => {
+  const w = fakeWorld();
+  w.smtp.script.push({ accepted: ['a@example.com'], rejected: ['b@example.com'], response: '250 2.0.0 OK queued' });
+  await run(w, envelope(w));
+  const claim = w.status.updates[0]!;
+  assert.deepEqual([claim.status, claim.attempts, claim.claimUntil], ['sending', 1, iso(w.clock.ms + 60_000)]);
+  const sent = record(w);
+  assert.equal(sent.status, 'sent');
+  assert.equal(sent.attempts, 1);
+  assert.equal(sent.recipientCount, 2);
+  assert.deepEqual([sent.accepted, sent.rejected], [['a@example.com'], ['b@example.com']]);
+  assert.equal(sent.errorCategory, 'some-recipients-rejected');
+  assert.equal(sent.smtpMessageId, '<m-1@contoso.example>');
+  assert.deepEqual([sent.lastReplyCode, sent.lastReplyText], [250, '250 2.0.0 OK queued']);
+  assert.equal(sent.claimUntil, undefined);
+  assert.deepEqual(w.smtp.sent.map((s) => s.mailbox), ['noreply@contoso.example']);
+});
+
+test('sent from a payload blob after an earlier failure: the blob removed, the old error cleared', async () => {
+  const w = fakeWorld({ [BLOB]: JSON.stringify(MAIL) });
+  seed(w, { status: 'deferred', attempts: 1, errorCategory: 'temporary-reply', hint: 'try later', nextAttemptAt: iso(w.clock.ms) });
+  await run(w, byBlob(w));
+  assert.equal(record(w).status, 'sent');
+  assert.equal(record(w).attempts, 2);
+  assert.deepEqual([record(w).errorCategory, record(w).hint, record(w).nextAttemptAt], [undefined, undefined, undefined]);
+  assert.deepEqual(w.outbox.deleted, [BLOB]);
+});
+
+test('permanent failure: failed after one attempt with the reply, never requeued', async () => {
+  const w = fakeWorld();
+  const reply = '554 5.2.252 SendAsDenied; noreply@contoso.example not allowed to send as other';
+  w.smtp.script.push(smtpError(reply));
+  await run(w, envelope(w));
+  assert.equal(record(w).status, 'failed');
+  assert.equal(record(w).errorCategory, 'send-as-denied');
+  assert.deepEqual([record(w).attempts, record(w).lastReplyCode, record(w).lastReplyText], [1, 554, reply]);
+  assert.equal(record(w).claimUntil, undefined);
+  assert.equal(w.outbox.requeued.length, 0);
+  assert.ok(w.log.lines.some((l) => l.startsWith('error Permanent failure: message m-1 [send-as-denied]')));
+});
+
+test('temporary failure: deferred by the backoff of its attempt count, each attempt counted', async () => {
+  const w = fakeWorld();
+  w.smtp.script.push(smtpError(BUSY), smtpError(BUSY));
+  await run(w, envelope(w));
+  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [10_000]);
+  const deferred = record(w);
+  assert.deepEqual([deferred.status, deferred.attempts, deferred.errorCategory, deferred.lastReplyCode], ['deferred', 1, 'temporary-restriction', 451]);
+  assert.equal(deferred.nextAttemptAt, iso(w.clock.ms + 10_000));
+  assert.equal(deferred.claimUntil, undefined);
+
+  w.clock.ms += 10_000;
+  await run(w, w.outbox.requeued[0]!.envelope);
+  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [10_000, 20_000]);
+  assert.equal(record(w).attempts, 2);
+});
+
+test('out of attempts: the last temporary failure is final, with how many attempts were made', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'deferred', attempts: 2, nextAttemptAt: iso(w.clock.ms) });
+  w.smtp.script.push(smtpError(BUSY));
+  await run(w, envelope(w));
+  assert.equal(record(w).status, 'failed');
+  assert.equal(record(w).attempts, 3);
+  assert.match(record(w).hint!, /^Gave up after 3 attempts\. /);
+  assert.equal(record(w).nextAttemptAt, undefined);
+  assert.equal(w.outbox.requeued.length, 0);
+});
+
+test('quota reply: deferred for the quota wait, the attempt given back', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms) });
+  w.smtp.script.push(smtpError(QUOTA));
+  await run(w, envelope(w));
+  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [3_600_000]);
+  assert.deepEqual([record(w).status, record(w).attempts, record(w).errorCategory], ['deferred', 1, 'daily-quota']);
+});
+
+test('throttled by our own governor: deferred for its retry-after (plus up to half), not counted, not a warning', async () => {
+  const w = fakeWorld();
+  w.smtp.script.push(new ThrottledError('connection-slots', 4_000));
+  await run(w, envelope(w));
+  assert.equal(w.outbox.requeued.length, 1);
+  const { delayMs } = w.outbox.requeued[0]!;
+  assert.ok(delayMs >= 4_000 && delayMs <= 6_000, String(delayMs));
+  assert.deepEqual([record(w).status, record(w).attempts, record(w).errorCategory], ['deferred', 0, 'connection-slots']);
+  assert.ok(w.log.lines.some((l) => l.startsWith('log Deferred message m-1')));
+  assert.ok(!w.log.lines.some((l) => l.startsWith('warn')));
+});
+
+test('too old: a deferral past the maximum age fails it; a temporary failure still retries', async () => {
+  const w = fakeWorld();
+  const old = iso(w.clock.ms - 49 * 3_600_000);
+  w.smtp.script.push(smtpError(QUOTA));
+  await run(w, envelope(w, { createdAt: old }));
+  assert.equal(record(w).status, 'failed');
+  assert.equal(record(w).errorCategory, 'daily-quota');
+  assert.match(record(w).hint!, /^Still deferred after 48 h\. /);
+
+  const v = fakeWorld();
+  v.smtp.script.push(smtpError(BUSY));
+  await run(v, envelope(v, { createdAt: old }));
+  assert.equal(v.status.record(ID)!.status, 'deferred');
+});
+
+test('re-authentication: once with a fresh token and a new connection; refused again → permanent', async () => {
+  const w = fakeWorld();
+  w.smtp.script.push(smtpError(AUTH), smtpError(AUTH));
+  await run(w, envelope(w));
+  assert.deepEqual(w.tokens.requests, [false, true]);
+  assert.deepEqual(w.smtp.resets, ['noreply@contoso.example']);
+  assert.equal(w.smtp.sent.length, 2);
+  assert.deepEqual([record(w).status, record(w).errorCategory, record(w).attempts], ['failed', 'authentication-failed', 1]);
+  assert.match(record(w).hint!, /New-ServicePrincipal/);
+  assert.equal(w.outbox.requeued.length, 0);
+
+  const v = fakeWorld();
+  v.smtp.script.push(smtpError(AUTH));
+  await run(v, envelope(v));
+  assert.deepEqual([v.status.record(ID)!.status, v.status.record(ID)!.attempts], ['sent', 1]);
+});
+
+test('storage error: rethrown for the host to retry; at the last dequeue the record says poisoned, with no next attempt', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 60_000) });
+  const outage = Object.assign(new Error('QueueNotFound: the queue does not exist'), { statusCode: 404 });
+  w.outbox.requeueError = outage;
+  await assert.rejects(run(w, envelope(w), 4), (error) => error === outage);
+  assert.equal(record(w).status, 'deferred');
+
+  await assert.rejects(run(w, envelope(w), 5), (error) => error === outage);
+  assert.equal(record(w).status, 'failed');
+  assert.equal(record(w).errorCategory, 'poisoned');
+  assert.match(record(w).hint!, /^Moved to the poison queue after repeated errors: QueueNotFound/);
+  assert.equal(record(w).nextAttemptAt, undefined, 'a failed record promises no next attempt');
+
+  const v = fakeWorld();
+  v.status.failNext.get = new Error('503 ServerBusy');
+  await assert.rejects(run(v, envelope(v)), /ServerBusy/);
+  assert.equal(v.smtp.sent.length, 0);
+});
+
+test('claim conflict: another copy claimed it first → RetryLaterError, nothing sent', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'queued' });
+  w.status.before = (op) => {
+    w.status.before = undefined;
+    if (op === 'update') w.status.put({ ...record(w), status: 'sending', attempts: 1, claimUntil: iso(w.clock.ms + 60_000) });
+  };
+  await assert.rejects(run(w, envelope(w)), RetryLaterError);
+  assert.equal(w.smtp.sent.length, 0);
+  assert.equal(record(w).attempts, 1);
+});
+
+test('the record moved meanwhile: creation and the outcome use the latest version instead', async () => {
+  const w = fakeWorld();
+  // Intake records the message between the worker's read and its create; later it confirms the enqueue
+  // while the message is being sent.
+  w.status.before = (op) => {
+    if (op === 'create') seed(w, { requestHash: 'h' });
+  };
+  w.smtp.script.push({ response: '250 OK' });
+  const send = w.smtp.send.bind(w.smtp);
+  w.smtp.send = async (mailbox, message) => {
+    w.status.put({ ...record(w), enqueuedAt: iso(w.clock.ms + 1) });
+    return send(mailbox, message);
+  };
+  await run(w, envelope(w));
+  assert.equal(record(w).status, 'sent');
+  assert.equal(record(w).requestHash, 'h');
+  assert.equal(record(w).enqueuedAt, iso(w.clock.ms + 1));
+});
