@@ -23,6 +23,7 @@ import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { loadConfig, type MailConfig } from '../src/config';
+import { functionKeyCaller } from '../src/callers/sender-policy';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { createOutbox, encodeQueueMessage } from '../src/storage/outbox';
@@ -352,7 +353,7 @@ async function intake(runtime: Runtime, config: MailConfig): Promise<{ raw: numb
   const body = Buffer.from(JSON.stringify(mail), 'utf8');
 
   const product = async () => {
-    const result = await acceptMail({ contentType: 'application/json', body, idempotencyKey: null }, deps);
+    const result = await acceptMail({ contentType: 'application/json', body, idempotencyKey: null, caller: functionKeyCaller(config) }, deps);
     if (result.status !== 202) throw new Error(`acceptMail answered ${result.status}`);
   };
   // The same envelope the product puts on the queue, written straight to it.

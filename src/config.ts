@@ -6,6 +6,9 @@ import type { SmtpOptions } from './smtp/smtp-sender';
 import type { StorageConnection } from './storage/clients';
 import { isAllowedSender } from './mail/senders';
 import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Settings } from './settings';
+import type { Caller } from './callers/caller-policy';
+import type { EntraTokenOptions } from './callers/entra-token';
+import { fieldPath } from './mail/mail-request';
 
 export interface MailConfig {
   auth: TokenSourceOptions;
@@ -21,6 +24,10 @@ export interface MailConfig {
   /** Origin the status URLs in Location headers start with; relative URLs when unknown. */
   publicBaseUrl?: string;
   storage: StorageConnection;
+  /** The caller policy; undefined when the Functions host checks function keys instead. */
+  callers?: Caller[];
+  /** How callers' Entra tokens are checked, when a caller is recognised by one. */
+  api?: EntraTokenOptions;
 }
 
 export class ConfigError extends Error {
@@ -40,7 +47,7 @@ export function loadConfig(env: Env = process.env): MailConfig {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0]);
-      problems.push(`${name}: ${input[name] === undefined && issue.code === 'invalid_type' ? 'required' : issue.message}`);
+      problems.push(`${fieldPath(issue.path)}: ${input[name] === undefined && issue.code === 'invalid_type' ? 'required' : issue.message}`);
     }
     throw new ConfigError(problems);
   }
@@ -48,8 +55,34 @@ export function loadConfig(env: Env = process.env): MailConfig {
   const sender = settings.MAIL_DEFAULT_SENDER;
   if (sender && !isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS)) problems.push(`MAIL_DEFAULT_SENDER: "${sender}" is not in MAIL_ALLOWED_SENDERS`);
   const publicBaseUrl = readPublicBaseUrl(settings.MAIL_PUBLIC_BASE_URL, settings.WEBSITE_HOSTNAME, problems);
+  const api = readApi(settings, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return toConfig(settings, publicBaseUrl);
+  return { ...toConfig(settings, publicBaseUrl), api };
+}
+
+/** Whether the app authenticates callers itself (MAIL_CALLERS set) rather than the host checking function keys. */
+export function appAuthenticatesCallers(env: Env = process.env): boolean {
+  return Boolean(env.MAIL_CALLERS?.trim());
+}
+
+/** Callers stay within MAIL_ALLOWED_SENDERS; Entra callers need a tenant and an audience to check tokens against. */
+function readApi(settings: Settings, problems: string[]): EntraTokenOptions | undefined {
+  const callers = settings.MAIL_CALLERS ?? [];
+  callers.forEach((caller, index) => {
+    for (const sender of caller.senders) {
+      const covered = sender.startsWith('@') ? settings.MAIL_ALLOWED_SENDERS.includes(sender) : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
+      if (!covered) problems.push(`MAIL_CALLERS[${index}].senders: ${sender} is not within MAIL_ALLOWED_SENDERS`);
+    }
+    if (caller.defaultSender && !isAllowedSender(caller.defaultSender, caller.senders)) {
+      problems.push(`MAIL_CALLERS[${index}].defaultSender: ${caller.defaultSender} is not one of its senders`);
+    }
+  });
+  if (!callers.some((c) => c.entraAppId || c.entraRole)) return undefined;
+  const tenantId = settings.MAIL_API_TENANT_ID ?? settings.MAIL_TENANT_ID;
+  if (!tenantId) problems.push('MAIL_API_TENANT_ID: required when a caller is recognised by an Entra token (or set MAIL_TENANT_ID)');
+  const audiences = settings.MAIL_API_AUDIENCE ?? [];
+  if (audiences.length === 0) problems.push('MAIL_API_AUDIENCE: required when a caller is recognised by an Entra token');
+  return { authorityHost: settings.MAIL_AUTHORITY_HOST, tenantId: tenantId ?? '', audiences };
 }
 
 /** An unresolved Key Vault reference reaches the app as the literal reference text. */
@@ -139,5 +172,6 @@ function toConfig(s: Settings, publicBaseUrl: string | undefined): MailConfig {
       tableServiceUri: s[`${STORAGE_CONNECTION}__tableServiceUri`],
       clientId: s[`${STORAGE_CONNECTION}__clientId`],
     },
+    callers: s.MAIL_CALLERS,
   };
 }

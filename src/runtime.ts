@@ -10,6 +10,10 @@ import { createConnectionSlots } from './governor/connection-slots';
 import { createRateLimiter } from './governor/rate-limiter';
 import { DEFAULT_POLICY, type DeliveryPolicy, type WorkerDeps } from './delivery/process-message';
 import { readQueueHostSettings, type QueueHostSettings } from './host-settings';
+import { createAuthenticator, type Authentication, type CredentialSource } from './callers/authenticate';
+import { createEntraTokenVerifier } from './callers/entra-token';
+import { functionKeyCaller } from './callers/sender-policy';
+import { createDailyQuota, type DailyQuota } from './callers/daily-quota';
 
 export interface Runtime {
   config: MailConfig;
@@ -20,6 +24,9 @@ export interface Runtime {
   tokens: TokenSource;
   smtp: SmtpSender;
   worker: Omit<WorkerDeps, 'log'>;
+  /** Who is calling: from MAIL_CALLERS, or the function-key caller when the host checks function keys. */
+  authenticate(request: CredentialSource): Promise<Authentication>;
+  quota: DailyQuota;
   close(): Promise<void>;
 }
 
@@ -40,6 +47,10 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
   const smtp = new SmtpSender(config.smtp, tokens, slots, rate, options.lanes);
   const outbox = createOutbox(storage.queues.getQueueClient(config.queueName), storage.blobs.getContainerClient(config.payloadContainer));
   const status = createStatusStore(storage.table(config.statusTable));
+  const keyHolder = functionKeyCaller(config);
+  const authenticate = config.callers
+    ? createAuthenticator(config.callers, config.api ? createEntraTokenVerifier(config.api) : undefined)
+    : async (): Promise<Authentication> => ({ ok: true, value: keyHolder });
   return {
     config,
     host: options.host ?? readQueueHostSettings(),
@@ -49,6 +60,8 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     tokens,
     smtp,
     worker: { allowedSenders: config.allowedSenders, outbox, status, tokens, smtp, policy: { ...DEFAULT_POLICY, ...options.policy } },
+    authenticate,
+    quota: createDailyQuota(storage.table(config.statusTable)),
     close: () => smtp.close(),
   };
 }

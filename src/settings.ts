@@ -2,6 +2,7 @@
 // Loading (src/config.ts), the README's configuration table and the infra consistency test all come from here.
 import { z } from 'zod';
 import { AUTH_MODES, type AuthMode } from './identity/auth-mode';
+import { callerListSchema } from './callers/caller-policy';
 
 /** The connection name used by the queue trigger binding and by our own storage clients. */
 export const STORAGE_CONNECTION = 'MailStorage';
@@ -65,6 +66,26 @@ const senderList = () =>
     return entries;
   });
 
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+const commaList = () =>
+  z.string().transform((raw) =>
+    raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  );
+
 const appModes = AUTH_MODES.filter((mode) => mode !== 'managedIdentity');
 
 export const settingsSchema = z.object({
@@ -125,6 +146,16 @@ export const settingsSchema = z.object({
   MAIL_PUBLIC_BASE_URL: doc(text().optional(), {
     description:
       "Origin of the status URLs in `Location` headers, e.g. `https://mail.contoso.com` behind a gateway. Default: `https://` + `WEBSITE_HOSTNAME` (set by Azure); never the request's `Host` header.",
+  }),
+  MAIL_CALLERS: doc(json(callerListSchema).optional(), {
+    description:
+      'Who may call the HTTP API and as whom each may send (JSON list, see Callers). Unset: the Functions host checks function keys and every key holder may use every allowed sender.',
+  }),
+  MAIL_API_TENANT_ID: doc(text().optional(), {
+    description: 'Tenant whose Entra access tokens callers present (`entraAppId`/`entraRole` callers). Default: `MAIL_TENANT_ID`.',
+  }),
+  MAIL_API_AUDIENCE: doc(commaList().optional(), {
+    description: "Accepted `aud` of callers' Entra access tokens: the API's application ID URI and/or client id, comma-separated.",
   }),
   WEBSITE_HOSTNAME: doc(text().optional(), { platform: true, description: "The app's host name, set by Azure and by Core Tools; the default origin of status URLs." }),
   [STORAGE_CONNECTION]: doc(text().optional(), {

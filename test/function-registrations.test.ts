@@ -68,7 +68,7 @@ test('the OpenAPI document describes exactly the HTTP functions, with their meth
   const described = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, method.toUpperCase(), path]));
   assert.deepEqual(described.sort(), httpFunctions().map((fn) => [fn.name, fn.method, `/api/${fn.route}`]).sort());
   const post = document.paths['/api/mail']!.post!;
-  assert.deepEqual(Object.keys(post.responses).sort(), ['202', '400', '401', '413', '415', '422', '503']);
-  assert.deepEqual(Object.keys(document.paths['/api/mail/{id}']!.get!.responses).sort(), ['200', '202', '401', '404', '422']);
+  assert.deepEqual(Object.keys(post.responses).sort(), ['202', '400', '401', '403', '413', '415', '422', '429', '503']);
+  assert.deepEqual(Object.keys(document.paths['/api/mail/{id}']!.get!.responses).sort(), ['200', '202', '401', '403', '404', '422']);
   assert.deepEqual(document.paths['/api/openapi.json']!.get!.security, [], 'the description is anonymous, as registered');
 });

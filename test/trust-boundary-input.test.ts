@@ -8,6 +8,7 @@ import { decodeEnvelope } from '../src/mail/envelope';
 import { composeMessage } from '../src/mail/compose';
 import { mailFingerprint } from '../src/mail/canonical';
 import { acceptMail, type IntakeDeps } from '../src/intake/accept-mail';
+import { functionKeyCaller } from '../src/callers/sender-policy';
 
 const valid = { from: 'noreply@contoso.example', to: 'someone@example.com', subject: 'Hello', text: 'Hi' };
 
@@ -107,6 +108,6 @@ test('custom headers count toward MAIL_MAX_MESSAGE_BYTES, and a refused request 
   };
   const headers = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`X-H${i}`, 'v'.repeat(900)]));
   const body = Buffer.from(JSON.stringify({ ...valid, headers }));
-  const result = await acceptMail({ contentType: 'application/json', body }, deps);
+  const result = await acceptMail({ contentType: 'application/json', body, caller: functionKeyCaller(deps.config) }, deps);
   assert.equal(result.status, 413);
 });

@@ -4,6 +4,7 @@
 import type { HttpFunctionOptions, HttpHandler, StorageQueueFunctionOptions, StorageQueueHandler } from '@azure/functions';
 import type { Runtime } from '../runtime';
 import { STORAGE_CONNECTION } from '../settings';
+import { appAuthenticatesCallers } from '../config';
 import { createSendMailHandler } from '../handlers/send-mail';
 import { createGetMailStatusHandler } from '../handlers/get-mail-status';
 import { createOpenApiHandler } from '../handlers/open-api';
@@ -59,9 +60,11 @@ export const FUNCTIONS = {
       responses: {
         202: { description: 'Accepted and queued (or a repeat of an accepted Idempotency-Key).', body: 'AcceptedMail', headers: ['Location', 'Retry-After'] },
         400: { description: 'Invalid request; errors lists every bad field.', problem: true },
+        403: { description: 'The caller may not send this: the sender, a recipient domain or the app role; detail says what it may use.', problem: true },
         413: { description: 'Body or message over the configured limit.', problem: true },
         415: { description: 'Body is not application/json.', problem: true },
         422: { description: 'The Idempotency-Key was used for a different mail.', problem: true },
+        429: { description: "The caller's daily quota is used up; Retry-After says when it renews.", problem: true, headers: ['Retry-After'] },
         503: { description: 'Storage unavailable; send the request again (with the same Idempotency-Key).', problem: true },
       },
     },
@@ -109,9 +112,14 @@ export function queueFunctions(): QueueFunctionSpec[] {
   return Object.values(FUNCTIONS).filter((spec): spec is (typeof FUNCTIONS)[keyof typeof FUNCTIONS] & QueueFunctionSpec => spec.trigger === 'queue');
 }
 
-/** What app.http takes for a function of the table. */
-export function httpOptions(spec: HttpFunctionSpec, runtime: () => Runtime): HttpFunctionOptions {
-  return { methods: [spec.method], route: spec.route, authLevel: spec.authLevel, handler: spec.handler(runtime) };
+/**
+ * What app.http takes for a function of the table. With a caller policy (MAIL_CALLERS) the app authenticates each
+ * caller itself (Entra tokens, caller keys), so the host must let the request through: it cannot tell the app
+ * which function key was used, and an Entra caller has none.
+ */
+export function httpOptions(spec: HttpFunctionSpec, runtime: () => Runtime, appAuthenticates = appAuthenticatesCallers()): HttpFunctionOptions {
+  const authLevel = spec.authLevel === 'function' && appAuthenticates ? 'anonymous' : spec.authLevel;
+  return { methods: [spec.method], route: spec.route, authLevel, handler: spec.handler(runtime) };
 }
 
 /** What app.storageQueue takes for a function of the table. */

@@ -40,8 +40,10 @@ function response(spec: ResponseSpec): Record<string, unknown> {
 function operation(fn: HttpFunctionSpec): Record<string, unknown> {
   const parameters = [...fn.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
   const responses = Object.fromEntries(Object.entries(fn.operation.responses).map(([status, spec]) => [status, response(spec)]));
-  // The Functions host answers 401 itself when a function key is missing or wrong.
-  if (fn.authLevel === 'function') responses['401'] = { description: 'No valid function key (x-functions-key header or code query parameter).' };
+  if (fn.authLevel === 'function') {
+    responses['401'] = { description: 'No valid credential: a function or caller key (x-functions-key header or code query parameter), or an Entra access token.' };
+    responses['403'] ??= response({ description: 'Authenticated, but not a caller of this API (MAIL_CALLERS).', problem: true });
+  }
   return {
     operationId: fn.name,
     summary: fn.operation.summary,
@@ -50,7 +52,7 @@ function operation(fn: HttpFunctionSpec): Record<string, unknown> {
       ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${fn.operation.requestBody}` } } } } }
       : {}),
     responses,
-    security: fn.authLevel === 'function' ? [{ functionKey: [] }, { functionKeyQuery: [] }] : [],
+    security: fn.authLevel === 'function' ? [{ functionKey: [] }, { functionKeyQuery: [] }, { entraToken: [] }] : [],
   };
 }
 
@@ -70,6 +72,7 @@ export function openApiDocument(functions: readonly HttpFunctionSpec[]): Record<
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
         functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+        entraToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Microsoft Entra access token for the API, with the app role Mail.Send to send.' },
       },
     },
   };

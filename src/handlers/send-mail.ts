@@ -7,10 +7,15 @@ import type { Runtime } from '../runtime';
 import { problem } from './http-problem';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
+import { callerOf } from './caller';
 
 export function createSendMailHandler(runtime: () => Runtime) {
   return async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    const { config, outbox, status } = runtime();
+    const rt = runtime();
+    const { config, outbox, status, quota } = rt;
+    // Who is calling comes first: an unknown caller learns nothing about the request's validity.
+    const caller = await callerOf(rt, request);
+    if (!caller.ok) return caller.response;
     const limit = maxRequestBytes(config.maxMessageBytes);
     const read = await readBodyWithin(request, limit);
     if (!read.ok) return problem(413, 'Request too large', `The body is over ${limit} bytes (at least ${read.bytes}).`);
@@ -18,20 +23,22 @@ export function createSendMailHandler(runtime: () => Runtime) {
     let result;
     try {
       result = await acceptMail(
-        { contentType: request.headers.get('content-type'), body, idempotencyKey: request.headers.get('idempotency-key') },
-        { config, outbox, status },
+        { contentType: request.headers.get('content-type'), body, idempotencyKey: request.headers.get('idempotency-key'), caller: caller.value },
+        { config, outbox, status, quota },
       );
     } catch (error) {
       context.error(`Could not queue a mail request: ${(error as Error).message}`);
       return problem(503, 'Could not queue the message', 'Storage is unavailable; send the request again (with the same Idempotency-Key to be safe).');
     }
     if (result.status !== 202) {
-      context.warn(`Rejected mail request (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`);
-      return problem(result.status, result.title, result.detail, result.errors);
+      context.warn(`Rejected mail request of ${caller.value.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`);
+      const response = problem(result.status, result.title, result.detail, result.errors);
+      if (result.retryAfterSeconds) response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
+      return response;
     }
     const { record } = result;
     const location = statusUrl(config.publicBaseUrl, request, record.id);
-    context.log(result.repeated ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.` : `Accepted message ${record.id}`);
+    context.log(result.repeated ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.` : `Accepted message ${record.id} from ${caller.value.caller.name}`);
     return {
       status: 202,
       headers: { Location: location, 'Retry-After': String(retryAfterSeconds(record)) },

@@ -2,8 +2,10 @@
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
 import { createHash, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
-import { isAllowedSender } from '../mail/senders';
-import { addressOf, customHeaderBytes, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import { customHeaderBytes, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import type { AuthenticatedCaller } from '../callers/authenticate';
+import { applySenderPolicy, FUNCTION_KEY_CALLER } from '../callers/sender-policy';
+import type { DailyQuota } from '../callers/daily-quota';
 import { mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
 import { recipientsOf, senderOf } from '../mail/addresses';
@@ -14,16 +16,18 @@ export interface IntakeInput {
   contentType: string | null;
   body: Buffer;
   idempotencyKey?: string | null;
+  caller: AuthenticatedCaller;
 }
 
 export type IntakeResult =
   | { status: 202; record: StatusRecord; repeated: boolean }
-  | { status: 400 | 413 | 415 | 422; title: string; detail: string; errors?: FieldError[] };
+  | { status: 400 | 403 | 413 | 415 | 422 | 429; title: string; detail: string; errors?: FieldError[]; retryAfterSeconds?: number };
 
 export interface IntakeDeps {
   config: Pick<MailConfig, 'allowedSenders' | 'defaultSender' | 'maxMessageBytes'>;
   outbox: Pick<Outbox, 'enqueue'>;
   status: Pick<StatusStore, 'create' | 'get' | 'update'>;
+  quota?: DailyQuota;
   now?: () => Date;
 }
 
@@ -56,25 +60,53 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
   const parsed = parseMailRequest(json);
   if (!parsed.ok) return invalid(parsed.errors);
 
-  const mail = withSender(parsed.value, deps.config);
-  if ('errors' in mail) return invalid(mail.errors);
+  const decision = applySenderPolicy(parsed.value, input.caller, deps.config);
+  if (!decision.ok) return decision;
+  const { mail } = decision;
 
   const size = messageBytes(mail);
   if (size > deps.config.maxMessageBytes) {
     return { status: 413, title: 'Message too large', detail: `Subject, headers, bodies and attachments come to ${size} bytes; the limit is ${deps.config.maxMessageBytes}.` };
   }
-  return enqueueOnce(mail, key, deps);
+  const now = deps.now?.() ?? new Date();
+  const caller = input.caller.caller.name;
+  const id = messageIdFor(key, caller);
+  const quota = deps.quota ? await deps.quota.take(input.caller.caller, now) : undefined;
+  // A repeat of an accepted request sends nothing new, so a used-up quota does not refuse it.
+  if (quota && !quota.ok && !(key && (await deps.status.get(id)))) {
+    const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+    return {
+      status: 429,
+      title: 'Daily quota used up',
+      detail: `${caller} has sent ${quota.used} of its ${quota.limit} messages today (UTC); the quota renews at midnight UTC.`,
+      retryAfterSeconds: Math.ceil((midnight - now.getTime()) / 1000),
+    };
+  }
+  const taken = quota?.ok ? quota : undefined;
+  try {
+    const result = await enqueueOnce(mail, id, key, caller, deps, now);
+    // A repeat or a refusal sends nothing new: give the quota back.
+    if (taken && (result.status !== 202 || result.repeated)) await taken.refund();
+    return result;
+  } catch (error) {
+    if (taken) await taken.refund().catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
- * Records the message, then queues it. With an Idempotency-Key the id is derived from the key, so the
- * status record itself says whether this request was seen: same request → same id, nothing sent twice.
+ * With an Idempotency-Key the id is derived from the key, so the status record itself says whether a request was
+ * seen. Keys are the caller's own: two callers using the same key get two messages, and neither sees the other's.
  */
-async function enqueueOnce(mail: MailRequest, key: string | undefined, deps: IntakeDeps): Promise<IntakeResult> {
-  const now = deps.now?.() ?? new Date();
+function messageIdFor(key: string | undefined, caller: string): string {
+  if (!key) return randomUUID();
+  return `k-${sha256(caller === FUNCTION_KEY_CALLER ? key : `${caller}\n${key}`).slice(0, 40)}`;
+}
+
+/** Records the message, then queues it: same request → same id, nothing sent twice. */
+async function enqueueOnce(mail: MailRequest, id: string, key: string | undefined, caller: string, deps: IntakeDeps, now: Date): Promise<IntakeResult> {
   const mailJson = JSON.stringify(mail);
   const requestHash = mailFingerprint(mail);
-  const id = key ? `k-${sha256(key).slice(0, 40)}` : randomUUID();
   const envelope = newEnvelope(mail, id, now);
   let stored: StoredStatus;
   try {
@@ -88,6 +120,7 @@ async function enqueueOnce(mail: MailRequest, key: string | undefined, deps: Int
       recipientCount: recipientsOf(mail).length,
       sendAt: mail.sendAt,
       requestHash,
+      caller,
       ...(key ? { idempotencyKeyHash: sha256(key) } : {}),
     });
   } catch (error) {
@@ -124,18 +157,6 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 function invalid(errors: FieldError[]): IntakeResult {
   return { status: 400, title: 'Invalid mail request', detail: `${errors.length} field(s) are invalid.`, errors };
-}
-
-function withSender(mail: MailRequest, config: IntakeDeps['config']): MailRequest | { errors: FieldError[] } {
-  if (!mail.from) {
-    if (!config.defaultSender) return { errors: [{ field: 'from', detail: 'required: no default sender is configured (MAIL_DEFAULT_SENDER)' }] };
-    return { ...mail, from: config.defaultSender };
-  }
-  const sender = addressOf(mail.from);
-  if (!isAllowedSender(sender, config.allowedSenders)) {
-    return { errors: [{ field: 'from', detail: `${sender} is not an allowed sender (MAIL_ALLOWED_SENDERS)` }] };
-  }
-  return mail;
 }
 
 /** Decoded size of what becomes the message: subject, custom headers, bodies and attachments (base64 decodes to 3/4). */

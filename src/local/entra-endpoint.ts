@@ -3,7 +3,7 @@
 // assertions (private_key_jwt, as MSAL builds them) are checked; errors come back in Entra's JSON shape with the
 // AADSTS codes the product code classifies. Codes marked "assumed" below are plausible, not confirmed.
 import { createServer } from 'node:https';
-import { X509Certificate, constants, createHash, randomUUID, verify } from 'node:crypto';
+import { X509Certificate, constants, createHash, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { FailureScript, closeServer, listenOnLoopback, readBody, sendJson } from './http-json';
 import type { TokenAuthority } from './token-authority';
 
@@ -24,6 +24,18 @@ export interface EntraApp {
   federatedIdentity?: { clientId: string; audience: string };
 }
 
+/**
+ * An API exposed by an app registration (application ID URI `audience`), with the app roles assigned to client
+ * apps. Tokens for it are RS256 JWTs signed with this endpoint's key, published at the tenant's jwks_uri, as
+ * Entra's are: any JWT library verifies them the way it verifies Entra's.
+ */
+export interface LocalApi {
+  tenantId: string;
+  audience: string;
+  /** Client id → app roles assigned to it (Entra omits the roles claim when there are none). */
+  roles: Record<string, string[]>;
+}
+
 export interface EntraEndpointOptions {
   tokens: TokenAuthority;
   tls: { certPem: string; keyPem: string };
@@ -32,6 +44,7 @@ export interface EntraEndpointOptions {
   tokenLifetimeSeconds?: number;
   /** Resources that exist (audiences); others get AADSTS500011. Default: any. */
   audiences?: string[];
+  apis?: LocalApi[];
   port?: number;
 }
 
@@ -52,6 +65,7 @@ export interface EntraEndpoint {
   authority(tenant: string): string;
   hits: EntraHits;
   register(app: EntraApp): void;
+  registerApi(api: LocalApi): void;
   /** The next `count` token requests fail with `status` and `body` (default: a transient Entra error). */
   failNext(count: number, status: number, body?: unknown): void;
   close(): Promise<void>;
@@ -72,6 +86,35 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
   const hits: EntraHits = { total: 0, metadata: 0, tokenRequests: 0, issued: 0, byClientId: {} };
   const failures = new FailureScript();
   let origin = '';
+
+  const apis: LocalApi[] = [...(options.apis ?? [])];
+  const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyId = randomUUID();
+  const jwks = { keys: [{ ...signingKey.publicKey.export({ format: 'jwk' }), kid: keyId, use: 'sig', alg: 'RS256' }] };
+  /** A v2 app-only access token for one of the local APIs, shaped like Entra's. */
+  const apiToken = (api: LocalApi, clientId: string): string => {
+    const now = Math.floor(Date.now() / 1000);
+    const objectId = createHash('sha256').update(`${api.tenantId}/${clientId}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, '$1-$2-$3-$4-$5');
+    const roles = api.roles[clientId.toLowerCase()] ?? api.roles[clientId];
+    const claims = {
+      aud: api.audience,
+      iss: `${origin}/${api.tenantId}/v2.0`,
+      iat: now,
+      nbf: now,
+      exp: now + lifetimeSeconds,
+      azp: clientId,
+      azpacr: '1',
+      oid: objectId,
+      sub: objectId,
+      tid: api.tenantId,
+      ver: '2.0',
+      uti: randomUUID(),
+      ...(roles && roles.length > 0 ? { roles } : {}),
+    };
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const signed = `${encode({ typ: 'JWT', alg: 'RS256', kid: keyId })}.${encode(claims)}`;
+    return `${signed}.${sign('sha256', Buffer.from(signed), signingKey.privateKey).toString('base64url')}`;
+  };
 
   const findTenant = (tenant: string) => apps.find((a) => a.tenantId.toLowerCase() === tenant.toLowerCase())?.tenantId;
 
@@ -151,6 +194,8 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
     if (options.audiences && !options.audiences.includes(audience)) {
       return fail(400, 'invalid_resource', 500011, `The resource principal named ${audience} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`);
     }
+    const api = apis.find((a) => a.tenantId === tenantId && a.audience === audience);
+    if (api) return { accessToken: apiToken(api, app.clientId) };
     return { accessToken: options.tokens.issue({ audience, appId: app.clientId, tenantId, lifetimeSeconds }) };
   };
 
@@ -169,6 +214,9 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
       // asks, so the first error it sees for a wrong tenant is AADSTS90002 from the token endpoint. Same here.
       hits.metadata++;
       return sendJson(res, 200, openIdConfiguration(findTenant(segments[0]!) ?? segments[0]!));
+    }
+    if (req.method === 'GET' && segments.length === 4 && segments.slice(1).join('/') === 'discovery/v2.0/keys') {
+      return sendJson(res, 200, jwks);
     }
     if (req.method === 'POST' && segments.length === 4 && segments.slice(1).join('/') === 'oauth2/v2.0/token') {
       hits.tokenRequests++;
@@ -209,6 +257,7 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
     authority: (tenant) => `${origin}/${tenant}`,
     hits,
     register,
+    registerApi: (api) => void apis.push(api),
     failNext: (count, status, body) => failures.failNext(count, status, body),
     close: () => closeServer(server),
   };

@@ -31,12 +31,12 @@ const headerText = (max: number) =>
  * is refused. Local part as zod's email check has it, at most 64 characters (RFC 5321).
  */
 const EMAIL_ADDRESS = /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+\-.]{0,63}[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
-const emailAddress = z.email({ pattern: EMAIL_ADDRESS, message: 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)' }).max(254);
+export const emailAddressSchema = z.email({ pattern: EMAIL_ADDRESS, message: 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)' }).max(254);
 
 export const addressSchema = z
   .union([
-    emailAddress,
-    z.object({ name: headerText(256).optional(), address: emailAddress }).strict(),
+    emailAddressSchema,
+    z.object({ name: headerText(256).optional(), address: emailAddressSchema }).strict(),
   ])
   .meta({ description: 'An address, either "user@contoso.com" or { "name": "User", "address": "user@contoso.com" }.' });
 

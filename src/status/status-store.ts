@@ -24,6 +24,8 @@ export interface StatusRecord {
   hint?: string;
   idempotencyKeyHash?: string;
   requestHash?: string;
+  /** The caller (MAIL_CALLERS name, or function-key) that submitted it; producers writing the queue have none. */
+  caller?: string;
   payloadBlob?: string;
 }
 
