@@ -93,11 +93,11 @@ function faultsSeen(stack: LocalStack): Record<string, number> {
     for (const event of connection.events) {
       if (event.ok) continue;
       const reply = event.reply ?? '';
-      if (reply.startsWith('451 4.7.500')) seen['451 4.7.500 (DATA)']!++;
-      else if (reply.includes('dropped during DATA')) seen['drop during DATA']!++;
-      else if (reply.startsWith('421 4.4.2')) seen['421 4.4.2 (MAIL FROM)']!++;
-      else if (reply.startsWith('432 4.3.2')) seen['432 4.3.2 (AUTH)']!++;
-      else seen.other!++;
+      if (reply.startsWith('451 4.7.500')) seen['451 4.7.500 (DATA)']++;
+      else if (reply.includes('dropped during DATA')) seen['drop during DATA']++;
+      else if (reply.startsWith('421 4.4.2')) seen['421 4.4.2 (MAIL FROM)']++;
+      else if (reply.startsWith('432 4.3.2')) seen['432 4.3.2 (AUTH)']++;
+      else seen.other++;
     }
   }
   return seen;
@@ -255,7 +255,7 @@ async function main(): Promise<number> {
     const settings = {
       ...stack.settings(MODE),
       MAIL_ALLOWED_SENDERS: '@contoso.example',
-      MAIL_DEFAULT_SENDER: MAILBOXES[0]!,
+      MAIL_DEFAULT_SENDER: MAILBOXES[0],
       MAIL_MAX_CONNECTIONS_PER_MAILBOX: String(CAP),
       MAIL_MAX_MESSAGES_PER_MINUTE: String(RATE),
     };

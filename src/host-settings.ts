@@ -16,8 +16,19 @@ export interface QueueHostSettings {
 /** The app root: host.json sits beside package.json, dist/src/ is two levels below. */
 export const APP_ROOT = join(__dirname, '..', '..');
 
+/** The part of host.json we read: extensions.queues, as the host documents it. */
+interface HostJsonQueues {
+  batchSize?: number;
+  newBatchThreshold?: number;
+  maxDequeueCount?: number;
+  visibilityTimeout?: string;
+  maxPollingInterval?: string;
+  messageEncoding?: string;
+}
+
 export function readQueueHostSettings(hostJsonPath = join(APP_ROOT, 'host.json')): QueueHostSettings {
-  const queues = JSON.parse(readFileSync(hostJsonPath, 'utf8'))?.extensions?.queues ?? {};
+  const hostJson = JSON.parse(readFileSync(hostJsonPath, 'utf8')) as { extensions?: { queues?: HostJsonQueues } } | null;
+  const queues = hostJson?.extensions?.queues ?? {};
   const batchSize = queues.batchSize ?? 16;
   return {
     batchSize,

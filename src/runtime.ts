@@ -50,7 +50,7 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
   const keyHolder = functionKeyCaller(config);
   const authenticate = config.callers
     ? createAuthenticator(config.callers, config.api ? createEntraTokenVerifier(config.api) : undefined)
-    : async (): Promise<Authentication> => ({ ok: true, value: keyHolder });
+    : (): Promise<Authentication> => Promise.resolve({ ok: true, value: keyHolder });
   return {
     config,
     host: options.host ?? readQueueHostSettings(),

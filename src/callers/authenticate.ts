@@ -30,7 +30,7 @@ export function createAuthenticator(callers: readonly Caller[], verifyToken: Tok
       const bearer = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
       if (!bearer) return refused(401, 'The Authorization header must be "Bearer <access token>".');
       if (!verifyToken) return refused(401, 'This API accepts no Entra tokens (no MAIL_CALLERS entry has entraAppId or entraRole).');
-      const check = await verifyToken(bearer[1]!);
+      const check = await verifyToken(bearer[1]);
       if (!check.ok) return check.unavailable ? refused(503, `Could not check the token: ${check.reason}.`) : refused(401, `The access token was refused: ${check.reason}.`);
       const { appId, roles } = check.identity;
       const caller = callers.find((c) => c.entraAppId === appId) ?? callers.find((c) => c.entraRole && roles.includes(c.entraRole));
@@ -41,7 +41,7 @@ export function createAuthenticator(callers: readonly Caller[], verifyToken: Tok
       const hash = createHash('sha256').update(key).digest();
       // Compare with every entry, so the time taken says nothing about which one matched.
       const matches = keyed.filter((entry) => timingSafeEqual(entry.hash, hash));
-      if (matches.length === 1) return { ok: true, value: { caller: matches[0]!.caller } };
+      if (matches.length === 1) return { ok: true, value: { caller: matches[0].caller } };
       return refused(401, 'The key is not valid.');
     }
     return refused(401, 'Authenticate with an Entra access token (Authorization: Bearer) or a caller key (x-functions-key header).');

@@ -40,7 +40,7 @@ export function createDailyQuota(table: TableClient): DailyQuota {
   };
   return {
     async take(caller, now = new Date()) {
-      if (caller.dailyQuota === undefined) return { ok: true, refund: async () => undefined };
+      if (caller.dailyQuota === undefined) return { ok: true, refund: () => Promise.resolve() };
       const rowKey = `${caller.name}|${now.toISOString().slice(0, 10)}`;
       const taken = await change(rowKey, 1, caller.dailyQuota);
       if (!taken.ok) return { ok: false, used: taken.used, limit: caller.dailyQuota };

@@ -80,7 +80,7 @@ function holdSlot(index: number, lease: BlobLeaseClient, acquiredAt: number, lea
   let renewing: Promise<void> = Promise.resolve();
 
   const schedule = () => {
-    timer = setTimeout(() => (renewing = renew()), renewEveryMs);
+    timer = setTimeout(() => void (renewing = renew()), renewEveryMs);
     timer.unref(); // a held slot must not keep the process alive
   };
   const renew = async () => {
@@ -129,7 +129,7 @@ function shuffled(n: number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = randomInt(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
+    [order[i], order[j]] = [order[j], order[i]];
   }
   return order;
 }

@@ -56,7 +56,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     const expiries = entries
       .map((e) => (e.doneAt === undefined ? Math.min(t, e.reservedAt + STALE_MS - windowMs) : e.doneAt) + windowMs + 1)
       .sort((a, b) => a - b);
-    return Math.max(1, expiries[entries.length - maxPerMinute]! - t);
+    return Math.max(1, expiries[entries.length - maxPerMinute] - t);
   };
 
   /**
@@ -119,8 +119,8 @@ async function readLog(blob: BlockBlobClient): Promise<{ entries: LogEntry[]; et
 /** An unreadable log is replaced on the next write rather than blocking the mailbox for good. */
 function parseEntries(text: string): LogEntry[] {
   try {
-    const entries: unknown = JSON.parse(text).entries;
-    return Array.isArray(entries) ? entries.filter((e): e is LogEntry => typeof e?.id === 'string' && typeof e.reservedAt === 'number') : [];
+    const { entries } = JSON.parse(text) as { entries?: unknown };
+    return Array.isArray(entries) ? entries.filter((e): e is LogEntry => typeof (e as LogEntry)?.id === 'string' && typeof (e as LogEntry).reservedAt === 'number') : [];
   } catch {
     return [];
   }

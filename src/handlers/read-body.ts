@@ -8,7 +8,8 @@ export type BodyRead = { ok: true; body: Buffer } | { ok: false; reason: 'too-la
 export async function readBodyWithin(request: HttpRequest, limit: number): Promise<BodyRead> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) return { ok: false, reason: 'too-large', bytes: declared };
-  const stream = request.body;
+  // The library types the stream loosely; request bodies are bytes.
+  const stream = request.body as ReadableStream<Uint8Array> | null;
   if (!stream) return { ok: true, body: Buffer.alloc(0) };
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];

@@ -144,5 +144,5 @@ function classifyMsalError(error: unknown): TokenError {
 function describe(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   // First line only: library messages can append trace ids and long JSON.
-  return text.split('\n')[0]!.slice(0, 500);
+  return text.split('\n')[0].slice(0, 500);
 }

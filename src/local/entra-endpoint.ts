@@ -181,10 +181,10 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
       return fail(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
     }
     const scopes = scope.split(' ').filter((s) => !['openid', 'profile', 'offline_access'].includes(s));
-    if (scopes.length !== 1 || !scopes[0]!.endsWith('/.default')) {
+    if (scopes.length !== 1 || !scopes[0].endsWith('/.default')) {
       return fail(400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
     }
-    const audience = scopes[0]!.slice(0, -'/.default'.length);
+    const audience = scopes[0].slice(0, -'/.default'.length);
     const app = apps.find((a) => a.tenantId === tenantId && a.clientId.toLowerCase() === clientId.toLowerCase());
     if (!app) {
       return fail(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantPath}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
@@ -213,7 +213,7 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
       // Served for unknown tenants too: against login.microsoftonline.com MSAL uses built-in metadata and never
       // asks, so the first error it sees for a wrong tenant is AADSTS90002 from the token endpoint. Same here.
       hits.metadata++;
-      return sendJson(res, 200, openIdConfiguration(findTenant(segments[0]!) ?? segments[0]!));
+      return sendJson(res, 200, openIdConfiguration(findTenant(segments[0]) ?? segments[0]));
     }
     if (req.method === 'GET' && segments.length === 4 && segments.slice(1).join('/') === 'discovery/v2.0/keys') {
       return sendJson(res, 200, jwks);
@@ -230,7 +230,7 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
             const fallback = fail(failure.status, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.');
             return sendJson(res, failure.status, failure.body ?? errorBody(fallback, correlationId));
           }
-          const result = tokenRequest(segments[0]!, form);
+          const result = tokenRequest(segments[0], form);
           if ('status' in result) return reply(result);
           hits.issued++;
           sendJson(res, 200, { token_type: 'Bearer', expires_in: lifetimeSeconds, ext_expires_in: lifetimeSeconds, access_token: result.accessToken });

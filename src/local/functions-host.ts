@@ -2,7 +2,7 @@
 // functions and drives the queue function with the host's semantics (base64 decoding, JSON items,
 // dequeueCount, visibility timeout on failure, <queue>-poison after maxDequeueCount, batch size,
 // polling back-off) as configured in host.json.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -72,7 +72,7 @@ function matchRoute(template: string, path: string): Record<string, string> | un
   const pattern = template.replace(/\{(\w+)\??\}/g, (_, name: string) => (names.push(name), '([^/]+)'));
   const match = new RegExp(`^/api/${pattern}/?$`).exec(path);
   if (!match) return undefined;
-  return Object.fromEntries(names.map((name, i) => [name, decodePathSegment(match[i + 1]!)]));
+  return Object.fromEntries(names.map((name, i) => [name, decodePathSegment(match[i + 1])]));
 }
 
 function decodePathSegment(segment: string): string {
@@ -99,7 +99,7 @@ function streamedRequest(req: IncomingMessage, origin: string, params: Record<st
     method: req.method,
     headers,
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-  } as RequestInit);
+  });
   // nativeRequest is how the library itself builds streamed requests; it is not in the public init type.
   return new HttpRequest({ nativeRequest, params } as HttpRequestInit);
 }
@@ -107,7 +107,8 @@ function streamedRequest(req: IncomingMessage, origin: string, params: Record<st
 
 async function serveHttp(options: LocalHostOptions): Promise<Server> {
   let origin = 'http://localhost';
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => void handle(req, res));
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     // Whatever the handler left unread is not wanted: close the connection once answered rather than drain it.
     res.once('finish', () => {
       if (!req.complete) req.destroy();
@@ -137,11 +138,11 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
         res.end(error.message);
         return;
       }
-      options.log('error', 'http', `Unhandled error: ${(error as Error).stack ?? error}`);
+      options.log('error', 'http', `Unhandled error: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) res.writeHead(500);
       res.end();
     }
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new Error(`Port ${options.port} is in use; stop what holds it or choose another port.`) : error),

@@ -60,7 +60,7 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): StoredS
     if (key.startsWith('odata.')) continue;
     record[key] = (LIST_FIELDS as readonly string[]).includes(key) && typeof value === 'string' ? JSON.parse(value) : value;
   }
-  return { record: record as unknown as StatusRecord, etag: etag! };
+  return { record: record as unknown as StatusRecord, etag: etag };
 }
 
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
