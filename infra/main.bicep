@@ -258,9 +258,11 @@ module functionApp 'modules/functionapp.bicep' = {
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     hostStorageAccountName: hostStorageAccountName
-    mailStorageAccountName: mailStorageAccountName
     deploymentContainerName: deploymentContainerName
-    applicationInsightsName: applicationInsightsName
+    mailQueueServiceUri: storage.outputs.queueEndpoint
+    mailBlobServiceUri: storage.outputs.blobEndpoint
+    mailTableServiceUri: storage.outputs.tableEndpoint
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     keyVaultName: keyVaultName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
@@ -284,13 +286,12 @@ module functionApp 'modules/functionapp.bicep' = {
     maxMessagesPerMinute: maxMessagesPerMinute
     maxMessageBytes: maxMessageBytes
   }
-  // The app must not start before its identity may read storage, the vault and App Insights.
+  // The app must not start before its identity may read storage, the vault and App Insights (the mail storage and
+  // monitoring modules come first anyway: their outputs are parameters above).
   dependsOn: [
     rbac
     hostStorage
-    storage
     keyVault
-    monitoring
   ]
 }
 

@@ -9,7 +9,12 @@
 #      (${MSGRAPH_TYPES_DIR:-infra/tools/msgraph-types/v1.0/1.0.0}) with `bicep publish-extension`,
 #      copies infra/ to a temp dir and writes a compile-only bicepconfig.json there that points microsoftGraphV1 at
 #      that .tgz. The committed infra/bicepconfig.json keeps the public registry reference.
-#   4. `bicep build` and `bicep lint` on every .bicep file. Any error OR warning fails the run.
+#   4. `bicep build` and `bicep lint` on every .bicep file. Any error OR warning fails the run. The ARM template of
+#      infra/main.bicep goes to .local/arm/main.json (git-ignored) with the fingerprint of its sources
+#      (infra/tools/compiled-arm.mjs), for test/infra-settings.test.ts.
+#
+#   --arm-only: steps 2 and 3, then compile infra/main.bicep to .local/arm/main.json and stop. No compiler = exit 1.
+#      The infra test runs this when .local/arm/main.json is missing or older than infra/.
 #
 # Exit codes: 0 = all checks passed, or the compiler was unavailable (a SKIPPED line says why, the static checks
 # still ran and passed); 1 = a problem was found. Set BICEP_REQUIRED=1 to turn "no compiler" into a failure.
@@ -19,11 +24,22 @@ start=$(date +%s)
 root=$(cd "$(dirname "$0")/.." && pwd)
 infra=$root/infra
 status=0
+arm_only=0
+case "${1:-}" in
+  --arm-only) arm_only=1 ;;
+  "") ;;
+  *) echo "usage: bash scripts/validate-infra.sh [--arm-only]" >&2; exit 2 ;;
+esac
 elapsed() { echo "$(($(date +%s) - start))s"; }
 finish() { echo "validate-infra: $1 in $(elapsed)"; exit "$2"; }
+# A signal still runs the EXIT trap that removes the temp dir.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # ---- 1. structural checks ----------------------------------------------------------------------------------------
-if command -v node >/dev/null 2>&1; then
+if [ "$arm_only" = 1 ]; then
+  : # compile only
+elif command -v node >/dev/null 2>&1; then
   node "$infra/tools/static-check.mjs" || status=1
 else
   echo "validate-infra: static checks SKIPPED: node is not installed"
@@ -32,7 +48,7 @@ fi
 # ---- 1b. PowerShell syntax ---------------------------------------------------------------------------------------
 # The real parser when pwsh is installed; otherwise the tree-sitter PowerShell grammar (WebAssembly, from the npm
 # registry into a cache outside the repo); otherwise SKIPPED.
-ps_files=$(find "$infra" -name '*.ps1' | sort)
+ps_files=$(if [ "$arm_only" = 0 ]; then find "$infra" -name '*.ps1' | sort; fi)
 ps_cache=${PS_CHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/exo-smtp-mailer/ps-syntax}
 if [ -n "$ps_files" ]; then
   if command -v pwsh >/dev/null 2>&1; then
@@ -124,8 +140,8 @@ fi
 if [ -z "$bicep" ]; then
   reasons+=("no bicep on PATH, in ~/.azure/bin, in .local/bicep or in $cache")
   message=$(printf '%s; ' "${reasons[@]}")
-  if [ "${BICEP_REQUIRED:-0}" = 1 ]; then
-    echo "validate-infra: FAILED: Bicep compiler required (BICEP_REQUIRED=1) but unavailable: ${message%; }"
+  if [ "${BICEP_REQUIRED:-0}" = 1 ] || [ "$arm_only" = 1 ]; then
+    echo "validate-infra: FAILED: Bicep compiler required but unavailable: ${message%; }"
     finish "failed" 1
   fi
   echo "validate-infra: bicep build/lint SKIPPED: ${message%; }"
@@ -139,6 +155,8 @@ echo "validate-infra: using $bicep ($("$bicep" --version 2>&1 | head -n 1))"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$infra" "$work/infra"
+# Of the copy, before its bicepconfig.json is rewritten: what .local/arm/main.json is compiled from.
+sources=$(node "$infra/tools/compiled-arm.mjs" fingerprint "$work/infra")
 types=${MSGRAPH_TYPES_DIR:-$infra/tools/msgraph-types/v1.0/1.0.0}
 [ -f "$types/index.json" ] || { echo "validate-infra: no Graph type files at $types (index.json)"; finish "failed" 1; }
 {
@@ -153,6 +171,24 @@ types=${MSGRAPH_TYPES_DIR:-$infra/tools/msgraph-types/v1.0/1.0.0}
   ' "$work/infra/bicepconfig.json" "$work/msgraph.tgz"
   echo "validate-infra: Graph extension built locally from ${types#"$root"/} (compile-only bicepconfig in $work/infra)"
 }
+
+# The compiled main template for test/infra-settings.test.ts; the template first, its fingerprint last, each replaced
+# in one rename, so a reader never pairs a new fingerprint with an old template.
+save_arm() {
+  local dir=$root/.local/arm
+  mkdir -p "$dir"
+  cp "$work/json/main.json" "$dir/main.json.$$" && mv -f "$dir/main.json.$$" "$dir/main.json"
+  echo "$sources" > "$dir/main.sources.sha256.$$" && mv -f "$dir/main.sources.sha256.$$" "$dir/main.sources.sha256"
+}
+
+if [ "$arm_only" = 1 ]; then
+  if "$bicep" build "$work/infra/main.bicep" --outdir "$work/json" >"$work/out.log" 2>&1 && [ -f "$work/json/main.json" ]; then
+    save_arm
+    finish "compiled infra/main.bicep to .local/arm/main.json" 0
+  fi
+  sed "s#$work/##g" "$work/out.log"
+  finish "FAILED: infra/main.bicep does not compile" 1
+fi
 
 # ---- 4. build + lint -------------------------------------------------------------------------------------------
 files=$(cd "$work/infra" && find . -name '*.bicep' | sort)
@@ -175,6 +211,8 @@ for file in $files; do
     if [ -n "$diagnostics" ]; then sed 's/^/      /' <<<"$diagnostics"; fi
   fi
 done
+
+if [ -f "$work/json/main.json" ]; then save_arm; fi
 
 if [ "$status" -ne 0 ]; then finish "FAILED" 1; fi
 finish "all checks passed" 0

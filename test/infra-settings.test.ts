@@ -1,18 +1,17 @@
-// Ties the app settings the Bicep sets (infra/modules/functionapp.bicep) to the settings the code reads
-// (SETTINGS in src/config.ts), and the storage names in infra/ to the code defaults.
-// Reads Bicep source text; no compiler needed.
-import { test } from 'node:test';
+// Ties the app settings infra/ deploys to the settings the code reads (SETTINGS in src/settings.ts), and the storage
+// names in infra/ to the code defaults. Reads the ARM template the real Bicep compiler makes of infra/main.bicep
+// (.local/arm/main.json, written by scripts/validate-infra.sh), so it checks what gets deployed. When that file is
+// missing or older than infra/, the test compiles it first (Bicep CLI, or restored from NuGet with the .NET SDK) and
+// fails naming the command to run when no compiler can be had.
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SETTINGS } from '../src/settings';
 import { AUTH_MODES } from '../src/identity/auth-mode';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const ROOT = join(__dirname, '..', '..');
-const FUNCTION_APP = join(ROOT, 'infra', 'modules', 'functionapp.bicep');
-const MAIN = join(ROOT, 'infra', 'main.bicep');
-const STORAGE = join(ROOT, 'infra', 'modules', 'storage.bicep');
 
 /** Settings the Functions host or the platform reads. Anything else the Bicep sets must be in SETTINGS. */
 const HOST_SETTINGS = new Set([
@@ -29,161 +28,156 @@ const HOST_SETTINGS = new Set([
  */
 const AWAITING_CODE: Record<string, readonly string[]> = {};
 
-// ---- a small Bicep reader: enough for object literals of `name: value` lines -----------------------------------
+// ---- the compiled template ---------------------------------------------------------------------------------------
 
-/** Replaces comments and string contents with spaces (same length), so braces can be counted. */
-function mask(src: string): string {
-  let out = '';
-  let inString = false;
-  const interp: number[] = [];
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i]!;
-    const next = src[i + 1];
-    if (!inString) {
-      if (c === '/' && next === '/') {
-        while (i < src.length && src[i] !== '\n') { out += ' '; i++; }
-        out += src[i] ?? '';
-        continue;
-      }
-      if (c === "'") { inString = true; out += c; continue; }
-      if (interp.length > 0) {
-        if (c === '{') interp[interp.length - 1]!++;
-        if (c === '}') {
-          if (interp[interp.length - 1] === 0) { interp.pop(); inString = true; out += ' '; continue; }
-          interp[interp.length - 1]!--;
-        }
-      }
-      out += c;
-      continue;
-    }
-    if (c === '\\') { out += '  '; i++; continue; }
-    if (c === "'") { inString = false; out += c; continue; }
-    if (c === '$' && next === '{') { interp.push(0); inString = false; out += '  '; i++; continue; }
-    out += c === '\n' ? '\n' : ' ';
-  }
-  return out;
+interface Template {
+  parameters?: Record<string, { defaultValue?: unknown }>;
+  variables?: Record<string, unknown>;
+  resources?: Resource[] | Record<string, Resource>;
+  outputs?: Record<string, { value?: unknown }>;
+}
+interface Resource {
+  type: string;
+  name: string;
+  copy?: { count?: unknown };
+  properties?: { parameters?: Record<string, { value?: unknown }>; template?: Template } & Record<string, unknown>;
+}
+type Settings = Map<string, string>;
+
+/** How the compiler writes a reference to a parameter or variable of the same template. */
+const param = (name: string) => `[parameters('${name}')]`;
+const variable = (name: string) => `[variables('${name}')]`;
+
+/** Resources of a template, with their symbolic names where the template has them (language version 2.0). */
+function resources(template: Template): (Resource & { symbol?: string })[] {
+  const list = template.resources ?? [];
+  return Array.isArray(list) ? list : Object.entries(list).map(([symbol, r]) => ({ ...r, symbol }));
 }
 
-interface Entry { key: string; value: string }
+let main: Template;
+/** A module of main.bicep: the values main passes and the module's own template. */
+let moduleOf: (name: string) => { parameters: Record<string, unknown>; template: Template };
+let blocks: { host: Settings; mail: Settings; modes: Map<string, Settings>; optional: Settings; functionApp: Template };
 
-/** The body of `var <name> = { ... }` as [start, end) offsets. */
-function varObject(masked: string, name: string): [number, number] {
-  const m = new RegExp(`^var\\s+${name}\\s*=\\s*\\{`, 'm').exec(masked);
-  assert.ok(m, `infra: no "var ${name} = {" object found; test/infra-settings.test.ts reads the settings from it`);
-  const open = m.index + m[0].length - 1;
-  let depth = 0;
-  for (let i = open; i < masked.length; i++) {
-    if (masked[i] === '{') depth++;
-    if (masked[i] === '}' && --depth === 0) return [open + 1, i];
-  }
-  assert.fail(`infra: "var ${name}" is not closed`);
-}
+before(async () => {
+  // A dynamic import keeps the ES module helper usable from this CommonJS test.
+  const arm = (await import(pathToFileURL(join(ROOT, 'infra', 'tools', 'compiled-arm.mjs')).href)) as {
+    compiledMain(root: string, options?: { timeoutMs?: number }): Promise<Template>;
+  };
+  main = await arm.compiledMain(ROOT);
+  moduleOf = (name) => {
+    const deployment = resources(main).find((r) => r.type === 'Microsoft.Resources/deployments' && r.name === name);
+    assert.ok(deployment?.properties?.template, `infra/main.bicep has no module deployment named '${name}'`);
+    const parameters = Object.fromEntries(Object.entries(deployment.properties.parameters ?? {}).map(([k, v]) => [k, v.value]));
+    return { parameters, template: deployment.properties.template };
+  };
+  const functionApp = moduleOf('functionapp').template;
+  // A setting block that reads a resource's runtime property is inlined into the resource by the compiler and is no
+  // longer a variable: that is reported here, since this test can then no longer see what the block sets.
+  const block = (name: string): Settings => {
+    const value = functionApp.variables?.[name];
+    assert.ok(
+      value !== null && typeof value === 'object' && !Array.isArray(value),
+      `modules/functionapp.bicep: '${name}' is not an object variable in the compiled template. Setting blocks may use parameters only (pass runtime values such as endpoints in as parameters), so that they stay data this test can read.`,
+    );
+    return new Map(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  };
+  const authSettings = functionApp.variables?.authSettings as Record<string, Record<string, string>> | undefined;
+  assert.ok(authSettings && typeof authSettings === 'object', 'modules/functionapp.bicep: authSettings is not an object variable in the compiled template');
+  blocks = {
+    host: block('hostSettings'),
+    mail: block('mailSettings'),
+    modes: new Map(Object.entries(authSettings).map(([mode, settings]) => [mode, new Map(Object.entries(settings))])),
+    optional: block('optionalSettingCandidates'),
+    functionApp,
+  };
+});
 
-/** `key: value` entries at depth 0 of an object body; values are read from the unmasked source. */
-function entries(src: string, masked: string, [start, end]: [number, number]): (Entry & { range: [number, number] })[] {
-  const result: (Entry & { range: [number, number] })[] = [];
-  let depth = 0;
-  let lineStart = start;
-  for (let i = start; i <= end; i++) {
-    const c = masked[i];
-    if (i === end || (c === '\n' && depth === 0)) {
-      const line = masked.slice(lineStart, i);
-      const m = /^\s*([A-Za-z_]\w*|'[^']*')\s*:\s*/.exec(line);
-      if (m && depth === 0) {
-        const valueStart = lineStart + m[0].length;
-        const key = m[1]!.replace(/^'|'$/g, '');
-        result.push({ key, value: src.slice(valueStart, i).trim(), range: [valueStart, i] });
-      }
-      lineStart = i + 1;
-      continue;
-    }
-    // A line is complete only at depth 0, so a multi-line value (an object) stays with its key.
-    if (c === '{' || c === '[' || c === '(') depth++;
-    if (c === '}' || c === ']' || c === ')') depth--;
-  }
-  return result;
-}
-
-function readSettings() {
-  const src = readFileSync(FUNCTION_APP, 'utf8');
-  const masked = mask(src);
-  const block = (name: string) => entries(src, masked, varObject(masked, name));
-  const host = block('hostSettings');
-  const mail = block('mailSettings');
-  const optional = block('optionalSettingCandidates');
-  const modes = new Map<string, Entry[]>();
-  for (const mode of block('authSettings')) {
-    const [open, close] = mode.range;
-    const inner: [number, number] = [src.indexOf('{', open) + 1, close - 1];
-    modes.set(mode.key, entries(src, masked, inner));
-  }
-  return { src, host, mail, optional, modes };
-}
-
-const settings = readSettings();
-const specs = new Map(SETTINGS.map((s) => [s.name, s]));
-const names = (list: Entry[]) => list.map((e) => e.key);
-const everyBicepName = [
-  ...names(settings.host),
-  ...names(settings.mail),
-  ...names(settings.optional),
-  ...[...settings.modes.values()].flatMap(names),
-];
-
-/** The auth modes the code knows. */
+const specs = new Map(SETTINGS.map((s) => [s.name as string, s]));
+const names = (settings: Settings) => [...settings.keys()];
+const everyBicepName = () => [...names(blocks.host), ...names(blocks.mail), ...names(blocks.optional), ...[...blocks.modes.values()].flatMap(names)];
 const codeModes = (): string[] => [...AUTH_MODES];
 
-test('the Bicep setting blocks were found and are not empty', () => {
-  assert.ok(settings.host.length > 0, 'hostSettings is empty');
-  assert.ok(settings.mail.length > 0, 'mailSettings is empty');
-  assert.ok(settings.modes.size > 0, 'authSettings has no modes');
-  for (const [mode, list] of settings.modes) assert.ok(list.length > 0, `authSettings.${mode} is empty`);
-  assert.ok(settings.optional.length > 0, 'optionalSettingCandidates is empty');
+test('the setting blocks were found and are not empty', () => {
+  assert.ok(blocks.host.size > 0, 'hostSettings is empty');
+  assert.ok(blocks.mail.size > 0, 'mailSettings is empty');
+  assert.ok(blocks.modes.size > 0, 'authSettings has no modes');
+  for (const [mode, settings] of blocks.modes) assert.ok(settings.size > 0, `authSettings.${mode} is empty`);
+  assert.ok(blocks.optional.size > 0, 'optionalSettingCandidates is empty');
+});
+
+test('the app gets exactly the four setting blocks, and nothing else sets app settings', () => {
+  // Anything added to the union, or set on the site some other way, would escape the checks below.
+  const variables = blocks.functionApp.variables ?? {};
+  assert.equal(
+    variables.appSettings,
+    "[union(variables('hostSettings'), variables('mailSettings'), variables('authSettings')[parameters('authMode')], variables('optionalSettings'))]",
+    'modules/functionapp.bicep: appSettings must be union(hostSettings, mailSettings, authSettings[authMode], optionalSettings); add a setting to one of those blocks',
+  );
+  assert.equal(variables.optionalSettings, "[toObject(variables('givenOptionalSettings'), lambda('setting', lambdaVariables('setting').key), lambda('setting', lambdaVariables('setting').value))]");
+  assert.equal(variables.givenOptionalSettings, "[filter(items(variables('optionalSettingCandidates')), lambda('setting', not(empty(lambdaVariables('setting').value))))]");
+  const sites = resources(blocks.functionApp).filter((r) => r.type === 'Microsoft.Web/sites');
+  assert.equal(sites.length, 1, 'modules/functionapp.bicep declares one site');
+  const siteConfig = (sites[0]!.properties as { siteConfig?: { appSettings?: unknown } }).siteConfig;
+  assert.equal(siteConfig?.appSettings, "[map(items(variables('appSettings')), lambda('setting', createObject('name', lambdaVariables('setting').key, 'value', lambdaVariables('setting').value)))]");
+  for (const template of [main, ...resources(main).flatMap((r) => (r.properties?.template ? [r.properties.template] : []))]) {
+    const config = resources(template).filter((r) => r.type.toLowerCase() === 'microsoft.web/sites/config');
+    assert.deepEqual(config.map((r) => r.name), [], 'a Microsoft.Web/sites/config resource would replace or add app settings outside the checked blocks');
+  }
 });
 
 test('every app setting the Bicep sets is read by the code or is an explicitly allowed host setting', () => {
   const awaiting = new Set(Object.values(AWAITING_CODE).flat());
-  const unknown = everyBicepName.filter((name) => !specs.has(name) && !HOST_SETTINGS.has(name) && !awaiting.has(name));
-  assert.deepEqual(unknown, [], `infra sets settings that src/config.ts SETTINGS does not list (the code would ignore them): ${unknown.join(', ')}`);
-  const mailLike = everyBicepName.filter((name) => /^(MAIL_|MailStorage)/.test(name));
-  for (const name of mailLike) {
+  const all = everyBicepName();
+  const unknown = all.filter((name) => !specs.has(name) && !HOST_SETTINGS.has(name) && !awaiting.has(name));
+  assert.deepEqual(unknown, [], `infra sets settings that src/settings.ts SETTINGS does not list (the code would ignore them): ${unknown.join(', ')}`);
+  for (const name of all.filter((n) => /^(MAIL_|MailStorage)/.test(n))) {
     assert.ok(specs.has(name) || awaiting.has(name), `${name} is set by infra but not in SETTINGS`);
   }
-  for (const name of everyBicepName.filter((n) => HOST_SETTINGS.has(n))) {
+  for (const name of all.filter((n) => HOST_SETTINGS.has(n))) {
     assert.ok(!/^(MAIL_|MailStorage)/.test(name), `${name} is an app setting, not a host setting`);
   }
 });
 
 test('host settings: identity-based AzureWebJobsStorage and Entra-authenticated Application Insights', () => {
-  const host = new Map(settings.host.map((e) => [e.key, e.value]));
-  assert.deepEqual([...host.keys()].sort(), [...HOST_SETTINGS].sort());
-  assert.equal(host.get('AzureWebJobsStorage__credential'), "'managedidentity'");
-  assert.match(host.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING') ?? '', /^'ClientId=\$\{identityClientId\};Authorization=AAD'$/);
-  const mail = new Map(settings.mail.map((e) => [e.key, e.value]));
-  assert.equal(mail.get('MailStorage__credential'), "'managedidentity'");
-  assert.equal(mail.get('MailStorage__clientId'), 'identityClientId');
-  assert.equal(host.get('AzureWebJobsStorage__clientId'), 'identityClientId');
+  const { host, mail } = blocks;
+  assert.deepEqual(names(host).sort(), [...HOST_SETTINGS].sort());
+  assert.equal(host.get('AzureWebJobsStorage__credential'), 'managedidentity');
+  assert.equal(host.get('AzureWebJobsStorage__clientId'), param('identityClientId'));
+  assert.equal(host.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'), "[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]");
+  assert.equal(mail.get('MailStorage__credential'), 'managedidentity');
+  assert.equal(mail.get('MailStorage__clientId'), param('identityClientId'));
+  // The connection string comes from the monitoring module's component.
+  assert.equal(host.get('APPLICATIONINSIGHTS_CONNECTION_STRING'), param('applicationInsightsConnectionString'));
+  assert.match(
+    String(moduleOf('functionapp').parameters.applicationInsightsConnectionString),
+    /'Microsoft\.Resources\/deployments', 'monitoring'\), '[^']+'\)\.outputs\.applicationInsightsConnectionString\.value\]$/,
+  );
+  assert.match(
+    String(moduleOf('monitoring').template.outputs?.applicationInsightsConnectionString?.value),
+    /^\[reference\(resourceId\('Microsoft\.Insights\/components', parameters\('applicationInsightsName'\)\), '[^']+'\)\.ConnectionString\]$/,
+  );
 });
 
 test('every auth mode of the code is deployable, and each mode sets exactly what the code requires', () => {
   const known = codeModes();
-  const bicepModes = [...settings.modes.keys()];
-  for (const mode of known) assert.ok(settings.modes.has(mode), `authSettings has no block for the code's mode ${mode}`);
-  for (const mode of bicepModes) {
-    assert.ok(known.includes(mode) || mode in AWAITING_CODE, `infra offers auth mode ${mode}, which src/config.ts does not accept`);
+  const { modes, host, mail } = blocks;
+  for (const mode of known) assert.ok(modes.has(mode), `authSettings has no block for the code's mode ${mode}`);
+  for (const mode of modes.keys()) {
+    assert.ok(known.includes(mode) || mode in AWAITING_CODE, `infra offers auth mode ${mode}, which src/settings.ts does not accept`);
   }
   for (const [mode, awaited] of Object.entries(AWAITING_CODE)) {
-    assert.ok(!known.includes(mode), `src/config.ts now implements ${mode}: remove it from AWAITING_CODE in this test`);
+    assert.ok(!known.includes(mode), `src/settings.ts now implements ${mode}: remove it from AWAITING_CODE in this test`);
     for (const name of awaited) {
       assert.ok(!specs.has(name), `${name} is now in SETTINGS: remove it from AWAITING_CODE in this test`);
-      for (const [other, list] of settings.modes) {
-        if (other !== mode) assert.ok(!names(list).includes(name), `${name} (awaiting code for ${mode}) is also set in mode ${other}`);
+      for (const [other, settings] of modes) {
+        if (other !== mode) assert.ok(!settings.has(name), `${name} (awaiting code for ${mode}) is also set in mode ${other}`);
       }
     }
   }
 
   for (const mode of known) {
-    const set = new Set([...names(settings.host), ...names(settings.mail), ...names(settings.modes.get(mode)!)]);
+    const set = new Set([...names(host), ...names(mail), ...names(modes.get(mode)!)]);
     for (const spec of SETTINGS) {
       const { requirement } = spec;
       if (requirement === 'optional') continue;
@@ -192,35 +186,37 @@ test('every auth mode of the code is deployable, and each mode sets exactly what
       } else if ('oneOf' in requirement) {
         assert.ok(requirement.oneOf.some((a) => set.has(a)), `mode ${mode}: ${spec.name} needs one of ${requirement.oneOf.join(', ')}`);
       } else {
-        const modes: readonly string[] = requirement;
+        const required: readonly string[] = requirement;
         // Settings a mode does not require may still be read in it (MAIL_CLIENT_ID names the user-assigned
         // identity in managedIdentity mode); credentials are checked separately below.
-        if (modes.includes(mode)) assert.ok(set.has(spec.name), `mode ${mode}: ${spec.name} is required in this mode but not set`);
+        if (required.includes(mode)) assert.ok(set.has(spec.name), `mode ${mode}: ${spec.name} is required in this mode but not set`);
       }
     }
   }
 });
 
 test('secrets reach the app only as Key Vault references, and only in the modes that need them', () => {
-  const reference = /^var keyVaultReference = '@Microsoft\.KeyVault\(VaultName=\$\{keyVaultName\};SecretName=\$\{credentialName\}\)'$/m;
-  assert.match(settings.src, reference);
-  for (const [mode, list] of settings.modes) {
-    for (const { key, value } of list) {
+  assert.equal(
+    blocks.functionApp.variables?.keyVaultReference,
+    "[format('@Microsoft.KeyVault(VaultName={0};SecretName={1})', parameters('keyVaultName'), parameters('credentialName'))]",
+  );
+  for (const [mode, settings] of blocks.modes) {
+    for (const [key, value] of settings) {
       if (key === 'MAIL_CLIENT_SECRET' || key === 'MAIL_CLIENT_CERTIFICATE') {
-        assert.equal(value, 'keyVaultReference', `${mode}: ${key} must be the Key Vault reference`);
+        assert.equal(value, variable('keyVaultReference'), `${mode}: ${key} must be the Key Vault reference`);
       }
     }
-    const secretNames = names(list).filter((n) => n === 'MAIL_CLIENT_SECRET' || n === 'MAIL_CLIENT_CERTIFICATE');
+    const secretNames = names(settings).filter((n) => n === 'MAIL_CLIENT_SECRET' || n === 'MAIL_CLIENT_CERTIFICATE');
     const expected = mode === 'clientSecret' ? ['MAIL_CLIENT_SECRET'] : mode === 'clientCertificate' ? ['MAIL_CLIENT_CERTIFICATE'] : [];
     assert.deepEqual(secretNames, expected, `mode ${mode}`);
   }
-  for (const list of [settings.host, settings.mail, settings.optional]) {
-    assert.ok(!names(list).some((n) => /SECRET|CERTIFICATE|PASSWORD/i.test(n)), 'credentials belong in authSettings only');
+  for (const settings of [blocks.host, blocks.mail, blocks.optional]) {
+    assert.ok(!names(settings).some((n) => /SECRET|CERTIFICATE|PASSWORD/i.test(n)), 'credentials belong in authSettings only');
   }
 });
 
 test('optional settings are overrides of optional code settings', () => {
-  for (const { key } of settings.optional) {
+  for (const key of names(blocks.optional)) {
     const spec = specs.get(key);
     assert.ok(spec, `${key} is not in SETTINGS`);
     assert.equal(spec.requirement, 'optional', `${key} is required by the code, so it must not be optional in infra`);
@@ -228,45 +224,75 @@ test('optional settings are overrides of optional code settings', () => {
 });
 
 test('queue, table and container names match between infra and the code defaults', () => {
-  const main = readFileSync(MAIN, 'utf8');
-  const storage = readFileSync(STORAGE, 'utf8');
-  const mail = new Map(settings.mail.map((e) => [e.key, e.value]));
+  const functionApp = moduleOf('functionapp');
+  const storage = moduleOf('storage');
   const pairs: [setting: string, param: string][] = [
     ['MAIL_QUEUE_NAME', 'queueName'],
     ['MAIL_STATUS_TABLE', 'statusTableName'],
     ['MAIL_PAYLOAD_CONTAINER', 'payloadContainerName'],
     ['MAIL_GOVERNOR_CONTAINER', 'governorContainerName'],
   ];
-  for (const [setting, param] of pairs) {
+  for (const [setting, name] of pairs) {
     // The app setting is always set (the trigger resolves %MAIL_QUEUE_NAME% from app settings, not code defaults)
-    // and comes from the same parameter that names the resource.
-    assert.equal(mail.get(setting), param, `${setting} must be set from the '${param}' parameter`);
-    const m = new RegExp(`^param\\s+${param}\\s+string\\s*=\\s*'([^']*)'`, 'm').exec(main);
-    assert.ok(m, `infra/main.bicep: no default for param ${param}`);
-    assert.equal(m[1], specs.get(setting)?.default, `infra/main.bicep ${param} default vs SETTINGS ${setting} default`);
-    assert.match(storage, new RegExp(`^param\\s+${param}\\s+string`, 'm'), `storage.bicep creates the resource from ${param}`);
+    // and comes from the same main.bicep parameter that names the resource.
+    assert.equal(blocks.mail.get(setting), param(name), `${setting} must be set from the '${name}' parameter`);
+    assert.equal(functionApp.parameters[name], param(name), `main.bicep passes its '${name}' parameter to the function app`);
+    assert.equal(storage.parameters[name], param(name), `main.bicep passes its '${name}' parameter to the mail storage module`);
+    assert.equal(main.parameters?.[name]?.defaultValue, specs.get(setting)?.default, `infra/main.bicep ${name} default vs SETTINGS ${setting} default`);
   }
-  // The queue trigger moves failed messages to <queue>-poison; infra creates it (and grants on it).
-  assert.match(storage, /name: '\$\{queueName\}-poison'/);
-  // Each name parameter of storage.bicep names a resource of the right type.
-  assert.match(storage, /queueServices\/queues@[^']+' = \{\s*parent: queueService\s*name: queueName\s*\}/);
-  assert.match(storage, /tableServices\/tables@[^']+' = \{\s*parent: tableService\s*name: statusTableName\s*\}/);
-  assert.match(storage, /for containerName in \[payloadContainerName, governorContainerName\]/);
+  // Each name parameter of storage.bicep names a resource of the right type; the queue trigger moves failed messages
+  // to <queue>-poison, which infra creates (and grants on).
+  const named = (type: string) => resources(storage.template).filter((r) => r.type === type).map((r) => r.name);
+  const child = (nameExpression: string) => `[format('{0}/{1}/{2}', parameters('name'), 'default', ${nameExpression})]`;
+  const queues = named('Microsoft.Storage/storageAccounts/queueServices/queues');
+  assert.ok(queues.includes(child("parameters('queueName')")), `no outbox queue named from queueName in storage.bicep: ${queues.join(', ')}`);
+  assert.ok(queues.includes(child("format('{0}-poison', parameters('queueName'))")), `no <queueName>-poison queue in storage.bicep: ${queues.join(', ')}`);
+  const tables = named('Microsoft.Storage/storageAccounts/tableServices/tables');
+  assert.ok(tables.includes(child("parameters('statusTableName')")), `no table named from statusTableName in storage.bicep: ${tables.join(', ')}`);
+  const containers = resources(storage.template).filter((r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices/containers');
+  for (const name of ['payloadContainerName', 'governorContainerName']) {
+    const creates = containers.some((r) => r.name === child(param(name).slice(1, -1)) || (r.copy && r.name.includes(`parameters('${name}')`) && String(r.copy.count).includes(`parameters('${name}')`)));
+    assert.ok(creates, `no container named from ${name} in storage.bicep`);
+  }
 });
 
 test('host storage and mail storage are two accounts, and the app settings point each connection at its own', () => {
-  const main = readFileSync(MAIN, 'utf8');
-  const hostStorage = readFileSync(join(ROOT, 'infra', 'modules', 'host-storage.bicep'), 'utf8');
-  const host = new Map(settings.host.map((e) => [e.key, e.value]));
-  const mail = new Map(settings.mail.map((e) => [e.key, e.value]));
+  const functionApp = moduleOf('functionapp');
+  const mailStorage = moduleOf('storage');
+  const hostStorage = moduleOf('host-storage');
   // The mail path must not reach the host's keys (azure-webjobs-secrets) or the deployment package.
-  assert.equal(host.get('AzureWebJobsStorage__accountName'), 'hostStorage.name');
+  assert.equal(blocks.host.get('AzureWebJobsStorage__accountName'), param('hostStorageAccountName'));
+  assert.equal(functionApp.parameters.hostStorageAccountName, variable('hostStorageAccountName'));
+  assert.equal(hostStorage.parameters.name, variable('hostStorageAccountName'));
+  assert.equal(mailStorage.parameters.name, variable('mailStorageAccountName'));
+  const accountName = (name: string) => String(main.variables?.[name]);
+  assert.match(accountName('hostStorageAccountName'), /^\[format\('[a-z]+\{0\}', variables\('resourceToken'\)\)\]$/);
+  assert.match(accountName('mailStorageAccountName'), /^\[format\('[a-z]+\{0\}', variables\('resourceToken'\)\)\]$/);
+  assert.notEqual(accountName('hostStorageAccountName'), accountName('mailStorageAccountName'));
+
+  // MailStorage endpoints: parameters of the function app, filled from the mail storage module's own account.
+  const account = resources(mailStorage.template).find((r) => r.type === 'Microsoft.Storage/storageAccounts');
+  assert.equal(account?.name, param('name'), 'storage.bicep creates the account it is given');
   for (const service of ['queue', 'blob', 'table']) {
-    assert.equal(mail.get(`MailStorage__${service}ServiceUri`), `mailStorage.properties.primaryEndpoints.${service}`);
+    const parameter = `mail${service[0]!.toUpperCase()}${service.slice(1)}ServiceUri`;
+    assert.equal(blocks.mail.get(`MailStorage__${service}ServiceUri`), param(parameter));
+    assert.match(String(functionApp.parameters[parameter]), new RegExp(`'Microsoft\\.Resources/deployments', 'storage'\\), '[^']+'\\)\\.outputs\\.${service}Endpoint\\.value\\]$`));
+    const output = String(mailStorage.template.outputs?.[`${service}Endpoint`]?.value);
+    const own: string = account?.symbol
+      ? `[reference('${account.symbol}').primaryEndpoints.${service}]`
+      : `[reference(resourceId('Microsoft.Storage/storageAccounts', parameters('name')), '2023-05-01').primaryEndpoints.${service}]`;
+    assert.equal(output, own, `storage.bicep output ${service}Endpoint is its account's endpoint`);
   }
-  assert.match(settings.src, /value: '\$\{hostStorage\.properties\.primaryEndpoints\.blob\}\$\{deploymentContainerName\}'/);
-  assert.match(hostStorage, /containers@[^']+' = \{\s*parent: blobService\s*name: deploymentContainerName/);
-  assert.match(main, /^var hostStorageAccountName = '[^']+'$/m);
-  assert.match(main, /^var mailStorageAccountName = '[^']+'$/m);
-  assert.notEqual(/^var hostStorageAccountName = '([^']+)'$/m.exec(main)?.[1], /^var mailStorageAccountName = '([^']+)'$/m.exec(main)?.[1]);
+
+  // The deployment package: the host account's container.
+  const site = resources(functionApp.template).find((r) => r.type === 'Microsoft.Web/sites');
+  const deploymentStorage = (site?.properties as { functionAppConfig?: { deployment?: { storage?: { value?: string } } } } | undefined)?.functionAppConfig?.deployment?.storage?.value;
+  assert.match(
+    String(deploymentStorage),
+    /^\[format\('\{0\}\{1\}', reference\(resourceId\('Microsoft\.Storage\/storageAccounts', parameters\('hostStorageAccountName'\)\), '[^']+'\)\.primaryEndpoints\.blob, parameters\('deploymentContainerName'\)\)\]$/,
+  );
+  assert.equal(functionApp.parameters.deploymentContainerName, variable('deploymentContainerName'));
+  assert.equal(hostStorage.parameters.deploymentContainerName, variable('deploymentContainerName'));
+  const hostContainers = resources(hostStorage.template).filter((r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices/containers').map((r) => r.name);
+  assert.ok(hostContainers.includes("[format('{0}/{1}/{2}', parameters('name'), 'default', parameters('deploymentContainerName'))]"), `host-storage.bicep: ${hostContainers.join(', ')}`);
 });

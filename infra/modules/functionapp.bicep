@@ -1,6 +1,8 @@
 // Flex Consumption (FC1) plan and the Function App. The app settings below are the contract with
-// src/config.ts SETTINGS; test/infra-settings.test.ts parses the four setting blocks of this file
-// (hostSettings, mailSettings, authSettings, optionalSettingCandidates) and fails when they drift apart.
+// src/settings.ts SETTINGS; test/infra-settings.test.ts reads the four setting blocks (hostSettings, mailSettings,
+// authSettings, optionalSettingCandidates) from the compiled template and fails when they drift apart. They use
+// parameters only, never a resource's runtime properties: the compiler inlines a variable that reads those into the
+// resource, and the blocks would no longer be data in the compiled template.
 
 @description('Function App name (globally unique host name).')
 param name string
@@ -23,14 +25,20 @@ param identityClientId string
 @description('Host storage account: AzureWebJobsStorage and the deployment container.')
 param hostStorageAccountName string
 
-@description('Mail storage account: the MailStorage connection (queues, status table, payload and governor blobs).')
-param mailStorageAccountName string
-
 @description('Blob container of the host storage account the Flex plan deploys the package to.')
 param deploymentContainerName string
 
-@description('Application Insights component name.')
-param applicationInsightsName string
+@description('Application Insights connection string (not a secret: it identifies the component, and local authentication is off, so ingestion needs an Entra token).')
+param applicationInsightsConnectionString string
+
+@description('Queue endpoint of the mail storage account.')
+param mailQueueServiceUri string
+
+@description('Blob endpoint of the mail storage account.')
+param mailBlobServiceUri string
+
+@description('Table endpoint of the mail storage account.')
+param mailTableServiceUri string
 
 @description('Key Vault holding the app registration credential.')
 param keyVaultName string
@@ -116,21 +124,13 @@ resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageAccountName
 }
 
-resource mailStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: mailStorageAccountName
-}
-
-resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
-  name: applicationInsightsName
-}
-
 // Settings the Functions host and the platform read, never the app code. Host storage is its own account: the mail
 // code's MailStorage connection below points at the other one.
 var hostSettings = {
-  AzureWebJobsStorage__accountName: hostStorage.name
+  AzureWebJobsStorage__accountName: hostStorageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
-  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
@@ -144,9 +144,9 @@ var mailSettings = {
   MAIL_STATUS_TABLE: statusTableName
   MAIL_PAYLOAD_CONTAINER: payloadContainerName
   MAIL_GOVERNOR_CONTAINER: governorContainerName
-  MailStorage__queueServiceUri: mailStorage.properties.primaryEndpoints.queue
-  MailStorage__blobServiceUri: mailStorage.properties.primaryEndpoints.blob
-  MailStorage__tableServiceUri: mailStorage.properties.primaryEndpoints.table
+  MailStorage__queueServiceUri: mailQueueServiceUri
+  MailStorage__blobServiceUri: mailBlobServiceUri
+  MailStorage__tableServiceUri: mailTableServiceUri
   MailStorage__credential: 'managedidentity'
   MailStorage__clientId: identityClientId
 }

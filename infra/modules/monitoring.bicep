@@ -49,4 +49,6 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 
 output applicationInsightsName string = appInsights.name
 output applicationInsightsId string = appInsights.id
+// Not a secret: it names the component, and with local authentication off ingestion needs an Entra token.
+output applicationInsightsConnectionString string = appInsights.properties.ConnectionString
 output logAnalyticsId string = workspace.id
