@@ -9,6 +9,7 @@ import { MAIL_STATES } from '../src/status/mail-state';
 import * as transition from '../src/status/transitions';
 import { statusView, statusViewSchema } from '../src/status/status-view';
 import type { StatusRecord } from '../src/status/status-store';
+import { functionKeyCaller } from '../src/callers/sender-policy';
 import { createGetMailStatusHandler } from '../src/handlers/get-mail-status';
 import { processMessage } from '../src/delivery/process-message';
 import type { Runtime } from '../src/runtime';
@@ -96,7 +97,10 @@ for (const path of ['poisoned', 'malformed'] as const) {
     } else {
       await processMessage({ ...envelope, version: 2 }, { dequeueCount: 1, maxDequeueCount: 5 }, w.deps);
     }
-    const runtime = { config: { publicBaseUrl: 'https://mail.example' }, status: w.status } as unknown as Runtime;
+    // The host checks function keys here (no MAIL_CALLERS): every caller is the function-key caller.
+    const caller = functionKeyCaller({ allowedSenders: ['noreply@contoso.example'] });
+    const authenticate = () => Promise.resolve({ ok: true as const, value: caller });
+    const runtime = { config: { publicBaseUrl: 'https://mail.example' }, status: w.status, authenticate } as unknown as Runtime;
     const response = await createGetMailStatusHandler(() => runtime)(new HttpRequest({ method: 'GET', url: 'https://mail.example/api/mail/m-1', params: { id: 'm-1' } }));
     assert.equal(response.status, 422);
     const { mail } = JSON.parse(String(response.body)) as { mail: Record<string, unknown> };

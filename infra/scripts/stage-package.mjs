@@ -13,7 +13,7 @@
 //
 // Usage: node infra/scripts/stage-package.mjs [--out DIR] [--no-build] [--offline] [--ignore-file FILE]
 //   --out          package folder (default dist/package; emptied first)
-//   --offline      npm ci from the npm cache only (tests)
+//   --offline      npm ci from the npm cache where it can (tests; the registry only for what the cache lacks)
 //   --ignore-file  another ignore file instead of .funcignore (tests)
 // Needs only node and npm. Exit code 1 with a message on any failure.
 import { spawnSync } from 'node:child_process';
@@ -150,7 +150,7 @@ export function stagePackage({ root = ROOT, out = DEFAULT_OUT, build = true, off
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(join(root, ...file.split('/')), target);
   }
-  run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', ...(offline ? ['--offline'] : [])], out);
+  run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', ...(offline ? ['--prefer-offline'] : [])], out);
   return { out, files, size: folderSize(out) };
 }
 
