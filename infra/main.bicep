@@ -116,6 +116,19 @@ param maxMessagesPerMinute string = ''
 @description('MAIL_MAX_MESSAGE_BYTES override; empty: code default.')
 param maxMessageBytes string = ''
 
+@description('Comma-separated e-mail addresses notified when an alert fires (azd: ALERT_EMAILS). Empty: no action group; the alerts still fire and show under Azure Monitor > Alerts.')
+param alertEmailAddresses string = ''
+
+@description('Failure rate alert: fires when at least this percentage of the messages finished in an hour failed for good (azd: ALERT_FAILURE_RATE_PERCENT).')
+@minValue(1)
+@maxValue(100)
+param alertFailureRatePercent int = 10
+
+@description('Queue age alert: fires when a message was due this many minutes ago and the worker has not taken it up (azd: ALERT_QUEUE_AGE_MINUTES). 0: no queue age rule (for example when mail is often scheduled with sendAt further ahead: the intake log cannot tell it from a stuck message). 1 to 9 count as 10.')
+@minValue(0)
+@maxValue(1440)
+param alertQueueAgeMinutes int = 15
+
 // Microsoft Graph Bicep deploys in the public cloud only (not Azure Government or Azure China), and modules/entra.bicep
 // needs it. Stop at the first resource, before anything is created, instead of failing half-way.
 var publicCloud = environment().name == 'AzureCloud'
@@ -141,6 +154,7 @@ var keyVaultName = 'kv-mail-${resourceToken}'
 var applicationInsightsName = 'appi-mail-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 var deployerCredentialAccess = authMode == 'clientSecret' ? 'secrets' : (authMode == 'clientCertificate' ? 'certificates' : 'none')
+var alertEmails = filter(map(split(alertEmailAddresses, ','), address => trim(address)), address => !empty(address))
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupNameChecked
@@ -292,6 +306,25 @@ module functionApp 'modules/functionapp.bicep' = {
     rbac
     hostStorage
     keyVault
+  ]
+}
+
+// Alert rules and the "Mail delivery" workbook over the app's log lines in Application Insights.
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    nameSuffix: resourceToken
+    applicationInsightsName: applicationInsightsName
+    queueName: queueName
+    emailReceivers: alertEmails
+    failureRatePercent: alertFailureRatePercent
+    queueAgeMinutes: alertQueueAgeMinutes
+  }
+  dependsOn: [
+    monitoring
   ]
 }
 

@@ -12,6 +12,8 @@
 #   4. `bicep build` and `bicep lint` on every .bicep file. Any error OR warning fails the run. The ARM template of
 #      infra/main.bicep goes to .local/arm/main.json (git-ignored) with the fingerprint of its sources
 #      (infra/tools/compiled-arm.mjs), for test/infra-settings.test.ts.
+#   5. The KQL of the alert rules and the workbook (compiled modules/alerts.bicep) through Microsoft's Kusto.Language
+#      parser (npm @kusto/language-service-next, into a cache outside the repo; SKIPPED when npm cannot fetch it).
 #
 #   --arm-only: steps 2 and 3, then compile infra/main.bicep to .local/arm/main.json and stop. No compiler = exit 1.
 #      The infra test runs this when .local/arm/main.json is missing or older than infra/.
@@ -213,6 +215,22 @@ for file in $files; do
 done
 
 if [ -f "$work/json/main.json" ]; then save_arm; fi
+
+# ---- 5. KQL of the alert rules and the workbook ------------------------------------------------------------------
+kql_cache=${KQL_CHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/exo-smtp-mailer/kql}
+kusto=$kql_cache/node_modules/@kusto/language-service-next
+if [ -f "$work/json/alerts.json" ]; then
+  if [ ! -f "$kusto/Kusto.Language.Bridge.js" ] && command -v npm >/dev/null 2>&1; then
+    mkdir -p "$kql_cache"
+    ( cd "$kql_cache" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+      && timeout 180 npm install --silent --no-audit --no-fund --no-save @kusto/language-service-next@12.4.1 >/dev/null 2>&1 ) || true
+  fi
+  if [ -f "$kusto/Kusto.Language.Bridge.js" ]; then
+    node "$infra/tools/kql-check.mjs" "$kusto" "$work/json/alerts.json" || status=1
+  else
+    echo "validate-infra: KQL check SKIPPED: @kusto/language-service-next could not be installed from npm into $kql_cache"
+  fi
+fi
 
 if [ "$status" -ne 0 ]; then finish "FAILED" 1; fi
 finish "all checks passed" 0

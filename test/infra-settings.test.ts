@@ -254,6 +254,8 @@ test('queue, table and container names match between infra and the code defaults
     const creates = containers.some((r) => r.name === child(param(name).slice(1, -1)) || (r.copy && r.name.includes(`parameters('${name}')`) && String(r.copy.count).includes(`parameters('${name}')`)));
     assert.ok(creates, `no container named from ${name} in storage.bicep`);
   }
+  // The poison queue alert watches the same queue.
+  assert.equal(moduleOf('alerts').parameters.queueName, param('queueName'), 'main.bicep passes its queueName parameter to the alerts module');
 });
 
 test('host storage and mail storage are two accounts, and the app settings point each connection at its own', () => {

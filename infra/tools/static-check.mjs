@@ -4,7 +4,8 @@
 // They are no substitute for the compiler: they catch the mistakes a compiler-less edit makes most often
 // (unbalanced braces, a module parameter that does not exist or is missing, a parameter file out of step,
 // a registry module that cannot restore offline, a secret-looking output, a Microsoft Graph resource type or property
-// that the vendored Graph type files do not define).
+// that the vendored Graph type files do not define), and that the log lines the alert queries match are still written
+// by src/.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -438,6 +439,48 @@ for (const file of walk(infra, '.ps1')) {
     else if (pairs[ch] && stack.pop() !== pairs[ch]) { fail(file, `unbalanced '${ch}'`); break; }
   }
   if (stack.length) fail(file, `${stack.length} bracket(s) never closed`);
+}
+
+// The alert and workbook queries (infra/modules/queries/*.kql) match log lines the code writes. Each entry: what a
+// query matches, and the code that must still write it; a reworded log line fails here instead of silencing an alert.
+const queriesDir = join(infra, 'modules', 'queries');
+const srcFiles = existsSync(join(root, 'src')) ? walk(join(root, 'src'), '.ts') : [];
+const src = srcFiles.map((file) => readFileSync(file, 'utf8')).join('\n');
+const LOG_CONTRACT = [
+  ['mail-outcomes.kql', "'Sent message '", /`Sent message \$\{[^}]+\} from \$\{[^}]+\} to \$\{[^}]+\} recipient\(s\)\$\{[^`]*rejected/, 'the worker\'s "Sent message <id> from <sender> to <n> recipient(s)[, <n> rejected]" line'],
+  ['mail-outcomes.kql', "'Deferred message '", /`Deferred message \$\{[^}]+\} for \$\{[^`]+\} s \[\$\{failure\.category\}\]/, 'the worker\'s "Deferred message <id> for <n> s [<category>]" line'],
+  ['mail-outcomes.kql', "'Permanent failure: '", /`Permanent failure: message \$\{[^}]+\} \[\$\{failure\.category\}\]/, 'the worker\'s "Permanent failure: message <id> [<category>]" line'],
+  ['mail-outcomes.kql', "'is not an allowed sender'", /`Permanent failure: message \$\{[^}]+\}: \$\{[^}]+\} is not an allowed sender/, 'the worker\'s "Permanent failure: message <id>: <sender> is not an allowed sender" line'],
+  ['mail-outcomes.kql', "operation_Name == 'processOutbox'", /name: 'processOutbox'/, "the queue function's name, processOutbox"],
+  ['queue-age.kql', "'sendMail'", /name: 'sendMail'/, "the HTTP function's name, sendMail"],
+  ['queue-age.kql', "'Accepted message '", /`Accepted message \$\{/, 'the HTTP function\'s "Accepted message <id>" line'],
+  ['queue-age.kql', "' is being sent by another worker'", /`Message \$\{[^}]+\} is being sent by another worker/, 'the worker\'s "Message <id> is being sent by another worker" line'],
+  ['queue-age.kql', "'retrying once with a fresh token'", /`Message \$\{[^}]+\}: \$\{[^`]+\}; retrying once with a fresh token/, 'the "Message <id>: <reply>; retrying once with a fresh token" line'],
+  ['queue-age.kql', 'claimMinutes', /claimMs: 5 \* 60_000/, 'a claim of 5 minutes (claimMinutes in modules/alerts.bicep is that plus one)'],
+  ['poison-moves.kql', "'^Will retry \\(attempt", /`Will retry \(attempt \$\{[^}]+\} of \$\{[^}]+\}\)/, 'the queue function\'s "Will retry (attempt <n> of <max>)" line'],
+];
+if (!existsSync(queriesDir)) fail(queriesDir, 'missing');
+else if (srcFiles.length === 0) fail(join(root, 'src'), 'no TypeScript sources to check the alert queries against');
+else {
+  const kql = new Map(walk(queriesDir, '.kql').map((file) => [relative(queriesDir, file), readFileSync(file, 'utf8')]));
+  for (const [file, needle, pattern, what] of LOG_CONTRACT) {
+    const query = kql.get(file);
+    if (query === undefined) fail(join(queriesDir, file), 'missing');
+    else if (!query.includes(needle)) fail(join(queriesDir, file), `no longer contains ${needle}: update LOG_CONTRACT in infra/tools/static-check.mjs`);
+    else if (!pattern.test(src)) fail(join(queriesDir, file), `matches ${needle}, but src/ no longer writes ${what}: update the query and LOG_CONTRACT together`);
+  }
+  // Every category the authentication alert names is one the failure classifier gives.
+  const auth = kql.get('authentication-failures.kql') ?? '';
+  const classifier = srcFiles.find((file) => file.endsWith(join('delivery', 'classify-failure.ts')));
+  const categories = new Set([...(classifier ? readFileSync(classifier, 'utf8') : '').matchAll(/category: '([a-z-]+)'/g)].map((m) => m[1]));
+  const named = [...(/Category in \(([^)]*)\)/.exec(auth)?.[1] ?? '').matchAll(/'([a-z-]+)'/g)].map((m) => m[1]);
+  if (named.length === 0) fail(join(queriesDir, 'authentication-failures.kql'), "no `Category in ('…')` list found");
+  for (const category of named) {
+    if (!categories.has(category)) fail(join(queriesDir, 'authentication-failures.kql'), `category '${category}' is not one src/delivery/classify-failure.ts gives`);
+  }
+  if (/startswith 'token-'/.test(auth) && ![...categories].some((c) => c.startsWith('token-'))) {
+    fail(join(queriesDir, 'authentication-failures.kql'), "no category of src/delivery/classify-failure.ts starts with 'token-'");
+  }
 }
 
 const checked = `${bicepFiles.length} Bicep files, bicepconfig.json, main.parameters.json, azure.yaml, PowerShell${graphSummary && !graphSummary.includes('SKIPPED') ? `, ${graphSummary}` : ''}`;
