@@ -63,7 +63,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     await waitUntilListening(child, exited, Object.values(ports), options.startTimeoutMs ?? 15_000, () => stderr);
   } catch (error) {
     process.off('exit', killOnExit);
+    // Gone before we report: a caller that gives up must not find Azurite still holding its ports.
     child.kill('SIGKILL');
+    await exited;
     throw error;
   }
 

@@ -48,6 +48,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const clientCertificate = await createClientCertificate();
   const lifetime = options.tokenLifetimeSeconds;
   const started: Array<{ stop(): Promise<void> }> = [];
+  const stopAll = async () => {
+    await Promise.all(started.map((s) => s.stop().catch(() => undefined)));
+  };
   try {
     const azurite = await startAzurite({ location: options.dataDir, ports: options.azuritePorts });
     started.push(azurite);
@@ -97,12 +100,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (mode === 'clientCertificate') return { ...app, MAIL_CLIENT_CERTIFICATE: `${clientCertificate.keyPem}\n${clientCertificate.certPem}` };
         return { ...app, ...managedIdentity.env, MAIL_CLIENT_ID: LOCAL_FEDERATED_CLIENT_ID, MAIL_MANAGED_IDENTITY_CLIENT_ID: LOCAL_CLIENT_ID };
       },
-      async stop() {
-        await Promise.all(started.reverse().map((s) => s.stop().catch(() => undefined)));
-      },
+      stop: stopAll,
     };
   } catch (error) {
-    await Promise.all(started.reverse().map((s) => s.stop().catch(() => undefined)));
+    // A part that failed to start must not leave the others running (Azurite is a child process).
+    await stopAll();
     throw error;
   }
 }

@@ -57,28 +57,51 @@ export interface Harness {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const stack = await startLocalStack(options.stack);
+  let runtime: Runtime | undefined;
+  let host: LocalHost | undefined;
+  // Stops what has been started, later parts first, each even if closing another one throws.
+  const close = async () => {
+    const errors: unknown[] = [];
+    for (const step of [() => host?.close(), () => runtime?.close(), () => stack.stop()]) {
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw errors.length === 1 ? errors[0] : new AggregateError(errors, 'closing the test harness failed');
+  };
   const mode = options.mode ?? 'clientSecret';
-  // A high rate limit unless a test is about the governor: tests send many messages from one mailbox.
-  // The local host's port is chosen first so status URLs (MAIL_PUBLIC_BASE_URL) point at it, as WEBSITE_HOSTNAME does in Azure.
-  const port = await freePort();
-  const settings = { ...stack.settings(mode), MAIL_MAX_MESSAGES_PER_MINUTE: '10000', MAIL_PUBLIC_BASE_URL: `http://localhost:${port}`, ...options.settings };
-  // @azure/identity reads the managed identity endpoint from the environment.
-  if (mode === 'managedIdentity' || mode === 'federatedIdentity') Object.assign(process.env, stack.managedIdentity.env);
-  const config = loadConfig(settings);
-  const runtime = createRuntime(config, { ...FAST_RUNTIME, ...options.runtime });
-  await provisionStorage(config, runtime.storage);
   const logs: string[] = [];
-  const host =
-    options.worker === false
-      ? undefined
-      : await startLocalHost({ port, settings: runtime.host, ...localFunctions(runtime), log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
-  const sendMail = createSendMailHandler(() => runtime);
+  let settings: Record<string, string>;
+  let config: MailConfig;
+  try {
+    // A high rate limit unless a test is about the governor: tests send many messages from one mailbox.
+    // The local host's port is chosen first so status URLs (MAIL_PUBLIC_BASE_URL) point at it, as WEBSITE_HOSTNAME does in Azure.
+    const port = await freePort();
+    settings = { ...stack.settings(mode), MAIL_MAX_MESSAGES_PER_MINUTE: '10000', MAIL_PUBLIC_BASE_URL: `http://localhost:${port}`, ...options.settings };
+    // @azure/identity reads the managed identity endpoint from the environment.
+    if (mode === 'managedIdentity' || mode === 'federatedIdentity') Object.assign(process.env, stack.managedIdentity.env);
+    config = loadConfig(settings);
+    const created = (runtime = createRuntime(config, { ...FAST_RUNTIME, ...options.runtime }));
+    await provisionStorage(config, created.storage);
+    host =
+      options.worker === false
+        ? undefined
+        : await startLocalHost({ port, settings: created.host, ...localFunctions(created), log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
+  } catch (error) {
+    // Nothing of a failed start may outlive it: Azurite and the servers would keep the test file from ever ending.
+    await close().catch(() => undefined);
+    throw error;
+  }
+  const started = runtime;
+  const sendMail = createSendMailHandler(() => started);
 
   return {
     stack,
     settings,
     config,
-    runtime,
+    runtime: started,
     host,
     logs,
     async post(body, headers = {}) {
@@ -90,14 +113,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       });
       const context = new InvocationContext({ functionName: 'sendMail', logHandler: (level, ...args) => logs.push(`${level} sendMail: ${args.join(' ')}`) });
       const response = await sendMail(request, context);
-      const headersOut = new Headers(response.headers as Record<string, string>);
+      const headersOut = new Headers(response.headers);
       const json = response.jsonBody ?? (typeof response.body === 'string' ? JSON.parse(response.body) : undefined);
       return { status: response.status ?? 200, headers: headersOut, json };
     },
     async waitForFinal(id, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const stored = await runtime.status.get(id);
+        const stored = await started.status.get(id);
         if (stored && (stored.record.status === 'sent' || stored.record.status === 'failed')) return stored.record;
         if (Date.now() > deadline) throw new Error(`message ${id} not final after ${timeoutMs} ms: ${JSON.stringify(stored?.record)}\n${logs.slice(-10).join('\n')}`);
         await new Promise((r) => setTimeout(r, 50));
@@ -112,11 +135,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (!message) throw new Error(`no message ${messageId} at the SMTP server (has: ${stack.smtp.messages.map((m) => m.messageId).join(', ')})`);
       return simpleParser(message.raw, { keepCidLinks: true });
     },
-    async close() {
-      await host?.close();
-      await runtime.close();
-      await stack.stop();
-    },
+    close,
   };
 }
 
