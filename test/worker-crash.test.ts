@@ -3,41 +3,28 @@
 // delivered exactly once.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { once } from 'node:events';
 import { startHarness, type Harness } from './support/harness';
+import { startWorker as startWorkerProcess, stopWorkers } from './support/worker';
 
 let h: Harness;
-const workers: ChildProcess[] = [];
 before(async () => {
   h = await startHarness({ mode: 'clientSecret', worker: false });
 });
 after(async () => {
-  for (const w of workers) w.kill('SIGKILL');
+  await stopWorkers();
   await h?.close();
 });
 
-async function startWorker(name: string): Promise<ChildProcess> {
-  const worker = fork(join(__dirname, '..', 'src', 'local', 'worker-process.js'), [], {
-    env: {
-      ...process.env,
-      WORKER_SETTINGS: JSON.stringify(h.settings),
-      WORKER_OPTIONS: JSON.stringify({
-        name,
-        log: 'warn',
-        host: { maxPollingIntervalMs: 100, visibilityTimeoutMs: 0, processingVisibilityMs: 2_000 },
-        policy: { claimMs: 2_000, backoffMs: 200 },
-        lanes: { waitMs: 1_000, idleMs: 500 },
-        leaseSeconds: 15,
-      }),
-    },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+function startWorker(name: string) {
+  return startWorkerProcess(h.settings, {
+    name,
+    log: 'warn',
+    host: { maxPollingIntervalMs: 100, visibilityTimeoutMs: 0, processingVisibilityMs: 2_000 },
+    policy: { claimMs: 2_000, backoffMs: 200 },
+    lanes: { waitMs: 1_000, idleMs: 500 },
+    leaseSeconds: 15,
   });
-  workers.push(worker);
-  const [message] = (await once(worker, 'message')) as [{ type: string }];
-  assert.equal(message.type, 'ready');
-  return worker;
 }
 
 test('kill -9 during DATA: nothing is lost and the mail is delivered exactly once by another worker', async () => {

@@ -14,7 +14,7 @@
 // hand finish, gives the SMTP connection slots back and exits 0. When forked with an IPC channel it sends
 // { type: 'ready' } once polling runs and { type: 'stopped' } before it exits.
 import { ConfigError, loadConfig } from '../config';
-import { createRuntime, type RuntimeOptions } from '../runtime';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime';
 import { provisionStorage } from '../storage/provision';
 import { readQueueHostSettings, type QueueHostSettings } from '../host-settings';
 import type { DeliveryPolicy } from '../delivery/process-message';
@@ -67,33 +67,37 @@ async function main(): Promise<void> {
   const threshold = LEVELS[options.log ?? 'all'];
   for (const [key, value] of Object.entries(settings)) if (key.startsWith('IDENTITY_')) process.env[key] = value;
 
-  const config = loadConfig(settings);
-  const runtime = createRuntime(config, runtimeOptions(options));
-  await provisionStorage(config, runtime.storage);
-  const { queue } = localFunctions(runtime);
   const print = (level: string, fn: string, message: string) => {
     if (rank(level) >= threshold) console.log(`${new Date().toISOString()} ${name} ${level} ${fn}: ${message.replace(/\s*\n\s*/g, ' | ')}`);
   };
-  const host: LocalHost = await startLocalHost({ port: 0, http: [], queue, settings: runtime.host, log: print });
-  print('information', 'worker', `polling ${config.queueName} (pid ${process.pid}, auth ${config.auth.mode}, ${config.smtp.maxConnectionsPerMailbox} connections and ${config.maxMessagesPerMinute} messages/min per mailbox)`);
-  process.send?.({ type: 'ready', pid: process.pid });
 
+  const started: { runtime?: Runtime; host?: LocalHost } = {};
   let stopping: Promise<void> | undefined;
   const stop = (why: string) =>
     (stopping ??= (async () => {
       print('information', 'worker', `stopping (${why})`);
-      await host.close();
-      await runtime.close();
+      await started.host?.close();
+      await started.runtime?.close();
       print('information', 'worker', 'stopped');
       if (process.connected && process.send) process.send({ type: 'stopped', pid: process.pid }, () => process.exit(0));
       else process.exit(0);
     })());
+  // Listening from the start, not once polling runs: a worker whose start hangs (storage not answering) must still
+  // end with its parent.
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   if (process.connected) process.once('disconnect', () => void stop('parent disconnected'));
   // Without an IPC channel, notice a parent that died without a signal for us.
   const parent = process.ppid;
   setInterval(() => process.ppid !== parent && void stop('parent gone'), 1000).unref();
+
+  const config = loadConfig(settings);
+  const runtime = (started.runtime = createRuntime(config, runtimeOptions(options)));
+  await provisionStorage(config, runtime.storage);
+  const { queue } = localFunctions(runtime);
+  started.host = await startLocalHost({ port: 0, http: [], queue, settings: runtime.host, log: print });
+  print('information', 'worker', `polling ${config.queueName} (pid ${process.pid}, auth ${config.auth.mode}, ${config.smtp.maxConnectionsPerMailbox} connections and ${config.maxMessagesPerMinute} messages/min per mailbox)`);
+  process.send?.({ type: 'ready', pid: process.pid });
 }
 
 main().catch((error) => {
