@@ -122,10 +122,11 @@ test('a failing token endpoint → temporary; the mail goes out once it recovers
   assert.equal(record.status, 'sent');
 });
 
-test('a message that ends in the poison queue has a failed status with the reason', async () => {
+test('a message that ends in the poison queue has a failed status with the reason', async (t) => {
   // A real dependency failing for good: this runtime's outbox queue does not exist, so the worker cannot
   // put a temporarily failed message back, and throws; on the last dequeue it records why.
   const broken = createRuntime({ ...h.config, queueName: 'no-such-queue' }, { host: h.runtime.host, policy: { backoffMs: () => 200 } });
+  t.after(() => broken.close());
   const handler = createProcessOutboxHandler(() => broken);
   const envelope = newEnvelope({ from: 'noreply@contoso.example', to: 'poison@example.com', subject: 'poison', text: 'x' });
   h.stack.smtp.inject({ stage: 'data', reply: '451 4.7.500 Server busy', times: 10, when: (c) => c.recipients.includes('poison@example.com') });
@@ -138,5 +139,4 @@ test('a message that ends in the poison queue has a failed status with the reaso
   assert.equal(record.errorCategory, 'poisoned');
   assert.match(record.hint ?? '', /poison queue.*QueueNotFound|poison queue.*queue/i);
   h.stack.smtp.clearFaults();
-  await broken.close();
 });

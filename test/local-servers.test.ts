@@ -84,7 +84,7 @@ describe('managed identity endpoint with ManagedIdentityCredential', () => {
   after(async () => {
     delete process.env.IDENTITY_ENDPOINT;
     delete process.env.IDENTITY_HEADER;
-    await endpoint.close();
+    await endpoint?.close();
   });
 
   test('system-assigned: a token for Exchange arrives, and the credential caches it process-wide', async () => {
@@ -160,7 +160,7 @@ describe('Entra endpoint with msal-node ConfidentialClientApplication', () => {
     certificate = await createClientCertificate();
     entra = await startEntraEndpoint({ tokens, tls, apps: [{ tenantId: TENANT, clientId: APP, secret, certificatePem: certificate.certPem }], tokenLifetimeSeconds: 600 });
   });
-  after(() => entra.close());
+  after(() => entra?.close());
 
   test('client secret: a token for Exchange, lifetime as configured', async () => {
     const result = await msal({ clientSecret: secret }).acquireTokenByClientCredential({ scopes: [SCOPE] });
@@ -273,7 +273,7 @@ describe('SMTP sink with nodemailer', () => {
   before(async () => {
     sink = await startSmtpSink({ tls, tokens, mailboxes: [MAILBOX, 'other@contoso.example'], maxConnectionsPerMailbox: 2 });
   });
-  after(() => sink.stop());
+  after(() => sink?.stop());
 
   test('accepts a message over STARTTLS + XOAUTH2 with a 2 KB token and records it', async () => {
     const info = await transport().sendMail(message());
