@@ -1,0 +1,240 @@
+// The doctor against the real local stack: a good setup passes in every auth mode; each broken part fails its
+// own check with the step that fixes it; no secret or token ever reaches the output.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config';
+import { createTokenSource } from '../src/identity/token-source';
+import { createStorageClients } from '../src/storage/clients';
+import { provisionStorage } from '../src/storage/provision';
+import { APP_ROOT } from '../src/host-settings';
+import type { AuthMode } from '../src/identity/auth-mode';
+import { startLocalStack, LOCAL_CLIENT_ID, LOCAL_SENDER, type LocalStack } from '../src/local/stack';
+import { ensureLocalCertificates } from '../src/local/certs';
+import { startSmtpSink } from '../src/local/smtp-sink';
+import { appDoctorDeps } from '../src/doctor/defaults';
+import { formatJson, formatText } from '../src/doctor/format';
+import { runChecks, type DoctorDeps } from '../src/doctor/run-checks';
+import type { CheckResult, DoctorReport } from '../src/doctor/report';
+
+const MAIN = join(__dirname, '..', 'src', 'doctor', 'main.js');
+const JWT = /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/;
+
+describe('doctor', { timeout: 180_000 }, () => {
+  let stack: LocalStack;
+  /** Every token the doctor's token sources handed out: none may appear in its output. */
+  const issued: string[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), 'doctor-test-'));
+
+  before(async () => {
+    stack = await startLocalStack();
+    try {
+      const config = loadConfig(stack.settings('clientSecret'));
+      await provisionStorage(config, createStorageClients(config.storage));
+      // @azure/identity finds the managed identity endpoint in the environment.
+      Object.assign(process.env, stack.managedIdentity.env);
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+  });
+  after(async () => {
+    rmSync(scratch, { recursive: true, force: true });
+    await stack?.stop();
+  });
+
+  function deps(env: Record<string, string>, more: Partial<DoctorDeps> = {}): DoctorDeps {
+    return {
+      ...appDoctorDeps(env),
+      createTokenSource(auth) {
+        const source = createTokenSource(auth);
+        return { getToken: async (options) => { const t = await source.getToken(options); issued.push(t.token); return t; } };
+      },
+      storageTimeoutMs: 3_000,
+      ...more,
+    };
+  }
+
+  const byId = (report: DoctorReport, id: string): CheckResult => {
+    const found = report.checks.find((c) => c.id === id);
+    assert.ok(found, `no check ${id} in ${report.checks.map((c) => c.id).join(', ')}`);
+    return found;
+  };
+
+  /** The report as printed both ways carries neither the client secret nor any token issued. */
+  function assertNothingSecret(report: DoctorReport, extraSecrets: string[] = []): string {
+    const output = `${formatText(report)}\n${formatJson(report)}`;
+    for (const secret of [stack.clientSecret, ...extraSecrets]) assert.ok(!output.includes(secret), 'a secret is in the output');
+    assert.ok(issued.length > 0 || !report.checks.some((c) => c.id === 'token' && c.status === 'pass'));
+    for (const token of issued) assert.ok(!output.includes(token), 'a token is in the output');
+    assert.doesNotMatch(output, JWT);
+    return output;
+  }
+
+  for (const mode of ['clientSecret', 'clientCertificate', 'managedIdentity', 'federatedIdentity'] as AuthMode[]) {
+    test(`${mode}: every check passes against the sandbox, the domain entry is reported as not checkable`, async () => {
+      const report = await runChecks(deps(stack.settings(mode)));
+      const output = assertNothingSecret(report, mode === 'clientCertificate' ? [stack.clientCertificate.keyPem.split('\n')[1]!] : []);
+      assert.equal(report.ok, true, output);
+      assert.deepEqual(
+        report.checks.map((c) => `${c.status} ${c.id}`),
+        [
+          'pass settings',
+          'pass keyvault',
+          'pass token',
+          `pass smtp:${LOCAL_SENDER}`,
+          'skip smtp:@contoso.example',
+          'pass storage:queue:mail-outbox',
+          'pass storage:queue:mail-outbox-poison',
+          'pass storage:table:mailstatus',
+          'pass storage:container:mail-payloads',
+          'pass storage:container:mail-governor',
+        ],
+      );
+      const token = byId(report, 'token');
+      const claims = token.data?.claims as { aud: string; appid: string; roles: string[]; exp: number };
+      assert.equal(claims.aud, 'https://outlook.office365.com');
+      assert.deepEqual(claims.roles, ['SMTP.SendAsApp']);
+      assert.equal(token.data?.sendAsApp, true);
+      if (mode === 'clientSecret' || mode === 'clientCertificate') assert.equal(claims.appid, LOCAL_CLIENT_ID);
+      assert.match(output, /^✓ SMTP as noreply@contoso\.example at localhost:\d+: connected, STARTTLS, AUTH XOAUTH2, QUIT$/m);
+      assert.match(output, /^– SMTP as @contoso\.example: not checked, a domain entry names no mailbox$/m);
+      assert.match(output, /^ {4}oid {4}[0-9a-f-]{36} {2}← the service principal's object id/m);
+      // Nothing was sent: the doctor stops at AUTH.
+      assert.equal(stack.smtp.messages.length, 0);
+      assert.ok(!stack.smtp.connections.some((c) => c.events.some((e) => e.type === 'mail')));
+    });
+  }
+
+  test('a wrong client secret fails the token check with the AADSTS code and what to do; SMTP is not tried', async () => {
+    const wrong = `wrong-${Math.random().toString(36).slice(2)}`;
+    const report = await runChecks(deps({ ...stack.settings('clientSecret'), MAIL_CLIENT_SECRET: wrong }));
+    const output = assertNothingSecret(report, [wrong]);
+    assert.equal(report.ok, false);
+    const token = byId(report, 'token');
+    assert.equal(token.status, 'fail');
+    assert.match(token.details!.join(' '), /AADSTS7000215/);
+    assert.match(token.fix!, /MAIL_CLIENT_SECRET/);
+    assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'skip');
+    assert.equal(byId(report, 'storage:queue:mail-outbox').status, 'pass');
+    assert.match(output, /^✗ Access token \(clientSecret\)/m);
+  });
+
+  const replies: Array<[string, RegExp]> = [
+    ['535 5.7.3 Authentication unsuccessful', /Register-ExchangeSender\.ps1.*New-ServicePrincipal/],
+    ['535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.', /Set-CASMailbox noreply@contoso\.example -SmtpClientAuthenticationDisabled \$false/],
+  ];
+  for (const [reply, fix] of replies) {
+    test(`Exchange answering AUTH with "${reply.split(" ").slice(0, 2).join(" ")}" fails the mailbox's SMTP check with its fix`, async () => {
+      stack.smtp.inject({ stage: 'auth', reply, times: 1 });
+      try {
+        const report = await runChecks(deps(stack.settings('clientSecret')));
+        assertNothingSecret(report);
+        const smtp = byId(report, `smtp:${LOCAL_SENDER}`);
+        assert.equal(smtp.status, 'fail');
+        assert.equal(smtp.details?.[0], reply);
+        assert.match(smtp.fix!, fix);
+        assert.equal(byId(report, 'token').status, 'pass');
+        assert.equal(report.ok, false);
+      } finally {
+        stack.smtp.clearFaults();
+      }
+    });
+  }
+
+  test('a sender the SMTP server does not know fails on its own; the known one passes', async () => {
+    // The same Exchange stand-in, told which mailboxes exist: AUTH as any other gets 535 5.7.3, as from Exchange.
+    const sink = await startSmtpSink({ tls: await ensureLocalCertificates(join(APP_ROOT, '.local', 'certs')), tokens: stack.tokens, mailboxes: [LOCAL_SENDER] });
+    try {
+      const settings = { ...stack.settings('clientSecret'), MAIL_SMTP_PORT: String(sink.port), MAIL_ALLOWED_SENDERS: `${LOCAL_SENDER},ghost@contoso.example` };
+      const report = await runChecks(deps(settings));
+      assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'pass');
+      const ghost = byId(report, 'smtp:ghost@contoso.example');
+      assert.equal(ghost.status, 'fail');
+      assert.match(ghost.details![0]!, /^535 5\.7\.3/);
+      assert.match(ghost.fix!, /for ghost@contoso\.example.*Register-ExchangeSender\.ps1/);
+      assert.equal(report.ok, false);
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  test('incomplete settings are listed, and what depends on them is not checked', async () => {
+    const report = await runChecks(deps({ MAIL_ALLOWED_SENDERS: 'not-a-mailbox' }));
+    assert.equal(report.ok, false);
+    const settings = byId(report, 'settings');
+    assert.equal(settings.status, 'fail');
+    assert.ok(settings.details!.some((line) => line.startsWith('MAIL_AUTH_MODE:')));
+    assert.ok(settings.details!.some((line) => line.startsWith('MailStorage:')));
+    assert.deepEqual(report.checks.slice(2).map((c) => c.status), ['skip', 'skip', 'skip']);
+  });
+
+  test('an unresolved Key Vault reference fails its own check, without quoting it', async () => {
+    const reference = '@Microsoft.KeyVault(SecretUri=https://kv-mail.vault.azure.net/secrets/mail-client-credential/)';
+    const report = await runChecks(deps({ ...stack.settings('clientSecret'), MAIL_CLIENT_SECRET: reference }));
+    assert.equal(byId(report, 'settings').status, 'pass');
+    const keyVault = byId(report, 'keyvault');
+    assert.equal(keyVault.status, 'fail');
+    assert.match(keyVault.details![0]!, /^MAIL_CLIENT_SECRET: the Key Vault reference was not resolved/);
+    assert.match(keyVault.fix!, /Key Vault Secrets User/);
+    assert.ok(!formatText(report).includes('kv-mail.vault'));
+  });
+
+  test('a token for another resource than Exchange fails the token check, naming MAIL_TOKEN_SCOPE', async () => {
+    const report = await runChecks(deps({ ...stack.settings('clientSecret'), MAIL_TOKEN_SCOPE: 'https://graph.microsoft.com/.default' }));
+    const token = byId(report, 'token');
+    assert.equal(token.status, 'fail');
+    assert.match(token.title, /not a token for Exchange Online/);
+    assert.match(token.fix!, /MAIL_TOKEN_SCOPE/);
+  });
+
+  test('npm run doctor: exit code 0 and JSON when all pass, 1 and a checklist naming the fix when not', async () => {
+    const settingsFile = join(scratch, 'local.settings.json');
+    const run = (values: Record<string, string>, args: string[]) => {
+      writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: values }));
+      // The app's settings come from the file only: none of the test process's MAIL_* or storage variables.
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(MAIL_|MailStorage)/.test(name)));
+      return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [MAIN, '--settings', settingsFile, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) =>
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    };
+    const good = await run(stack.settings('clientSecret'), ['--json']);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    const parsed = JSON.parse(good.stdout) as DoctorReport & { source: string };
+    assert.equal(parsed.ok, true);
+    assert.match(parsed.source, /local\.settings\.json \(Values\) and the environment/);
+    assert.ok(!good.stdout.includes(stack.clientSecret));
+    assert.doesNotMatch(good.stdout, JWT);
+
+    const wrong = `wrong-${Math.random().toString(36).slice(2)}`;
+    const bad = await run({ ...stack.settings('clientSecret'), MAIL_CLIENT_SECRET: wrong }, []);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /^✗ Access token \(clientSecret\)[^\n]*refused$/m);
+    assert.match(bad.stdout, /^ {4}→ The client secret is wrong: MAIL_CLIENT_SECRET/m);
+    assert.match(bad.stdout, /checks failed/);
+    assert.ok(!bad.stdout.includes(wrong) && !bad.stderr.includes(wrong));
+  });
+
+  // Last: it stops the stack's storage.
+  test('storage stopped: each storage check fails within its time limit and says what to check; the rest pass', async () => {
+    await stack.azurite.stop();
+    const started = Date.now();
+    const report = await runChecks(deps(stack.settings('clientSecret')));
+    assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+    assert.equal(report.ok, false);
+    assert.equal(byId(report, 'token').status, 'pass');
+    assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'pass');
+    const storage = report.checks.filter((c) => c.id.startsWith('storage:'));
+    assert.equal(storage.length, 5);
+    for (const check of storage) {
+      assert.equal(check.status, 'fail', check.title);
+      assert.match(check.details![0]!, /ECONNREFUSED/);
+      assert.match(check.fix!, /MailStorage.*Azurite/);
+    }
+  });
+});
