@@ -83,7 +83,10 @@ before(async () => {
     return new Map(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
   };
   const authSettings = functionApp.variables?.authSettings as Record<string, Record<string, string>> | undefined;
-  assert.ok(authSettings && typeof authSettings === 'object', 'modules/functionapp.bicep: authSettings is not an object variable in the compiled template');
+  assert.ok(
+    authSettings && typeof authSettings === 'object',
+    'modules/functionapp.bicep: authSettings is not an object variable in the compiled template',
+  );
   blocks = {
     host: block('hostSettings'),
     mail: block('mailSettings'),
@@ -95,7 +98,12 @@ before(async () => {
 
 const specs = new Map(SETTINGS.map((s) => [s.name as string, s]));
 const names = (settings: Settings) => [...settings.keys()];
-const everyBicepName = () => [...names(blocks.host), ...names(blocks.mail), ...names(blocks.optional), ...[...blocks.modes.values()].flatMap(names)];
+const everyBicepName = () => [
+  ...names(blocks.host),
+  ...names(blocks.mail),
+  ...names(blocks.optional),
+  ...[...blocks.modes.values()].flatMap(names),
+];
 const codeModes = (): string[] => [...AUTH_MODES];
 
 test('the setting blocks were found and are not empty', () => {
@@ -114,15 +122,28 @@ test('the app gets exactly the four setting blocks, and nothing else sets app se
     "[union(variables('hostSettings'), variables('mailSettings'), variables('authSettings')[parameters('authMode')], variables('optionalSettings'))]",
     'modules/functionapp.bicep: appSettings must be union(hostSettings, mailSettings, authSettings[authMode], optionalSettings); add a setting to one of those blocks',
   );
-  assert.equal(variables.optionalSettings, "[toObject(variables('givenOptionalSettings'), lambda('setting', lambdaVariables('setting').key), lambda('setting', lambdaVariables('setting').value))]");
-  assert.equal(variables.givenOptionalSettings, "[filter(items(variables('optionalSettingCandidates')), lambda('setting', not(empty(lambdaVariables('setting').value))))]");
+  assert.equal(
+    variables.optionalSettings,
+    "[toObject(variables('givenOptionalSettings'), lambda('setting', lambdaVariables('setting').key), lambda('setting', lambdaVariables('setting').value))]",
+  );
+  assert.equal(
+    variables.givenOptionalSettings,
+    "[filter(items(variables('optionalSettingCandidates')), lambda('setting', not(empty(lambdaVariables('setting').value))))]",
+  );
   const sites = resources(blocks.functionApp).filter((r) => r.type === 'Microsoft.Web/sites');
   assert.equal(sites.length, 1, 'modules/functionapp.bicep declares one site');
-  const siteConfig = (sites[0]!.properties as { siteConfig?: { appSettings?: unknown } }).siteConfig;
-  assert.equal(siteConfig?.appSettings, "[map(items(variables('appSettings')), lambda('setting', createObject('name', lambdaVariables('setting').key, 'value', lambdaVariables('setting').value)))]");
+  const siteConfig = (sites[0].properties as { siteConfig?: { appSettings?: unknown } }).siteConfig;
+  assert.equal(
+    siteConfig?.appSettings,
+    "[map(items(variables('appSettings')), lambda('setting', createObject('name', lambdaVariables('setting').key, 'value', lambdaVariables('setting').value)))]",
+  );
   for (const template of [main, ...resources(main).flatMap((r) => (r.properties?.template ? [r.properties.template] : []))]) {
     const config = resources(template).filter((r) => r.type.toLowerCase() === 'microsoft.web/sites/config');
-    assert.deepEqual(config.map((r) => r.name), [], 'a Microsoft.Web/sites/config resource would replace or add app settings outside the checked blocks');
+    assert.deepEqual(
+      config.map((r) => r.name),
+      [],
+      'a Microsoft.Web/sites/config resource would replace or add app settings outside the checked blocks',
+    );
   }
 });
 
@@ -130,7 +151,11 @@ test('every app setting the Bicep sets is read by the code or is an explicitly a
   const awaiting = new Set(Object.values(AWAITING_CODE).flat());
   const all = everyBicepName();
   const unknown = all.filter((name) => !specs.has(name) && !HOST_SETTINGS.has(name) && !awaiting.has(name));
-  assert.deepEqual(unknown, [], `infra sets settings that src/settings.ts SETTINGS does not list (the code would ignore them): ${unknown.join(', ')}`);
+  assert.deepEqual(
+    unknown,
+    [],
+    `infra sets settings that src/settings.ts SETTINGS does not list (the code would ignore them): ${unknown.join(', ')}`,
+  );
   for (const name of all.filter((n) => /^(MAIL_|MailStorage)/.test(n))) {
     assert.ok(specs.has(name) || awaiting.has(name), `${name} is set by infra but not in SETTINGS`);
   }
@@ -144,7 +169,10 @@ test('host settings: identity-based AzureWebJobsStorage and Entra-authenticated 
   assert.deepEqual(names(host).sort(), [...HOST_SETTINGS].sort());
   assert.equal(host.get('AzureWebJobsStorage__credential'), 'managedidentity');
   assert.equal(host.get('AzureWebJobsStorage__clientId'), param('identityClientId'));
-  assert.equal(host.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'), "[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]");
+  assert.equal(
+    host.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'),
+    "[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]",
+  );
   assert.equal(mail.get('MailStorage__credential'), 'managedidentity');
   assert.equal(mail.get('MailStorage__clientId'), param('identityClientId'));
   // The connection string comes from the monitoring module's component.
@@ -184,7 +212,10 @@ test('every auth mode of the code is deployable, and each mode sets exactly what
       if (requirement === 'always') {
         assert.ok(set.has(spec.name), `mode ${mode}: ${spec.name} is always required but infra does not set it`);
       } else if ('oneOf' in requirement) {
-        assert.ok(requirement.oneOf.some((a) => set.has(a)), `mode ${mode}: ${spec.name} needs one of ${requirement.oneOf.join(', ')}`);
+        assert.ok(
+          requirement.oneOf.some((a) => set.has(a)),
+          `mode ${mode}: ${spec.name} needs one of ${requirement.oneOf.join(', ')}`,
+        );
       } else {
         const required: readonly string[] = requirement;
         // Settings a mode does not require may still be read in it (MAIL_CLIENT_ID names the user-assigned
@@ -238,24 +269,48 @@ test('queue, table and container names match between infra and the code defaults
     assert.equal(blocks.mail.get(setting), param(name), `${setting} must be set from the '${name}' parameter`);
     assert.equal(functionApp.parameters[name], param(name), `main.bicep passes its '${name}' parameter to the function app`);
     assert.equal(storage.parameters[name], param(name), `main.bicep passes its '${name}' parameter to the mail storage module`);
-    assert.equal(main.parameters?.[name]?.defaultValue, specs.get(setting)?.default, `infra/main.bicep ${name} default vs SETTINGS ${setting} default`);
+    assert.equal(
+      main.parameters?.[name]?.defaultValue,
+      specs.get(setting)?.default,
+      `infra/main.bicep ${name} default vs SETTINGS ${setting} default`,
+    );
   }
   // Each name parameter of storage.bicep names a resource of the right type; the queue trigger moves failed messages
   // to <queue>-poison, which infra creates (and grants on).
-  const named = (type: string) => resources(storage.template).filter((r) => r.type === type).map((r) => r.name);
+  const named = (type: string) =>
+    resources(storage.template)
+      .filter((r) => r.type === type)
+      .map((r) => r.name);
   const child = (nameExpression: string) => `[format('{0}/{1}/{2}', parameters('name'), 'default', ${nameExpression})]`;
   const queues = named('Microsoft.Storage/storageAccounts/queueServices/queues');
-  assert.ok(queues.includes(child("parameters('queueName')")), `no outbox queue named from queueName in storage.bicep: ${queues.join(', ')}`);
-  assert.ok(queues.includes(child("format('{0}-poison', parameters('queueName'))")), `no <queueName>-poison queue in storage.bicep: ${queues.join(', ')}`);
+  assert.ok(
+    queues.includes(child("parameters('queueName')")),
+    `no outbox queue named from queueName in storage.bicep: ${queues.join(', ')}`,
+  );
+  assert.ok(
+    queues.includes(child("format('{0}-poison', parameters('queueName'))")),
+    `no <queueName>-poison queue in storage.bicep: ${queues.join(', ')}`,
+  );
   const tables = named('Microsoft.Storage/storageAccounts/tableServices/tables');
-  assert.ok(tables.includes(child("parameters('statusTableName')")), `no table named from statusTableName in storage.bicep: ${tables.join(', ')}`);
+  assert.ok(
+    tables.includes(child("parameters('statusTableName')")),
+    `no table named from statusTableName in storage.bicep: ${tables.join(', ')}`,
+  );
   const containers = resources(storage.template).filter((r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices/containers');
   for (const name of ['payloadContainerName', 'governorContainerName']) {
-    const creates = containers.some((r) => r.name === child(param(name).slice(1, -1)) || (r.copy && r.name.includes(`parameters('${name}')`) && String(r.copy.count).includes(`parameters('${name}')`)));
+    const creates = containers.some(
+      (r) =>
+        r.name === child(param(name).slice(1, -1)) ||
+        (r.copy && r.name.includes(`parameters('${name}')`) && String(r.copy.count).includes(`parameters('${name}')`)),
+    );
     assert.ok(creates, `no container named from ${name} in storage.bicep`);
   }
   // The poison queue alert watches the same queue.
-  assert.equal(moduleOf('alerts').parameters.queueName, param('queueName'), 'main.bicep passes its queueName parameter to the alerts module');
+  assert.equal(
+    moduleOf('alerts').parameters.queueName,
+    param('queueName'),
+    'main.bicep passes its queueName parameter to the alerts module',
+  );
 });
 
 test('host storage and mail storage are two accounts, and the app settings point each connection at its own', () => {
@@ -276,9 +331,12 @@ test('host storage and mail storage are two accounts, and the app settings point
   const account = resources(mailStorage.template).find((r) => r.type === 'Microsoft.Storage/storageAccounts');
   assert.equal(account?.name, param('name'), 'storage.bicep creates the account it is given');
   for (const service of ['queue', 'blob', 'table']) {
-    const parameter = `mail${service[0]!.toUpperCase()}${service.slice(1)}ServiceUri`;
+    const parameter = `mail${service[0].toUpperCase()}${service.slice(1)}ServiceUri`;
     assert.equal(blocks.mail.get(`MailStorage__${service}ServiceUri`), param(parameter));
-    assert.match(String(functionApp.parameters[parameter]), new RegExp(`'Microsoft\\.Resources/deployments', 'storage'\\), '[^']+'\\)\\.outputs\\.${service}Endpoint\\.value\\]$`));
+    assert.match(
+      String(functionApp.parameters[parameter]),
+      new RegExp(`'Microsoft\\.Resources/deployments', 'storage'\\), '[^']+'\\)\\.outputs\\.${service}Endpoint\\.value\\]$`),
+    );
     const output = String(mailStorage.template.outputs?.[`${service}Endpoint`]?.value);
     const own: string = account?.symbol
       ? `[reference('${account.symbol}').primaryEndpoints.${service}]`
@@ -288,13 +346,19 @@ test('host storage and mail storage are two accounts, and the app settings point
 
   // The deployment package: the host account's container.
   const site = resources(functionApp.template).find((r) => r.type === 'Microsoft.Web/sites');
-  const deploymentStorage = (site?.properties as { functionAppConfig?: { deployment?: { storage?: { value?: string } } } } | undefined)?.functionAppConfig?.deployment?.storage?.value;
+  const deploymentStorage = (site?.properties as { functionAppConfig?: { deployment?: { storage?: { value?: string } } } } | undefined)
+    ?.functionAppConfig?.deployment?.storage?.value;
   assert.match(
     String(deploymentStorage),
     /^\[format\('\{0\}\{1\}', reference\(resourceId\('Microsoft\.Storage\/storageAccounts', parameters\('hostStorageAccountName'\)\), '[^']+'\)\.primaryEndpoints\.blob, parameters\('deploymentContainerName'\)\)\]$/,
   );
   assert.equal(functionApp.parameters.deploymentContainerName, variable('deploymentContainerName'));
   assert.equal(hostStorage.parameters.deploymentContainerName, variable('deploymentContainerName'));
-  const hostContainers = resources(hostStorage.template).filter((r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices/containers').map((r) => r.name);
-  assert.ok(hostContainers.includes("[format('{0}/{1}/{2}', parameters('name'), 'default', parameters('deploymentContainerName'))]"), `host-storage.bicep: ${hostContainers.join(', ')}`);
+  const hostContainers = resources(hostStorage.template)
+    .filter((r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices/containers')
+    .map((r) => r.name);
+  assert.ok(
+    hostContainers.includes("[format('{0}/{1}/{2}', parameters('name'), 'default', parameters('deploymentContainerName'))]"),
+    `host-storage.bicep: ${hostContainers.join(', ')}`,
+  );
 });

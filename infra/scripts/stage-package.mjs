@@ -37,7 +37,13 @@ function patternToRegExp(pattern) {
       const after = pattern[i + 2] === undefined || pattern[i + 2] === '/';
       if (before && after) {
         // "**/" = zero or more directories; a trailing "/**" = everything inside.
-        if (pattern[i + 2] === '/') { out += '(?:[^/]*/)*'; i += 2; } else { out += '.*'; i += 1; }
+        if (pattern[i + 2] === '/') {
+          out += '(?:[^/]*/)*';
+          i += 2;
+        } else {
+          out += '.*';
+          i += 1;
+        }
         continue;
       }
     }
@@ -45,7 +51,10 @@ function patternToRegExp(pattern) {
     else if (c === '?') out += '[^/]';
     else if (c === '[') {
       const end = pattern.indexOf(']', i + 2);
-      if (end < 0) { out += '\\['; continue; }
+      if (end < 0) {
+        out += '\\[';
+        continue;
+      }
       let set = pattern.slice(i + 1, end);
       if (set.startsWith('!')) set = `^${set.slice(1)}`;
       out += `[${set.replace(/\\/g, '\\\\')}]`;
@@ -64,10 +73,15 @@ export function parseIgnore(text) {
     if (!line.trim() || line.startsWith('#')) continue;
     line = line.replace(/(?<!\\)\s+$/, '');
     let negate = false;
-    if (line.startsWith('!')) { negate = true; line = line.slice(1); }
-    else if (line.startsWith('\\!') || line.startsWith('\\#')) line = line.slice(1);
+    if (line.startsWith('!')) {
+      negate = true;
+      line = line.slice(1);
+    } else if (line.startsWith('\\!') || line.startsWith('\\#')) line = line.slice(1);
     let dirOnly = false;
-    if (line.endsWith('/')) { dirOnly = true; line = line.replace(/\/+$/, ''); }
+    if (line.endsWith('/')) {
+      dirOnly = true;
+      line = line.replace(/\/+$/, '');
+    }
     // A slash at the start or in the middle anchors the pattern to the ignore file's folder; otherwise it matches
     // at any depth (the trap: an unanchored "src" also matches dist/src).
     const anchored = line.includes('/');

@@ -33,7 +33,10 @@ export function fingerprint(infraDir) {
   walk(infraDir);
   const hash = createHash('sha256');
   for (const file of files.map((f) => relative(infraDir, f).split(sep).join('/')).sort()) {
-    hash.update(`${file}\0`).update(readFileSync(join(infraDir, file))).update('\0');
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(join(infraDir, file)))
+      .update('\0');
   }
   return hash.digest('hex');
 }
@@ -79,7 +82,11 @@ function run(root, timeoutMs) {
     let timedOut = false;
     let child;
     try {
-      child = spawn('bash', ['scripts/validate-infra.sh', '--arm-only'], { cwd: root, detached: process.platform !== 'win32', stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn('bash', ['scripts/validate-infra.sh', '--arm-only'], {
+        cwd: root,
+        detached: process.platform !== 'win32',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (error) {
       resolve(`could not start bash: ${error.message}`);
       return;

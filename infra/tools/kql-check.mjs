@@ -55,24 +55,47 @@ function fail(message) {
 /** Tokens of an ARM expression: strings, numbers, names, punctuation. */
 function tokenize(text) {
   const tokens = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = text[i];
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === "'") {
       let value = '';
       for (i++; ; i++) {
         if (i >= text.length) fail(`unterminated string in ${text}`);
-        if (text[i] === "'") { if (text[i + 1] === "'") { value += "'"; i++; continue; } i++; break; }
+        if (text[i] === "'") {
+          if (text[i + 1] === "'") {
+            value += "'";
+            i++;
+            continue;
+          }
+          i++;
+          break;
+        }
         value += text[i];
       }
       tokens.push({ kind: 'string', value });
       continue;
     }
     const number = /^-?\d+/.exec(text.slice(i));
-    if (number) { tokens.push({ kind: 'number', value: Number(number[0]) }); i += number[0].length; continue; }
+    if (number) {
+      tokens.push({ kind: 'number', value: Number(number[0]) });
+      i += number[0].length;
+      continue;
+    }
     const name = /^[A-Za-z_$][\w$#]*/.exec(text.slice(i));
-    if (name) { tokens.push({ kind: 'name', value: name[0] }); i += name[0].length; continue; }
-    if ('(),.[]'.includes(c)) { tokens.push({ kind: c }); i++; continue; }
+    if (name) {
+      tokens.push({ kind: 'name', value: name[0] });
+      i += name[0].length;
+      continue;
+    }
+    if ('(),.[]'.includes(c)) {
+      tokens.push({ kind: c });
+      i++;
+      continue;
+    }
     fail(`unexpected '${c}' in ${text}`);
   }
   return tokens;
@@ -123,7 +146,10 @@ function evaluateExpression(text) {
     } else fail(`unexpected ${token.kind} in ${text}`);
     while (tokens[at]?.kind === '.' || tokens[at]?.kind === '[') {
       if (next().kind === '.') value = value?.[next('name').value];
-      else { value = value?.[expression()]; next(']'); }
+      else {
+        value = value?.[expression()];
+        next(']');
+      }
     }
     return value;
   };
@@ -159,7 +185,11 @@ for (const resource of resources) {
   if (resource.type === 'Microsoft.Insights/scheduledQueryRules') {
     const name = evaluate(resource.name);
     for (const [i, condition] of (resource.properties?.criteria?.allOf ?? []).entries()) {
-      queries.push({ where: `rule ${name}, condition ${i}`, text: evaluate(condition.query), dimensions: (condition.dimensions ?? []).map((d) => d.name) });
+      queries.push({
+        where: `rule ${name}, condition ${i}`,
+        text: evaluate(condition.query),
+        dimensions: (condition.dimensions ?? []).map((d) => d.name),
+      });
     }
   }
   if (resource.type === 'Microsoft.Insights/workbooks') {
@@ -197,7 +227,8 @@ for (const { where, text, dimensions } of queries) {
   const columns = [];
   const result = code.ResultType;
   if (result && result.Columns) for (let i = 0; i < result.Columns.Count; i++) columns.push(result.Columns.getItem(i).Name);
-  for (const dimension of dimensions) if (!columns.includes(dimension)) found.push(`dimension '${dimension}' is not a column of the result (${columns.join(', ')})`);
+  for (const dimension of dimensions)
+    if (!columns.includes(dimension)) found.push(`dimension '${dimension}' is not a column of the result (${columns.join(', ')})`);
   if (found.length) {
     problems++;
     console.log(`FAIL  ${where}`);

@@ -20,7 +20,9 @@ for (const file of files) {
   const errors = [];
   const walk = (node) => {
     if (node.type === 'ERROR' || node.isMissing) {
-      errors.push(`line ${node.startPosition.row + 1}:${node.startPosition.column + 1} ${node.isMissing ? 'missing ' + node.type : 'cannot parse'} ${JSON.stringify(node.text.slice(0, 60))}`);
+      errors.push(
+        `line ${node.startPosition.row + 1}:${node.startPosition.column + 1} ${node.isMissing ? 'missing ' + node.type : 'cannot parse'} ${JSON.stringify(node.text.slice(0, 60))}`,
+      );
     }
     for (const child of node.children) walk(child);
   };

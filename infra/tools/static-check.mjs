@@ -34,12 +34,19 @@ function mask(src) {
     const next = src[i + 1];
     if (mode === 'code') {
       if (c === '/' && next === '/') {
-        while (i < src.length && src[i] !== '\n') { out += ' '; i++; }
+        while (i < src.length && src[i] !== '\n') {
+          out += ' ';
+          i++;
+        }
         continue;
       }
       if (c === '/' && next === '*') {
-        while (i < src.length && !(src[i] === '*' && src[i + 1] === '/')) { out += src[i] === '\n' ? '\n' : ' '; i++; }
-        out += '  '; i += 2;
+        while (i < src.length && !(src[i] === '*' && src[i + 1] === '/')) {
+          out += src[i] === '\n' ? '\n' : ' ';
+          i++;
+        }
+        out += '  ';
+        i += 2;
         continue;
       }
       if (src.startsWith("'''", i)) {
@@ -49,19 +56,46 @@ function mask(src) {
         i = stop;
         continue;
       }
-      if (c === "'") { stack.push(mode); mode = 'string'; out += c; i++; continue; }
+      if (c === "'") {
+        stack.push(mode);
+        mode = 'string';
+        out += c;
+        i++;
+        continue;
+      }
       if (c === '}' && interpDepth.length && interpDepth[interpDepth.length - 1] === 0) {
-        interpDepth.pop(); mode = stack.pop(); out += ' '; i++; continue;
+        interpDepth.pop();
+        mode = stack.pop();
+        out += ' ';
+        i++;
+        continue;
       }
       if (c === '{' && interpDepth.length) interpDepth[interpDepth.length - 1]++;
       if (c === '}' && interpDepth.length) interpDepth[interpDepth.length - 1]--;
-      out += c; i++;
+      out += c;
+      i++;
       continue;
     }
     // inside a string
-    if (c === '\\') { out += '  '; i += 2; continue; }
-    if (c === "'") { mode = stack.pop(); out += c; i++; continue; }
-    if (c === '$' && next === '{') { stack.push(mode); mode = 'code'; interpDepth.push(0); out += '  '; i += 2; continue; }
+    if (c === '\\') {
+      out += '  ';
+      i += 2;
+      continue;
+    }
+    if (c === "'") {
+      mode = stack.pop();
+      out += c;
+      i++;
+      continue;
+    }
+    if (c === '$' && next === '{') {
+      stack.push(mode);
+      mode = 'code';
+      interpDepth.push(0);
+      out += '  ';
+      i += 2;
+      continue;
+    }
     out += c === '\n' ? '\n' : ' ';
     i++;
   }
@@ -132,7 +166,8 @@ for (const file of bicepFiles) {
   parsed.set(file, { src, text, params: params(text) });
 
   // Registry references cannot restore offline and are not allowed in this repo.
-  for (const m of src.matchAll(/^\s*module\s+\w+\s+'(br[:/][^']*|ts[:/][^']*)'/gm)) fail(file, `registry module reference '${m[1]}' (write the resources directly)`);
+  for (const m of src.matchAll(/^\s*module\s+\w+\s+'(br[:/][^']*|ts[:/][^']*)'/gm))
+    fail(file, `registry module reference '${m[1]}' (write the resources directly)`);
   // Every suppression carries its reason.
   src.split('\n').forEach((line, n) => {
     if (/#disable-next-line/.test(line) && !/#disable-next-line\s+[\w-]+(\s+[\w-]+)*\s+\/\/\s*\S/.test(line)) {
@@ -158,7 +193,10 @@ for (const [file, { src, text }] of parsed) {
     m[2] = src.slice(pathAt, pathAt + m[2].length);
     const target = resolve(dirname(file), m[2]);
     const callee = parsed.get(target);
-    if (!existsSync(target) || !callee) { fail(file, `module ${m[1]}: '${m[2]}' does not exist`); continue; }
+    if (!existsSync(target) || !callee) {
+      fail(file, `module ${m[1]}: '${m[2]}' does not exist`);
+      continue;
+    }
     const body = block(text, m.index + m[0].length - 1);
     const paramsStart = /^\s*params\s*:\s*\{/m.exec(body);
     const passed = paramsStart ? keys(block(body, paramsStart.index + paramsStart[0].length - 1)) : [];
@@ -166,7 +204,8 @@ for (const [file, { src, text }] of parsed) {
       if (!callee.params.has(name)) fail(file, `module ${m[1]}: parameter '${name}' is not declared in ${m[2]}`);
     }
     for (const [name, spec] of callee.params) {
-      if (!spec.hasDefault && !spec.nullable && !passed.includes(name)) fail(file, `module ${m[1]}: required parameter '${name}' of ${m[2]} is not passed`);
+      if (!spec.hasDefault && !spec.nullable && !passed.includes(name))
+        fail(file, `module ${m[1]}: required parameter '${name}' of ${m[2]} is not passed`);
     }
   }
 }
@@ -257,10 +296,16 @@ function resourceDeclarations(file, src, text) {
     for (let i = m.index + m[0].length; i < text.length; i++) {
       if (text[i] === '(') parens++;
       else if (text[i] === ')') parens--;
-      else if (text[i] === '{' && parens === 0) { open = i; break; }
+      else if (text[i] === '{' && parens === 0) {
+        open = i;
+        break;
+      }
     }
     const close = open < 0 ? -1 : closing(text, open);
-    if (close < 0) { fail(file, `resource ${m[1]}: body not found`); continue; }
+    if (close < 0) {
+      fail(file, `resource ${m[1]}: body not found`);
+      continue;
+    }
     decls.push({ file, symbol: m[1], type, existing: Boolean(m[3]), at: m.index, open, close });
   }
   for (const decl of decls) {
@@ -278,7 +323,8 @@ const graphDecls = [];
 for (const [file, { src, text }] of parsed) {
   // Parents come first in source order, so their fullType is known when a nested declaration needs it.
   const decls = resourceDeclarations(file, src, text).filter((d) => /^microsoft\.graph\//i.test(d.fullType));
-  if (decls.length && !/^extension\s+microsoftGraphV1\b/m.test(text)) fail(file, "declares Microsoft.Graph resources but not 'extension microsoftGraphV1'");
+  if (decls.length && !/^extension\s+microsoftGraphV1\b/m.test(text))
+    fail(file, "declares Microsoft.Graph resources but not 'extension microsoftGraphV1'");
   graphDecls.push(...decls.map((d) => ({ ...d, src, text })));
 }
 
@@ -316,19 +362,37 @@ if (graphDecls.length) {
           const label = path ? `${path}.${entry.key}` : entry.key;
           if (topLevel && entry.key === 'dependsOn' && !existing) continue;
           if (topLevel && entry.key === 'parent') {
-            fail(file, where(entry.at, "'parent' is not supported by Microsoft Graph resources: nest the declaration or use the full '<parent>/<child>' name"));
+            fail(
+              file,
+              where(
+                entry.at,
+                "'parent' is not supported by Microsoft Graph resources: nest the declaration or use the full '<parent>/<child>' name",
+              ),
+            );
             continue;
           }
           const spec = props[entry.key];
           if (!spec) {
             const sameCase = Object.keys(props).find((p) => p.toLowerCase() === entry.key.toLowerCase());
             const near = Object.keys(props).filter((p) => editDistance(p, entry.key) <= 2);
-            const hint = sameCase ? ` (the type spells it '${sameCase}')` : near.length ? ` (did you mean ${near.map((p) => `'${p}'`).join(' or ')}?)` : '';
+            const hint = sameCase
+              ? ` (the type spells it '${sameCase}')`
+              : near.length
+                ? ` (did you mean ${near.map((p) => `'${p}'`).join(' or ')}?)`
+                : '';
             fail(file, where(entry.at, `property '${label}' does not exist on ${objectType.name}${hint}`));
             continue;
           }
           if (existing && topLevel && !(spec.flags & GRAPH_FLAGS.identifier)) {
-            fail(file, where(entry.at, `'${label}' cannot be set in an existing declaration; only identifier properties (${Object.keys(props).filter((p) => props[p].flags & GRAPH_FLAGS.identifier).join(', ')}) can`));
+            fail(
+              file,
+              where(
+                entry.at,
+                `'${label}' cannot be set in an existing declaration; only identifier properties (${Object.keys(props)
+                  .filter((p) => props[p].flags & GRAPH_FLAGS.identifier)
+                  .join(', ')}) can`,
+              ),
+            );
             continue;
           }
           if (spec.flags & GRAPH_FLAGS.readOnly) {
@@ -361,7 +425,10 @@ if (graphDecls.length) {
           if (spec.flags & GRAPH_FLAGS.readOnly) continue;
           const needed = existing && topLevel ? spec.flags & GRAPH_FLAGS.identifier : spec.flags & GRAPH_FLAGS.required;
           if (needed && !given.has(name)) {
-            fail(file, where(start, `${existing && topLevel ? 'identifier' : 'required'} property '${path ? `${path}.` : ''}${name}' is not set`));
+            fail(
+              file,
+              where(start, `${existing && topLevel ? 'identifier' : 'required'} property '${path ? `${path}.` : ''}${name}' is not set`),
+            );
           }
         }
       };
@@ -370,12 +437,18 @@ if (graphDecls.length) {
         const entry = resourceTypes.get(decl.fullType.toLowerCase());
         if (!entry) {
           const known = [...resourceTypes.values()].map((r) => r.name).join(', ');
-          fail(decl.file, `line ${lineOf(decl.src, decl.at)}: ${decl.symbol}: type '${decl.fullType}' is not in the vendored Graph types (${known})`);
+          fail(
+            decl.file,
+            `line ${lineOf(decl.src, decl.at)}: ${decl.symbol}: type '${decl.fullType}' is not in the vendored Graph types (${known})`,
+          );
           continue;
         }
         const resourceType = deref(entry.ref);
         const body = deref(resourceType?.body);
-        if (body?.$type !== 'ObjectType') { fail(decl.file, `${decl.symbol}: no body type for ${entry.name} in ${typesPath}`); continue; }
+        if (body?.$type !== 'ObjectType') {
+          fail(decl.file, `${decl.symbol}: no body type for ${entry.name} in ${typesPath}`);
+          continue;
+        }
         checkObject(decl, body, decl.open + 1, decl.close, '', true);
       }
       const shown = relative(root, graphTypesDir);
@@ -411,11 +484,21 @@ const azureYaml = join(root, 'azure.yaml');
 if (!existsSync(azureYaml)) fail(azureYaml, 'missing');
 else {
   const yaml = readFileSync(azureYaml, 'utf8');
-  for (const needle of ['language: ts', 'host: function', 'project: .', 'remoteBuild: false', 'dist: dist/package', 'prepackage:', 'preprovision:', 'postprovision:']) {
+  for (const needle of [
+    'language: ts',
+    'host: function',
+    'project: .',
+    'remoteBuild: false',
+    'dist: dist/package',
+    'prepackage:',
+    'preprovision:',
+    'postprovision:',
+  ]) {
     if (!yaml.includes(needle)) fail(azureYaml, `expected '${needle}'`);
   }
   const hookScripts = [...yaml.matchAll(/run:\s*(?:(?:bash|sh|node)\s+)?(\.\/\S+\.(?:sh|ps1|mjs))/g)].map((m) => m[1]);
-  if (hookScripts.length < 6) fail(azureYaml, `expected a posix and a windows script for each of the three hooks, found ${hookScripts.length}`);
+  if (hookScripts.length < 6)
+    fail(azureYaml, `expected a posix and a windows script for each of the three hooks, found ${hookScripts.length}`);
   for (const script of hookScripts) if (!existsSync(join(root, script))) fail(azureYaml, `hook script ${script} does not exist`);
 }
 
@@ -424,8 +507,15 @@ for (const file of walk(infra, '.ps1')) {
   const src = readFileSync(file, 'utf8');
   const changesExchange = file.includes(`${sep}exchange${sep}`);
   if (changesExchange && !/\[CmdletBinding\(SupportsShouldProcess/.test(src)) fail(file, 'needs [CmdletBinding(SupportsShouldProcess)]');
-  const code = src.replace(/<#[\s\S]*?#>/g, '').replace(/#.*$/gm, '').replace(/"(?:`.|[^"`])*"|'[^']*'/g, '""');
-  const changes = [...code.matchAll(/^\s*(?:\$\w+\s*=\s*)?(New-ServicePrincipal|New-ManagementScope|Set-ManagementScope|New-ManagementRoleAssignment|Add-MailboxPermission|Add-RecipientPermission|Set-CASMailbox)\b/gm)];
+  const code = src
+    .replace(/<#[\s\S]*?#>/g, '')
+    .replace(/#.*$/gm, '')
+    .replace(/"(?:`.|[^"`])*"|'[^']*'/g, '""');
+  const changes = [
+    ...code.matchAll(
+      /^\s*(?:\$\w+\s*=\s*)?(New-ServicePrincipal|New-ManagementScope|Set-ManagementScope|New-ManagementRoleAssignment|Add-MailboxPermission|Add-RecipientPermission|Set-CASMailbox)\b/gm,
+    ),
+  ];
   const lines = code.split('\n');
   for (const change of changes) {
     const lineNo = code.slice(0, change.index).split('\n').length;
@@ -436,7 +526,10 @@ for (const file of walk(infra, '.ps1')) {
   const stack = [];
   for (const ch of code) {
     if ('([{'.includes(ch)) stack.push(ch);
-    else if (pairs[ch] && stack.pop() !== pairs[ch]) { fail(file, `unbalanced '${ch}'`); break; }
+    else if (pairs[ch] && stack.pop() !== pairs[ch]) {
+      fail(file, `unbalanced '${ch}'`);
+      break;
+    }
   }
   if (stack.length) fail(file, `${stack.length} bracket(s) never closed`);
 }
@@ -447,17 +540,52 @@ const queriesDir = join(infra, 'modules', 'queries');
 const srcFiles = existsSync(join(root, 'src')) ? walk(join(root, 'src'), '.ts') : [];
 const src = srcFiles.map((file) => readFileSync(file, 'utf8')).join('\n');
 const LOG_CONTRACT = [
-  ['mail-outcomes.kql', "'Sent message '", /`Sent message \$\{[^}]+\} from \$\{[^}]+\} to \$\{[^}]+\} recipient\(s\)\$\{[^`]*rejected/, 'the worker\'s "Sent message <id> from <sender> to <n> recipient(s)[, <n> rejected]" line'],
-  ['mail-outcomes.kql', "'Deferred message '", /`Deferred message \$\{[^}]+\} for \$\{[^`]+\} s \[\$\{failure\.category\}\]/, 'the worker\'s "Deferred message <id> for <n> s [<category>]" line'],
-  ['mail-outcomes.kql', "'Permanent failure: '", /`Permanent failure: message \$\{[^}]+\} \[\$\{failure\.category\}\]/, 'the worker\'s "Permanent failure: message <id> [<category>]" line'],
-  ['mail-outcomes.kql', "'is not an allowed sender'", /`Permanent failure: message \$\{[^}]+\}: \$\{[^}]+\} is not an allowed sender/, 'the worker\'s "Permanent failure: message <id>: <sender> is not an allowed sender" line'],
+  [
+    'mail-outcomes.kql',
+    "'Sent message '",
+    /`Sent message \$\{[^}]+\} from \$\{[^}]+\} to \$\{[^}]+\} recipient\(s\)\$\{[^`]*rejected/,
+    'the worker\'s "Sent message <id> from <sender> to <n> recipient(s)[, <n> rejected]" line',
+  ],
+  [
+    'mail-outcomes.kql',
+    "'Deferred message '",
+    /`Deferred message \$\{[^}]+\} for \$\{[^`]+\} s \[\$\{failure\.category\}\]/,
+    'the worker\'s "Deferred message <id> for <n> s [<category>]" line',
+  ],
+  [
+    'mail-outcomes.kql',
+    "'Permanent failure: '",
+    /`Permanent failure: message \$\{[^}]+\} \[\$\{failure\.category\}\]/,
+    'the worker\'s "Permanent failure: message <id> [<category>]" line',
+  ],
+  [
+    'mail-outcomes.kql',
+    "'is not an allowed sender'",
+    /`Permanent failure: message \$\{[^}]+\}: \$\{[^}]+\} is not an allowed sender/,
+    'the worker\'s "Permanent failure: message <id>: <sender> is not an allowed sender" line',
+  ],
   ['mail-outcomes.kql', "operation_Name == 'processOutbox'", /name: 'processOutbox'/, "the queue function's name, processOutbox"],
   ['queue-age.kql', "'sendMail'", /name: 'sendMail'/, "the HTTP function's name, sendMail"],
   ['queue-age.kql', "'Accepted message '", /`Accepted message \$\{/, 'the HTTP function\'s "Accepted message <id>" line'],
-  ['queue-age.kql', "' is being sent by another worker'", /`Message \$\{[^}]+\} is being sent by another worker/, 'the worker\'s "Message <id> is being sent by another worker" line'],
-  ['queue-age.kql', "'retrying once with a fresh token'", /`Message \$\{[^}]+\}: \$\{[^`]+\}; retrying once with a fresh token/, 'the "Message <id>: <reply>; retrying once with a fresh token" line'],
+  [
+    'queue-age.kql',
+    "' is being sent by another worker'",
+    /`Message \$\{[^}]+\} is being sent by another worker/,
+    'the worker\'s "Message <id> is being sent by another worker" line',
+  ],
+  [
+    'queue-age.kql',
+    "'retrying once with a fresh token'",
+    /`Message \$\{[^}]+\}: \$\{[^`]+\}; retrying once with a fresh token/,
+    'the "Message <id>: <reply>; retrying once with a fresh token" line',
+  ],
   ['queue-age.kql', 'claimMinutes', /claimMs: 5 \* 60_000/, 'a claim of 5 minutes (claimMinutes in modules/alerts.bicep is that plus one)'],
-  ['poison-moves.kql', "'^Will retry \\(attempt", /`Will retry \(attempt \$\{[^}]+\} of \$\{[^}]+\}\)/, 'the queue function\'s "Will retry (attempt <n> of <max>)" line'],
+  [
+    'poison-moves.kql',
+    "'^Will retry \\(attempt",
+    /`Will retry \(attempt \$\{[^}]+\} of \$\{[^}]+\}\)/,
+    'the queue function\'s "Will retry (attempt <n> of <max>)" line',
+  ],
 ];
 if (!existsSync(queriesDir)) fail(queriesDir, 'missing');
 else if (srcFiles.length === 0) fail(join(root, 'src'), 'no TypeScript sources to check the alert queries against');
@@ -466,8 +594,10 @@ else {
   for (const [file, needle, pattern, what] of LOG_CONTRACT) {
     const query = kql.get(file);
     if (query === undefined) fail(join(queriesDir, file), 'missing');
-    else if (!query.includes(needle)) fail(join(queriesDir, file), `no longer contains ${needle}: update LOG_CONTRACT in infra/tools/static-check.mjs`);
-    else if (!pattern.test(src)) fail(join(queriesDir, file), `matches ${needle}, but src/ no longer writes ${what}: update the query and LOG_CONTRACT together`);
+    else if (!query.includes(needle))
+      fail(join(queriesDir, file), `no longer contains ${needle}: update LOG_CONTRACT in infra/tools/static-check.mjs`);
+    else if (!pattern.test(src))
+      fail(join(queriesDir, file), `matches ${needle}, but src/ no longer writes ${what}: update the query and LOG_CONTRACT together`);
   }
   // Every category the authentication alert names is one the failure classifier gives.
   const auth = kql.get('authentication-failures.kql') ?? '';
@@ -476,7 +606,8 @@ else {
   const named = [...(/Category in \(([^)]*)\)/.exec(auth)?.[1] ?? '').matchAll(/'([a-z-]+)'/g)].map((m) => m[1]);
   if (named.length === 0) fail(join(queriesDir, 'authentication-failures.kql'), "no `Category in ('…')` list found");
   for (const category of named) {
-    if (!categories.has(category)) fail(join(queriesDir, 'authentication-failures.kql'), `category '${category}' is not one src/delivery/classify-failure.ts gives`);
+    if (!categories.has(category))
+      fail(join(queriesDir, 'authentication-failures.kql'), `category '${category}' is not one src/delivery/classify-failure.ts gives`);
   }
   if (/startswith 'token-'/.test(auth) && ![...categories].some((c) => c.startsWith('token-'))) {
     fail(join(queriesDir, 'authentication-failures.kql'), "no category of src/delivery/classify-failure.ts starts with 'token-'");
