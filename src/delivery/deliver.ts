@@ -7,6 +7,8 @@ import type { TokenSource } from '../identity/token-source';
 import type { SentInfo, SmtpSender } from '../smtp/smtp-sender';
 import type { Logger } from '../logger';
 import { classifyFailure, type Failure } from './classify-failure';
+import { inSpan } from '../telemetry/spans';
+import { instruments } from '../telemetry/instruments';
 
 export interface DeliveryDeps {
   tokens: TokenSource;
@@ -19,6 +21,7 @@ export type DeliveryOutcome = { ok: true; info: SentInfo } | { ok: false; failur
 export async function deliver(outgoing: OutgoingMail, deps: DeliveryDeps): Promise<DeliveryOutcome> {
   const sender = senderOf(outgoing.mail);
   const message = composeMessage(outgoing);
+  instruments().queueAge.record(Math.max(0, Date.now() - Date.parse(outgoing.createdAt)));
   const first = await attempt(sender, message, deps, false);
   if (first.ok || first.failure.kind !== 'reauthenticate') return first;
 
@@ -34,8 +37,8 @@ export async function deliver(outgoing: OutgoingMail, deps: DeliveryDeps): Promi
 async function attempt(sender: string, message: Mail.Options, deps: DeliveryDeps, freshToken: boolean): Promise<DeliveryOutcome> {
   try {
     // Asking first keeps token failures apart from SMTP ones; the cached token makes it free.
-    await deps.tokens.getToken({ forceRefresh: freshToken });
-    return { ok: true, info: await deps.smtp.send(sender, message) };
+    await inSpan('mail.token', { 'mail.token.fresh': freshToken }, () => deps.tokens.getToken({ forceRefresh: freshToken }));
+    return { ok: true, info: await inSpan('mail.smtp.send', { 'mail.attempt.fresh_token': freshToken }, () => deps.smtp.send(sender, message)) };
   } catch (error) {
     return { ok: false, failure: classifyFailure(error) };
   }

@@ -15,6 +15,7 @@ import { deliver, type DeliveryDeps } from './deliver';
 import { decideFailure, type DeliveryPolicy } from './policy';
 import { resolveMail } from './resolve-mail';
 import type { Failure } from './classify-failure';
+import { instruments } from '../telemetry/instruments';
 
 export interface WorkerDeps extends DeliveryDeps {
   allowedSenders: readonly string[];
@@ -64,7 +65,10 @@ export class MessageWorker {
   /** The host moves the message to the poison queue next: its record says so, unless it ended otherwise. */
   async poisoned(error: Error): Promise<void> {
     const latest = await this.deps.status.get(this.envelope.id);
-    if (latest && !isFinal(latest.record.status)) await this.deps.status.update(latest, transition.poison(error), new Date(this.now()));
+    if (latest && !isFinal(latest.record.status)) {
+      await this.deps.status.update(latest, transition.poison(error), new Date(this.now()));
+      countOutcome({ status: 'failed', errorCategory: 'poisoned' });
+    }
   }
 
   private async send(mail: MailRequest): Promise<void> {
@@ -149,12 +153,14 @@ export class MessageWorker {
   private async finish(changes: transition.Changes): Promise<void> {
     await this.write(changes);
     await this.deletePayload();
+    countOutcome(changes);
   }
 
   private async defer(delayMs: number, details?: transition.Changes): Promise<void> {
     // Queue first, record second: a crash in between leaves a copy that finds the record and carries on.
     await this.deps.outbox.requeue(this.envelope, { delayMs });
     await this.write(transition.defer(this.now() + delayMs, details));
+    instruments().deferred.add(1, { 'mail.reason': details?.errorCategory ?? 'scheduled' });
   }
 
   /** Our claim makes conflicts unlikely; if the record moved anyway, the change applies to the latest version. */
@@ -172,4 +178,10 @@ export class MessageWorker {
   private async deletePayload(): Promise<void> {
     if (this.envelope.mailBlob) await this.deps.outbox.deletePayload(this.envelope.mailBlob);
   }
+}
+
+/** Outcome metrics: one count per final state, failures by category (never an address). */
+function countOutcome(changes: transition.Changes): void {
+  if (changes.status === 'sent') instruments().sent.add(1);
+  else if (changes.status === 'failed') instruments().failed.add(1, { 'mail.error.category': changes.errorCategory ?? 'unknown' });
 }

@@ -4,6 +4,7 @@ import { decodeEnvelope } from '../mail/envelope';
 import { isFinal } from '../status/mail-state';
 import * as transition from '../status/transitions';
 import { MessageWorker, type WorkerDeps } from './message-worker';
+import { instruments } from '../telemetry/instruments';
 
 export { RetryLaterError, type WorkerDeps } from './message-worker';
 export { DEFAULT_POLICY, type DeliveryPolicy } from './policy';
@@ -20,6 +21,7 @@ export async function processMessage(item: unknown, delivery: QueueDelivery, dep
     // Retrying cannot fix a malformed message: log it once as a permanent failure and let it go.
     const reason = decoded.errors.map((e) => `${e.field}: ${e.detail}`).join('; ');
     deps.log.error(`Permanent failure: malformed outbox message: ${reason}`);
+    instruments().failed.add(1, { 'mail.error.category': 'malformed' });
     await recordMalformed(item, reason, deps, now);
     return;
   }

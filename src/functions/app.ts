@@ -1,9 +1,13 @@
 import { app } from '@azure/functions';
 import { sharedRuntime } from '../runtime';
+import { startAzureMonitor } from '../telemetry/azure-monitor';
 
 // App-wide setup. HTTP streaming hands request bodies over as streams, so the mail intake can refuse a body
 // at its size limit instead of receiving it whole first (src/handlers/read-body.ts).
 app.setup({ enableHttpStream: true });
+
+// Traces, metrics and logs to Application Insights through OpenTelemetry when a connection string is set.
+startAzureMonitor().catch((error: unknown) => console.error(`Telemetry not started: ${error instanceof Error ? error.message : String(error)}`));
 
 // Read and check the configuration when the worker starts, so a bad setting shows up in the
 // logs at once, naming the setting, instead of at the first message.

@@ -8,6 +8,7 @@ import { problem } from './http-problem';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
 import { callerOf } from './caller';
+import { inSpan } from '../telemetry/spans';
 
 export function createSendMailHandler(runtime: () => Runtime) {
   return async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -22,10 +23,10 @@ export function createSendMailHandler(runtime: () => Runtime) {
     const { body } = read;
     let result;
     try {
-      result = await acceptMail(
+      result = await inSpan('mail.accept', { 'mail.caller': caller.value.caller.name }, () => acceptMail(
         { contentType: request.headers.get('content-type'), body, idempotencyKey: request.headers.get('idempotency-key'), caller: caller.value },
         { config, outbox, status, quota },
-      );
+      ));
     } catch (error) {
       context.error(`Could not queue a mail request: ${(error as Error).message}`);
       return problem(503, 'Could not queue the message', 'Storage is unavailable; send the request again (with the same Idempotency-Key to be safe).');

@@ -4,6 +4,7 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { AuthMode } from './auth-mode';
+import { instruments } from '../telemetry/instruments';
 
 /** What the token source needs to know; read from the MAIL_* settings by src/config.ts. */
 export interface TokenSourceOptions {
@@ -52,6 +53,7 @@ export function cachedTokenSource(fetchToken: Fetch, now: () => number = Date.no
       if (!inFlight) {
         // A token inside the renewal window must not come back from the library's own cache either.
         const bypassLibraryCache = force || cached !== undefined;
+        instruments().tokenRenewals.add(1);
         inFlight = fetchToken(bypassLibraryCache)
           .then((token) => (cached = token))
           .finally(() => (inFlight = undefined));

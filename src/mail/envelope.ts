@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { emailDomain } from './addresses';
+import { currentTraceparent, TRACEPARENT } from '../telemetry/trace-context';
 import { forbiddenKeys, mailRequestSchema, toFieldErrors, type FieldError, type MailRequest } from './mail-request';
 
 export const ENVELOPE_VERSION = 1;
@@ -30,6 +31,11 @@ export const envelopeSchema = z
     version: z.literal(ENVELOPE_VERSION).meta({ description: 'Envelope format version.' }),
     id: messageIdSchema.meta({ description: 'Message id; the SMTP Message-ID is derived from it.' }),
     createdAt: z.iso.datetime({ offset: true }),
+    traceparent: z
+      .string()
+      .regex(TRACEPARENT, { message: 'a W3C traceparent, e.g. 00-<32 hex>-<16 hex>-01' })
+      .optional()
+      .meta({ description: 'W3C trace context of the request that queued it, so its trace continues in the worker.' }),
     mail: mailRequestSchema.optional().meta({ description: 'The mail itself, or…' }),
     mailBlob: payloadBlobNameSchema
       .optional()
@@ -43,8 +49,8 @@ export const envelopeSchema = z
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 
-export function newEnvelope(mail: MailRequest, id: string = randomUUID(), now = new Date()): Envelope {
-  return { version: ENVELOPE_VERSION, id, createdAt: now.toISOString(), mail };
+export function newEnvelope(mail: MailRequest, id: string = randomUUID(), now = new Date(), traceparent = currentTraceparent()): Envelope {
+  return { version: ENVELOPE_VERSION, id, createdAt: now.toISOString(), ...(traceparent ? { traceparent } : {}), mail };
 }
 
 /** The host hands queue items over as parsed JSON when they are JSON, as a string otherwise. */

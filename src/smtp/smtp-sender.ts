@@ -9,6 +9,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import { RENEW_BEFORE_EXPIRY_MS, type TokenSource } from '../identity/token-source';
 import type { ConnectionSlots, Slot } from '../governor/connection-slots';
 import type { RateLimiter } from '../governor/rate-limiter';
+import { instruments } from '../telemetry/instruments';
 
 export interface SmtpOptions {
   host: string;
@@ -65,11 +66,13 @@ export class SmtpSender {
 
   /** Sends within both per-mailbox limits, or throws ThrottledError when either says wait. */
   async send(mailbox: string, message: Mail.Options): Promise<SentInfo> {
+    const waitStarted = performance.now();
     const lane = await this.takeLane(mailbox);
     try {
       // Reserve a place in the messages-per-minute budget only once a connection is ours.
       const reserved = await this.rate.tryReserve(mailbox);
       if (!reserved.ok) throw new ThrottledError('rate-limit', reserved.retryAfterMs);
+      instruments().governorWait.record(performance.now() - waitStarted);
       try {
         const info = await lane.transport.sendMail(message);
         return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };

@@ -1,0 +1,29 @@
+// The app's own traces and metrics, through the OpenTelemetry API: without a registered SDK these are no-ops,
+// so the domain code calls them unconditionally. Attributes never carry an address, a subject, a body or a token.
+import { metrics, trace, type MeterProvider } from '@opentelemetry/api';
+
+const NAME = 'exo-smtp-mailer';
+
+export const tracer = trace.getTracer(NAME);
+
+function create(provider: MeterProvider) {
+  const meter = provider.getMeter(NAME);
+  return {
+    sent: meter.createCounter('mail.sent', { description: 'Messages accepted by the SMTP server' }),
+    failed: meter.createCounter('mail.failed', { description: 'Messages that failed for good, by category' }),
+    deferred: meter.createCounter('mail.deferred', { description: 'Sends put off for later, by reason' }),
+    tokenRenewals: meter.createCounter('mail.token.requests', { description: 'Access tokens fetched from the token endpoint' }),
+    queueAge: meter.createHistogram('mail.queue.age', { description: 'Time from acceptance to the send attempt', unit: 'ms' }),
+    governorWait: meter.createHistogram('mail.governor.wait', { description: 'Time waiting for a connection slot and a rate reservation', unit: 'ms' }),
+  };
+}
+
+// The metrics API has no proxy provider: instruments made before the SDK registers would stay no-ops, and the
+// SDK starts asynchronously in Azure. So they are made again whenever the global provider changes.
+let current: { provider: MeterProvider; made: ReturnType<typeof create> } | undefined;
+
+export function instruments(): ReturnType<typeof create> {
+  const provider = metrics.getMeterProvider();
+  if (current?.provider !== provider) current = { provider, made: create(provider) };
+  return current.made;
+}
