@@ -1,4 +1,4 @@
-// Soak run (issue 3, "Must show"): many messages, several worker processes, temporary faults at the SMTP server,
+// Soak run: many messages, several worker processes, temporary faults at the SMTP server,
 // and then proof that every message went out exactly once and the per-mailbox limits held across processes.
 //
 //   npm run soak                    2,000 messages, 2 workers, 3 mailboxes at 400/min, ~10 % faults

@@ -1,4 +1,4 @@
-// Issue 3: status records, the Logic Apps asynchronous pattern, idempotency, claim check and scheduling,
+// Status records, the Logic Apps asynchronous pattern, idempotency, claim check and scheduling,
 // through the local host over HTTP and the real stack.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

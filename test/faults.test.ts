@@ -1,4 +1,4 @@
-// Issue 3 fault injection through the real servers: every class of Exchange reply, a connection dropped
+// Fault injection through the real servers: every class of Exchange reply, a connection dropped
 // in the middle of DATA, a failing token endpoint. Each message ends sent exactly once, or failed with its
 // reason; nothing is lost and permanent failures are tried once.
 import { after, before, test } from 'node:test';

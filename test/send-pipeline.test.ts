@@ -1,4 +1,4 @@
-// Issue 2 end to end: HTTP handler → Azurite queue → local Functions host → queue handler →
+// End to end: HTTP handler → Azurite queue → local Functions host → queue handler →
 // local Entra token endpoint → Exchange-like SMTP server (STARTTLS + XOAUTH2, token checked).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
