@@ -9,6 +9,7 @@ import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Se
 import type { Caller } from './callers/caller-policy';
 import type { EntraTokenOptions } from './callers/entra-token';
 import { fieldPath } from './mail/mail-request';
+import { hookCallerName, secretProblems, type SignedHook } from './hooks/hook-policy';
 
 export interface MailConfig {
   auth: TokenSourceOptions;
@@ -28,6 +29,17 @@ export interface MailConfig {
   callers?: Caller[];
   /** How callers' Entra tokens are checked, when a caller is recognised by one. */
   api?: EntraTokenOptions;
+  hooks: HookConfig;
+}
+
+/** POST /api/hooks/{template}: where templates come from, payload bound, and the hooks verified by signature. */
+export interface HookConfig {
+  templateContainer?: string;
+  cacheSeconds: number;
+  maxPayloadBytes: number;
+  signed: SignedHook[];
+  /** Secrets by template name; never logged. */
+  secrets: ReadonlyMap<string, readonly string[]>;
 }
 
 export class ConfigError extends Error {
@@ -56,8 +68,50 @@ export function loadConfig(env: Env = process.env): MailConfig {
   if (sender && !isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS)) problems.push(`MAIL_DEFAULT_SENDER: "${sender}" is not in MAIL_ALLOWED_SENDERS`);
   const publicBaseUrl = readPublicBaseUrl(settings.MAIL_PUBLIC_BASE_URL, settings.WEBSITE_HOSTNAME, problems);
   const api = readApi(settings, problems);
+  const hooks = readHooks(settings, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...toConfig(settings, publicBaseUrl), api };
+  return { ...toConfig(settings, publicBaseUrl), api, hooks };
+}
+
+/** Whether the app checks hook requests itself (a signed hook exists), so the host must let them through. */
+export function appVerifiesHookSignatures(env: Env = process.env): boolean {
+  return Boolean(env.MAIL_HOOKS?.trim());
+}
+
+/** Signed hooks: within MAIL_ALLOWED_SENDERS like callers, named apart from them, each with valid secrets. */
+function readHooks(settings: Settings, problems: string[]): HookConfig {
+  const signed = settings.MAIL_HOOKS ?? [];
+  const given = settings.MAIL_HOOK_SECRETS ?? {};
+  const secrets = new Map<string, readonly string[]>();
+  const callerNames = new Set((settings.MAIL_CALLERS ?? []).map((c) => c.name.toLowerCase()));
+  signed.forEach((hook, index) => {
+    for (const sender of hook.senders) {
+      const covered = sender.startsWith('@') ? settings.MAIL_ALLOWED_SENDERS.includes(sender) : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
+      if (!covered) problems.push(`MAIL_HOOKS[${index}].senders: ${sender} is not within MAIL_ALLOWED_SENDERS`);
+    }
+    if (hook.defaultSender && !isAllowedSender(hook.defaultSender, hook.senders)) {
+      problems.push(`MAIL_HOOKS[${index}].defaultSender: ${hook.defaultSender} is not one of its senders`);
+    }
+    if (callerNames.has(hookCallerName(hook.template).toLowerCase())) {
+      problems.push(`MAIL_HOOKS[${index}]: a MAIL_CALLERS entry is named ${hookCallerName(hook.template)}, the name this hook sends as`);
+    }
+    const value = given[hook.template];
+    const list = value === undefined ? [] : typeof value === 'string' ? [value] : value;
+    if (list.length === 0) problems.push(`MAIL_HOOK_SECRETS: no secret for the signed hook ${hook.template}`);
+    for (const problem of secretProblems(hook.signature, list)) problems.push(`MAIL_HOOK_SECRETS.${hook.template}: ${problem}`);
+    secrets.set(hook.template, list);
+  });
+  // A secret for no hook is most likely a misspelt template name.
+  for (const name of Object.keys(given)) {
+    if (!signed.some((h) => h.template === name)) problems.push(`MAIL_HOOK_SECRETS: "${name.slice(0, 64)}" is not a template in MAIL_HOOKS`);
+  }
+  return {
+    templateContainer: settings.MAIL_TEMPLATE_CONTAINER,
+    cacheSeconds: settings.MAIL_TEMPLATE_CACHE_SECONDS,
+    maxPayloadBytes: settings.MAIL_HOOK_MAX_BYTES,
+    signed,
+    secrets,
+  };
 }
 
 /** Whether the app authenticates callers itself (MAIL_CALLERS set) rather than the host checking function keys. */
@@ -136,7 +190,7 @@ function readPublicBaseUrl(configured: string | undefined, websiteHostname: stri
   return undefined;
 }
 
-function toConfig(s: Settings, publicBaseUrl: string | undefined): MailConfig {
+function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConfig, 'hooks'> {
   const mode = s.MAIL_AUTH_MODE;
   return {
     auth: {

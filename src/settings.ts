@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { AUTH_MODES, type AuthMode } from './identity/auth-mode';
 import { callerListSchema } from './callers/caller-policy';
+import { hookSecretsSchema, signedHookListSchema } from './hooks/hook-policy';
 
 /** The connection name used by the queue trigger binding and by our own storage clients. */
 export const STORAGE_CONNECTION = 'MailStorage';
@@ -24,7 +25,7 @@ const doc = <T extends z.ZodType>(schema: T, info: SettingDoc): T => (docs.set(s
 
 const text = () => z.string();
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: (issue) => `must be one of ${values.join(', ')}, got "${String(issue.input ?? '')}"` });
+  z.enum(values, { error: (issue) => `must be one of ${values.join(', ')}, got "${typeof issue.input === 'string' ? issue.input : ''}"` });
 const wholeNumber = (min: number, max: number) =>
   z.string().transform((raw, ctx) => {
     const value = Number(raw);
@@ -157,6 +158,24 @@ export const settingsSchema = z.object({
   MAIL_API_AUDIENCE: doc(commaList().optional(), {
     description: "Accepted `aud` of callers' Entra access tokens: the API's application ID URI and/or client id, comma-separated.",
   }),
+  MAIL_TEMPLATE_CONTAINER: doc(containerName().optional(), {
+    description:
+      'Blob container of mail templates (`<name>/template.json`, `html.liquid`, `text.liquid`) that operators change without a redeploy; a template there wins over the shipped one of the same name. Unset: shipped templates only.',
+  }),
+  MAIL_TEMPLATE_CACHE_SECONDS: doc(wholeNumber(0, 3600).default(60), {
+    description: 'How long a loaded template (or its absence) is reused before it is read again.',
+  }),
+  MAIL_HOOK_MAX_BYTES: doc(wholeNumber(1024, 16 * 1024 * 1024).default(1024 * 1024), {
+    description: 'Largest webhook payload `POST /api/hooks/{template}` reads (Event Grid batches are at most 1 MB, Azure Monitor alerts 256 KB).',
+  }),
+  MAIL_HOOKS: doc(json(signedHookListSchema).optional(), {
+    description:
+      'Hooks verified by a signature instead of a caller credential (JSON list, see Integrations): template, `standard-webhooks` or `github`, and the sender policy the hook sends under.',
+  }),
+  MAIL_HOOK_SECRETS: doc(json(hookSecretsSchema).optional(), {
+    secret: true,
+    description: 'Signing secrets of the signed hooks, `{ "<template>": "whsec_…" }` (a list while rotating). In Azure a Key Vault reference.',
+  }),
   WEBSITE_HOSTNAME: doc(text().optional(), { platform: true, description: "The app's host name, set by Azure and by Core Tools; the default origin of status URLs." }),
   [STORAGE_CONNECTION]: doc(text().optional(), {
     requirement: { oneOf: [STORAGE_CONNECTION, `${STORAGE_CONNECTION}__queueServiceUri`] },
@@ -186,12 +205,12 @@ export interface SettingSpec {
 /** The schema as a list, for documentation and for comparing with what infra/ sets. */
 export const SETTINGS: readonly SettingSpec[] = (Object.entries(settingsSchema.shape) as [SettingName, z.ZodType][]).map(([name, schema]) => {
   const info = docs.get(schema)!;
-  const defaultValue = schema instanceof z.ZodDefault ? (schema.def.defaultValue as unknown) : undefined;
+  const defaultValue = schema instanceof z.ZodDefault ? (schema.def.defaultValue) : undefined;
   return {
     name,
     requirement: info.requirement ?? 'optional',
     description: info.description,
-    ...(defaultValue !== undefined ? { default: String(defaultValue) } : {}),
+    ...(defaultValue !== undefined ? { default: `${defaultValue as string | number}` } : {}),
     secret: info.secret === true,
     platform: info.platform === true,
   };

@@ -36,7 +36,7 @@ test('each function file registers one function of the function table, the Funct
   const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route, r.options!.authLevel]);
   const table = httpFunctions().map((fn) => [fn.name, fn.method, fn.route, fn.authLevel]);
   assert.deepEqual(http.sort(), table.sort());
-  assert.deepEqual(http.map((r) => r[0]).sort(), ['getMailStatus', 'openApi', 'sendMail']);
+  assert.deepEqual(http.map((r) => r[0]).sort(), ['getMailStatus', 'hookOptions', 'openApi', 'postHook', 'sendMail', 'swagger']);
   assert.equal(readdirSync(join(__dirname, '..', 'src', 'functions')).filter((f) => f.endsWith('.js')).length, Object.keys(FUNCTIONS).length + 1);
   assert.equal(registered.filter((r) => r.kind === 'appStart').length, 1);
 });

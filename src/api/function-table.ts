@@ -4,12 +4,14 @@
 import type { HttpFunctionOptions, HttpHandler, StorageQueueFunctionOptions, StorageQueueHandler } from '@azure/functions';
 import type { Runtime } from '../runtime';
 import { STORAGE_CONNECTION } from '../settings';
-import { appAuthenticatesCallers } from '../config';
+import { appAuthenticatesCallers, appVerifiesHookSignatures } from '../config';
 import { createSendMailHandler } from '../handlers/send-mail';
 import { createGetMailStatusHandler } from '../handlers/get-mail-status';
 import { createOpenApiHandler } from '../handlers/open-api';
 import { createProcessOutboxHandler } from '../handlers/process-outbox';
-import { openApiDocument } from './openapi';
+import { createPostHookHandler } from '../handlers/post-hook';
+import { createHookOptionsHandler } from '../handlers/hook-options';
+import { openApiDocument, swaggerDocument } from './openapi';
 import { ROUTES } from './routes';
 
 export interface ResponseSpec {
@@ -17,22 +19,34 @@ export interface ResponseSpec {
   /** A component schema name for a JSON body; problem responses use the Problem schema. */
   body?: string;
   problem?: boolean;
-  headers?: readonly ('Location' | 'Retry-After')[];
+  headers?: readonly ResponseHeader[];
 }
+
+export type ResponseHeader = 'Location' | 'Retry-After' | 'WebHook-Allowed-Origin' | 'WebHook-Allowed-Rate';
+/** Request headers an operation reads, described in the API documents. */
+export type RequestHeader = 'Idempotency-Key' | 'webhook-id' | 'webhook-timestamp' | 'webhook-signature' | 'X-Hub-Signature-256' | 'aeg-event-type' | 'WebHook-Request-Origin';
 
 export interface OperationSpec {
   summary: string;
+  description?: string;
   /** Component schema of the JSON request body. */
   requestBody?: string;
+  headers?: readonly RequestHeader[];
+  /** The request may be signed instead (signed hooks, MAIL_HOOKS). */
+  signatures?: boolean;
+  /** How prominently a connector (Power Platform) shows the operation. */
+  visibility?: 'important' | 'advanced' | 'internal';
   responses: Readonly<Record<number, ResponseSpec>>;
 }
 
 export interface HttpFunctionSpec {
   name: string;
   trigger: 'http';
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'OPTIONS';
   route: string;
   authLevel: 'anonymous' | 'function';
+  /** Whether the app checks this function's requests itself even without MAIL_CALLERS (signed hooks). */
+  appAuthenticates?: () => boolean;
   handler: (runtime: () => Runtime) => HttpHandler;
   operation: OperationSpec;
 }
@@ -95,6 +109,73 @@ export const FUNCTIONS = {
     handler: () => createOpenApiHandler(() => openApiDocument(httpFunctions())),
     operation: { summary: 'This API description (OpenAPI 3.1).', responses: { 200: { description: 'The OpenAPI document.' } } },
   },
+  swagger: {
+    name: 'swagger',
+    trigger: 'http',
+    method: 'GET',
+    route: ROUTES.swagger,
+    authLevel: 'anonymous',
+    handler: (runtime) => createOpenApiHandler(() => swaggerDocument(httpFunctions(), { baseUrl: publicBaseUrlOf(runtime) })),
+    operation: {
+      summary: 'This API description (OpenAPI 2.0) for custom connectors.',
+      visibility: 'internal',
+      responses: { 200: { description: 'The OpenAPI 2.0 document.' } },
+    },
+  },
+  postHook: {
+    name: 'postHook',
+    trigger: 'http',
+    method: 'POST',
+    route: ROUTES.hook,
+    authLevel: 'function',
+    appAuthenticates: () => appVerifiesHookSignatures(),
+    handler: createPostHookHandler,
+    operation: {
+      summary: 'Send mail from a webhook payload, rendered by a template',
+      description:
+        "Renders the named template against any JSON payload (an Azure Monitor alert, Event Grid events, a service's own webhook) and queues the mail(s) as POST /api/mail does. " +
+        'Authenticated as a caller (key or Entra token), or by signature for hooks listed in MAIL_HOOKS (Standard Webhooks, GitHub). Answers the Event Grid subscription validation handshake for Event Grid templates.',
+      requestBody: 'HookPayload',
+      headers: ['Idempotency-Key', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'X-Hub-Signature-256', 'aeg-event-type'],
+      signatures: true,
+      visibility: 'advanced',
+      responses: {
+        200: { description: 'Event Grid subscription validation: the validation code, echoed.', body: 'EventGridValidationResponse' },
+        202: { description: 'Accepted and queued, one entry per mail; Location and Retry-After when there is exactly one mail.', body: 'HookAccepted', headers: ['Location', 'Retry-After'] },
+        400: { description: 'Invalid payload: not JSON, not the events an Event Grid template takes, a field the template needs is missing (errors names it), a rendered mail is invalid, or an Event Grid subscription to a template that takes none.', problem: true },
+        401: { description: 'No valid credential: a function or caller key, an Entra access token, or for a signed hook a valid, unexpired signature.', problem: true },
+        403: { description: 'The caller (or signed hook) may not send this mail: the sender, a recipient domain or the app role.', problem: true },
+        404: { description: 'No template of this name.', problem: true },
+        413: { description: 'Payload over MAIL_HOOK_MAX_BYTES, a rendered message over the message limit, or more events than one delivery may turn into mails.', problem: true },
+        415: { description: 'Payload is not JSON (application/json or a +json type).', problem: true },
+        422: { description: 'The template could not be rendered within its limits, or the delivery repeats an idempotency key with a different mail.', problem: true },
+        429: { description: "The caller's daily quota is used up; Retry-After says when it renews.", problem: true, headers: ['Retry-After'] },
+        500: { description: 'The template is invalid (the log says why).', problem: true },
+        503: { description: 'Storage or the template container unavailable; deliver again (mails already queued are not sent twice).', problem: true },
+      },
+    },
+  },
+  hookOptions: {
+    name: 'hookOptions',
+    trigger: 'http',
+    method: 'OPTIONS',
+    route: ROUTES.hook,
+    authLevel: 'function',
+    appAuthenticates: () => appVerifiesHookSignatures(),
+    handler: createHookOptionsHandler,
+    operation: {
+      summary: 'CloudEvents webhook validation (abuse protection) for an Event Grid template',
+      headers: ['WebHook-Request-Origin'],
+      visibility: 'internal',
+      responses: {
+        200: { description: 'The origin may deliver: WebHook-Allowed-Origin names it.', headers: ['WebHook-Allowed-Origin', 'WebHook-Allowed-Rate'] },
+        400: { description: 'No WebHook-Request-Origin, or the template takes no Event Grid events (or is signed).', problem: true },
+        403: { description: 'The origin is not one the template allows, or the caller is not one of this API.', problem: true },
+        404: { description: 'No template of this name.', problem: true },
+        503: { description: 'The template container is unavailable.', problem: true },
+      },
+    },
+  },
   processOutbox: {
     name: 'processOutbox',
     trigger: 'queue',
@@ -118,11 +199,21 @@ export function queueFunctions(): QueueFunctionSpec[] {
  * which function key was used, and an Entra caller has none.
  */
 export function httpOptions(spec: HttpFunctionSpec, runtime: () => Runtime, appAuthenticates = appAuthenticatesCallers()): HttpFunctionOptions {
-  const authLevel = spec.authLevel === 'function' && appAuthenticates ? 'anonymous' : spec.authLevel;
+  const appChecks = appAuthenticates || (spec.appAuthenticates?.() ?? false);
+  const authLevel = spec.authLevel === 'function' && appChecks ? 'anonymous' : spec.authLevel;
   return { methods: [spec.method], route: spec.route, authLevel, handler: spec.handler(runtime) };
 }
 
 /** What app.storageQueue takes for a function of the table. */
 export function queueOptions(spec: QueueFunctionSpec, runtime: () => Runtime): StorageQueueFunctionOptions {
   return { queueName: spec.queueName, connection: spec.connection, handler: spec.handler(runtime) };
+}
+
+/** Where the app is reached, for the served OpenAPI 2.0 host; unknown (no host) when the settings do not load. */
+function publicBaseUrlOf(runtime: () => Runtime): string | undefined {
+  try {
+    return runtime().config.publicBaseUrl;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,11 +1,15 @@
-// The API description, generated from the same schemas that validate requests and queue messages, and from the
-// function table for paths, methods, auth and every response status.
+// The API descriptions, generated from the same schemas that validate requests and queue messages, and from the
+// function table for paths, methods, auth and every response status: OpenAPI 3.1 (GET /api/openapi.json), and
+// OpenAPI 2.0 (GET /api/swagger.json), the version Logic Apps and Power Automate custom connectors import.
 import { z } from 'zod';
 import { addressSchema, mailRequestSchema } from '../mail/mail-request';
 import { envelopeSchema } from '../mail/envelope';
 import { statusViewSchema } from '../status/status-view';
-import type { HttpFunctionSpec, ResponseSpec } from './function-table';
+import { toSwaggerSchema } from '../integrations/swagger-schema';
+import type { HttpFunctionSpec, RequestHeader, ResponseHeader, ResponseSpec } from './function-table';
 import { routeTemplate } from './routes';
+
+const TITLE = 'Exchange Online SMTP mail sender';
 
 const problemSchema = {
   type: 'object',
@@ -23,57 +27,189 @@ const acceptedSchema = {
   allOf: [{ $ref: '#/components/schemas/MailStatus' }, { type: 'object', properties: { statusUrl: { type: 'string', description: 'Where to poll; also in Location.' } } }],
 };
 
-const headers = {
-  Location: { description: 'Status URL of the message.', schema: { type: 'string' } },
-  'Retry-After': { description: 'Seconds to wait before polling.', schema: { type: 'integer' } },
+const hookSchemas = {
+  HookPayload: { type: 'object', description: "Any JSON: the webhook's own payload (for Event Grid templates, the events), rendered by the template." },
+  HookAccepted: {
+    type: 'object',
+    description: 'The mails a delivery became, each with its status URL.',
+    properties: { mails: { type: 'array', items: { $ref: '#/components/schemas/AcceptedMail' } } },
+    required: ['mails'],
+  },
+  EventGridValidationResponse: {
+    type: 'object',
+    description: 'Answer to the Event Grid subscription validation handshake.',
+    properties: { validationResponse: { type: 'string', description: 'The validationCode of the validation event.' } },
+    required: ['validationResponse'],
+  },
 };
 
-function response(spec: ResponseSpec): Record<string, unknown> {
+const responseHeaders: Record<ResponseHeader, { description: string; type: 'string' | 'integer' }> = {
+  Location: { description: 'Status URL of the message.', type: 'string' },
+  'Retry-After': { description: 'Seconds to wait before polling.', type: 'integer' },
+  'WebHook-Allowed-Origin': { description: 'The origin allowed to deliver (CloudEvents webhook validation).', type: 'string' },
+  'WebHook-Allowed-Rate': { description: 'Deliveries per minute allowed; * for no limit.', type: 'string' },
+};
+
+const requestHeaders: Record<RequestHeader, string> = {
+  'Idempotency-Key': 'Makes retries safe: the same key with the same mail sends it once.',
+  'webhook-id': 'Standard Webhooks: the message id (signed hooks); a repeat of an id sends nothing again.',
+  'webhook-timestamp': 'Standard Webhooks: Unix seconds; at most 5 minutes from now.',
+  'webhook-signature': 'Standard Webhooks: v1,<base64 HMAC-SHA256> of "<id>.<timestamp>.<body>", several space-separated.',
+  'X-Hub-Signature-256': 'GitHub: sha256=<hex HMAC-SHA256 of the body>.',
+  'aeg-event-type': 'Event Grid: SubscriptionValidation on the validation handshake, Notification otherwise.',
+  'WebHook-Request-Origin': 'CloudEvents webhook validation: the origin asking to deliver (eventgrid.azure.net).',
+};
+
+const UNAUTHENTICATED = 'No valid credential: a function or caller key (x-functions-key header or code query parameter), or an Entra access token.';
+const NOT_A_CALLER = 'Authenticated, but not a caller of this API (MAIL_CALLERS).';
+
+/** Every status an operation answers, with the ones authentication adds. */
+function responsesOf(fn: HttpFunctionSpec): [string, ResponseSpec][] {
+  const responses: Record<string, ResponseSpec> = { ...fn.operation.responses };
+  if (fn.authLevel === 'function') {
+    responses['401'] ??= { description: UNAUTHENTICATED };
+    responses['403'] ??= { description: NOT_A_CALLER, problem: true };
+  }
+  return Object.entries(responses);
+}
+
+const pathParameters = (fn: HttpFunctionSpec) => [...fn.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => name!);
+
+/** The schemas of requests, queue messages and status, once, as components named by the registry. */
+function zodSchemas(target: 'draft-2020-12' | 'draft-4', prefix: string): Record<string, Record<string, unknown>> {
+  // One registry so shared parts (Address, MailRequest) become components referenced by $ref.
+  const registry = z.registry<{ id: string }>();
+  registry.add(addressSchema, { id: 'Address' }).add(mailRequestSchema, { id: 'MailRequest' }).add(envelopeSchema, { id: 'OutboxEnvelope' }).add(statusViewSchema, { id: 'MailStatus' });
+  return z.toJSONSchema(registry, { target, io: 'input', unrepresentable: 'any', uri: (id) => `${prefix}${id}` }).schemas as Record<string, Record<string, unknown>>;
+}
+
+function response31(spec: ResponseSpec): Record<string, unknown> {
   const schema = spec.problem ? 'Problem' : spec.body;
   return {
     description: spec.description,
-    ...(spec.headers ? { headers: Object.fromEntries(spec.headers.map((name) => [name, headers[name]])) } : {}),
+    ...(spec.headers ? { headers: Object.fromEntries(spec.headers.map((name) => [name, { description: responseHeaders[name].description, schema: { type: responseHeaders[name].type } }])) } : {}),
     ...(schema ? { content: { [spec.problem ? 'application/problem+json' : 'application/json']: { schema: { $ref: `#/components/schemas/${schema}` } } } } : {}),
   };
 }
 
-function operation(fn: HttpFunctionSpec): Record<string, unknown> {
-  const parameters = [...fn.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
-  const responses = Object.fromEntries(Object.entries(fn.operation.responses).map(([status, spec]) => [status, response(spec)]));
-  if (fn.authLevel === 'function') {
-    responses['401'] = { description: 'No valid credential: a function or caller key (x-functions-key header or code query parameter), or an Entra access token.' };
-    responses['403'] ??= response({ description: 'Authenticated, but not a caller of this API (MAIL_CALLERS).', problem: true });
-  }
+function security31(fn: HttpFunctionSpec): Record<string, string[]>[] {
+  if (fn.authLevel !== 'function') return [];
+  return [{ functionKey: [] }, { functionKeyQuery: [] }, { entraToken: [] }, ...(fn.operation.signatures ? [{ standardWebhooks: [] }, { githubSignature: [] }] : [])];
+}
+
+function operation31(fn: HttpFunctionSpec): Record<string, unknown> {
+  const parameters = [
+    ...pathParameters(fn).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+    ...(fn.operation.headers ?? []).map((name) => ({ name, in: 'header', required: false, description: requestHeaders[name], schema: { type: 'string' } })),
+  ];
   return {
     operationId: fn.name,
     summary: fn.operation.summary,
+    ...(fn.operation.description ? { description: fn.operation.description } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(fn.operation.requestBody
       ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${fn.operation.requestBody}` } } } } }
       : {}),
-    responses,
-    security: fn.authLevel === 'function' ? [{ functionKey: [] }, { functionKeyQuery: [] }, { entraToken: [] }] : [],
+    responses: Object.fromEntries(responsesOf(fn).map(([status, spec]) => [status, response31(spec)])),
+    security: security31(fn),
   };
 }
 
 export function openApiDocument(functions: readonly HttpFunctionSpec[]): Record<string, unknown> {
-  // One registry so shared parts (Address, MailRequest) become components referenced by $ref.
-  const registry = z.registry<{ id: string }>();
-  registry.add(addressSchema, { id: 'Address' }).add(mailRequestSchema, { id: 'MailRequest' }).add(envelopeSchema, { id: 'OutboxEnvelope' }).add(statusViewSchema, { id: 'MailStatus' });
-  const { schemas } = z.toJSONSchema(registry, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
+  const schemas = zodSchemas('draft-2020-12', '#/components/schemas/');
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const fn of functions) (paths[routeTemplate(fn.route)] ??= {})[fn.method.toLowerCase()] = operation(fn);
+  for (const fn of functions) (paths[routeTemplate(fn.route)] ??= {})[fn.method.toLowerCase()] = operation31(fn);
   return {
     openapi: '3.1.0',
-    info: { title: 'Exchange Online SMTP mail sender', version: '1' },
+    info: { title: TITLE, version: '1' },
     paths,
     components: {
-      schemas: { ...schemas, Problem: problemSchema, AcceptedMail: acceptedSchema },
+      schemas: { ...schemas, Problem: problemSchema, AcceptedMail: acceptedSchema, ...hookSchemas },
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
         functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
         entraToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Microsoft Entra access token for the API, with the app role Mail.Send to send.' },
+        standardWebhooks: { type: 'apiKey', in: 'header', name: 'webhook-signature', description: 'Signed hooks (MAIL_HOOKS): Standard Webhooks signature, with webhook-id and webhook-timestamp.' },
+        githubSignature: { type: 'apiKey', in: 'header', name: 'X-Hub-Signature-256', description: 'Signed hooks (MAIL_HOOKS): GitHub webhook signature.' },
       },
     },
+  };
+}
+
+// Fields of the mail a connector's form shows under "advanced"; the rest are shown first.
+const ADVANCED_FIELDS: Record<string, string> = { cc: 'advanced', bcc: 'advanced', replyTo: 'advanced', attachments: 'advanced', headers: 'advanced', importance: 'advanced', sendAt: 'advanced' };
+
+export interface SwaggerOptions {
+  /** The app's public origin (MAIL_PUBLIC_BASE_URL, or from WEBSITE_HOSTNAME): host and scheme of the document. */
+  baseUrl?: string;
+}
+
+/**
+ * OpenAPI 2.0 for Power Platform custom connectors: one security definition (a function or caller key in
+ * x-functions-key, which a connection stores), titles and visibility for the connector's forms, and the
+ * asynchronous pattern as the responses state it: 202 with Location and Retry-After, which Logic Apps and Power
+ * Automate follow until the status endpoint answers 200 (sent) or 422 (failed).
+ */
+export function swaggerDocument(functions: readonly HttpFunctionSpec[], options: SwaggerOptions = {}): Record<string, unknown> {
+  const zod = zodSchemas('draft-4', '#/definitions/');
+  const sources: Record<string, Record<string, unknown>> = {
+    ...zod,
+    Problem: problemSchema,
+    AcceptedMail: { allOf: [{ $ref: '#/definitions/MailStatus' }, acceptedSchema.allOf[1]!] },
+    ...JSON.parse(JSON.stringify(hookSchemas).replaceAll('#/components/schemas/', '#/definitions/')),
+  };
+  const definitions = Object.fromEntries(Object.entries(sources).map(([name, schema]) => [name, toSwaggerSchema(schema, sources, name === 'MailRequest' ? ADVANCED_FIELDS : {})]));
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const fn of functions) (paths[routeTemplate(fn.route)] ??= {})[fn.method.toLowerCase()] = operation20(fn);
+  const base = options.baseUrl ? new URL(options.baseUrl) : undefined;
+  return {
+    swagger: '2.0',
+    info: {
+      title: TITLE,
+      version: '1',
+      description: 'Send email through Exchange Online over SMTP with OAuth2. Sending is asynchronous: a 202 answer carries a Location to poll, which Logic Apps and Power Automate follow until the mail is sent (200) or failed (422).',
+    },
+    ...(base ? { host: base.host } : {}),
+    basePath: '/',
+    schemes: [base?.protocol === 'http:' ? 'http' : 'https'],
+    consumes: ['application/json'],
+    produces: ['application/json'],
+    paths,
+    definitions,
+    // One definition, as a custom connector takes; its connection parameter is api_key (connector/apiProperties.json).
+    securityDefinitions: {
+      api_key: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'A function key, or a caller key of MAIL_CALLERS.' },
+    },
+    security: [{ api_key: [] }],
+  };
+}
+
+function operation20(fn: HttpFunctionSpec): Record<string, unknown> {
+  const parameters = [
+    ...pathParameters(fn).map((name) => ({ name, in: 'path', required: true, type: 'string', 'x-ms-summary': name === 'template' ? 'Template' : name === 'id' ? 'Message ID' : name })),
+    ...(fn.operation.headers ?? []).map((name) => ({ name, in: 'header', required: false, type: 'string', description: requestHeaders[name], 'x-ms-summary': name, 'x-ms-visibility': name === 'Idempotency-Key' ? 'advanced' : 'internal' })),
+    ...(fn.operation.requestBody ? [{ name: 'body', in: 'body', required: true, schema: { $ref: `#/definitions/${fn.operation.requestBody}` } }] : []),
+  ];
+  const responses = Object.fromEntries(
+    responsesOf(fn).map(([status, spec]) => {
+      const schema = spec.problem ? 'Problem' : spec.body;
+      return [
+        status,
+        {
+          description: spec.description,
+          ...(schema ? { schema: { $ref: `#/definitions/${schema}` } } : {}),
+          ...(spec.headers ? { headers: Object.fromEntries(spec.headers.map((name) => [name, { type: responseHeaders[name].type, description: responseHeaders[name].description }])) } : {}),
+        },
+      ];
+    }),
+  );
+  return {
+    operationId: fn.name,
+    summary: fn.operation.summary,
+    description: fn.operation.description ?? fn.operation.summary,
+    ...(fn.operation.visibility ? { 'x-ms-visibility': fn.operation.visibility } : {}),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    responses,
+    ...(fn.authLevel === 'anonymous' ? { security: [] } : {}),
   };
 }

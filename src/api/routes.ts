@@ -5,6 +5,8 @@ export const ROUTES = {
   mail: 'mail',
   mailStatus: 'mail/{id}',
   openApi: 'openapi.json',
+  swagger: 'swagger.json',
+  hook: 'hooks/{template}',
 } as const;
 
 /** The path template of a route, e.g. "/api/mail/{id}". */

@@ -1,0 +1,167 @@
+// POST /api/hooks/{template}: a webhook's own JSON (an Azure Monitor alert, Event Grid events, a GitHub or any other
+// payload) rendered into mails by a named template and handed to the same intake as POST /api/mail, so validation,
+// sender policy, idempotency, quota and status apply unchanged. Answers 202 with each mail's status URL.
+import { createHash } from 'node:crypto';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { AuthenticatedCaller } from '../callers/authenticate';
+import { acceptMail } from '../intake/accept-mail';
+import { hookCaller } from '../hooks/hook-policy';
+import { templateStoreOf } from '../hooks/hook-runtime';
+import { renderMail, type CompiledTemplate } from '../hooks/render';
+import { verifySignature } from '../hooks/signatures';
+import { isTemplateName } from '../hooks/template-name';
+import { digestKey, eventKey, eventView, isValidationEvent, mailableEvents, MAX_MAILS_PER_DELIVERY, parseEvents, validationCode } from '../hooks/event-grid';
+import { retryAfterSeconds, statusView } from '../status/status-view';
+import type { StatusRecord } from '../status/status-store';
+import type { Runtime } from '../runtime';
+import { problem } from './http-problem';
+import { readBodyWithin } from './read-body';
+import { statusUrl } from './status-url';
+import { unsignedHookCaller } from './hook-caller';
+
+interface Delivery {
+  scope: Record<string, unknown>;
+  /** What makes a repeat of this delivery the same mail, when the delivery says. */
+  key?: string;
+}
+
+export function createPostHookHandler(runtime: () => Runtime) {
+  return async function postHook(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+    const rt = runtime();
+    const { config } = rt;
+    const name = request.params.template;
+    if (!isTemplateName(name)) return noSuchTemplate();
+    const limit = config.hooks.maxPayloadBytes;
+    const signed = config.hooks.signed.find((h) => h.template === name);
+
+    // Who is calling comes first; a signed hook's signature covers the raw bytes, so they are read (bounded) first.
+    let caller: AuthenticatedCaller;
+    let body: Buffer;
+    let deliveryKey: string | undefined;
+    if (signed) {
+      const read = await readBodyWithin(request, limit);
+      if (!read.ok) return tooLarge(limit, read.bytes);
+      const check = verifySignature(signed.signature, (h) => request.headers.get(h), read.body, config.hooks.secrets.get(name) ?? []);
+      if (!check.ok) {
+        context.warn(`Refused a delivery to hook ${name}: ${check.detail}`);
+        return problem(401, 'Signature not valid', check.detail);
+      }
+      caller = { caller: hookCaller(signed) };
+      body = read.body;
+      deliveryKey = check.deliveryKey;
+    } else {
+      const who = await unsignedHookCaller(rt, request);
+      if (!who.ok) return who.response;
+      caller = who.value;
+      const read = await readBodyWithin(request, limit);
+      if (!read.ok) return tooLarge(limit, read.bytes);
+      body = read.body;
+      const key = request.headers.get('idempotency-key');
+      if (key !== null) {
+        if (!/^[\x21-\x7e]{1,255}$/.test(key)) return problem(400, 'Invalid request', 'Idempotency-Key must be 1-255 visible ASCII characters.', [{ field: 'Idempotency-Key', detail: '1-255 visible ASCII characters' }]);
+        deliveryKey = `key:${key}`;
+      }
+    }
+
+    const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+    if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
+      return problem(415, 'Unsupported media type', `Send the payload as application/json (got ${mediaType || 'no Content-Type'}).`);
+    }
+    const found = await templateStoreOf(rt).get(name);
+    if (!found.ok) {
+      if (found.status === 404) return noSuchTemplate();
+      context.error(found.detail);
+      return found.status === 503
+        ? problem(503, 'Template unavailable', 'The template could not be read; send the request again.')
+        : problem(500, 'Template invalid', `Template ${name} cannot be used; the operators have been told in the logs.`);
+    }
+    const template = found.template;
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      return problem(400, 'Invalid JSON', `The body is not valid JSON: ${(error as Error).message}`, [{ field: '(body)', detail: 'not valid JSON' }]);
+    }
+
+    const deliveries = toDeliveries(template, json, deliveryKey, request);
+    if ('response' in deliveries) return deliveries.response;
+
+    // The URL's parameters, less a key: whoever sets up the webhook chooses them (e.g. ?to= for recipients).
+    const query = Object.fromEntries([...request.query.entries()].filter(([key]) => key !== 'code'));
+    const mails = [];
+    for (const delivery of deliveries.list) {
+      const rendered = await renderMail(template, { ...delivery.scope, query, hook: { template: name } });
+      if (!rendered.ok) {
+        context.warn(`Could not render template ${name} for ${caller.caller.name}: ${rendered.detail}`);
+        return problem(rendered.status, rendered.title, rendered.detail, rendered.errors);
+      }
+      const material = rendered.keyMaterial ? `template:${rendered.keyMaterial}` : delivery.key;
+      mails.push({ mail: rendered.mail, key: material ? `hook-${name}-${sha256(material).slice(0, 48)}` : undefined });
+    }
+    // Every mail is rendered before any is queued: a bad event refuses the delivery without sending half of it.
+    const accepted: StatusRecord[] = [];
+    for (const { mail, key } of mails) {
+      let result;
+      try {
+        result = await acceptMail(
+          { contentType: 'application/json', body: Buffer.from(JSON.stringify(mail)), idempotencyKey: key, caller },
+          { config, outbox: rt.outbox, status: rt.status, quota: rt.quota },
+        );
+      } catch (error) {
+        context.error(`Could not queue a mail of hook ${name}: ${(error as Error).message}`);
+        return problem(503, 'Could not queue the message', 'Storage is unavailable; deliver again (mails already queued are not sent twice).');
+      }
+      if (result.status !== 202) {
+        context.warn(`Rejected a mail of hook ${name} for ${caller.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`);
+        const response = problem(result.status, result.title, result.detail, result.errors);
+        if (result.retryAfterSeconds) response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
+        return response;
+      }
+      accepted.push(result.record);
+    }
+    context.log(`Hook ${name}: ${accepted.length} mail(s) accepted for ${caller.caller.name} (${accepted.map((r) => r.id).join(', ') || 'none'})`);
+    const views = accepted.map((record) => ({ ...statusView(record), statusUrl: statusUrl(config.publicBaseUrl, request, record.id) }));
+    const single = accepted.length === 1 ? accepted[0]! : undefined;
+    return {
+      status: 202,
+      headers: single ? { Location: views[0]!.statusUrl, 'Retry-After': String(retryAfterSeconds(single)) } : {},
+      jsonBody: { mails: views },
+    };
+  };
+}
+
+/** The deliveries a payload makes: the payload itself, or for Event Grid each event or one digest of them. */
+function toDeliveries(template: CompiledTemplate, json: unknown, deliveryKey: string | undefined, request: HttpRequest): { list: Delivery[] } | { response: HttpResponseInit } {
+  const handshake = request.headers.get('aeg-event-type') === 'SubscriptionValidation';
+  if (template.spec.input !== 'eventgrid') {
+    // An Event Grid subscription to a hook not made for it is refused, so the subscription is never confirmed.
+    const parsed = parseEvents(json);
+    if (handshake || (parsed.ok && isValidationEvent(parsed.batch))) {
+      return { response: problem(400, 'Not an Event Grid hook', `Template ${template.name} takes no Event Grid subscriptions (its input is json).`) };
+    }
+    return { list: [{ scope: { payload: json }, key: deliveryKey }] };
+  }
+  const parsed = parseEvents(json);
+  if (!parsed.ok) return { response: problem(400, 'Not Event Grid events', parsed.detail, [{ field: '(body)', detail: parsed.detail }]) };
+  const code = validationCode(parsed.batch);
+  if (code !== undefined) return { response: { status: 200, jsonBody: { validationResponse: code } } };
+  if (isValidationEvent(parsed.batch)) return { response: problem(400, 'Invalid validation event', 'A subscription validation event comes alone, with data.validationCode.') };
+  const events = mailableEvents(parsed.batch);
+  if (template.spec.batch === 'digest') {
+    return { list: events.length === 0 ? [] : [{ scope: { events: events.map(eventView), count: events.length, schema: parsed.batch.schema }, key: digestKey(events) }] };
+  }
+  if (events.length > MAX_MAILS_PER_DELIVERY) {
+    return { response: problem(413, 'Too many events', `${events.length} events would be ${events.length} mails; at most ${MAX_MAILS_PER_DELIVERY} per delivery (set the subscription's maxEventsPerBatch).`) };
+  }
+  return { list: events.map((event) => ({ scope: { event: eventView(event), count: 1, schema: parsed.batch.schema }, key: eventKey(event) })) };
+}
+
+function noSuchTemplate(): HttpResponseInit {
+  return problem(404, 'No such template', 'No template of this name; names are lowercase letters, digits and single hyphens.');
+}
+
+function tooLarge(limit: number, bytes: number): HttpResponseInit {
+  return problem(413, 'Payload too large', `The payload is over ${limit} bytes (at least ${bytes}; MAIL_HOOK_MAX_BYTES).`);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
