@@ -1,0 +1,167 @@
+// Signed hooks: Standard Webhooks and GitHub signatures, checked against the specifications' published examples and
+// through the real stack — valid, forged, wrong secret, missing, expired, from the future, replayed, rotated — and a
+// signed hook sending as the caller it is, under its own sender policy.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startHarness, type Harness } from './support/harness';
+import { signGitHub, signStandardWebhook, verifyGitHub, verifyStandardWebhook } from '../src/hooks/signatures';
+import { unsignedHookCaller } from '../src/handlers/hook-caller';
+import type { Runtime } from '../src/runtime';
+import type { HttpRequest } from '@azure/functions';
+
+const sample = (name: string) => readFileSync(join(__dirname, '..', '..', 'test', 'samples', name), 'utf8');
+const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
+const SECRET = secret();
+const NEXT_SECRET = secret();
+const GITHUB_SECRET = randomBytes(24).toString('hex');
+const CONTAINER = 'mail-templates';
+const HOOKS = [
+  { template: 'generic', signature: 'standard-webhooks', senders: ['saas@contoso.example'], defaultSender: 'saas@contoso.example', recipientDomains: ['example.com'] },
+  { template: 'github-push', signature: 'github', senders: ['ci@contoso.example'], defaultSender: 'ci@contoso.example' },
+];
+
+let h: Harness;
+before(async () => {
+  h = await startHarness({
+    settings: {
+      MAIL_HOOKS: JSON.stringify(HOOKS),
+      MAIL_HOOK_SECRETS: JSON.stringify({ generic: [SECRET, NEXT_SECRET], 'github-push': GITHUB_SECRET }),
+      MAIL_TEMPLATE_CONTAINER: CONTAINER,
+    },
+  });
+  const container = h.runtime.storage.blobs.getContainerClient(CONTAINER);
+  await container.createIfNotExists();
+  const files = {
+    'template.json': JSON.stringify({ to: ['builds@example.com'], subject: '{{ payload.repository.full_name }}: {{ payload.commits.size }} commit(s) to {{ payload.ref }}' }),
+    'text.liquid': '{% for c in payload.commits %}{{ c.id | slice: 0, 7 }} {{ c.message }}\n{% endfor %}',
+  };
+  for (const [file, text] of Object.entries(files)) await container.getBlockBlobClient(`github-push/${file}`).upload(text, Buffer.byteLength(text));
+});
+after(async () => h?.close());
+
+test('Standard Webhooks: the specification example verifies, and nothing else does', () => {
+  // The example of the Standard Webhooks specification (and its reference libraries' tests).
+  const example = { secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: 1614265330, body: '{"test": 2432232314}' };
+  const signature = 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=';
+  assert.equal(signStandardWebhook(example.secret, example.id, example.timestamp, example.body), signature);
+  const headers = (sig: string, id = example.id) => (name: string) => ({ 'webhook-id': id, 'webhook-timestamp': String(example.timestamp), 'webhook-signature': sig })[name] ?? null;
+  const at = example.timestamp * 1000;
+  assert.deepEqual(verifyStandardWebhook(headers(signature), Buffer.from(example.body), [example.secret], at), { ok: true, deliveryKey: `webhook-id:${example.id}` });
+  assert.deepEqual(verifyStandardWebhook(headers(`v1,bogus v1a,x ${signature}`), Buffer.from(example.body), [example.secret], at).ok, true, 'any of several signatures');
+  assert.equal(verifyStandardWebhook(headers(signature), Buffer.from('{"test": 2432232315}'), [example.secret], at).ok, false);
+  assert.equal(verifyStandardWebhook(headers(signature, 'msg_other'), Buffer.from(example.body), [example.secret], at).ok, false, 'the id is signed');
+  assert.equal(verifyStandardWebhook(headers(signature), Buffer.from(example.body), [SECRET], at).ok, false);
+  assert.equal(verifyStandardWebhook(headers(signature.replace('v1,', 'v2,')), Buffer.from(example.body), [example.secret], at).ok, false, 'only v1 is understood');
+  const late = verifyStandardWebhook(headers(signature), Buffer.from(example.body), [example.secret], at + 301_000);
+  assert.ok(!late.ok && /expired/.test(late.detail));
+});
+
+test('GitHub: the documented example verifies; a changed body, a wrong secret or a malformed header does not', () => {
+  // GitHub's documentation: secret "It's a Secret to Everybody", payload "Hello, World!".
+  const expected = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
+  assert.equal(signGitHub("It's a Secret to Everybody", 'Hello, World!'), expected);
+  const header = (value: string) => (name: string) => (name === 'x-hub-signature-256' ? value : null);
+  assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, true);
+  assert.equal(verifyGitHub(header(expected.toUpperCase().replace('SHA256', 'sha256')), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, true, 'hex case');
+  assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World?'), ["It's a Secret to Everybody"]).ok, false);
+  assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World!'), ['another secret entirely']).ok, false);
+  assert.equal(verifyGitHub(header('sha1=abc'), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, false);
+});
+
+async function deliver(path: string, body: string, headers: Record<string, string>) {
+  const response = await fetch(`${h.host!.url}/api/hooks/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(15_000) });
+  return { status: response.status, json: (await response.json()) as Record<string, any> };
+}
+
+function signed(body: string, { id = `msg_${randomBytes(8).toString('hex')}`, at = Math.floor(Date.now() / 1000), key = SECRET } = {}) {
+  return { 'webhook-id': id, 'webhook-timestamp': String(at), 'webhook-signature': signStandardWebhook(key, id, at, body) };
+}
+
+test('a Standard Webhooks delivery is sent as the hook, once however often it is replayed in the window', { timeout: 60_000 }, async () => {
+  const body = sample('generic.json');
+  const headers = signed(body);
+  const first = await deliver('generic', body, headers);
+  assert.equal(first.status, 202, JSON.stringify(first.json));
+  const record = await h.waitForFinal(first.json.mails[0].id);
+  assert.equal(record.status, 'sent');
+  assert.equal(record.caller, 'hook.generic');
+  const mail = await h.received(record.smtpMessageId!);
+  assert.equal(mail.from?.value[0]?.address, 'saas@contoso.example', "the hook's own default sender");
+  const before = h.stack.smtp.messages.length;
+  for (let i = 0; i < 3; i++) {
+    const replay = await deliver('generic', body, headers);
+    assert.equal(replay.status, 202);
+    assert.equal(replay.json.mails[0].id, first.json.mails[0].id, 'the same webhook-id is the same mail');
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(h.stack.smtp.messages.length, before, 'a replay sends nothing');
+});
+
+test('forged, unsigned, expired, future, wrong-secret and caller-key deliveries to a signed hook are 401', { timeout: 30_000 }, async () => {
+  const body = sample('generic.json');
+  const before = h.stack.smtp.messages.length;
+  const cases: [string, string, Record<string, string>, RegExp][] = [
+    ['forged body', body.replace('oncall', 'attacker'), signed(body), /does not verify/],
+    ['no signature', body, {}, /webhook-id, webhook-timestamp and webhook-signature are required/],
+    ['expired', body, signed(body, { at: Math.floor(Date.now() / 1000) - 6 * 60 }), /expired/],
+    ['from the future', body, signed(body, { at: Math.floor(Date.now() / 1000) + 6 * 60 }), /in the future/],
+    ['wrong secret', body, signed(body, { key: secret() }), /does not verify/],
+    ['a caller key instead', body, { 'x-functions-key': 'anything' }, /required/],
+    ['a GitHub signature instead', body, { 'x-hub-signature-256': signGitHub(GITHUB_SECRET, body) }, /required/],
+  ];
+  for (const [what, payload, headers, detail] of cases) {
+    const answer = await deliver('generic', payload, headers);
+    assert.equal(answer.status, 401, what);
+    assert.match(answer.json.detail, detail, what);
+    assert.ok(!JSON.stringify(answer.json).includes(SECRET.slice(6)), `${what}: the secret is never echoed`);
+  }
+  // An expired delivery replayed with its original headers is still refused: the window is the replay bound.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(h.stack.smtp.messages.length, before);
+  assert.ok(!h.logs.some((l) => l.includes(SECRET.slice(6)) || l.includes(GITHUB_SECRET)), 'no secret in the logs');
+});
+
+test('while a secret is rotated, a delivery signed with either verifies', { timeout: 60_000 }, async () => {
+  const body = JSON.stringify({ ...JSON.parse(sample('generic.json')), subject: 'Signed with the next secret' });
+  const answer = await deliver('generic', body, signed(body, { key: NEXT_SECRET }));
+  assert.equal(answer.status, 202);
+  assert.equal((await h.waitForFinal(answer.json.mails[0].id)).status, 'sent');
+});
+
+test('a signed hook sends only within its own policy', { timeout: 30_000 }, async () => {
+  const body = JSON.stringify({ ...JSON.parse(sample('generic.json')), to: 'someone@elsewhere.test' });
+  const answer = await deliver('generic', body, signed(body));
+  assert.equal(answer.status, 403);
+  assert.match(answer.json.detail, /caller hook\.generic/);
+});
+
+test('GitHub: a signed push is sent; the same body again is the same mail; a bad signature is 401', { timeout: 60_000 }, async () => {
+  const push = JSON.stringify({
+    ref: 'refs/heads/main',
+    repository: { full_name: 'contoso/mailer' },
+    commits: [{ id: '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c', message: 'Fix the build' }],
+  });
+  const headers = { 'x-github-event': 'push', 'x-hub-signature-256': signGitHub(GITHUB_SECRET, push) };
+  const first = await deliver('github-push', push, headers);
+  assert.equal(first.status, 202, JSON.stringify(first.json));
+  const record = await h.waitForFinal(first.json.mails[0].id);
+  const mail = await h.received(record.smtpMessageId!);
+  assert.equal(mail.subject, 'contoso/mailer: 1 commit(s) to refs/heads/main');
+  assert.match(mail.text!, /^0d1a26e Fix the build$/m);
+  // GitHub signs no time: a replayed delivery is recognised by its body and sends nothing new.
+  const replay = await deliver('github-push', push, { ...headers, 'x-github-delivery': 'another-guid' });
+  assert.equal(replay.json.mails[0].id, first.json.mails[0].id);
+  assert.equal((await deliver('github-push', push, { 'x-hub-signature-256': signGitHub('wrong', push) })).status, 401);
+  assert.equal((await deliver('github-push', push, {})).status, 401);
+});
+
+test('an unsigned hook with no caller policy is refused when the host lets hook requests through', async () => {
+  // MAIL_HOOKS without MAIL_CALLERS: hooks are anonymous at the host, so an unsigned hook could not know its caller.
+  const runtime = { config: { callers: undefined, hooks: { signed: [HOOKS[0]] } } } as unknown as Runtime;
+  const result = await unsignedHookCaller(runtime, {} as HttpRequest);
+  assert.equal(result.ok, false);
+  assert.equal(!result.ok && result.response.status, 401);
+});
