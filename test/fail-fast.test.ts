@@ -10,8 +10,8 @@ import { startHarness } from './support/harness';
 import { descendants, isRunning } from './support/process-tree';
 import { startWorker } from './support/worker';
 
-/** Well under the per-test limits of the run: starting the stack takes about 2 s. */
-const FAILS_WITHIN_MS = 10_000;
+/** Starting the stack takes about 2 s, and up to 9 s was seen with other test runs on the same two cores. */
+const FAILS_WITHIN_MS = 20_000;
 
 // What a failing check found is killed after each test, so that the next one starts clean and this file ends.
 afterEach(() => {
