@@ -1,0 +1,106 @@
+// The sandbox's parts put together, for `npm start` (sandbox.ts) and for tests alike: the local stack (or only
+// Azurite when real SMTP settings are given), the app's runtime, the local Functions host, and in front of it
+// the sandbox's address with the inbox page at its root.
+import { loadConfig, type MailConfig } from '../config';
+import type { AuthMode } from '../identity/auth-mode';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime';
+import { provisionStorage } from '../storage/provision';
+import { statusView } from '../status/status-view';
+import { startAzurite } from './azurite';
+import { startLocalHost, type LogLine } from './functions-host';
+import { localFunctions } from './local-functions';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack';
+import type { ReceivedMessage } from './smtp-sink';
+import { startSandboxFront } from './sandbox-front';
+import { createInbox, type Inbox } from './inbox/inbox';
+import { inboxRoutes } from './inbox/routes';
+
+export interface SandboxOptions {
+  /** The sandbox's address: the page and the functions (0: any free port). */
+  port: number;
+  /** The user's settings (local.settings.json and the environment). MAIL_SMTP_HOST set: real SMTP, no local stack. */
+  env: Record<string, string | undefined>;
+  /** Azurite keeps its data here; in memory when absent. */
+  dataDir?: string;
+  azuritePorts?: LocalStackOptions['azuritePorts'];
+  /** The local SMTP server writes each message there as an .eml file. */
+  mailDir?: string;
+  runtime?: RuntimeOptions;
+  log: LogLine;
+  onMessage?: (message: ReceivedMessage) => void;
+}
+
+export interface Sandbox {
+  url: string;
+  /** True when the local stack stands in for Entra and Exchange. */
+  embedded: boolean;
+  config: MailConfig;
+  runtime: Runtime;
+  stack?: LocalStack;
+  inbox?: Inbox;
+  close(): Promise<void>;
+}
+
+/** Starts every part, or stops what it started and throws (a ConfigError names the bad settings). */
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const closers: Array<() => Promise<void> | void> = [];
+  // Later parts first; each even if another one fails to stop.
+  const close = async () => {
+    for (const step of closers.splice(0).reverse()) await Promise.resolve(step()).catch(() => undefined);
+  };
+  try {
+    const front = await startSandboxFront(options.port);
+    closers.push(() => front.close());
+    const embedded = !options.env.MAIL_SMTP_HOST;
+    let settings: Record<string, string | undefined>;
+    let stack: LocalStack | undefined;
+    let inbox: Inbox | undefined;
+    // The status lookup needs the runtime, which needs the stack's settings: it is bound once both exist.
+    let runtime: Runtime | undefined;
+    if (embedded) {
+      const found = (inbox = createInbox(async (id) => {
+        const stored = await runtime?.status.get(id);
+        return stored ? statusView(stored.record) : undefined;
+      }));
+      closers.push(() => found.close());
+      stack = await startLocalStack({
+        dataDir: options.dataDir,
+        azuritePorts: options.azuritePorts,
+        mailDir: options.mailDir,
+        onMessage: (message) => {
+          void found.add(message).catch((error: Error) => options.log('warning', 'inbox', `Could not parse a received message: ${error.message}`));
+          options.onMessage?.(message);
+        },
+      });
+      const started = stack;
+      closers.push(() => started.stop());
+      const mode = (options.env.MAIL_AUTH_MODE ?? 'managedIdentity') as AuthMode;
+      settings = { ...options.env, ...stack.settings(mode) };
+      // @azure/identity finds the managed identity endpoint in the environment, as on Azure.
+      Object.assign(process.env, stack.managedIdentity.env);
+    } else {
+      settings = { ...options.env };
+      if (!settings.MailStorage || settings.MailStorage === 'UseDevelopmentStorage=true') {
+        const azurite = await startAzurite({ location: options.dataDir, ports: options.azuritePorts });
+        closers.push(() => azurite.stop());
+        settings.MailStorage = azurite.connectionString;
+      }
+    }
+    // Status URLs point at this address, as WEBSITE_HOSTNAME makes them point at the app in Azure.
+    settings.MAIL_PUBLIC_BASE_URL ??= front.url;
+    const config = loadConfig(settings);
+    const created = (runtime = createRuntime(config, options.runtime));
+    closers.push(() => created.close());
+    await provisionStorage(config, created.storage);
+    const host = await startLocalHost({ port: 0, settings: created.host, ...localFunctions(created), log: options.log });
+    closers.push(() => host.close());
+    const routes = inboxRoutes(inbox, { smtp: `${config.smtp.host}:${config.smtp.port}` });
+    closers.push(() => routes.close());
+    front.setRoutes(routes);
+    front.setBackend(Number(new URL(host.url).port));
+    return { url: front.url, embedded, config, runtime: created, stack, inbox, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

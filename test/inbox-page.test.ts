@@ -1,0 +1,105 @@
+// The sandbox's inbox page in a real browser (Debian's Chromium, driven by playwright-core): the sandbox as
+// `npm start` composes it, a mail posted to its API, and the page showing it live with its status, its HTML
+// rendered in a sandboxed frame where the mail's script does not run, and its attachment downloading intact.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { APP_ROOT } from '../src/host-settings';
+import { startSandbox, type Sandbox } from '../src/local/start-sandbox';
+import { FAST_RUNTIME } from './support/harness';
+
+// The browser is part of the test's setup, installed by .ci/run: missing, the test fails rather than skips.
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+const SCREENSHOT = join(APP_ROOT, '.local', 'screenshots', 'inbox-page.png');
+
+describe('sandbox inbox page', { timeout: 120_000 }, () => {
+  let sandbox: Sandbox | undefined;
+  let browser: BrowserContext | undefined;
+  const profile = mkdtempSync(join(tmpdir(), 'inbox-chromium-'));
+  const logs: string[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with "apt-get install -y chromium" (.ci/run does)`);
+    sandbox = await startSandbox({ port: 0, env: {}, runtime: FAST_RUNTIME, log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
+    // A persistent context is how Playwright takes a fresh --user-data-dir of our own.
+    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, acceptDownloads: true, timeout: 30_000 });
+  });
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await sandbox?.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  test('a mail shows up live with its status, HTML sandboxed, script not run, attachment downloadable', async () => {
+    const page = await browser!.newPage();
+    page.setDefaultTimeout(20_000);
+    const consoleLines: string[] = [];
+    page.on('console', (message) => consoleLines.push(message.text()));
+    let loads = 0;
+    page.on('load', () => loads++);
+
+    await page.goto(`${sandbox!.url}/`);
+    await page.locator('#connection', { hasText: 'live' }).waitFor();
+    assert.equal(await page.locator('#messages li').count(), 0);
+
+    const subject = 'Quarterly <img src=x onerror="document.title=\'PWNED\'"> & "report"';
+    const attachment = randomBytes(4096);
+    const html =
+      '<h1 id="greeting">Hello from the inbox</h1><p>Rendered <b>HTML</b>.</p>' +
+      "<script>document.body.setAttribute('data-pwned', 'script'); console.log('PWNED-SCRIPT'); try { parent.document.title = 'PWNED'; } catch (e) {}</script>" +
+      '<img src="x" onerror="console.log(\'PWNED-ONERROR\')">';
+    const response = await fetch(`${sandbox!.url}/api/mail`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        to: 'ann@example.com',
+        subject,
+        text: 'The text part.',
+        html,
+        attachments: [{ filename: 'report-2026.bin', contentType: 'application/octet-stream', content: attachment.toString('base64') }],
+      }),
+    });
+    const accepted = await response.text();
+    assert.equal(response.status, 202, accepted);
+    const { id } = JSON.parse(accepted) as { id: string };
+
+    // Live: the page learns of the mail and of its status without being reloaded.
+    const item = page.locator('#messages li').first();
+    await item.locator('.badge', { hasText: 'sent' }).waitFor();
+    assert.equal(await item.locator('.subject').textContent(), subject, 'the subject is shown as text');
+    assert.equal(await page.locator('#messages img').count(), 0, 'nothing from the mail became markup');
+    await page.locator('#d-status .badge', { hasText: 'sent' }).waitFor();
+    assert.equal(await page.locator('#d-subject').textContent(), subject);
+    assert.match((await page.locator('#d-headers').textContent())!, new RegExp(`^Message-ID: <${id}@contoso\\.example>$`, 'mi'));
+    assert.equal(await page.locator('#d-text').textContent(), 'The text part.');
+
+    // The HTML: rendered, in a frame with every sandbox restriction, from a URL with a sandboxing CSP of its own.
+    const frame = page.locator('#d-html');
+    assert.equal(await frame.getAttribute('sandbox'), '');
+    assert.equal(await frame.getAttribute('srcdoc'), null);
+    assert.match((await frame.getAttribute('src'))!, /^\/inbox\/messages\/\d+\/body\.html$/);
+    await page.frameLocator('#d-html').locator('#greeting', { hasText: 'Hello from the inbox' }).waitFor();
+    const body = await fetch(new URL((await frame.getAttribute('src'))!, sandbox!.url));
+    assert.match(body.headers.get('content-security-policy')!, /^sandbox; default-src 'none'/);
+    // What the mail's script and event handler would have done, had they run.
+    assert.equal(await page.frameLocator('#d-html').locator('body[data-pwned]').count(), 0);
+    assert.ok(!consoleLines.some((line) => line.includes('PWNED')), consoleLines.join('\n'));
+    assert.equal(await page.title(), 'Sandbox inbox');
+
+    // The attachment downloads as the very bytes sent.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#d-attachments a', { hasText: 'report-2026.bin' }).click()]);
+    assert.equal(download.suggestedFilename(), 'report-2026.bin');
+    assert.deepEqual(readFileSync((await download.path())!), attachment);
+
+    assert.equal(loads, 1, 'the page was never reloaded');
+    mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+    const png = await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.deepEqual(png.subarray(0, 8), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    assert.ok(png.length > 20_000, `a screenshot of ${png.length} bytes shows next to nothing`);
+  });
+});
