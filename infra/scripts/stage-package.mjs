@@ -2,24 +2,29 @@
 // Builds the deployment package of the Function App into a folder: what azd zips and deploys as is (azure.yaml:
 // remoteBuild false, dist dist/package, this script as the service's prepackage hook).
 //
-//   1. a clean npm run build of dist/src (skipped with --no-build)
+//   1. type-checks the project (tsc --noEmit; skipped with --no-build): esbuild strips types without checking them
 //   2. copies every project file that .funcignore does not exclude (gitignore rules, matched here without git, so it
-//      also works from a downloaded copy); node_modules is never copied
-//   3. npm ci --omit=dev in the package folder: production dependencies exactly as package-lock.json pins them
+//      also works from a downloaded copy), except dist/ and package*.json; node_modules is never copied
+//   3. bundles the functions into dist/src (scripts/bundle.mjs): one entry file per function, shared and lazily
+//      loaded chunks, every production dependency inside them, the licences beside them
+//   4. writes the package's package.json: the project's "main", "type": "module" for the bundle, no dependencies
 //
-// A local build rather than a remote one: the package is exactly what the tests ran against, and the development
-// dependencies (TypeScript, Azurite, the test SMTP server) never reach Azure. azd's own steps would ship the
-// project's node_modules including those, which is why the package is staged here.
+// No node_modules and no npm install: the bundle holds what runs, so a cold start reads a few files and the
+// development dependencies (TypeScript, Azurite, the test SMTP server) never reach Azure.
 //
-// Usage: node infra/scripts/stage-package.mjs [--out DIR] [--no-build] [--offline] [--ignore-file FILE]
+// Usage: node infra/scripts/stage-package.mjs [--out DIR] [--no-build] [--ignore-file FILE] [--report FILE]
 //   --out          package folder (default dist/package; emptied first)
-//   --offline      npm ci from the npm cache where it can (tests; the registry only for what the cache lacks)
 //   --ignore-file  another ignore file instead of .funcignore (tests)
-// Needs only node and npm. Exit code 1 with a message on any failure.
+//   --report       writes the package's size and the bundled packages as JSON (tests, benchmarks)
+//   --offline      accepted and ignored: nothing is installed any more
+// Needs node and the project's npm ci (esbuild, typescript). Exit code 1 with a message on any failure.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { deflateRawSync } from 'node:zlib';
+import { bundleApp } from '../../scripts/bundle.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_OUT = join(ROOT, 'dist', 'package');
@@ -131,59 +136,82 @@ export function selectFiles(root = ROOT, { ignoreFile = join(root, '.funcignore'
   return files.sort();
 }
 
-function run(command, args, cwd) {
-  // npm is npm.cmd on Windows, which only a shell starts.
-  const result = spawnSync(command, args, { cwd, stdio: 'inherit', shell: process.platform === 'win32' });
-  if (result.error) throw new Error(`${command} ${args.join(' ')}: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status ?? result.signal})`);
-}
-
-/** Size of a folder: files and bytes. */
+/** Size of a folder: files, bytes, and the bytes of a zip of it (deflate per file plus zip headers, as azd zips it). */
 export function folderSize(dir) {
   let files = 0;
   let bytes = 0;
+  let zipBytes = 22; // end of central directory
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) {
-      files++;
-      bytes += statSync(join(entry.parentPath ?? entry.path, entry.name)).size;
-    }
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath ?? entry.path, entry.name);
+    const content = readFileSync(path);
+    const name = Buffer.byteLength(relative(dir, path).split(sep).join('/'));
+    files++;
+    bytes += content.length;
+    // Local header (30) and central directory entry (46), each with the name; stored when deflate does not help.
+    zipBytes += 76 + 2 * name + Math.min(content.length, deflateRawSync(content).length);
   }
-  return { files, bytes };
+  return { files, bytes, zipBytes };
 }
 
-export function stagePackage({ root = ROOT, out = DEFAULT_OUT, build = true, offline = false, ignoreFile } = {}) {
-  // npm run build starts with npm run clean: a stale dist/src/functions/*.js of a removed function never ships.
-  if (build) run('npm', ['run', 'build'], root);
-  const files = selectFiles(root, { ignoreFile: ignoreFile ?? join(root, '.funcignore'), out });
-  for (const required of ['host.json', 'package.json', 'package-lock.json']) {
-    if (!files.includes(required)) throw new Error(`${required} is not in the package: .funcignore excludes it`);
-  }
+/** Type errors stop a deployment: esbuild would bundle the code regardless. */
+function typeCheck(root) {
+  const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json'), '--noEmit'], { cwd: root, stdio: 'inherit' });
+  if (result.error) throw new Error(`tsc: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`tsc --noEmit failed (exit ${result.status ?? result.signal})`);
+}
+
+/** The package's package.json: what the Functions host reads (main, type), and no dependencies, since none are installed. */
+function packageJsonFor(root) {
+  const project = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const { name, version, description, license, main, engines } = project;
+  return { name, version, description, private: true, license, main, type: 'module', engines };
+}
+
+export async function stagePackage({ root = ROOT, out = DEFAULT_OUT, build = true, ignoreFile } = {}) {
+  if (build) typeCheck(root);
+  // dist/ comes from the bundle, not from tsc's output; package.json is written for the package.
+  const files = selectFiles(root, { ignoreFile: ignoreFile ?? join(root, '.funcignore'), out }).filter(
+    (file) => !file.startsWith('dist/') && file !== 'package.json' && file !== 'package-lock.json',
+  );
+  if (!files.includes('host.json')) throw new Error('host.json is not in the package: .funcignore excludes it');
   rmSync(out, { recursive: true, force: true });
   for (const file of files) {
     const target = join(out, ...file.split('/'));
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(join(root, ...file.split('/')), target);
   }
-  run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', ...(offline ? ['--prefer-offline'] : [])], out);
-  return { out, files, size: folderSize(out) };
+  const bundle = await bundleApp({ root, out });
+  writeFileSync(join(out, 'package.json'), `${JSON.stringify(packageJsonFor(root), null, 2)}\n`);
+  return { out, files, size: folderSize(out), bundle };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const args = process.argv.slice(2);
-  const options = { build: true, offline: false };
+  const options = { build: true };
+  let report;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--out') options.out = resolve(args[++i]);
     else if (args[i] === '--no-build') options.build = false;
-    else if (args[i] === '--offline') options.offline = true;
+    else if (args[i] === '--offline') continue;
     else if (args[i] === '--ignore-file') options.ignoreFile = resolve(args[++i]);
+    else if (args[i] === '--report') report = resolve(args[++i]);
     else {
       console.error(`stage-package: unknown argument ${args[i]}`);
       process.exit(2);
     }
   }
   try {
-    const { out, size } = stagePackage(options);
-    console.log(`stage-package: ${relative(process.cwd(), out) || '.'}: ${size.files} files, ${(size.bytes / 1048576).toFixed(1)} MB`);
+    const { out, size, bundle } = await stagePackage(options);
+    const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
+    if (report) {
+      const { entries, outputs, packages, leftOut } = bundle;
+      writeFileSync(report, JSON.stringify({ out, size, entries, outputs, packages, leftOut }, null, 2));
+    }
+    console.log(
+      `stage-package: ${relative(process.cwd(), out) || '.'}: ${size.files} files, ${mb(size.bytes)}, ${mb(size.zipBytes)} zipped; ${bundle.packages.length} packages bundled`,
+    );
   } catch (error) {
     console.error(`stage-package: ${error.message}`);
     process.exit(1);

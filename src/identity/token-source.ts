@@ -1,7 +1,9 @@
 // Access tokens for SMTP XOAUTH2, cached and renewed well before expiry: Exchange has refused tokens
 // close to expiry ("501 5.5.127 Token will expire soon").
-import { ManagedIdentityCredential } from '@azure/identity';
-import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+// MSAL is loaded on the first token request and only in the app registration modes; managedIdentity loads
+// @azure/identity instead (./managed-identity). Settings are still checked here, so a bad one fails at start.
+import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
+import { lazyManagedIdentity } from './managed-identity';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { AuthMode } from './auth-mode';
 import { instruments } from '../telemetry/instruments';
@@ -68,10 +70,11 @@ export function createTokenSource(auth: TokenSourceOptions): TokenSource {
 }
 
 function managedIdentityFetch(auth: TokenSourceOptions): Fetch {
-  const credential = new ManagedIdentityCredential(auth.clientId ? { clientId: auth.clientId } : {});
+  const credential = lazyManagedIdentity(auth.clientId);
   return async () => {
     try {
       const token = await credential.getToken(auth.scope);
+      if (!token) throw new Error('no token returned');
       return { token: token.token, expiresOn: token.expiresOnTimestamp };
     } catch (error) {
       // The managed identity endpoint is local to the host: failures are worth retrying.
@@ -91,10 +94,11 @@ function confidentialClientFetch(auth: TokenSourceOptions): Fetch {
       ...appCredential(auth),
     },
   };
-  const client = new ConfidentialClientApplication(configuration);
+  let client: Promise<ConfidentialClientApplication> | undefined;
   return async (forceRefresh) => {
     try {
-      const result = await client.acquireTokenByClientCredential({ scopes: [auth.scope], skipCache: forceRefresh });
+      client ??= import('@azure/msal-node').then(({ ConfidentialClientApplication }) => new ConfidentialClientApplication(configuration));
+      const result = await (await client).acquireTokenByClientCredential({ scopes: [auth.scope], skipCache: forceRefresh });
       if (!result?.accessToken || !result.expiresOn) throw new Error('token endpoint returned no access token');
       return { token: result.accessToken, expiresOn: result.expiresOn.getTime() };
     } catch (error) {
@@ -108,11 +112,13 @@ function appCredential(auth: TokenSourceOptions): Pick<Configuration['auth'], 'c
   if (auth.mode === 'clientCertificate') return { clientCertificate: certificateCredential(auth.clientCertificatePem!) };
   // federatedIdentity: the app registration trusts a managed identity, whose token is the client assertion.
   // No secret or certificate exists anywhere.
-  const identity = new ManagedIdentityCredential(auth.managedIdentityClientId ? { clientId: auth.managedIdentityClientId } : {});
+  const identity = lazyManagedIdentity(auth.managedIdentityClientId);
   return {
     clientAssertion: async () => {
       try {
-        return (await identity.getToken(`${auth.federationAudience}/.default`)).token;
+        const token = await identity.getToken(`${auth.federationAudience}/.default`);
+        if (!token) throw new Error('no token returned');
+        return token.token;
       } catch (error) {
         throw new TokenError(`Managed identity token for the federated credential failed: ${describe(error)}`, true);
       }

@@ -1,5 +1,8 @@
 // Storage clients from the MailStorage connection: a connection string locally, a managed identity in Azure.
-import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+// The storage SDKs load with this module: every function but openApi uses storage on its first call, the queue
+// function always, so deferring them would only move the cost to the first request. @azure/identity is loaded on
+// the first token request (./managed-identity), so connection strings never load it.
+import { lazyManagedIdentity } from '../identity/managed-identity';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TableClient } from '@azure/data-tables';
@@ -30,7 +33,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
       table: (name) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: /https?:\/\/(127\.0\.0\.1|localhost)|UseDevelopmentStorage/i.test(cs) }),
     };
   }
-  const credential: TokenCredential = new ManagedIdentityCredential(connection.clientId ? { clientId: connection.clientId } : {});
+  const credential = lazyManagedIdentity(connection.clientId);
   return {
     queues: new QueueServiceClient(connection.queueServiceUri!, credential),
     blobs: new BlobServiceClient(connection.blobServiceUri!, credential),
