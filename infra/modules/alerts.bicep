@@ -3,9 +3,11 @@
 // Signal: the Application Insights `traces` table, i.e. what the functions write with context.log/warn/error today
 // ("Sent message <id> …", "Deferred message <id> for <n> s [<category>] …", "Permanent failure: message <id>
 // [<category>] …", "Accepted message <id>", "Will retry (attempt <n> of <max>) …") plus the Functions host's
-// "Moving message to queue '<queue>-poison'". The queries live in queries/*.kql; each rule prepends `let`
-// statements for its parameters. infra/tools/static-check.mjs fails when a line these queries match disappears
-// from src/. When the app emits OpenTelemetry metrics, rules on those metrics can replace the text matching.
+// "Moving message to queue '<queue>-poison'". The queries match the message text only: with host.json telemetryMode
+// OpenTelemetry the worker's lines reach `traces` with body and severity but no operation_Name. They live in
+// queries/*.kql; each rule prepends `let` statements for its parameters. infra/tools/static-check.mjs fails when a line
+// these queries match disappears from src/. The app's OpenTelemetry metrics (mail.sent, mail.failed, mail.queue.age)
+// could carry the failure rules too; a stopped worker, though, emits no metric, while its accepted lines stay visible.
 //
 // Why logs and not storage metrics for the poison queue and queue age: Azure Storage's QueueMessageCount is an
 // account-level capacity metric with no queue dimension, published hourly, and there is no message-age metric, so no

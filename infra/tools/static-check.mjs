@@ -564,8 +564,6 @@ const LOG_CONTRACT = [
     /`Permanent failure: message \$\{[^}]+\}: \$\{[^}]+\} is not an allowed sender/,
     'the worker\'s "Permanent failure: message <id>: <sender> is not an allowed sender" line',
   ],
-  ['mail-outcomes.kql', "operation_Name == 'processOutbox'", /name: 'processOutbox'/, "the queue function's name, processOutbox"],
-  ['queue-age.kql', "'sendMail'", /name: 'sendMail'/, "the HTTP function's name, sendMail"],
   ['queue-age.kql', "'Accepted message '", /`Accepted message \$\{/, 'the HTTP function\'s "Accepted message <id>" line'],
   [
     'queue-age.kql',
