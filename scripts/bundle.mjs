@@ -55,9 +55,11 @@ export function entrySources(root, main) {
 
 /** The package a bundled input belongs to, as its package-lock path (node_modules/a/node_modules/b), or undefined for project code. */
 function lockPathOf(input) {
-  const parts = input.split('/');
+  // From the first node_modules on: a symlinked node_modules makes esbuild report paths outside the project.
+  const first = input.indexOf('node_modules/');
+  if (first < 0) return undefined;
+  const parts = input.slice(first).split('/');
   const last = parts.lastIndexOf('node_modules');
-  if (last < 0) return undefined;
   const scoped = parts[last + 1]?.startsWith('@');
   return parts.slice(0, last + (scoped ? 3 : 2)).join('/');
 }

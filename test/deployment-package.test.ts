@@ -44,9 +44,9 @@ const MUST_NOT_SHIP = [
 const MAY_SHIP = /^(dist\/src\/[^/]+\.(js|txt)|dist\/src\/functions\/[^/]+\.js|host\.json|package\.json|templates\/.+)$/;
 
 interface StageModule {
-  parseIgnore(text: string): unknown[];
-  isIgnored(rules: unknown[], path: string, isDir?: boolean): boolean;
-  stagePackage(options: { out: string; build: boolean; ignoreFile?: string }): Promise<unknown>;
+  parseIgnore: (text: string) => unknown[];
+  isIgnored: (rules: unknown[], path: string, isDir?: boolean) => boolean;
+  stagePackage: (options: { out: string; build: boolean; ignoreFile?: string }) => Promise<unknown>;
 }
 
 interface StageReport {
