@@ -51,7 +51,13 @@ describe('doctor', { timeout: 180_000 }, () => {
       ...appDoctorDeps(env),
       createTokenSource(auth) {
         const source = createTokenSource(auth);
-        return { getToken: async (options) => { const t = await source.getToken(options); issued.push(t.token); return t; } };
+        return {
+          getToken: async (options) => {
+            const t = await source.getToken(options);
+            issued.push(t.token);
+            return t;
+          },
+        };
       },
       storageTimeoutMs: 3_000,
       ...more,
@@ -77,7 +83,7 @@ describe('doctor', { timeout: 180_000 }, () => {
   for (const mode of ['clientSecret', 'clientCertificate', 'managedIdentity', 'federatedIdentity'] as AuthMode[]) {
     test(`${mode}: every check passes against the sandbox, the domain entry is reported as not checkable`, async () => {
       const report = await runChecks(deps(stack.settings(mode)));
-      const output = assertNothingSecret(report, mode === 'clientCertificate' ? [stack.clientCertificate.keyPem.split('\n')[1]!] : []);
+      const output = assertNothingSecret(report, mode === 'clientCertificate' ? [stack.clientCertificate.keyPem.split('\n')[1]] : []);
       assert.equal(report.ok, true, output);
       assert.deepEqual(
         report.checks.map((c) => `${c.status} ${c.id}`),
@@ -125,10 +131,13 @@ describe('doctor', { timeout: 180_000 }, () => {
 
   const replies: Array<[string, RegExp]> = [
     ['535 5.7.3 Authentication unsuccessful', /Register-ExchangeSender\.ps1.*New-ServicePrincipal/],
-    ['535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.', /Set-CASMailbox noreply@contoso\.example -SmtpClientAuthenticationDisabled \$false/],
+    [
+      '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.',
+      /Set-CASMailbox noreply@contoso\.example -SmtpClientAuthenticationDisabled \$false/,
+    ],
   ];
   for (const [reply, fix] of replies) {
-    test(`Exchange answering AUTH with "${reply.split(" ").slice(0, 2).join(" ")}" fails the mailbox's SMTP check with its fix`, async () => {
+    test(`Exchange answering AUTH with "${reply.split(' ').slice(0, 2).join(' ')}" fails the mailbox's SMTP check with its fix`, async () => {
       stack.smtp.inject({ stage: 'auth', reply, times: 1 });
       try {
         const report = await runChecks(deps(stack.settings('clientSecret')));
@@ -147,14 +156,22 @@ describe('doctor', { timeout: 180_000 }, () => {
 
   test('a sender the SMTP server does not know fails on its own; the known one passes', async () => {
     // The same Exchange stand-in, told which mailboxes exist: AUTH as any other gets 535 5.7.3, as from Exchange.
-    const sink = await startSmtpSink({ tls: await ensureLocalCertificates(join(APP_ROOT, '.local', 'certs')), tokens: stack.tokens, mailboxes: [LOCAL_SENDER] });
+    const sink = await startSmtpSink({
+      tls: await ensureLocalCertificates(join(APP_ROOT, '.local', 'certs')),
+      tokens: stack.tokens,
+      mailboxes: [LOCAL_SENDER],
+    });
     try {
-      const settings = { ...stack.settings('clientSecret'), MAIL_SMTP_PORT: String(sink.port), MAIL_ALLOWED_SENDERS: `${LOCAL_SENDER},ghost@contoso.example` };
+      const settings = {
+        ...stack.settings('clientSecret'),
+        MAIL_SMTP_PORT: String(sink.port),
+        MAIL_ALLOWED_SENDERS: `${LOCAL_SENDER},ghost@contoso.example`,
+      };
       const report = await runChecks(deps(settings));
       assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'pass');
       const ghost = byId(report, 'smtp:ghost@contoso.example');
       assert.equal(ghost.status, 'fail');
-      assert.match(ghost.details![0]!, /^535 5\.7\.3/);
+      assert.match(ghost.details![0], /^535 5\.7\.3/);
       assert.match(ghost.fix!, /for ghost@contoso\.example.*Register-ExchangeSender\.ps1/);
       assert.equal(report.ok, false);
     } finally {
@@ -169,7 +186,10 @@ describe('doctor', { timeout: 180_000 }, () => {
     assert.equal(settings.status, 'fail');
     assert.ok(settings.details!.some((line) => line.startsWith('MAIL_AUTH_MODE:')));
     assert.ok(settings.details!.some((line) => line.startsWith('MailStorage:')));
-    assert.deepEqual(report.checks.slice(2).map((c) => c.status), ['skip', 'skip', 'skip']);
+    assert.deepEqual(
+      report.checks.slice(2).map((c) => c.status),
+      ['skip', 'skip', 'skip'],
+    );
   });
 
   test('an unresolved Key Vault reference fails its own check, without quoting it', async () => {
@@ -178,7 +198,7 @@ describe('doctor', { timeout: 180_000 }, () => {
     assert.equal(byId(report, 'settings').status, 'pass');
     const keyVault = byId(report, 'keyvault');
     assert.equal(keyVault.status, 'fail');
-    assert.match(keyVault.details![0]!, /^MAIL_CLIENT_SECRET: the Key Vault reference was not resolved/);
+    assert.match(keyVault.details![0], /^MAIL_CLIENT_SECRET: the Key Vault reference was not resolved/);
     assert.match(keyVault.fix!, /Key Vault Secrets User/);
     assert.ok(!formatText(report).includes('kv-mail.vault'));
   });
@@ -233,7 +253,7 @@ describe('doctor', { timeout: 180_000 }, () => {
     assert.equal(storage.length, 5);
     for (const check of storage) {
       assert.equal(check.status, 'fail', check.title);
-      assert.match(check.details![0]!, /ECONNREFUSED/);
+      assert.match(check.details![0], /ECONNREFUSED/);
       assert.match(check.fix!, /MailStorage.*Azurite/);
     }
   });

@@ -14,7 +14,15 @@ import { FAST_RUNTIME } from './support/harness';
 
 // The browser is part of the test's setup, installed by .ci/run: missing, the test fails rather than skips.
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
 const SCREENSHOT = join(APP_ROOT, '.local', 'screenshots', 'inbox-page.png');
 
 describe('sandbox inbox page', { timeout: 120_000 }, () => {
@@ -25,9 +33,20 @@ describe('sandbox inbox page', { timeout: 120_000 }, () => {
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with "apt-get install -y chromium" (.ci/run does)`);
-    sandbox = await startSandbox({ port: 0, env: {}, runtime: FAST_RUNTIME, log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
+    sandbox = await startSandbox({
+      port: 0,
+      env: {},
+      runtime: FAST_RUNTIME,
+      log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`),
+    });
     // A persistent context is how Playwright takes a fresh --user-data-dir of our own.
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, acceptDownloads: true, timeout: 30_000 });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      acceptDownloads: true,
+      timeout: 30_000,
+    });
   });
   after(async () => {
     await browser?.close().catch(() => undefined);
@@ -92,9 +111,12 @@ describe('sandbox inbox page', { timeout: 120_000 }, () => {
     assert.equal(await page.title(), 'Sandbox inbox');
 
     // The attachment downloads as the very bytes sent.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#d-attachments a', { hasText: 'report-2026.bin' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#d-attachments a', { hasText: 'report-2026.bin' }).click(),
+    ]);
     assert.equal(download.suggestedFilename(), 'report-2026.bin');
-    assert.deepEqual(readFileSync((await download.path())!), attachment);
+    assert.deepEqual(readFileSync(await download.path()), attachment);
 
     assert.equal(loads, 1, 'the page was never reloaded');
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });

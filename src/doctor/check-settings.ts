@@ -15,7 +15,12 @@ export function checkSettings(env: Record<string, string | undefined>): { config
     return {
       checks: [
         others.length > 0
-          ? fail('settings', `Settings: ${others.length} problem${others.length > 1 ? 's' : ''}`, 'Set these in local.settings.json (Values) or the environment here, in the Function App\'s app settings in Azure (README "Configuration").', { details: others })
+          ? fail(
+              'settings',
+              `Settings: ${others.length} problem${others.length > 1 ? 's' : ''}`,
+              'Set these in local.settings.json (Values) or the environment here, in the Function App\'s app settings in Azure (README "Configuration").',
+              { details: others },
+            )
           : pass('settings', 'Settings: complete apart from Key Vault references'),
         references.length > 0 ? keyVaultFailure(references) : pass('keyvault', 'Key Vault references: none left unresolved'),
       ],
@@ -26,7 +31,9 @@ export function checkSettings(env: Record<string, string | undefined>): { config
     config,
     checks: [
       pass('settings', `Settings: auth ${config.auth.mode}, SMTP ${config.smtp.host}:${config.smtp.port}, storage by ${storage}`, {
-        details: [`allowed senders: ${config.allowedSenders.join(', ')}${config.defaultSender ? ` (default ${config.defaultSender})` : ''}`],
+        details: [
+          `allowed senders: ${config.allowedSenders.join(', ')}${config.defaultSender ? ` (default ${config.defaultSender})` : ''}`,
+        ],
       }),
       pass('keyvault', 'Key Vault references: none left unresolved'),
     ],

@@ -11,7 +11,12 @@ export function sendersToCheck(config: MailConfig): { mailboxes: string[]; domai
   return { mailboxes, domains: config.allowedSenders.filter((s) => s.startsWith('@')) };
 }
 
-export async function checkSmtp(config: MailConfig, token: string | undefined, probe: SmtpProbe, timeoutMs: number): Promise<CheckResult[]> {
+export async function checkSmtp(
+  config: MailConfig,
+  token: string | undefined,
+  probe: SmtpProbe,
+  timeoutMs: number,
+): Promise<CheckResult[]> {
   const { host, port } = config.smtp;
   const { mailboxes, domains } = sendersToCheck(config);
   const domainLines = domains.map((domain) =>

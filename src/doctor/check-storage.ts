@@ -27,7 +27,13 @@ function targets(config: MailConfig, storage: StorageClients): Target[] {
   };
   const container = (name: string): Target => {
     const client = storage.blobs.getContainerClient(name);
-    return { id: `storage:container:${name}`, what: `blob container ${name}`, role: 'Storage Blob Data Contributor', url: client.url, probe: (abortSignal) => client.exists({ abortSignal }) };
+    return {
+      id: `storage:container:${name}`,
+      what: `blob container ${name}`,
+      role: 'Storage Blob Data Contributor',
+      url: client.url,
+      probe: (abortSignal) => client.exists({ abortSignal }),
+    };
   };
   const table = storage.table(config.statusTable);
   return [
@@ -58,7 +64,11 @@ export async function checkStorage(config: MailConfig, storage: StorageClients, 
       } catch (error) {
         const aborted = (error as Error).name === 'AbortError';
         const { detail, fix } = aborted
-          ? explainStorageError({ message: `no answer within ${timeoutMs / 1000} s; ${await reachability(target.url)}` }, target.what, target.role)
+          ? explainStorageError(
+              { message: `no answer within ${timeoutMs / 1000} s; ${await reachability(target.url)}` },
+              target.what,
+              target.role,
+            )
           : explainStorageError(error, target.what, target.role);
         const missing = (error as { statusCode?: number }).statusCode === 404;
         return fail(target.id, `${title}: ${missing ? 'does not exist' : 'not accessible'}`, fix, { details: [detail] });

@@ -5,7 +5,11 @@ import { decodeClaims, isExchangeAudience, SEND_AS_APP_ROLE } from './claims';
 import { explainTokenError } from './explain';
 import { fail, pass, type CheckResult } from './report';
 
-export async function checkToken(config: MailConfig, tokens: TokenSource, now = Date.now()): Promise<{ check: CheckResult; token?: string }> {
+export async function checkToken(
+  config: MailConfig,
+  tokens: TokenSource,
+  now = Date.now(),
+): Promise<{ check: CheckResult; token?: string }> {
   const { mode, scope } = config.auth;
   const title = `Access token (${mode}) for ${scope}`;
   let token: string;
@@ -34,12 +38,20 @@ export async function checkToken(config: MailConfig, tokens: TokenSource, now = 
   const data = { claims, sendAsApp, minutesLeft };
   if (!isExchangeAudience(claims.aud)) {
     return {
-      check: fail('token', `${title}: not a token for Exchange Online`, 'Exchange accepts only tokens for itself: MAIL_TOKEN_SCOPE must be https://outlook.office365.com/.default (or your cloud\'s Exchange URL).', { details, data }),
+      check: fail(
+        'token',
+        `${title}: not a token for Exchange Online`,
+        "Exchange accepts only tokens for itself: MAIL_TOKEN_SCOPE must be https://outlook.office365.com/.default (or your cloud's Exchange URL).",
+        { details, data },
+      ),
       token,
     };
   }
   if (minutesLeft !== undefined && minutesLeft < 0) {
-    return { check: fail('token', `${title}: already expired`, "The issuer's clock or this machine's is wrong: check both.", { details, data }), token };
+    return {
+      check: fail('token', `${title}: already expired`, "The issuer's clock or this machine's is wrong: check both.", { details, data }),
+      token,
+    };
   }
   return { check: pass('token', `${title}: issued`, { details, data }), token };
 }

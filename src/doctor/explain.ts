@@ -6,25 +6,32 @@ import type { AuthMode } from '../identity/auth-mode';
 
 const ONBOARDING =
   'Run infra/exchange/Register-ExchangeSender.ps1 for this mailbox as an Exchange administrator (README "Exchange Online setup"): ' +
-  'New-ServicePrincipal with the enterprise application\'s object id (the token\'s oid above), then the role assignment ' +
+  "New-ServicePrincipal with the enterprise application's object id (the token's oid above), then the role assignment " +
   '(RBAC for Applications) or FullAccess + SMTP.SendAsApp; Test-ServicePrincipalAuthorization tells which is missing. Changes take up to an hour.';
 
 const CREDENTIAL: Record<AuthMode, string> = {
   clientSecret: 'MAIL_CLIENT_SECRET (in Azure: the Key Vault secret; new one with infra/scripts/new-client-secret.sh --rotate)',
-  clientCertificate: 'MAIL_CLIENT_CERTIFICATE (in Azure: the Key Vault certificate; new one with infra/scripts/new-client-certificate.sh --rotate)',
-  federatedIdentity: "the app registration's federated credential (issuer, subject = the managed identity's object id, audience MAIL_FEDERATION_AUDIENCE)",
+  clientCertificate:
+    'MAIL_CLIENT_CERTIFICATE (in Azure: the Key Vault certificate; new one with infra/scripts/new-client-certificate.sh --rotate)',
+  federatedIdentity:
+    "the app registration's federated credential (issuer, subject = the managed identity's object id, audience MAIL_FEDERATION_AUDIENCE)",
   managedIdentity: 'the managed identity assigned to the Function App',
 };
 
 // AADSTS codes that name their own fix.
 const AADSTS: Record<string, (mode: AuthMode) => string> = {
-  AADSTS7000215: (mode) => `The client secret is wrong: ${CREDENTIAL[mode]} must be the secret's value (not its id) of a current secret of the app registration MAIL_CLIENT_ID.`,
+  AADSTS7000215: (mode) =>
+    `The client secret is wrong: ${CREDENTIAL[mode]} must be the secret's value (not its id) of a current secret of the app registration MAIL_CLIENT_ID.`,
   AADSTS7000222: (mode) => `The client secret has expired: create a new one, ${CREDENTIAL[mode]}.`,
-  AADSTS700016: () => 'No application MAIL_CLIENT_ID in tenant MAIL_TENANT_ID: check both ids (the app registration\'s Application (client) ID, and the tenant it lives in).',
+  AADSTS700016: () =>
+    "No application MAIL_CLIENT_ID in tenant MAIL_TENANT_ID: check both ids (the app registration's Application (client) ID, and the tenant it lives in).",
   AADSTS90002: () => 'Tenant MAIL_TENANT_ID does not exist: use the directory (tenant) id GUID or a verified domain of the tenant.',
-  AADSTS700027: (mode) => `The certificate is not registered on the app registration, or has expired: check ${CREDENTIAL[mode]} and the app's Certificates & secrets.`,
-  AADSTS50049: () => 'MAIL_AUTHORITY_HOST is not an Entra authority: https://login.microsoftonline.com (public cloud) or your sovereign cloud\'s.',
-  AADSTS500011: () => 'The resource of MAIL_TOKEN_SCOPE is not in the tenant: use https://outlook.office365.com/.default (or the sovereign cloud\'s Exchange URL).',
+  AADSTS700027: (mode) =>
+    `The certificate is not registered on the app registration, or has expired: check ${CREDENTIAL[mode]} and the app's Certificates & secrets.`,
+  AADSTS50049: () =>
+    "MAIL_AUTHORITY_HOST is not an Entra authority: https://login.microsoftonline.com (public cloud) or your sovereign cloud's.",
+  AADSTS500011: () =>
+    "The resource of MAIL_TOKEN_SCOPE is not in the tenant: use https://outlook.office365.com/.default (or the sovereign cloud's Exchange URL).",
   AADSTS1002012: () => 'MAIL_TOKEN_SCOPE is not a valid scope for app-only tokens: it must end in /.default.',
   AADSTS70021: (mode) => `No federated credential matches the managed identity's token: check ${CREDENTIAL[mode]}.`,
   AADSTS700213: (mode) => `No federated credential matches the managed identity's token: check ${CREDENTIAL[mode]}.`,
@@ -51,26 +58,38 @@ export function explainTokenError(error: unknown, mode: AuthMode): Explanation {
     };
   }
   const failure = classifyFailure(error);
-  return { detail, fix: failure.kind === 'temporary' ? `${failure.hint} If it persists, check MAIL_AUTHORITY_HOST is reachable from here.` : failure.hint };
+  return {
+    detail,
+    fix: failure.kind === 'temporary' ? `${failure.hint} If it persists, check MAIL_AUTHORITY_HOST is reachable from here.` : failure.hint,
+  };
 }
 
 export function explainSmtpError(error: unknown, mailbox: string, smtp: { host: string; port: number }): Explanation {
   const e = error as { code?: string; response?: string; message?: string };
-  const detail = (e.response ?? e.message ?? String(error)).trim().split('\n')[0]!.slice(0, 300);
+  const detail = (e.response ?? e.message ?? String(error)).trim().split('\n')[0].slice(0, 300);
   const failure = classifyFailure(error);
   switch (failure.category) {
     case 'authentication-failed':
       return { detail, fix: `Exchange refused the token for ${mailbox}. ${ONBOARDING}` };
     case 'smtp-auth-disabled':
-      return { detail, fix: `Set-CASMailbox ${mailbox} -SmtpClientAuthenticationDisabled $false (SMTP AUTH must be on for the mailbox even with OAuth).` };
+      return {
+        detail,
+        fix: `Set-CASMailbox ${mailbox} -SmtpClientAuthenticationDisabled $false (SMTP AUTH must be on for the mailbox even with OAuth).`,
+      };
     case 'connection-limit':
       return { detail, fix: `${mailbox} has its 3 connections in use (the app, or another client): try again when it is idle.` };
   }
   if (e.code === 'ETLS' || /STARTTLS|certificate|TLS/i.test(detail)) {
-    return { detail, fix: `STARTTLS with ${smtp.host} failed: the host name must match the server's certificate, and MAIL_SMTP_TLS_MIN_VERSION must be one it offers.` };
+    return {
+      detail,
+      fix: `STARTTLS with ${smtp.host} failed: the host name must match the server's certificate, and MAIL_SMTP_TLS_MIN_VERSION must be one it offers.`,
+    };
   }
   if (e.code && ['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET'].includes(e.code)) {
-    return { detail, fix: `No SMTP conversation with ${smtp.host}:${smtp.port}: check MAIL_SMTP_HOST and MAIL_SMTP_PORT (smtp.office365.com:587) and that outbound port ${smtp.port} is open from here.` };
+    return {
+      detail,
+      fix: `No SMTP conversation with ${smtp.host}:${smtp.port}: check MAIL_SMTP_HOST and MAIL_SMTP_PORT (smtp.office365.com:587) and that outbound port ${smtp.port} is open from here.`,
+    };
   }
   return { detail, fix: failure.hint };
 }
@@ -83,13 +102,23 @@ export function explainStorageError(error: unknown, what: string, role: string):
   const message = (table?.message ?? e.message)?.split('\n')[0]!.slice(0, 200);
   const detail = [label, message].filter(Boolean).join(': ');
   if (e.statusCode === 403) {
-    return { detail, fix: `Give the app's identity "${role}" on ${what} (infra/modules/rbac.bicep does; role assignments take a few minutes to apply).` };
+    return {
+      detail,
+      fix: `Give the app's identity "${role}" on ${what} (infra/modules/rbac.bicep does; role assignments take a few minutes to apply).`,
+    };
   }
-  if (e.statusCode === 404) return { detail, fix: `${what} does not exist: the Bicep deployment creates it (azd provision); locally npm start does.` };
+  if (e.statusCode === 404)
+    return { detail, fix: `${what} does not exist: the Bicep deployment creates it (azd provision); locally npm start does.` };
   if (e.name === 'CredentialUnavailableError' || /ManagedIdentityCredential/i.test(e.message ?? '')) {
-    return { detail, fix: 'No managed identity here for the identity-based MailStorage connection: run the doctor where the app runs, or set MailStorage to a connection string.' };
+    return {
+      detail,
+      fix: 'No managed identity here for the identity-based MailStorage connection: run the doctor where the app runs, or set MailStorage to a connection string.',
+    };
   }
-  return { detail, fix: 'Storage did not answer: check MailStorage (or MailStorage__*ServiceUri) and the account\'s network rules; locally, is Azurite running (npm start)?' };
+  return {
+    detail,
+    fix: "Storage did not answer: check MailStorage (or MailStorage__*ServiceUri) and the account's network rules; locally, is Azurite running (npm start)?",
+  };
 }
 
 /** The tables SDK puts the service's OData error, as JSON, in the message. */

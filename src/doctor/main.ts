@@ -25,7 +25,7 @@ interface Options {
 function parseArgs(args: string[]): Options {
   const options: Options = { json: false, settingsFile: LOCAL_SETTINGS_FILE };
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
+    const arg = args[i];
     if (arg === '--json') options.json = true;
     else if (arg === '--settings' && args[i + 1]) options.settingsFile = args[++i]!;
     else if (arg === '--sandbox' || arg.startsWith('--sandbox=')) {
@@ -56,7 +56,9 @@ async function main(): Promise<number> {
     } else {
       env = { ...readLocalSettings(options.settingsFile), ...process.env };
       const file = relative(process.cwd(), options.settingsFile) || options.settingsFile;
-      source = existsSync(options.settingsFile) ? `${file} (Values) and the environment` : `the environment (no ${file}; --sandbox checks a local sandbox)`;
+      source = existsSync(options.settingsFile)
+        ? `${file} (Values) and the environment`
+        : `the environment (no ${file}; --sandbox checks a local sandbox)`;
     }
     const found = await runChecks(appDoctorDeps(env));
     console.log(options.json ? formatJson(found, source) : `Checking the mail sender's setup from ${source}\n\n${formatText(found)}`);

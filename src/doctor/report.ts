@@ -23,8 +23,20 @@ export interface DoctorReport {
 }
 
 export const pass = (id: string, title: string, more: Partial<CheckResult> = {}): CheckResult => ({ id, status: 'pass', title, ...more });
-export const fail = (id: string, title: string, fix: string, more: Partial<CheckResult> = {}): CheckResult => ({ id, status: 'fail', title, fix, ...more });
-export const skip = (id: string, title: string, fix?: string, more: Partial<CheckResult> = {}): CheckResult => ({ id, status: 'skip', title, ...(fix ? { fix } : {}), ...more });
+export const fail = (id: string, title: string, fix: string, more: Partial<CheckResult> = {}): CheckResult => ({
+  id,
+  status: 'fail',
+  title,
+  fix,
+  ...more,
+});
+export const skip = (id: string, title: string, fix?: string, more: Partial<CheckResult> = {}): CheckResult => ({
+  id,
+  status: 'skip',
+  title,
+  ...(fix ? { fix } : {}),
+  ...more,
+});
 
 export function report(checks: CheckResult[]): DoctorReport {
   return { ok: checks.every((c) => c.status !== 'fail'), checks };

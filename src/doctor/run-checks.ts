@@ -24,7 +24,9 @@ export interface DoctorDeps {
 export async function runChecks(deps: DoctorDeps): Promise<DoctorReport> {
   const { config, checks } = checkSettings(deps.env);
   if (!config) {
-    const later = ['token', 'smtp', 'storage'].map((id) => skip(id, `${id === 'smtp' ? 'SMTP' : id[0]!.toUpperCase() + id.slice(1)}: not checked, the settings are incomplete`));
+    const later = ['token', 'smtp', 'storage'].map((id) =>
+      skip(id, `${id === 'smtp' ? 'SMTP' : id[0].toUpperCase() + id.slice(1)}: not checked, the settings are incomplete`),
+    );
     return redact(report([...checks, ...later]), deps.env);
   }
   const smtpTimeoutMs = deps.smtpTimeoutMs ?? 20_000;
@@ -50,6 +52,7 @@ function redact(found: DoctorReport, env: Record<string, string | undefined>): D
 function mapStrings(value: unknown, map: (text: string) => string): unknown {
   if (typeof value === 'string') return map(value);
   if (Array.isArray(value)) return value.map((item) => mapStrings(item, map));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapStrings(item, map)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapStrings(item, map)]));
   return value;
 }

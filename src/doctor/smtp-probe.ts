@@ -38,14 +38,13 @@ export const probeSmtp: SmtpProbe = ({ smtp, mailbox, token, timeoutMs }) =>
         resolve(steps);
       }
     };
-    connection.once('error', (error) => finish(error));
+    connection.once('error', (error: Error) => finish(error));
     connection.connect((error) => {
       if (error) return finish(error);
       steps.push('connected', connection.secure ? 'STARTTLS' : 'no TLS');
       // A token with no way to renew it: a refusal is reported as is instead of retried.
       const oauth2 = new XOAuth2({ user: mailbox, accessToken: token });
-      // nodemailer's types describe the options object; at run time login() wants the XOAuth2 instance.
-      connection.login({ user: mailbox, oauth2, method: 'XOAUTH2' } as unknown as SMTPConnection.AuthenticationOAuth2, (loginError) => {
+      connection.login({ user: mailbox, oauth2, method: 'XOAUTH2' }, (loginError) => {
         if (loginError) return finish(loginError);
         steps.push('AUTH XOAUTH2');
         connection.once('end', () => finish());

@@ -37,7 +37,11 @@ export async function startSandboxFront(port: number): Promise<SandboxFront> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`Port ${port} is in use; stop what holds it or choose another port (SANDBOX_PORT).`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} is in use; stop what holds it or choose another port (SANDBOX_PORT).`)
+          : error,
+      ),
     );
     // Loopback only: the local host checks no function keys, as Core Tools does not.
     server.listen(port, '127.0.0.1', resolve);

@@ -19,7 +19,9 @@ const AZURITE_PORTS = { blob: 10000, queue: 10001, table: 10002 };
 async function printReceived(message: ReceivedMessage): Promise<void> {
   const parsed = await simpleParser(message.raw);
   const file = message.file ? relative(process.cwd(), message.file) : '';
-  console.log(`📨 ${new Date(message.receivedAt).toLocaleTimeString()}  ${message.mailFrom} → ${message.rcptTo.join(', ')}  "${parsed.subject ?? ''}"  ${file}`);
+  console.log(
+    `📨 ${new Date(message.receivedAt).toLocaleTimeString()}  ${message.mailFrom} → ${message.rcptTo.join(', ')}  "${parsed.subject ?? ''}"  ${file}`,
+  );
 }
 
 async function main(): Promise<void> {

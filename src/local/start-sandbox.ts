@@ -68,7 +68,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         azuritePorts: options.azuritePorts,
         mailDir: options.mailDir,
         onMessage: (message) => {
-          void found.add(message).catch((error: Error) => options.log('warning', 'inbox', `Could not parse a received message: ${error.message}`));
+          void found
+            .add(message)
+            .catch((error: Error) => options.log('warning', 'inbox', `Could not parse a received message: ${error.message}`));
           options.onMessage?.(message);
         },
       });

@@ -65,7 +65,8 @@ export function inboxClient(): void {
     li.append(el('div', 'subject', message.subject || '(no subject)'));
     const meta = el('div', 'meta', `${new Date(message.receivedAt).toLocaleTimeString()} · ${message.from} → ${message.to} `);
     meta.append(badge(message.status));
-    if (message.attachments.length > 0) meta.append(` · ${message.attachments.length} attachment${message.attachments.length > 1 ? 's' : ''}`);
+    if (message.attachments.length > 0)
+      meta.append(` · ${message.attachments.length} attachment${message.attachments.length > 1 ? 's' : ''}`);
     li.append(meta);
     li.addEventListener('click', () => void select(message.n));
     li.addEventListener('keydown', (e) => e.key === 'Enter' && void select(message.n));
@@ -92,7 +93,9 @@ export function inboxClient(): void {
       box.append(el('span', 'muted', ' no status record for this Message-ID'));
       return;
     }
-    box.append(` · ${status.attempts} attempt${status.attempts === 1 ? '' : 's'} · updated ${new Date(status.updatedAt).toLocaleTimeString()}`);
+    box.append(
+      ` · ${status.attempts} attempt${status.attempts === 1 ? '' : 's'} · updated ${new Date(status.updatedAt).toLocaleTimeString()}`,
+    );
     if (status.lastReply) box.append(el('div', 'muted', `Last reply: ${status.lastReply.text}`));
     if (status.error) box.append(el('div', '', `${status.error.category}: ${status.error.hint ?? ''}`));
   }
@@ -139,9 +142,11 @@ export function inboxClient(): void {
   async function load(): Promise<void> {
     const response = await fetch('/inbox/messages');
     const body = (await response.json()) as { live: boolean; smtp: string; messages: Summary[] };
-    byId('note').textContent = body.live ? `mail the sandbox's SMTP server (${body.smtp}) received` : `sending through ${body.smtp}: only the local SMTP server's mail shows here`;
+    byId('note').textContent = body.live
+      ? `mail the sandbox's SMTP server (${body.smtp}) received`
+      : `sending through ${body.smtp}: only the local SMTP server's mail shows here`;
     for (const message of body.messages) show(message);
-    if (selected === undefined && body.messages.length > 0) void select(body.messages[body.messages.length - 1]!.n);
+    if (selected === undefined && body.messages.length > 0) void select(body.messages[body.messages.length - 1].n);
   }
 
   function listen(): void {

@@ -68,7 +68,8 @@ export function requestIdOf(messageId: string | undefined): string | undefined {
   return /^<([A-Za-z0-9._-]{1,100})@[^>]+>$/.exec(messageId?.trim() ?? '')?.[1];
 }
 
-const addresses = (value: AddressObject | AddressObject[] | undefined) => (Array.isArray(value) ? value.map((a) => a.text).join(', ') : (value?.text ?? ''));
+const addresses = (value: AddressObject | AddressObject[] | undefined) =>
+  Array.isArray(value) ? value.map((a) => a.text).join(', ') : (value?.text ?? '');
 
 export function createInbox(lookup: StatusLookup): Inbox {
   const entries: Entry[] = [];

@@ -53,18 +53,25 @@ export function inboxRoutes(inbox: Inbox | undefined, about: { smtp: string }): 
     }
     if (rest.length === 1 && rest[0] === 'body.html') {
       const html = inbox.html(n);
-      return html === undefined ? notFound(res) : send(res, 200, 'text/html; charset=utf-8', html, { 'Content-Security-Policy': MAIL_HTML_CSP });
+      return html === undefined
+        ? notFound(res)
+        : send(res, 200, 'text/html; charset=utf-8', html, { 'Content-Security-Policy': MAIL_HTML_CSP });
     }
     if (rest.length === 1 && rest[0] === 'message.eml') {
       const raw = inbox.raw(n);
-      return raw ? send(res, 200, 'application/octet-stream', raw, { 'Content-Disposition': disposition(`message-${n}.eml`) }) : notFound(res);
+      return raw
+        ? send(res, 200, 'application/octet-stream', raw, { 'Content-Disposition': disposition(`message-${n}.eml`) })
+        : notFound(res);
     }
-    if (rest.length === 2 && rest[0] === 'attachments' && /^\d+$/.test(rest[1]!)) {
+    if (rest.length === 2 && rest[0] === 'attachments' && /^\d+$/.test(rest[1])) {
       const found = inbox.attachment(n, Number(rest[1]));
       // Always a download of opaque bytes, whatever type the mail declared: an HTML or SVG attachment must not
       // render in the page's origin.
       return found
-        ? send(res, 200, 'application/octet-stream', found.content, { 'Content-Disposition': disposition(found.filename), 'Content-Security-Policy': "sandbox; default-src 'none'" })
+        ? send(res, 200, 'application/octet-stream', found.content, {
+            'Content-Disposition': disposition(found.filename),
+            'Content-Security-Policy': "sandbox; default-src 'none'",
+          })
         : notFound(res);
     }
     notFound(res);
