@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +130,29 @@ describe('doctor', { timeout: 180_000 }, () => {
     assert.match(output, /^✗ Access token \(clientSecret\)/m);
   });
 
+  test('a token endpoint that never answers fails the token check within its time limit', async () => {
+    // A real listener that accepts connections and never says a word.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => held.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const started = Date.now();
+      const report = await runChecks(
+        deps({ ...stack.settings('clientSecret'), MAIL_AUTHORITY_HOST: `https://localhost:${port}` }, { tokenTimeoutMs: 1_000 }),
+      );
+      assert.ok(Date.now() - started < 10_000);
+      const token = byId(report, 'token');
+      assert.equal(token.status, 'fail');
+      assert.match(token.details![0], /no token within 1 s/);
+      assert.match(token.fix!, /MAIL_AUTHORITY_HOST/);
+      assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'skip');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   const replies: Array<[string, RegExp]> = [
     ['535 5.7.3 Authentication unsuccessful', /Register-ExchangeSender\.ps1.*New-ServicePrincipal/],
     [
@@ -234,7 +258,7 @@ describe('doctor', { timeout: 180_000 }, () => {
     const wrong = `wrong-${Math.random().toString(36).slice(2)}`;
     const bad = await run({ ...stack.settings('clientSecret'), MAIL_CLIENT_SECRET: wrong }, []);
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
-    assert.match(bad.stdout, /^✗ Access token \(clientSecret\)[^\n]*refused$/m);
+    assert.match(bad.stdout, /^✗ Access token \(clientSecret\)[^\n]*not issued$/m);
     assert.match(bad.stdout, /^ {4}→ The client secret is wrong: MAIL_CLIENT_SECRET/m);
     assert.match(bad.stdout, /checks failed/);
     assert.ok(!bad.stdout.includes(wrong) && !bad.stderr.includes(wrong));

@@ -1,6 +1,6 @@
 // An access token as the app gets one, and what it says about the app to Exchange.
 import type { MailConfig } from '../config';
-import type { TokenSource } from '../identity/token-source';
+import { TokenError, type TokenSource } from '../identity/token-source';
 import { decodeClaims, isExchangeAudience, SEND_AS_APP_ROLE } from './claims';
 import { explainTokenError } from './explain';
 import { fail, pass, type CheckResult } from './report';
@@ -8,16 +8,22 @@ import { fail, pass, type CheckResult } from './report';
 export async function checkToken(
   config: MailConfig,
   tokens: TokenSource,
+  timeoutMs: number,
   now = Date.now(),
 ): Promise<{ check: CheckResult; token?: string }> {
   const { mode, scope } = config.auth;
   const title = `Access token (${mode}) for ${scope}`;
   let token: string;
   try {
-    token = (await tokens.getToken()).token;
+    let timer: NodeJS.Timeout | undefined;
+    // An endpoint that never answers (a blocked network) must not hold the whole check up.
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TokenError(`no token within ${timeoutMs / 1000} s`, true)), timeoutMs);
+    });
+    token = (await Promise.race([tokens.getToken(), late]).finally(() => clearTimeout(timer))).token;
   } catch (error) {
     const { detail, fix } = explainTokenError(error, mode);
-    return { check: fail('token', `${title}: refused`, fix, { details: [detail] }) };
+    return { check: fail('token', `${title}: not issued`, fix, { details: [detail] }) };
   }
   const claims = decodeClaims(token);
   if (!claims) return { check: pass('token', `${title}: issued (not a JWT, so its claims cannot be shown)`), token };

@@ -16,7 +16,8 @@ export interface DoctorDeps {
   createTokenSource(auth: TokenSourceOptions): TokenSource;
   createStorageClients(connection: StorageConnection): StorageClients;
   probeSmtp: SmtpProbe;
-  /** How long one SMTP session or one storage call may take (defaults: 20 s and 15 s). */
+  /** How long the token request, one SMTP session or one storage call may take (defaults: 30, 20 and 15 s). */
+  tokenTimeoutMs?: number;
   smtpTimeoutMs?: number;
   storageTimeoutMs?: number;
 }
@@ -33,7 +34,7 @@ export async function runChecks(deps: DoctorDeps): Promise<DoctorReport> {
   const storageTimeoutMs = deps.storageTimeoutMs ?? 15_000;
   // Storage does not depend on the token: both go at once.
   const storage = checkStorage(config, deps.createStorageClients(config.storage), storageTimeoutMs);
-  const tokenChecked = await checkToken(config, deps.createTokenSource(config.auth));
+  const tokenChecked = await checkToken(config, deps.createTokenSource(config.auth), deps.tokenTimeoutMs ?? 30_000);
   const smtp = await checkSmtp(config, tokenChecked.token, deps.probeSmtp, smtpTimeoutMs);
   return redact(report([...checks, tokenChecked.check, ...smtp, ...(await storage)]), deps.env);
 }
