@@ -61,7 +61,10 @@ export async function startSandboxFront(port: number): Promise<SandboxFront> {
 }
 
 function forward(req: IncomingMessage, res: ServerResponse, port: number): void {
-  const upstream = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: endToEnd(req.headers) }, (answer) => {
+  // One connection per request (no keep-alive agent): an idle pooled connection would hold the local host's
+  // close() open for its keep-alive timeout when the sandbox stops.
+  const options = { host: '127.0.0.1', port, method: req.method, path: req.url, headers: endToEnd(req.headers), agent: false };
+  const upstream = request(options, (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
     answer.pipe(res);
   });
