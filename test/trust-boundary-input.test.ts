@@ -111,3 +111,32 @@ test('custom headers count toward MAIL_MAX_MESSAGE_BYTES, and a refused request 
   const result = await acceptMail({ contentType: 'application/json', body, caller: functionKeyCaller(deps.config) }, deps);
   assert.equal(result.status, 413);
 });
+
+test('contentId (inline) only on images: an inline text part would be read as body and the file lost', () => {
+  const inline = (contentType: string) => ({ ...valid, html: '<img src="cid:a">', attachments: [{ filename: 'f', contentType, content: 'aGk=', contentId: 'a' }] });
+  assert.deepEqual(refused(inline('text/plain')), ['attachments[0].contentId']);
+  assert.deepEqual(refused(inline('application/pdf')), ['attachments[0].contentId']);
+  assert.ok(parseMailRequest(inline('image/png')).ok);
+});
+
+test('In-Reply-To and References take ASCII message ids in angle brackets only', () => {
+  for (const value of ['x'.repeat(50), '中'.repeat(10), '<a@b> <é@c>', '<a@b>,<c@d>', '<a b@c>']) {
+    assert.deepEqual(refused({ ...valid, headers: { References: value } }), ['headers.References'], value);
+  }
+  assert.ok(parseMailRequest({ ...valid, headers: { 'In-Reply-To': '<a@b.example>', References: '<a@b.example> <c@d.example>' } }).ok);
+});
+
+test('JSON nested 50,000 deep is refused at once, naming the field, without walking every level', () => {
+  const body = `{"to":"a@example.com","subject":"s","text":"t","x":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
+  const started = process.hrtime.bigint();
+  const result = parseMailRequest(JSON.parse(body));
+  assert.deepEqual(result.ok ? [] : result.errors.map((e) => e.field), ['x']);
+  // Not a timing assertion on the product's speed: a guard that the walk is bounded, with a wide margin.
+  assert.ok(process.hrtime.bigint() - started < 2_000_000_000n);
+});
+
+test('a refused header name says which headers are allowed; A-labels are accepted in any case', () => {
+  const result = parseMailRequest({ ...valid, headers: { Bcc: 'x@example.com' } });
+  assert.ok(!result.ok && result.errors.some((e) => e.field === 'headers.Bcc' && /X-\* headers/.test(e.detail)), JSON.stringify(result));
+  assert.ok(parseMailRequest({ ...valid, to: 'a@SHOP.XN--P1AI' }).ok);
+});

@@ -9,7 +9,7 @@ import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { envelopeSchema, messageIdSchema, newEnvelope } from '../mail/envelope';
-import { forbiddenKeys, mailRequestSchema, toFieldErrors, type FieldError } from '../mail/mail-request';
+import { structureProblems, mailRequestSchema, toFieldErrors, type FieldError } from '../mail/mail-request';
 import { createOutbox } from '../storage/outbox';
 
 /** The mail a producer sends: the request schema's input, with `from` required (there is no caller default). */
@@ -40,7 +40,7 @@ export function createMailProducer(target: ProducerTarget) {
     /** Validates and queues a mail; returns its id (poll GET /api/mail/{id}) and whether it went by payload blob. */
     async send(mail: ProducerMail, options: SendOptions = {}): Promise<{ id: string; payloadBlob?: string }> {
       const id = messageIdSchema.parse(options.id ?? randomUUID());
-      const reserved = forbiddenKeys(mail);
+      const reserved = structureProblems(mail);
       if (reserved.length > 0) throw new InvalidMailError(reserved);
       const parsed = mailRequestSchema.safeParse(mail);
       if (!parsed.success) throw new InvalidMailError(toFieldErrors(parsed.error));
@@ -58,5 +58,5 @@ export function createMailProducer(target: ProducerTarget) {
 
 /** The envelope's JSON Schema (schemas/outbox-envelope.schema.json), from the schema the worker validates with. */
 export function envelopeJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(envelopeSchema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(envelopeSchema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { emailDomain } from './addresses';
 import { currentTraceparent, TRACEPARENT } from '../telemetry/trace-context';
-import { forbiddenKeys, mailRequestSchema, toFieldErrors, type FieldError, type MailRequest } from './mail-request';
+import { structureProblems, mailRequestSchema, toFieldErrors, type FieldError, type MailRequest } from './mail-request';
 
 export const ENVELOPE_VERSION = 1;
 
@@ -64,7 +64,7 @@ export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } 
       return { ok: false, errors: [{ field: '(message)', detail: 'not JSON (producers must write base64-encoded JSON)' }] };
     }
   }
-  const reserved = forbiddenKeys(value);
+  const reserved = structureProblems(value);
   if (reserved.length > 0) return { ok: false, errors: reserved };
   const result = envelopeSchema.safeParse(value);
   if (!result.success) return { ok: false, errors: toFieldErrors(result.error) };
@@ -74,7 +74,7 @@ export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } 
 
 /** Validates a mail loaded from a payload blob, as strictly as an inline one. */
 export function checkLoadedMail(value: unknown): { ok: true; mail: MailRequest } | { ok: false; errors: FieldError[] } {
-  const reserved = forbiddenKeys(value);
+  const reserved = structureProblems(value);
   if (reserved.length > 0) return { ok: false, errors: reserved.map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
   const result = mailRequestSchema.safeParse(value);
   if (!result.success) return { ok: false, errors: toFieldErrors(result.error).map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };

@@ -31,7 +31,7 @@ const headerText = (max: number) =>
  * domains in their A-label form (user@xn--bcher-kva.example, IDN top-level domains too); a non-ASCII local part
  * is refused. Local part as zod's email check has it, at most 64 characters (RFC 5321).
  */
-const EMAIL_ADDRESS = /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+\-.]{0,63}[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
+const EMAIL_ADDRESS = /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+\-.]{0,63}[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/i;
 export const emailAddressSchema = z.email({ pattern: EMAIL_ADDRESS, message: 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)' }).max(254);
 
 export const addressSchema = z
@@ -75,7 +75,16 @@ export const attachmentSchema = z
       .optional()
       .meta({ description: 'Makes the attachment an inline image referenced from html as cid:<contentId>.' }),
   })
-  .strict();
+  .strict()
+  // An inline part of another type is read by mail clients as part of the body, and the file is lost.
+  .refine((a) => a.contentId === undefined || /^image\//i.test(a.contentType), {
+    message: 'contentId (inline) is for image/* attachments only',
+    path: ['contentId'],
+  });
+
+/** In-Reply-To and References hold message ids: ASCII, each in angle brackets, separated by spaces. */
+const MESSAGE_ID_LIST = /^<[\x21-\x3b\x3d\x3f-\x7e]+>(?: <[\x21-\x3b\x3d\x3f-\x7e]+>)*$/;
+const MESSAGE_ID_HEADERS = ['in-reply-to', 'references'];
 
 export const mailRequestSchema = z
   .object({
@@ -122,7 +131,10 @@ export const mailRequestSchema = z
         ctx.addIssue({ code: 'custom', path: ['headers'], message: `${bytes} bytes of names and values; at most ${MAX_CUSTOM_HEADER_BYTES}` });
       }
       const seen = new Set<string>();
-      for (const [name] of entries) {
+      for (const [name, value] of entries) {
+        if (MESSAGE_ID_HEADERS.includes(name.toLowerCase()) && !MESSAGE_ID_LIST.test(value)) {
+          ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'message ids in angle brackets, separated by spaces, ASCII only: <id@domain> <id@domain>' });
+        }
         // Header names are case-insensitive: two spellings of one name would become two headers.
         if (seen.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'given twice (header names ignore case)' });
         seen.add(name.toLowerCase());
@@ -160,6 +172,10 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
       if (branch) return branch.map((e) => ({ field: fieldPath([...issue.path, ...e.path]), detail: e.message }));
       return [{ field: fieldPath(issue.path), detail: 'expected an email address, { name, address }, or a list of them' }];
     }
+    if (issue.code === 'invalid_key') {
+      // A record key that fails its own check: say why (e.g. which headers are allowed), not just "invalid key".
+      return issue.issues.map((inner) => ({ field: fieldPath(issue.path), detail: inner.message }));
+    }
     return [{ field: fieldPath(issue.path) || '(body)', detail: issue.message }];
   });
 }
@@ -167,27 +183,51 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
 // Keys that reach an object's prototype machinery when some consumer merges or indexes by them.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Every path in parsed JSON that uses a forbidden key. Walks iteratively: depth is bounded only by the body size. */
-export function forbiddenKeys(input: unknown): FieldError[] {
+/** Deeper than any request needs; a bound keeps a hostile body from costing time in proportion to its nesting. */
+export const MAX_JSON_DEPTH = 32;
+
+interface Visit {
+  value: unknown;
+  key?: PropertyKey;
+  parent?: Visit;
+  depth: number;
+}
+
+const pathOf = (visit: Visit): PropertyKey[] => {
+  const path: PropertyKey[] = [];
+  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) path.unshift(at.key);
+  return path;
+};
+
+/**
+ * Every path in parsed JSON that uses a forbidden key, or nests deeper than MAX_JSON_DEPTH. Walks iteratively with
+ * parent links, so the cost is linear in the size of the input and paths are built only for what is reported.
+ */
+export function structureProblems(input: unknown): FieldError[] {
   const errors: FieldError[] = [];
-  const pending: Array<{ value: unknown; path: PropertyKey[] }> = [{ value: input, path: [] }];
+  const pending: Visit[] = [{ value: input, depth: 0 }];
   while (pending.length > 0) {
-    const { value, path } = pending.pop()!;
+    const visit = pending.pop()!;
+    const { value, depth } = visit;
     if (typeof value !== 'object' || value === null) continue;
+    if (depth >= MAX_JSON_DEPTH) {
+      errors.push({ field: fieldPath(pathOf(visit).slice(0, 1)) || '(body)', detail: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+      continue;
+    }
     if (Array.isArray(value)) {
-      value.forEach((item, index) => pending.push({ value: item, path: [...path, index] }));
+      value.forEach((item, index) => pending.push({ value: item, key: index, parent: visit, depth: depth + 1 }));
       continue;
     }
     for (const key of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(key)) errors.push({ field: fieldPath([...path, key]), detail: 'reserved key name' });
-      else pending.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+      if (FORBIDDEN_KEYS.has(key)) errors.push({ field: fieldPath([...pathOf(visit), key]), detail: 'reserved key name' });
+      else pending.push({ value: (value as Record<string, unknown>)[key], key, parent: visit, depth: depth + 1 });
     }
   }
   return errors;
 }
 
 export function parseMailRequest(input: unknown): Validation<MailRequest> {
-  const reserved = forbiddenKeys(input);
+  const reserved = structureProblems(input);
   if (reserved.length > 0) return { ok: false, errors: reserved };
   const result = mailRequestSchema.safeParse(input);
   return result.success ? { ok: true, value: result.data } : { ok: false, errors: toFieldErrors(result.error) };
