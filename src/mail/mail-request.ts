@@ -211,7 +211,9 @@ export function structureProblems(input: unknown): FieldError[] {
     const { value, depth } = visit;
     if (typeof value !== 'object' || value === null) continue;
     if (depth >= MAX_JSON_DEPTH) {
-      errors.push({ field: fieldPath(pathOf(visit).slice(0, 1)) || '(body)', detail: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+      // Named by the top-level field it sits in: the caller wrote that field wrong, whatever lies below.
+      const [top] = pathOf(visit);
+      errors.push({ field: typeof top === 'string' ? top : '(body)', detail: `nested deeper than ${MAX_JSON_DEPTH} levels` });
       continue;
     }
     if (Array.isArray(value)) {
