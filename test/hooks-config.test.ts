@@ -39,8 +39,11 @@ test('a signed hook loads with its secret; secrets never appear in a problem', (
 
 test('a signed hook needs a secret, a valid scheme and a caller name of its own', () => {
   assert.deepEqual(problems({ MAIL_HOOKS: JSON.stringify([HOOK]) }), ['MAIL_HOOK_SECRETS: no secret for the signed hook generic']);
-  assert.match(problems({ MAIL_HOOKS: JSON.stringify([{ ...HOOK, signature: 'hmac' }]) })[0]!, /MAIL_HOOKS\[0\]\.signature: must be one of standard-webhooks, github/);
-  assert.match(problems({ MAIL_HOOKS: JSON.stringify([{ ...HOOK, template: '../x' }]) })[0]!, /MAIL_HOOKS\[0\]\.template: a template name/);
+  assert.match(
+    problems({ MAIL_HOOKS: JSON.stringify([{ ...HOOK, signature: 'hmac' }]) })[0],
+    /MAIL_HOOKS\[0\]\.signature: must be one of standard-webhooks, github/,
+  );
+  assert.match(problems({ MAIL_HOOKS: JSON.stringify([{ ...HOOK, template: '../x' }]) })[0], /MAIL_HOOKS\[0\]\.template: a template name/);
   const collision = problems({
     MAIL_HOOKS: JSON.stringify([HOOK]),
     MAIL_HOOK_SECRETS: JSON.stringify({ generic: `whsec_${Buffer.alloc(32).toString('base64')}` }),
@@ -52,6 +55,9 @@ test('a signed hook needs a secret, a valid scheme and a caller name of its own'
 test('an unresolved Key Vault reference for the hook secrets is named without its text', () => {
   const reference = '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/hook-secrets/)';
   const found = problems({ MAIL_HOOKS: JSON.stringify([HOOK]), MAIL_HOOK_SECRETS: reference });
-  assert.ok(found.some((p) => p.startsWith('MAIL_HOOK_SECRETS: the Key Vault reference was not resolved')), found.join('\n'));
+  assert.ok(
+    found.some((p) => p.startsWith('MAIL_HOOK_SECRETS: the Key Vault reference was not resolved')),
+    found.join('\n'),
+  );
   assert.ok(!found.join('\n').includes('kv.vault.azure.net'));
 });

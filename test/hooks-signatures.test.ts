@@ -19,7 +19,13 @@ const NEXT_SECRET = secret();
 const GITHUB_SECRET = randomBytes(24).toString('hex');
 const CONTAINER = 'mail-templates';
 const HOOKS = [
-  { template: 'generic', signature: 'standard-webhooks', senders: ['saas@contoso.example'], defaultSender: 'saas@contoso.example', recipientDomains: ['example.com'] },
+  {
+    template: 'generic',
+    signature: 'standard-webhooks',
+    senders: ['saas@contoso.example'],
+    defaultSender: 'saas@contoso.example',
+    recipientDomains: ['example.com'],
+  },
   { template: 'github-push', signature: 'github', senders: ['ci@contoso.example'], defaultSender: 'ci@contoso.example' },
 ];
 
@@ -35,26 +41,53 @@ before(async () => {
   const container = h.runtime.storage.blobs.getContainerClient(CONTAINER);
   await container.createIfNotExists();
   const files = {
-    'template.json': JSON.stringify({ to: ['builds@example.com'], subject: '{{ payload.repository.full_name }}: {{ payload.commits.size }} commit(s) to {{ payload.ref }}' }),
+    'template.json': JSON.stringify({
+      to: ['builds@example.com'],
+      subject: '{{ payload.repository.full_name }}: {{ payload.commits.size }} commit(s) to {{ payload.ref }}',
+    }),
     'text.liquid': '{% for c in payload.commits %}{{ c.id | slice: 0, 7 }} {{ c.message }}\n{% endfor %}',
   };
-  for (const [file, text] of Object.entries(files)) await container.getBlockBlobClient(`github-push/${file}`).upload(text, Buffer.byteLength(text));
+  for (const [file, text] of Object.entries(files))
+    await container.getBlockBlobClient(`github-push/${file}`).upload(text, Buffer.byteLength(text));
 });
 after(async () => h?.close());
 
 test('Standard Webhooks: the specification example verifies, and nothing else does', () => {
   // The example of the Standard Webhooks specification (and its reference libraries' tests).
-  const example = { secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: 1614265330, body: '{"test": 2432232314}' };
+  const example = {
+    secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+    timestamp: 1614265330,
+    body: '{"test": 2432232314}',
+  };
   const signature = 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=';
   assert.equal(signStandardWebhook(example.secret, example.id, example.timestamp, example.body), signature);
-  const headers = (sig: string, id = example.id) => (name: string) => ({ 'webhook-id': id, 'webhook-timestamp': String(example.timestamp), 'webhook-signature': sig })[name] ?? null;
+  const headers =
+    (sig: string, id = example.id) =>
+    (name: string) =>
+      ({ 'webhook-id': id, 'webhook-timestamp': String(example.timestamp), 'webhook-signature': sig })[name] ?? null;
   const at = example.timestamp * 1000;
-  assert.deepEqual(verifyStandardWebhook(headers(signature), Buffer.from(example.body), [example.secret], at), { ok: true, deliveryKey: `webhook-id:${example.id}` });
-  assert.deepEqual(verifyStandardWebhook(headers(`v1,bogus v1a,x ${signature}`), Buffer.from(example.body), [example.secret], at).ok, true, 'any of several signatures');
+  assert.deepEqual(verifyStandardWebhook(headers(signature), Buffer.from(example.body), [example.secret], at), {
+    ok: true,
+    deliveryKey: `webhook-id:${example.id}`,
+  });
+  assert.deepEqual(
+    verifyStandardWebhook(headers(`v1,bogus v1a,x ${signature}`), Buffer.from(example.body), [example.secret], at).ok,
+    true,
+    'any of several signatures',
+  );
   assert.equal(verifyStandardWebhook(headers(signature), Buffer.from('{"test": 2432232315}'), [example.secret], at).ok, false);
-  assert.equal(verifyStandardWebhook(headers(signature, 'msg_other'), Buffer.from(example.body), [example.secret], at).ok, false, 'the id is signed');
+  assert.equal(
+    verifyStandardWebhook(headers(signature, 'msg_other'), Buffer.from(example.body), [example.secret], at).ok,
+    false,
+    'the id is signed',
+  );
   assert.equal(verifyStandardWebhook(headers(signature), Buffer.from(example.body), [SECRET], at).ok, false);
-  assert.equal(verifyStandardWebhook(headers(signature.replace('v1,', 'v2,')), Buffer.from(example.body), [example.secret], at).ok, false, 'only v1 is understood');
+  assert.equal(
+    verifyStandardWebhook(headers(signature.replace('v1,', 'v2,')), Buffer.from(example.body), [example.secret], at).ok,
+    false,
+    'only v1 is understood',
+  );
   const late = verifyStandardWebhook(headers(signature), Buffer.from(example.body), [example.secret], at + 301_000);
   assert.ok(!late.ok && /expired/.test(late.detail));
 });
@@ -65,14 +98,24 @@ test('GitHub: the documented example verifies; a changed body, a wrong secret or
   assert.equal(signGitHub("It's a Secret to Everybody", 'Hello, World!'), expected);
   const header = (value: string) => (name: string) => (name === 'x-hub-signature-256' ? value : null);
   assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, true);
-  assert.equal(verifyGitHub(header(expected.toUpperCase().replace('SHA256', 'sha256')), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, true, 'hex case');
+  assert.equal(
+    verifyGitHub(header(expected.toUpperCase().replace('SHA256', 'sha256')), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"])
+      .ok,
+    true,
+    'hex case',
+  );
   assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World?'), ["It's a Secret to Everybody"]).ok, false);
   assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World!'), ['another secret entirely']).ok, false);
   assert.equal(verifyGitHub(header('sha1=abc'), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, false);
 });
 
 async function deliver(path: string, body: string, headers: Record<string, string>) {
-  const response = await fetch(`${h.host!.url}/api/hooks/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(15_000) });
+  const response = await fetch(`${h.host!.url}/api/hooks/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    signal: AbortSignal.timeout(15_000),
+  });
   return { status: response.status, json: (await response.json()) as Record<string, any> };
 }
 
@@ -100,29 +143,33 @@ test('a Standard Webhooks delivery is sent as the hook, once however often it is
   assert.equal(h.stack.smtp.messages.length, before, 'a replay sends nothing');
 });
 
-test('forged, unsigned, expired, future, wrong-secret and caller-key deliveries to a signed hook are 401', { timeout: 30_000 }, async () => {
-  const body = sample('generic.json');
-  const before = h.stack.smtp.messages.length;
-  const cases: [string, string, Record<string, string>, RegExp][] = [
-    ['forged body', body.replace('oncall', 'attacker'), signed(body), /does not verify/],
-    ['no signature', body, {}, /webhook-id, webhook-timestamp and webhook-signature are required/],
-    ['expired', body, signed(body, { at: Math.floor(Date.now() / 1000) - 6 * 60 }), /expired/],
-    ['from the future', body, signed(body, { at: Math.floor(Date.now() / 1000) + 6 * 60 }), /in the future/],
-    ['wrong secret', body, signed(body, { key: secret() }), /does not verify/],
-    ['a caller key instead', body, { 'x-functions-key': 'anything' }, /required/],
-    ['a GitHub signature instead', body, { 'x-hub-signature-256': signGitHub(GITHUB_SECRET, body) }, /required/],
-  ];
-  for (const [what, payload, headers, detail] of cases) {
-    const answer = await deliver('generic', payload, headers);
-    assert.equal(answer.status, 401, what);
-    assert.match(answer.json.detail, detail, what);
-    assert.ok(!JSON.stringify(answer.json).includes(SECRET.slice(6)), `${what}: the secret is never echoed`);
-  }
-  // An expired delivery replayed with its original headers is still refused: the window is the replay bound.
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(h.stack.smtp.messages.length, before);
-  assert.ok(!h.logs.some((l) => l.includes(SECRET.slice(6)) || l.includes(GITHUB_SECRET)), 'no secret in the logs');
-});
+test(
+  'forged, unsigned, expired, future, wrong-secret and caller-key deliveries to a signed hook are 401',
+  { timeout: 30_000 },
+  async () => {
+    const body = sample('generic.json');
+    const before = h.stack.smtp.messages.length;
+    const cases: [string, string, Record<string, string>, RegExp][] = [
+      ['forged body', body.replace('oncall', 'attacker'), signed(body), /does not verify/],
+      ['no signature', body, {}, /webhook-id, webhook-timestamp and webhook-signature are required/],
+      ['expired', body, signed(body, { at: Math.floor(Date.now() / 1000) - 6 * 60 }), /expired/],
+      ['from the future', body, signed(body, { at: Math.floor(Date.now() / 1000) + 6 * 60 }), /in the future/],
+      ['wrong secret', body, signed(body, { key: secret() }), /does not verify/],
+      ['a caller key instead', body, { 'x-functions-key': 'anything' }, /required/],
+      ['a GitHub signature instead', body, { 'x-hub-signature-256': signGitHub(GITHUB_SECRET, body) }, /required/],
+    ];
+    for (const [what, payload, headers, detail] of cases) {
+      const answer = await deliver('generic', payload, headers);
+      assert.equal(answer.status, 401, what);
+      assert.match(answer.json.detail, detail, what);
+      assert.ok(!JSON.stringify(answer.json).includes(SECRET.slice(6)), `${what}: the secret is never echoed`);
+    }
+    // An expired delivery replayed with its original headers is still refused: the window is the replay bound.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(h.stack.smtp.messages.length, before);
+    assert.ok(!h.logs.some((l) => l.includes(SECRET.slice(6)) || l.includes(GITHUB_SECRET)), 'no secret in the logs');
+  },
+);
 
 test('while a secret is rotated, a delivery signed with either verifies', { timeout: 60_000 }, async () => {
   const body = JSON.stringify({ ...JSON.parse(sample('generic.json')), subject: 'Signed with the next secret' });

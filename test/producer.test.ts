@@ -15,7 +15,10 @@ before(async () => {
 after(async () => h?.close());
 
 const producer = () =>
-  createMailProducer({ queue: h.runtime.storage.queues.getQueueClient(h.config.queueName), payloads: h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer) });
+  createMailProducer({
+    queue: h.runtime.storage.queues.getQueueClient(h.config.queueName),
+    payloads: h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer),
+  });
 
 test('schemas/outbox-envelope.schema.json is the schema the worker validates with (npm run schemas)', () => {
   const file = readFileSync(join(__dirname, '..', '..', 'schemas', 'outbox-envelope.schema.json'), 'utf8');
@@ -23,7 +26,10 @@ test('schemas/outbox-envelope.schema.json is the schema the worker validates wit
 });
 
 test('a producer message goes through the worker to the SMTP server', { timeout: 60_000 }, async () => {
-  const { id, payloadBlob } = await producer().send({ from: 'noreply@contoso.example', to: 'ann@example.com', subject: 'From a producer', text: 'Hello' }, { id: 'producer-small-1' });
+  const { id, payloadBlob } = await producer().send(
+    { from: 'noreply@contoso.example', to: 'ann@example.com', subject: 'From a producer', text: 'Hello' },
+    { id: 'producer-small-1' },
+  );
   assert.equal(id, 'producer-small-1');
   assert.equal(payloadBlob, undefined);
   const record = await h.waitForFinal(id);
@@ -46,18 +52,21 @@ test('a large message goes through the payload container, and its blob is gone o
   const record = await h.waitForFinal(id);
   assert.equal(record.status, 'sent');
   const mail = await h.received(record.smtpMessageId!);
-  assert.equal(mail.attachments[0]!.content.toString('base64'), content);
-  assert.equal(await h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer).getBlobClient(payloadBlob!).exists(), false);
+  assert.equal(mail.attachments[0].content.toString('base64'), content);
+  assert.equal(await h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer).getBlobClient(payloadBlob).exists(), false);
 });
 
 test('an invalid mail is refused before anything is written, naming every bad field', async () => {
   const queue = h.runtime.storage.queues.getQueueClient(h.config.queueName);
   const before = (await queue.getProperties()).approximateMessagesCount;
   await assert.rejects(
-    producer().send({ from: 'noreply@contoso.example', to: 'not an address', subject: 'x\r\nBcc: y@example.com' } as never),
-    (error: unknown) => error instanceof InvalidMailError && ['to', 'subject', 'text'].every((f) => error.errors.some((e) => e.field.startsWith(f))),
+    producer().send({ from: 'noreply@contoso.example', to: 'not an address', subject: 'x\r\nBcc: y@example.com' }),
+    (error: unknown) =>
+      error instanceof InvalidMailError && ['to', 'subject', 'text'].every((f) => error.errors.some((e) => e.field.startsWith(f))),
   );
   await assert.rejects(producer().send({ to: 'ann@example.com', subject: 'x', text: 'y' } as never), /from: required/);
-  await assert.rejects(producer().send({ from: 'noreply@contoso.example', to: 'ann@example.com', subject: 'x', text: 'y' }, { id: '../other' }));
+  await assert.rejects(
+    producer().send({ from: 'noreply@contoso.example', to: 'ann@example.com', subject: 'x', text: 'y' }, { id: '../other' }),
+  );
   assert.equal((await queue.getProperties()).approximateMessagesCount, before);
 });

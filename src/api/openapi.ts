@@ -73,14 +73,14 @@ function responsesOf(fn: HttpFunctionSpec): [string, ResponseSpec][] {
   return Object.entries(responses);
 }
 
-const pathParameters = (fn: HttpFunctionSpec) => [...fn.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => name!);
+const pathParameters = (fn: HttpFunctionSpec) => [...fn.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => name);
 
 /** The schemas of requests, queue messages and status, once, as components named by the registry. */
 function zodSchemas(target: 'draft-2020-12' | 'draft-4', prefix: string): Record<string, Record<string, unknown>> {
   // One registry so shared parts (Address, MailRequest) become components referenced by $ref.
   const registry = z.registry<{ id: string }>();
   registry.add(addressSchema, { id: 'Address' }).add(mailRequestSchema, { id: 'MailRequest' }).add(envelopeSchema, { id: 'OutboxEnvelope' }).add(statusViewSchema, { id: 'MailStatus' });
-  return z.toJSONSchema(registry, { target, io: 'input', unrepresentable: 'any', uri: (id) => `${prefix}${id}` }).schemas as Record<string, Record<string, unknown>>;
+  return z.toJSONSchema(registry, { target, io: 'input', unrepresentable: 'any', uri: (id) => `${prefix}${id}` }).schemas;
 }
 
 function response31(spec: ResponseSpec): Record<string, unknown> {
@@ -155,8 +155,8 @@ export function swaggerDocument(functions: readonly HttpFunctionSpec[], options:
   const sources: Record<string, Record<string, unknown>> = {
     ...zod,
     Problem: problemSchema,
-    AcceptedMail: { allOf: [{ $ref: '#/definitions/MailStatus' }, acceptedSchema.allOf[1]!] },
-    ...JSON.parse(JSON.stringify(hookSchemas).replaceAll('#/components/schemas/', '#/definitions/')),
+    AcceptedMail: { allOf: [{ $ref: '#/definitions/MailStatus' }, acceptedSchema.allOf[1]] },
+    ...(JSON.parse(JSON.stringify(hookSchemas).replaceAll('#/components/schemas/', '#/definitions/')) as Record<string, Record<string, unknown>>),
   };
   const definitions = Object.fromEntries(Object.entries(sources).map(([name, schema]) => [name, toSwaggerSchema(schema, sources, name === 'MailRequest' ? ADVANCED_FIELDS : {})]));
   const paths: Record<string, Record<string, unknown>> = {};

@@ -7,11 +7,18 @@ import type { Runtime } from '../runtime';
 import { callerOf } from './caller';
 import { problem } from './http-problem';
 
-export async function unsignedHookCaller(runtime: Runtime, request: HttpRequest): Promise<{ ok: true; value: AuthenticatedCaller } | { ok: false; response: HttpResponseInit }> {
+export async function unsignedHookCaller(
+  runtime: Runtime,
+  request: HttpRequest,
+): Promise<{ ok: true; value: AuthenticatedCaller } | { ok: false; response: HttpResponseInit }> {
   if (!runtime.config.callers && runtime.config.hooks.signed.length > 0) {
     return {
       ok: false,
-      response: problem(401, 'Not authenticated', 'This hook is not signed, and the app has no caller policy to check a key or token against: set MAIL_CALLERS, or sign the hook (MAIL_HOOKS).'),
+      response: problem(
+        401,
+        'Not authenticated',
+        'This hook is not signed, and the app has no caller policy to check a key or token against: set MAIL_CALLERS, or sign the hook (MAIL_HOOKS).',
+      ),
     };
   }
   return callerOf(runtime, request);

@@ -24,11 +24,18 @@ export function createHookOptionsHandler(runtime: () => Runtime) {
       return problem(503, 'Template unavailable', 'The template could not be read; try again.');
     }
     const { spec } = found.template;
-    if (spec.input !== 'eventgrid') return problem(400, 'Not an Event Grid hook', `Template ${name} takes no Event Grid subscriptions (its input is json).`);
+    if (spec.input !== 'eventgrid')
+      return problem(400, 'Not an Event Grid hook', `Template ${name} takes no Event Grid subscriptions (its input is json).`);
     const origin = request.headers.get('webhook-request-origin')?.trim();
-    if (!origin) return problem(400, 'Missing WebHook-Request-Origin', 'The CloudEvents abuse protection request names its origin in WebHook-Request-Origin.');
+    if (!origin)
+      return problem(
+        400,
+        'Missing WebHook-Request-Origin',
+        'The CloudEvents abuse protection request names its origin in WebHook-Request-Origin.',
+      );
     const allowed = spec.allowedOrigins.find((o) => o.toLowerCase() === origin.toLowerCase());
-    if (!allowed) return problem(403, 'Origin not allowed', `Template ${name} accepts deliveries from ${spec.allowedOrigins.join(', ')} only.`);
+    if (!allowed)
+      return problem(403, 'Origin not allowed', `Template ${name} accepts deliveries from ${spec.allowedOrigins.join(', ')} only.`);
     return { status: 200, headers: { 'WebHook-Allowed-Origin': allowed, 'WebHook-Allowed-Rate': '*', Allow: 'POST, OPTIONS' } };
   };
 }

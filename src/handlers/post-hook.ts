@@ -10,7 +10,16 @@ import { templateStoreOf } from '../hooks/hook-runtime';
 import { renderMail, type CompiledTemplate } from '../hooks/render';
 import { verifySignature } from '../hooks/signatures';
 import { isTemplateName } from '../hooks/template-name';
-import { digestKey, eventKey, eventView, isValidationEvent, mailableEvents, MAX_MAILS_PER_DELIVERY, parseEvents, validationCode } from '../hooks/event-grid';
+import {
+  digestKey,
+  eventKey,
+  eventView,
+  isValidationEvent,
+  mailableEvents,
+  MAX_MAILS_PER_DELIVERY,
+  parseEvents,
+  validationCode,
+} from '../hooks/event-grid';
 import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { StatusRecord } from '../status/status-store';
 import type { Runtime } from '../runtime';
@@ -58,7 +67,10 @@ export function createPostHookHandler(runtime: () => Runtime) {
       body = read.body;
       const key = request.headers.get('idempotency-key');
       if (key !== null) {
-        if (!/^[\x21-\x7e]{1,255}$/.test(key)) return problem(400, 'Invalid request', 'Idempotency-Key must be 1-255 visible ASCII characters.', [{ field: 'Idempotency-Key', detail: '1-255 visible ASCII characters' }]);
+        if (!/^[\x21-\x7e]{1,255}$/.test(key))
+          return problem(400, 'Invalid request', 'Idempotency-Key must be 1-255 visible ASCII characters.', [
+            { field: 'Idempotency-Key', detail: '1-255 visible ASCII characters' },
+          ]);
         deliveryKey = `key:${key}`;
       }
     }
@@ -80,7 +92,9 @@ export function createPostHookHandler(runtime: () => Runtime) {
     try {
       json = JSON.parse(body.toString('utf8'));
     } catch (error) {
-      return problem(400, 'Invalid JSON', `The body is not valid JSON: ${(error as Error).message}`, [{ field: '(body)', detail: 'not valid JSON' }]);
+      return problem(400, 'Invalid JSON', `The body is not valid JSON: ${(error as Error).message}`, [
+        { field: '(body)', detail: 'not valid JSON' },
+      ]);
     }
 
     const deliveries = toDeliveries(template, json, deliveryKey, request);
@@ -109,35 +123,55 @@ export function createPostHookHandler(runtime: () => Runtime) {
         );
       } catch (error) {
         context.error(`Could not queue a mail of hook ${name}: ${(error as Error).message}`);
-        return problem(503, 'Could not queue the message', 'Storage is unavailable; deliver again (mails already queued are not sent twice).');
+        return problem(
+          503,
+          'Could not queue the message',
+          'Storage is unavailable; deliver again (mails already queued are not sent twice).',
+        );
       }
       if (result.status !== 202) {
-        context.warn(`Rejected a mail of hook ${name} for ${caller.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`);
+        context.warn(
+          `Rejected a mail of hook ${name} for ${caller.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
+        );
         const response = problem(result.status, result.title, result.detail, result.errors);
-        if (result.retryAfterSeconds) response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
+        if (result.retryAfterSeconds)
+          response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
         return response;
       }
       accepted.push(result.record);
     }
-    context.log(`Hook ${name}: ${accepted.length} mail(s) accepted for ${caller.caller.name} (${accepted.map((r) => r.id).join(', ') || 'none'})`);
+    context.log(
+      `Hook ${name}: ${accepted.length} mail(s) accepted for ${caller.caller.name} (${accepted.map((r) => r.id).join(', ') || 'none'})`,
+    );
     const views = accepted.map((record) => ({ ...statusView(record), statusUrl: statusUrl(config.publicBaseUrl, request, record.id) }));
-    const single = accepted.length === 1 ? accepted[0]! : undefined;
+    const single = accepted.length === 1 ? accepted[0] : undefined;
     return {
       status: 202,
-      headers: single ? { Location: views[0]!.statusUrl, 'Retry-After': String(retryAfterSeconds(single)) } : {},
+      headers: single ? { Location: views[0].statusUrl, 'Retry-After': String(retryAfterSeconds(single)) } : {},
       jsonBody: { mails: views },
     };
   };
 }
 
 /** The deliveries a payload makes: the payload itself, or for Event Grid each event or one digest of them. */
-function toDeliveries(template: CompiledTemplate, json: unknown, deliveryKey: string | undefined, request: HttpRequest): { list: Delivery[] } | { response: HttpResponseInit } {
+function toDeliveries(
+  template: CompiledTemplate,
+  json: unknown,
+  deliveryKey: string | undefined,
+  request: HttpRequest,
+): { list: Delivery[] } | { response: HttpResponseInit } {
   const handshake = request.headers.get('aeg-event-type') === 'SubscriptionValidation';
   if (template.spec.input !== 'eventgrid') {
     // An Event Grid subscription to a hook not made for it is refused, so the subscription is never confirmed.
     const parsed = parseEvents(json);
     if (handshake || (parsed.ok && isValidationEvent(parsed.batch))) {
-      return { response: problem(400, 'Not an Event Grid hook', `Template ${template.name} takes no Event Grid subscriptions (its input is json).`) };
+      return {
+        response: problem(
+          400,
+          'Not an Event Grid hook',
+          `Template ${template.name} takes no Event Grid subscriptions (its input is json).`,
+        ),
+      };
     }
     return { list: [{ scope: { payload: json }, key: deliveryKey }] };
   }
@@ -145,15 +179,29 @@ function toDeliveries(template: CompiledTemplate, json: unknown, deliveryKey: st
   if (!parsed.ok) return { response: problem(400, 'Not Event Grid events', parsed.detail, [{ field: '(body)', detail: parsed.detail }]) };
   const code = validationCode(parsed.batch);
   if (code !== undefined) return { response: { status: 200, jsonBody: { validationResponse: code } } };
-  if (isValidationEvent(parsed.batch)) return { response: problem(400, 'Invalid validation event', 'A subscription validation event comes alone, with data.validationCode.') };
+  if (isValidationEvent(parsed.batch))
+    return { response: problem(400, 'Invalid validation event', 'A subscription validation event comes alone, with data.validationCode.') };
   const events = mailableEvents(parsed.batch);
   if (template.spec.batch === 'digest') {
-    return { list: events.length === 0 ? [] : [{ scope: { events: events.map(eventView), count: events.length, schema: parsed.batch.schema }, key: digestKey(events) }] };
+    return {
+      list:
+        events.length === 0
+          ? []
+          : [{ scope: { events: events.map(eventView), count: events.length, schema: parsed.batch.schema }, key: digestKey(events) }],
+    };
   }
   if (events.length > MAX_MAILS_PER_DELIVERY) {
-    return { response: problem(413, 'Too many events', `${events.length} events would be ${events.length} mails; at most ${MAX_MAILS_PER_DELIVERY} per delivery (set the subscription's maxEventsPerBatch).`) };
+    return {
+      response: problem(
+        413,
+        'Too many events',
+        `${events.length} events would be ${events.length} mails; at most ${MAX_MAILS_PER_DELIVERY} per delivery (set the subscription's maxEventsPerBatch).`,
+      ),
+    };
   }
-  return { list: events.map((event) => ({ scope: { event: eventView(event), count: 1, schema: parsed.batch.schema }, key: eventKey(event) })) };
+  return {
+    list: events.map((event) => ({ scope: { event: eventView(event), count: 1, schema: parsed.batch.schema }, key: eventKey(event) })),
+  };
 }
 
 function noSuchTemplate(): HttpResponseInit {

@@ -15,20 +15,31 @@ export type EventBatch = { schema: 'eventgrid' | 'cloudevents'; events: GridEven
 export type ParsedEvents = { ok: true; batch: EventBatch } | { ok: false; detail: string };
 
 export function parseEvents(json: unknown): ParsedEvents {
-  const list = Array.isArray(json) ? json : json !== null && typeof json === 'object' && 'specversion' in json ? [json] : undefined;
+  const list: unknown[] | undefined = Array.isArray(json)
+    ? json
+    : json !== null && typeof json === 'object' && 'specversion' in json
+      ? [json]
+      : undefined;
   if (!list) return { ok: false, detail: 'Expected Event Grid events: an array of events, or one CloudEvent.' };
   if (list.length === 0) return { ok: false, detail: 'The batch holds no events.' };
   if (list.length > MAX_EVENTS) return { ok: false, detail: `The batch holds ${list.length} events; at most ${MAX_EVENTS}.` };
   const events: GridEvent[] = [];
   let schema: EventBatch['schema'] | undefined;
-  for (const [index, event] of list.entries()) {
-    if (event === null || typeof event !== 'object' || Array.isArray(event)) return { ok: false, detail: `Event ${index} is not an object.` };
-    const kind = typeof event.eventType === 'string' ? 'eventgrid' : event.specversion === '1.0' && typeof event.type === 'string' ? 'cloudevents' : undefined;
-    if (!kind) return { ok: false, detail: `Event ${index} is neither an Event Grid event (eventType) nor a CloudEvent 1.0 (specversion, type).` };
+  for (const [index, item] of list.entries()) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return { ok: false, detail: `Event ${index} is not an object.` };
+    const event = item as GridEvent;
+    const kind =
+      typeof event.eventType === 'string'
+        ? 'eventgrid'
+        : event.specversion === '1.0' && typeof event.type === 'string'
+          ? 'cloudevents'
+          : undefined;
+    if (!kind)
+      return { ok: false, detail: `Event ${index} is neither an Event Grid event (eventType) nor a CloudEvent 1.0 (specversion, type).` };
     if (typeof event.id !== 'string' || !event.id) return { ok: false, detail: `Event ${index} has no id.` };
     if (schema && schema !== kind) return { ok: false, detail: 'The batch mixes Event Grid events and CloudEvents.' };
     schema = kind;
-    events.push(event as GridEvent);
+    events.push(event);
   }
   return { ok: true, batch: { schema: schema!, events } };
 }
@@ -51,7 +62,7 @@ export function mailableEvents(batch: EventBatch): GridEvent[] {
 
 /** Event Grid redelivers an event with the same id (unique per source): the key that makes a redelivery no new mail. */
 export function eventKey(event: GridEvent): string {
-  return `event:${sha256(`${String(event.topic ?? event.source ?? '')}\n${String(event.id)}`)}`;
+  return `event:${sha256(`${text(event.topic ?? event.source)}\n${text(event.id)}`)}`;
 }
 
 export function digestKey(events: readonly GridEvent[]): string {
@@ -71,10 +82,11 @@ export interface EventView {
   raw: GridEvent;
 }
 
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
 export function eventView(event: GridEvent): EventView {
-  const text = (value: unknown) => (typeof value === 'string' ? value : '');
   return {
-    id: String(event.id),
+    id: text(event.id),
     type: text(event.eventType ?? event.type),
     source: text(event.topic ?? event.source),
     subject: text(event.subject),

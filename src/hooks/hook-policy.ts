@@ -8,8 +8,13 @@ import { TEMPLATE_NAME } from './template-name';
 export const SIGNATURE_SCHEMES = ['standard-webhooks', 'github'] as const;
 export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
 
-const senderEntry = z.union([emailAddressSchema, z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' })]);
-const domain = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, { message: 'a domain such as contoso.com' });
+const senderEntry = z.union([
+  emailAddressSchema,
+  z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' }),
+]);
+const domain = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, {
+  message: 'a domain such as contoso.com',
+});
 
 export const signedHookSchema = z
   .object({
@@ -17,7 +22,10 @@ export const signedHookSchema = z
     signature: z.enum(SIGNATURE_SCHEMES, { error: () => `must be one of ${SIGNATURE_SCHEMES.join(', ')}` }),
     senders: z.array(senderEntry.transform((s) => s.toLowerCase())).min(1),
     defaultSender: emailAddressSchema.transform((s) => s.toLowerCase()).optional(),
-    recipientDomains: z.array(domain.transform((d) => d.toLowerCase())).min(1).optional(),
+    recipientDomains: z
+      .array(domain.transform((d) => d.toLowerCase()))
+      .min(1)
+      .optional(),
     dailyQuota: z.int().min(1).max(10_000_000).optional(),
   })
   .strict();
@@ -52,7 +60,7 @@ export function secretProblems(scheme: SignatureScheme, secrets: readonly string
     if (scheme === 'standard-webhooks') {
       const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
       if (!match) return [`not a Standard Webhooks secret (whsec_ followed by base64)${which}`];
-      if (Buffer.from(match[1]!, 'base64').length < 16) return [`too short: at least 16 bytes after whsec_${which}`];
+      if (Buffer.from(match[1], 'base64').length < 16) return [`too short: at least 16 bytes after whsec_${which}`];
       return [];
     }
     return secret.length < 16 ? [`too short: at least 16 characters${which}`] : [];

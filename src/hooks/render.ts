@@ -18,6 +18,7 @@ export const RENDER_LIMITS = {
 
 /** Anything in a subject or header value that would break the line: control characters, CR and LF. */
 function oneLine(value: unknown): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
   return display(value).replace(/[\x00-\x1f\x7f]+/g, ' ');
 }
 
@@ -25,8 +26,10 @@ function oneLine(value: unknown): string {
 function display(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (Array.isArray(value)) return value.map(display).join(', ');
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'bigint') return value.toString();
+  // Objects as JSON; numbers and booleans as JSON writes them too.
+  return JSON.stringify(value) ?? '';
 }
 
 const base = {
@@ -44,7 +47,7 @@ const base = {
 };
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
-const escapeHtml = (value: unknown) => display(value).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+const escapeHtml = (value: unknown) => display(value).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 
 // Every {{ output }} passes through its format's escape unless the template says | raw.
 const engines = {
@@ -80,10 +83,14 @@ export function compileTemplate(name: string, source: 'blob' | 'file', files: Pa
   }
   const parsed = templateSpecSchema.safeParse(json);
   if (!parsed.success) {
-    return { ok: false, problem: `template.json: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+    return {
+      ok: false,
+      problem: `template.json: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    };
   }
   const spec = parsed.data;
-  if (files['html.liquid'] === undefined && files['text.liquid'] === undefined) return { ok: false, problem: 'has neither html.liquid nor text.liquid' };
+  if (files['html.liquid'] === undefined && files['text.liquid'] === undefined)
+    return { ok: false, problem: 'has neither html.liquid nor text.liquid' };
   const where = { current: 'template.json subject' };
   try {
     const line = (text: string, part: string) => ((where.current = part), engines.line.parse(text));
@@ -95,7 +102,9 @@ export function compileTemplate(name: string, source: 'blob' | 'file', files: Pa
       importance: spec.importance === undefined ? undefined : line(spec.importance, 'importance'),
       headers: Object.entries(spec.headers ?? {}).map(([header, value]) => [header, line(value, `headers.${header}`)]),
       idempotencyKey: spec.idempotencyKey === undefined ? undefined : line(spec.idempotencyKey, 'idempotencyKey'),
-      recipients: Object.fromEntries(Object.entries(spec.recipientsFromRequest ?? {}).map(([field, value]) => [field, line(value, `recipientsFromRequest.${field}`)])),
+      recipients: Object.fromEntries(
+        Object.entries(spec.recipientsFromRequest ?? {}).map(([field, value]) => [field, line(value, `recipientsFromRequest.${field}`)]),
+      ),
     };
     where.current = 'html.liquid';
     if (files['html.liquid'] !== undefined) template.html = engines.html.parse(files['html.liquid']);
@@ -112,7 +121,10 @@ export type Rendered =
   | { ok: false; status: 400 | 422; title: string; detail: string; errors: FieldError[] };
 
 class PartError extends Error {
-  constructor(readonly part: string, override readonly cause: unknown) {
+  constructor(
+    readonly part: string,
+    override readonly cause: unknown,
+  ) {
     super(part);
   }
 }
@@ -126,7 +138,8 @@ export async function renderMail(template: CompiledTemplate, scope: Record<strin
     } catch (error) {
       throw new PartError(part, error);
     }
-    if (Buffer.byteLength(out) > RENDER_LIMITS.outputBytes) throw new PartError(part, new Error(`rendered output over ${RENDER_LIMITS.outputBytes} bytes`));
+    if (Buffer.byteLength(out) > RENDER_LIMITS.outputBytes)
+      throw new PartError(part, new Error(`rendered output over ${RENDER_LIMITS.outputBytes} bytes`));
     return out;
   };
   try {
@@ -134,7 +147,9 @@ export async function renderMail(template: CompiledTemplate, scope: Record<strin
     const mail: Record<string, unknown> = { subject: subjectLine(await render(engines.line, template.subject, 'subject')) };
     if (spec.from) mail.from = spec.from;
     for (const field of ['to', 'cc', 'bcc'] as const) {
-      const fromPayload = template.recipients[field] ? addressList(await render(engines.line, template.recipients[field], `recipientsFromRequest.${field}`)) : [];
+      const fromPayload = template.recipients[field]
+        ? addressList(await render(engines.line, template.recipients[field], `recipientsFromRequest.${field}`))
+        : [];
       const all = [...(spec[field] ?? []), ...fromPayload];
       if (all.length > 0) mail[field] = all;
     }
@@ -151,7 +166,9 @@ export async function renderMail(template: CompiledTemplate, scope: Record<strin
       if (value) headers[name] = value.slice(0, MAX_HEADER_VALUE);
     }
     if (Object.keys(headers).length > 0) mail.headers = headers;
-    const keyMaterial = template.idempotencyKey ? (await render(engines.line, template.idempotencyKey, 'idempotencyKey')).trim() : undefined;
+    const keyMaterial = template.idempotencyKey
+      ? (await render(engines.line, template.idempotencyKey, 'idempotencyKey')).trim()
+      : undefined;
     return { ok: true, mail, ...(keyMaterial ? { keyMaterial } : {}) };
   } catch (error) {
     if (!(error instanceof PartError)) throw error;
@@ -169,10 +186,18 @@ function refusal(name: string, { part, cause }: PartError): Rendered {
       status: 400,
       title: 'Payload lacks a field the template needs',
       detail: `Template ${name} uses ${missing[1]}, which the request does not have (${part}).`,
-      errors: [{ field: missing[1]!, detail: `required by template ${name} (${part}: ${message.slice(missing[0].length).replace(/^,\s*/, '')})` }],
+      errors: [
+        { field: missing[1], detail: `required by template ${name} (${part}: ${message.slice(missing[0].length).replace(/^,\s*/, '')})` },
+      ],
     };
   }
-  return { ok: false, status: 422, title: 'Template could not be rendered', detail: `Template ${name}, ${part}: ${message}`, errors: [{ field: part, detail: message }] };
+  return {
+    ok: false,
+    status: 422,
+    title: 'Template could not be rendered',
+    detail: `Template ${name}, ${part}: ${message}`,
+    errors: [{ field: part, detail: message }],
+  };
 }
 
 const MAX_SUBJECT = 997;

@@ -13,7 +13,13 @@ export type SignatureCheck = { ok: true; deliveryKey: string } | { ok: false; de
 
 type Header = (name: string) => string | null;
 
-export function verifySignature(scheme: SignatureScheme, header: Header, body: Buffer, secrets: readonly string[], nowMs = Date.now()): SignatureCheck {
+export function verifySignature(
+  scheme: SignatureScheme,
+  header: Header,
+  body: Buffer,
+  secrets: readonly string[],
+  nowMs = Date.now(),
+): SignatureCheck {
   return scheme === 'github' ? verifyGitHub(header, body, secrets) : verifyStandardWebhook(header, body, secrets, nowMs);
 }
 
@@ -21,12 +27,14 @@ export function verifyStandardWebhook(header: Header, body: Buffer, secrets: rea
   const id = header('webhook-id');
   const timestamp = header('webhook-timestamp');
   const signatures = header('webhook-signature');
-  if (!id || !timestamp || !signatures) return refused('Sign the request: webhook-id, webhook-timestamp and webhook-signature are required (Standard Webhooks).');
+  if (!id || !timestamp || !signatures)
+    return refused('Sign the request: webhook-id, webhook-timestamp and webhook-signature are required (Standard Webhooks).');
   if (!/^[\x21-\x7e]{1,255}$/.test(id)) return refused('webhook-id must be 1-255 visible ASCII characters.');
   if (!/^\d{1,12}$/.test(timestamp)) return refused('webhook-timestamp must be Unix seconds.');
   if (signatures.length > MAX_HEADER) return refused('webhook-signature is too long.');
   const age = nowMs / 1000 - Number(timestamp);
-  if (age > TOLERANCE_SECONDS) return refused(`The signature has expired: webhook-timestamp is more than ${TOLERANCE_SECONDS} seconds old.`);
+  if (age > TOLERANCE_SECONDS)
+    return refused(`The signature has expired: webhook-timestamp is more than ${TOLERANCE_SECONDS} seconds old.`);
   if (age < -TOLERANCE_SECONDS) return refused(`webhook-timestamp is more than ${TOLERANCE_SECONDS} seconds in the future.`);
   const offered = signatures
     .split(' ')
@@ -47,7 +55,7 @@ export function verifyGitHub(header: Header, body: Buffer, secrets: readonly str
   if (!signature) return refused('Sign the request: X-Hub-Signature-256 is required (GitHub webhook secret).');
   const match = /^sha256=([0-9a-fA-F]{64})$/.exec(signature.trim());
   if (!match) return refused('X-Hub-Signature-256 must be "sha256=<64 hex digits>".');
-  const offered = Buffer.from(match[1]!.toLowerCase(), 'hex');
+  const offered = Buffer.from(match[1].toLowerCase(), 'hex');
   const matches = secrets.map((secret) => timingSafeEqual(offered, createHmac('sha256', secret).update(body).digest())).includes(true);
   if (!matches) return refused('The X-Hub-Signature-256 does not verify with the hook secret.');
   return { ok: true, deliveryKey: `body-sha256:${createHash('sha256').update(body).digest('hex')}` };

@@ -28,16 +28,26 @@ export const templateSpecSchema = z
      * Recipients read from the request, only where the template says so: Liquid over `payload` (or `event`) and
      * `query` (the URL's parameters, which whoever sets up the webhook chooses), rendering a comma-separated list.
      */
-    recipientsFromRequest: z.object({ to: liquid(2000), cc: liquid(2000), bcc: liquid(2000) }).partial().strict().optional(),
+    recipientsFromRequest: z
+      .object({ to: liquid(2000), cc: liquid(2000), bcc: liquid(2000) })
+      .partial()
+      .strict()
+      .optional(),
     subject: liquid(2000),
     importance: liquid(500).optional(),
     headers: z.record(z.string(), liquid(2000)).optional(),
     /** Liquid naming what makes two deliveries the same mail (e.g. alert id and condition); hashed into the key. */
     idempotencyKey: liquid(1000).optional(),
     /** CloudEvents abuse protection: the WebHook-Request-Origin values this template accepts subscriptions from. */
-    allowedOrigins: z.array(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/)).min(1).max(10).default(['eventgrid.azure.net']),
+    allowedOrigins: z
+      .array(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/))
+      .min(1)
+      .max(10)
+      .default(['eventgrid.azure.net']),
   })
   .strict()
-  .refine((spec) => spec.to || spec.cc || spec.bcc || spec.recipientsFromRequest, { message: 'names no recipients: set to, cc, bcc or recipientsFromRequest' });
+  .refine((spec) => spec.to || spec.cc || spec.bcc || spec.recipientsFromRequest, {
+    message: 'names no recipients: set to, cc, bcc or recipientsFromRequest',
+  });
 
 export type TemplateSpec = z.infer<typeof templateSpecSchema>;

@@ -46,7 +46,8 @@ export function createTemplateStore(options: TemplateStoreOptions): TemplateStor
       const blob = container.getBlobClient(`${name}/${file}`);
       try {
         const { contentLength = 0 } = await blob.getProperties();
-        if (contentLength > MAX_TEMPLATE_FILE_BYTES) throw new TooLarge(`${file} is ${contentLength} bytes; the limit is ${MAX_TEMPLATE_FILE_BYTES}`);
+        if (contentLength > MAX_TEMPLATE_FILE_BYTES)
+          throw new TooLarge(`${file} is ${contentLength} bytes; the limit is ${MAX_TEMPLATE_FILE_BYTES}`);
         // Only the bytes measured: a blob replaced in between cannot make this read more.
         files[file] = contentLength === 0 ? '' : (await blob.downloadToBuffer(0, contentLength)).toString('utf8');
       } catch (error) {

@@ -7,7 +7,9 @@ import { swaggerDocument } from '../api/openapi';
 /** Replace with the Function App's host name (or pass --host to npm run connector). */
 export const CONNECTOR_PLACEHOLDER_HOST = 'your-function-app.azurewebsites.net';
 
-export function connectorFiles(host = CONNECTOR_PLACEHOLDER_HOST): Record<'apiDefinition.swagger.json' | 'apiProperties.json', Record<string, unknown>> {
+export function connectorFiles(
+  host = CONNECTOR_PLACEHOLDER_HOST,
+): Record<'apiDefinition.swagger.json' | 'apiProperties.json', Record<string, unknown>> {
   return {
     'apiDefinition.swagger.json': swaggerDocument(httpFunctions(), { baseUrl: `https://${host}` }),
     'apiProperties.json': {

@@ -4,16 +4,33 @@
 // (x-ms-summary) on every property for the connector's form.
 type Schema = Record<string, unknown>;
 
-const DROPPED = new Set(['$schema', '$id', 'id', 'propertyNames', 'patternProperties', 'contentEncoding', 'unevaluatedProperties', 'const', 'anyOf', 'oneOf', '$ref']);
+const DROPPED = new Set([
+  '$schema',
+  '$id',
+  'id',
+  'propertyNames',
+  'patternProperties',
+  'contentEncoding',
+  'unevaluatedProperties',
+  'const',
+  'anyOf',
+  'oneOf',
+  '$ref',
+]);
 
 /** Converts a schema; `definitions` resolves "#/definitions/<name>" references, which are inlined. */
-export function toSwaggerSchema(schema: Schema, definitions: Readonly<Record<string, Schema>>, visibility: Readonly<Record<string, string>> = {}): Schema {
+export function toSwaggerSchema(
+  schema: Schema,
+  definitions: Readonly<Record<string, Schema>>,
+  visibility: Readonly<Record<string, string>> = {},
+): Schema {
   const resolved = resolve(schema, definitions);
   const out: Schema = {};
   for (const [key, value] of Object.entries(resolved)) {
     if (DROPPED.has(key)) continue;
     if (key === 'allOf' && Array.isArray(value)) {
-      if (value.length === 1) Object.assign(out, toSwaggerSchema(value[0] as Schema, definitions, visibility), pick(resolved, ['description']));
+      if (value.length === 1)
+        Object.assign(out, toSwaggerSchema(value[0] as Schema, definitions, visibility), pick(resolved, ['description']));
       else out.allOf = value.map((s) => toSwaggerSchema(s as Schema, definitions, visibility));
       continue;
     }
@@ -21,7 +38,10 @@ export function toSwaggerSchema(schema: Schema, definitions: Readonly<Record<str
       out.properties = Object.fromEntries(
         Object.entries(value as Record<string, Schema>).map(([name, property]) => {
           const converted = toSwaggerSchema(property, definitions, visibility);
-          return [name, { 'x-ms-summary': titleOf(name), ...converted, ...(visibility[name] ? { 'x-ms-visibility': visibility[name] } : {}) }];
+          return [
+            name,
+            { 'x-ms-summary': titleOf(name), ...converted, ...(visibility[name] ? { 'x-ms-visibility': visibility[name] } : {}) },
+          ];
         }),
       );
       continue;
@@ -53,7 +73,7 @@ function resolve(schema: Schema, definitions: Readonly<Record<string, Schema>>):
   const union = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined;
   if (Array.isArray(union)) {
     const branches = union.map((branch) => resolve(branch, definitions));
-    const best = branches.find((b) => b.type === 'array') ?? branches.find((b) => b.type === 'object') ?? branches[0]!;
+    const best = branches.find((b) => b.type === 'array') ?? branches.find((b) => b.type === 'object') ?? branches[0];
     return { ...best, ...pick(schema, ['description', 'default']) };
   }
   return schema;
