@@ -173,24 +173,7 @@ export class SmtpSender {
   }
 
   private createTransport(mailbox: string): Transporter<SMTPPool.SentMessageInfo> {
-    const { host, port, tlsMinVersion } = this.options;
-    const transport = nodemailer.createTransport({
-      pool: true,
-      maxConnections: 1, // one connection per lane; lanes are capped across instances
-      maxMessages: 100,
-      // No silent re-sends after a dropped connection: each SMTP attempt must be one rate reservation and one
-      // recorded attempt; the worker retries (or defers) on its own terms.
-      maxRequeues: 0,
-      host,
-      port,
-      secure: false,
-      requireTLS: true, // STARTTLS or nothing: AUTH never goes over a plain connection
-      tls: { minVersion: tlsMinVersion, servername: host },
-      auth: { type: 'OAuth2', user: mailbox },
-      connectionTimeout: 30_000,
-      greetingTimeout: 30_000,
-      socketTimeout: 60_000,
-    });
+    const transport = nodemailer.createTransport(laneTransportOptions(this.options, mailbox));
     transport.set('oauth2_provision_cb', (_user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => {
       this.tokens.getToken({ forceRefresh: renew }).then(
         (t) => callback(null, t.token, t.expiresOn - RENEW_BEFORE_EXPIRY_MS),
@@ -199,4 +182,29 @@ export class SmtpSender {
     });
     return transport;
   }
+}
+
+/**
+ * The pooled transport of one lane. Exported so the benchmark's raw nodemailer baseline is built from the same
+ * options and cannot drift from what the product sends with.
+ */
+export function laneTransportOptions(options: SmtpOptions, mailbox: string): SMTPPool.Options {
+  const { host, port, tlsMinVersion } = options;
+  return {
+    pool: true,
+    maxConnections: 1, // one connection per lane; lanes are capped across instances
+    maxMessages: 100,
+    // No silent re-sends after a dropped connection: each SMTP attempt must be one rate reservation and one
+    // recorded attempt; the worker retries (or defers) on its own terms.
+    maxRequeues: 0,
+    host,
+    port,
+    secure: false,
+    requireTLS: true, // STARTTLS or nothing: AUTH never goes over a plain connection
+    tls: { minVersion: tlsMinVersion, servername: host },
+    auth: { type: 'OAuth2', user: mailbox },
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 60_000,
+  };
 }

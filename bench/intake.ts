@@ -1,0 +1,71 @@
+// Intake: one request at a time through acceptMail (parse, validate, status record, enqueue); baseline:
+// queueClient.sendMessage of the same envelope, as a producer writing the queue directly would. Blocks of 50,
+// alternating, after a warm-up of each.
+import { performance } from 'node:perf_hooks';
+import { functionKeyCaller } from '../src/callers/sender-policy';
+import { createOutbox, encodeQueueMessage } from '../src/storage/outbox';
+import { createStatusStore } from '../src/status/status-store';
+import { acceptMail } from '../src/intake/accept-mail';
+import { newEnvelope } from '../src/mail/envelope';
+import { BODY_TEXT, DOMAIN, envInt, median, percentile, ratio, type BenchContext, type Row } from './runner';
+
+const INTAKE_N = envInt('BENCH_INTAKE_N', 300);
+
+export async function intake({ runtime, config }: BenchContext): Promise<{ rows: Row[]; notes: string[] }> {
+  const queues = runtime.storage.queues;
+  const intakeQueue = queues.getQueueClient('bench-intake');
+  const rawQueue = queues.getQueueClient('bench-raw');
+  const table = runtime.storage.table('benchintake');
+  await Promise.all([intakeQueue.createIfNotExists(), rawQueue.createIfNotExists(), table.createTable()]);
+  const deps = {
+    config,
+    outbox: createOutbox(intakeQueue, runtime.storage.blobs.getContainerClient(config.payloadContainer)),
+    status: createStatusStore(table),
+  };
+  const mail = { from: `bench@${DOMAIN}`, to: 'someone@example.com', subject: 'Intake benchmark', text: BODY_TEXT };
+  const body = Buffer.from(JSON.stringify(mail), 'utf8');
+
+  const product = async () => {
+    const result = await acceptMail(
+      { contentType: 'application/json', body, idempotencyKey: null, caller: functionKeyCaller(config) },
+      deps,
+    );
+    if (result.status !== 202) throw new Error(`acceptMail answered ${result.status}`);
+  };
+  const raw = async () => void (await rawQueue.sendMessage(encodeQueueMessage(newEnvelope(mail))));
+
+  const times = { raw: [] as number[], product: [] as number[] };
+  const block = async (fn: () => Promise<void>, into?: number[]) => {
+    for (let i = 0; i < 50; i++) {
+      const t = performance.now();
+      await fn();
+      into?.push(performance.now() - t);
+    }
+  };
+  await block(raw);
+  await block(product);
+  while (times.product.length < INTAKE_N) {
+    await block(raw, times.raw);
+    await block(product, times.product);
+  }
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  return {
+    rows: [
+      {
+        measurement: 'intake, per request (median), vs one sendMessage',
+        baseline: ms(median(times.raw)),
+        product: ms(median(times.product)),
+        ratio: ratio(median(times.product), median(times.raw)),
+      },
+      {
+        measurement: '  … p95',
+        baseline: ms(percentile(times.raw, 0.95)),
+        product: ms(percentile(times.product, 0.95)),
+        ratio: ratio(percentile(times.product, 0.95), percentile(times.raw, 0.95)),
+      },
+    ],
+    notes: [
+      `intake: acceptMail (validate, status record, enqueue) vs queueClient.sendMessage of the same envelope; one at a time, ${times.product.length} each.`,
+    ],
+  };
+}

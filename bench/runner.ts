@@ -1,0 +1,129 @@
+// What every benchmark shares: sizes from the environment, statistics, the settings that point the product at the
+// local stack, the raw nodemailer baseline built from the product's own lane options, and the report table.
+import nodemailer from 'nodemailer';
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import type { MailConfig } from '../src/config';
+import type { LocalStack } from '../src/local/stack';
+import type { Runtime } from '../src/runtime';
+import { laneTransportOptions } from '../src/smtp/smtp-sender';
+
+export const DOMAIN = 'contoso.example';
+export const BODY_TEXT = 'Benchmark message body. '.repeat(40); // ~1 KB
+
+export function envInt(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1`);
+  return value;
+}
+
+export const REPS = envInt('BENCH_REPS', 3);
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+export const rate = (count: number, ms: number) => `${(count / (ms / 1000)).toFixed(0)} msg/s`;
+
+/** What a benchmark gets: the local stack and one product runtime on it, with production settings. */
+export interface BenchContext {
+  stack: LocalStack;
+  settings: Record<string, string>;
+  config: MailConfig;
+  runtime: Runtime;
+  /** A ready token, for the raw baselines. */
+  token: string;
+}
+
+export function benchSettings(stack: LocalStack, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...stack.settings('clientSecret'),
+    MAIL_ALLOWED_SENDERS: `@${DOMAIN}`,
+    MAIL_DEFAULT_SENDER: `bench@${DOMAIN}`,
+    MAIL_MAX_CONNECTIONS_PER_MAILBOX: '3',
+    MAIL_MAX_MESSAGES_PER_MINUTE: '10000',
+    ...extra,
+  };
+}
+
+/**
+ * The rate limit the throughput runs use: above the setting's range (10,000/min). The limiter paces sends evenly
+ * (one every minute / limit), so at 10,000/min it would cap one mailbox at about 166 msg/s and the run would measure
+ * the limit, not the product's cost; its storage cost does not depend on the limit (see test/governor.test.ts).
+ */
+export const UNLIMITED_PER_MINUTE = 1_000_000;
+
+/** Raw nodemailer: the product's own lane options with a ready token and `maxConnections` in one pool. */
+export function rawTransport(config: MailConfig, user: string, accessToken: string, maxConnections: number) {
+  return nodemailer.createTransport({
+    ...laneTransportOptions(config.smtp, user),
+    maxConnections,
+    auth: { type: 'OAuth2', user, accessToken },
+  });
+}
+
+export function postRequest(body: Buffer | string): HttpRequest {
+  return new HttpRequest({
+    method: 'POST',
+    url: 'http://localhost:7071/api/mail',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? { string: body } : { bytes: body },
+  });
+}
+
+export const quietContext = (name: string, errors: string[] = []) =>
+  new InvocationContext({
+    functionName: name,
+    logHandler: (level, ...args) => level === 'error' && errors.push(args.map(String).join(' ')),
+  });
+
+/** Runs `task(i)` for i in 0..count-1, `parallel` at a time. */
+export async function inParallel(count: number, parallel: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, count) }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+/** Resolves once `done()` holds, polling; fails after `timeoutMs` with what `progress()` says. */
+export async function waitFor(
+  done: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  progress: () => string,
+  everyMs = 5,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs / 1000} s: ${progress()}`);
+    await sleep(everyMs);
+  }
+}
+
+/** One line of the report: a figure, its baseline and their ratio. */
+export interface Row {
+  measurement: string;
+  baseline: string;
+  product: string;
+  ratio: string;
+}
+
+export const ratio = (product: number, baseline: number) => `×${(product / baseline).toFixed(2)}`;
+
+export function table(rows: Row[]): string {
+  const header: Row = { measurement: 'measurement', baseline: 'baseline', product: 'product', ratio: 'product/baseline' };
+  const keys = ['measurement', 'baseline', 'product', 'ratio'] as const;
+  const widths = keys.map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)));
+  const line = (r: Row) =>
+    keys
+      .map((k, c) => r[k].padEnd(widths[c]))
+      .join('   ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('   '), ...rows.map(line)].join('\n');
+}
