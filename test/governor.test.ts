@@ -53,12 +53,15 @@ describe('connection slots', () => {
     let maxHeld = 0;
     let acquired = 0;
     const latencies: number[] = [];
-    const deadline = Date.now() + 3_000;
+    // Until the slots were all held at once and enough acquisitions were seen, however slow the machine; the
+    // deadline only bounds a run that never gets there.
+    const deadline = Date.now() + 60_000;
+    const enough = () => maxHeld === N && acquired >= 60;
     await Promise.all(
       Array.from({ length: 20 }, async (_, loop) => {
-        while (Date.now() < deadline) {
+        while (!enough() && Date.now() < deadline) {
           const started = performance.now();
-          const slot = await slots[loop % slots.length]!.tryAcquire(mailbox);
+          const slot = await slots[loop % slots.length].tryAcquire(mailbox);
           latencies.push(performance.now() - started);
           if (!slot) {
             await sleep(2 + Math.random() * 8);
@@ -78,8 +81,8 @@ describe('connection slots', () => {
     const calls = instances.reduce((sum, i) => sum + i.calls(), 0);
     t.diagnostic(`max held ${maxHeld}/${N}; ${acquired} acquisitions in ${latencies.length} tryAcquire calls; ${(calls / latencies.length).toFixed(2)} storage calls per tryAcquire (incl. releases); mean tryAcquire ${mean(latencies).toFixed(1)} ms`);
     assert.equal(maxHeld, N, 'contention should fill every slot');
-    assert.ok(acquired > 20, `only ${acquired} acquisitions`);
-    assert.equal((await acquireAll(slots[0]!, mailbox)).length, N, 'all slots free after the run');
+    assert.ok(acquired >= 60, `only ${acquired} acquisitions`);
+    assert.equal((await acquireAll(slots[0], mailbox)).length, N, 'all slots free after the run');
   });
 
   test('a released slot is free for another instance at once; the mailbox key ignores case', async (t) => {
@@ -96,14 +99,14 @@ describe('connection slots', () => {
     assert.equal(await slotsB.tryAcquire('Release@Contoso.COM'), undefined);
 
     const [given] = held.splice(1, 1);
-    await given!.release();
+    await given.release();
     const callsBefore = b.calls();
     const started = performance.now();
     const taken = await slotsB.tryAcquire('release@contoso.com');
     const ms = performance.now() - started;
-    assert.equal(taken?.index, given!.index);
+    assert.equal(taken?.index, given.index);
     t.diagnostic(`first use of 3 slots (blobs created): ${firstUse.calls} calls, ${firstUse.ms.toFixed(1)} ms; acquire of an existing slot: ${b.calls() - callsBefore} calls (1 per slot tried), ${ms.toFixed(1)} ms`);
-    await Promise.all([taken!, ...held].map((s) => s.release()));
+    await Promise.all([taken, ...held].map((s) => s.release()));
   });
 
   test('a slot whose lease was broken is marked lost, and releasing it leaves the new holder alone', async () => {
@@ -141,7 +144,7 @@ describe('connection slots', () => {
         })();`;
       const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, CONTAINER_URL: containerUrl, ACCOUNT_KEY: AZURITE_ACCOUNT_KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
       try {
-        const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+        const [line] = (await once(child.stdout, 'data')) as [Buffer];
         const heldAt = Date.now();
         assert.deepEqual((JSON.parse(line.toString()) as number[]).sort(), [0, 1, 2]);
         child.kill('SIGKILL');
@@ -186,101 +189,149 @@ describe('connection slots', () => {
 });
 
 describe('rate limiter', () => {
-  test('admits exactly maxPerMinute of 40 concurrent reservations from 3 instances', async (t) => {
+  const MINUTE = 60_000;
+  /** A limiter of its own instance, on a clock the test moves; it records the waits instead of sleeping them. */
+  function paced(container: ContainerClient, clock: { ms: number }, options: { maxPerMinute: number; maxInFlight: number; maxWaitMs?: number }) {
+    const waits: number[] = [];
+    const limiter = createRateLimiter({ container, ...options, now: () => clock.ms, sleep: (ms) => (waits.push(ms), Promise.resolve()) });
+    return { limiter, waits };
+  }
+  const turnsOf = (results: ReserveResult[]) => results.flatMap((r) => (r.ok ? [r.turnAt] : [])).sort((a, b) => a - b);
+
+  test('40 concurrent reservations from 3 instances: every turn its own, an interval apart, none beyond maxWait', async (t) => {
     const mailbox = 'rate@contoso.com';
+    const clock = { ms: 1_000_000 };
+    // 13 a minute with 3 connections: one turn every 60 s / (13 - 3) = 6 s; waiting up to 30 s admits 6 turns.
     const instances = [instance(), instance(), instance()];
-    const limiters = instances.map(({ container }) => createRateLimiter({ container, maxPerMinute: 10 }));
-    const latencies: number[] = [];
-    const results = await Promise.all(
-      Array.from({ length: 40 }, async (_, i) => {
-        const started = performance.now();
-        const result = await limiters[i % 3]!.tryReserve(mailbox);
-        latencies.push(performance.now() - started);
-        return result;
+    const limiters = instances.map(({ container }) => paced(container, clock, { maxPerMinute: 13, maxInFlight: 3, maxWaitMs: 30_000 }));
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => limiters[i % 3].limiter.tryReserve(mailbox)));
+    const calls = instances.reduce((sum, i) => sum + i.calls(), 0);
+    t.diagnostic(`40 concurrent: ${turnsOf(results).length} admitted; ${(calls / 40).toFixed(2)} storage calls per tryReserve`);
+    assert.deepEqual(turnsOf(results), [0, 1, 2, 3, 4, 5].map((k) => clock.ms + k * 6_000));
+    for (const r of results) if (!r.ok) assert.equal(r.retryAfterMs, 6_000, 'the next turn is 36 s ahead, 6 s beyond maxWait');
+    assert.deepEqual(limiters.flatMap((l) => l.waits).sort((a, b) => a - b), [1, 2, 3, 4, 5].map((k) => k * 6_000), 'each waits for its turn; the first need not');
+  });
+
+  test('instances reserving as the clock moves on: never more than maxPerMinute − maxInFlight turns in any minute', async () => {
+    const mailbox = 'moving@contoso.com';
+    const clock = { ms: 5_000_000 };
+    const [N, C] = [20, 3];
+    const interval = MINUTE / (N - C);
+    const limiters = [instance(), instance(), instance()].map(({ container }) => paced(container, clock, { maxPerMinute: N, maxInFlight: C, maxWaitMs: 10_000 }));
+    const turns: number[] = [];
+    await Promise.all(
+      limiters.map(async ({ limiter }) => {
+        for (let i = 0; i < 25; i++) {
+          const asked = clock.ms;
+          const result = await limiter.tryReserve(mailbox);
+          if (result.ok) {
+            assert.ok(result.turnAt >= asked && result.turnAt <= clock.ms + 10_000, 'a turn is never in the past, nor beyond maxWait');
+            turns.push(result.turnAt);
+          }
+          clock.ms += Math.random() * interval; // the instances' reservations interleave with the clock
+        }
       }),
     );
-    const admitted = results.filter((r): r is Extract<ReserveResult, { ok: true }> => r.ok);
-    const refused = results.filter((r): r is Extract<ReserveResult, { ok: false }> => !r.ok);
-    const calls = instances.reduce((sum, i) => sum + i.calls(), 0);
-    t.diagnostic(`40 concurrent: ${admitted.length} admitted; ${(calls / 40).toFixed(2)} storage calls per tryReserve; mean ${mean(latencies).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(0)} ms`);
-    assert.equal(admitted.length, 10);
-    // Nothing completed yet: a place can come free no sooner than a window after a completion.
-    for (const r of refused) assert.equal(r.retryAfterMs, 60_001);
-
-    const completing = Date.now();
-    await Promise.all(admitted.map((r) => r.reservation.complete()));
-    // The earliest doneAt lies between `completing` and now: a place frees a window (+1 ms) after it.
-    const next = await limiters[0]!.tryReserve(mailbox);
-    const elapsed = Date.now() - completing;
-    assert.equal(next.ok, false);
-    const retryAfterMs = (next as { retryAfterMs: number }).retryAfterMs;
-    assert.ok(retryAfterMs >= 60_001 - elapsed && retryAfterMs <= 60_001, `retryAfterMs ${retryAfterMs}, ${elapsed} ms after completing`);
-    const log = await readLog(mailbox);
-    assert.equal(log.length, 10);
-    assert.ok(log.every((e) => typeof e.doneAt === 'number'), 'every entry completed');
+    turns.sort((a, b) => a - b);
+    assert.ok(turns.length > 20, `only ${turns.length} turns`);
+    for (let i = 1; i < turns.length; i++) assert.ok(turns[i] - turns[i - 1] >= interval - 1e-6, `turns ${i - 1} and ${i} are ${turns[i] - turns[i - 1]} ms apart`);
+    for (let i = N - C; i < turns.length; i++) assert.ok(turns[i] - turns[i - (N - C)] >= MINUTE - 1e-6, 'at most N − C turns within any minute');
   });
 
-  test('sequential reservations: storage calls and latency', async (t) => {
-    const mailbox = 'sequential@contoso.com';
+  for (const maxPerMinute of [30, 10_000]) {
+    test(`${maxPerMinute}/min: one write per turn, a refusal from a current copy costs nothing, another instance's turn one read more; the pace stays one number`, async (t) => {
+      const mailbox = `cost-${maxPerMinute}@contoso.com`;
+      const clock = { ms: 9_000_000 };
+      const interval = MINUTE / (maxPerMinute - 3);
+      const a = instance();
+      const { limiter } = paced(a.container, clock, { maxPerMinute, maxInFlight: 3, maxWaitMs: 0 });
+      assert.ok((await limiter.tryReserve(mailbox)).ok);
+      assert.equal(a.calls(), 2, 'first use: read (not found) and create');
+
+      let before = a.calls();
+      for (let i = 0; i < 50; i++) {
+        clock.ms += interval;
+        assert.ok((await limiter.tryReserve(mailbox)).ok);
+      }
+      const perTurn = (a.calls() - before) / 50;
+      before = a.calls();
+      const refused = await limiter.tryReserve(mailbox); // the clock has not moved: the next turn is an interval ahead
+      assert.equal(refused.ok, false);
+      assert.equal(a.calls() - before, 0, 'a refusal from a current copy costs nothing');
+
+      const b = instance();
+      clock.ms += interval;
+      assert.ok((await paced(b.container, clock, { maxPerMinute, maxInFlight: 3, maxWaitMs: 0 }).limiter.tryReserve(mailbox)).ok);
+      clock.ms += interval;
+      before = a.calls();
+      assert.ok((await limiter.tryReserve(mailbox)).ok);
+      const afterOther = a.calls() - before;
+      const pace = await instance().container.getBlobClient(`${mailboxFolder(mailbox)}/rate`).downloadToBuffer();
+      t.diagnostic(`${maxPerMinute}/min: ${perTurn} calls per turn, ${afterOther} after another instance's turn; the pace blob is ${pace.length} bytes`);
+      assert.equal(perTurn, 1);
+      assert.equal(afterOther, 3, 'the write fails on the etag, then read and write');
+      assert.ok(pace.length < 40, pace.toString());
+    });
+  }
+
+  test('reservations made together share one write', async () => {
     const { container, calls } = instance();
-    const limiter = createRateLimiter({ container, maxPerMinute: 30 });
-    assert.ok((await limiter.tryReserve(mailbox)).ok); // creates the log
-    const reserve: number[] = [];
-    const complete: number[] = [];
-    let before = calls();
-    for (let i = 0; i < 29; i++) {
-      let started = performance.now();
-      const result = await limiter.tryReserve(mailbox);
-      reserve.push(performance.now() - started);
-      assert.ok(result.ok);
-      started = performance.now();
-      await result.reservation.complete();
-      complete.push(performance.now() - started);
-    }
-    const perPair = (calls() - before) / 29;
-    before = calls();
-    assert.equal((await limiter.tryReserve(mailbox)).ok, false);
-    const perRefusal = calls() - before;
-    t.diagnostic(`reserve+complete: ${perPair} storage calls; refused reserve: ${perRefusal}; mean reserve ${mean(reserve).toFixed(1)} ms, complete ${mean(complete).toFixed(1)} ms (log of up to 30 entries)`);
-    assert.equal(perPair, 4, 'read+write to reserve, read+write to complete');
-    assert.equal(perRefusal, 1, 'a refusal only reads');
+    const { limiter } = paced(container, { ms: 12_000_000 }, { maxPerMinute: 10_000, maxInFlight: 3 });
+    const results = await Promise.all(Array.from({ length: 10 }, () => limiter.tryReserve('together@contoso.com')));
+    assert.equal(turnsOf(results).length, 10);
+    assert.equal(calls(), 2, 'one read (not found) and one create for all ten');
   });
 
-  test('with an injected clock, entries expire a window after doneAt, and unfinished ones after 10 minutes', async () => {
+  test("10,000/min: one write also takes the turns due within 50 ms for the process's next sends; one not used by its time is lost", async () => {
+    const mailbox = 'spare@contoso.com';
+    const clock = { ms: 15_000_000 };
+    const interval = MINUTE / (10_000 - 3);
+    const { container, calls } = instance();
+    const { limiter } = paced(container, clock, { maxPerMinute: 10_000, maxInFlight: 3 });
+    const first = await limiter.tryReserve(mailbox);
+    assert.deepEqual(first, { ok: true, turnAt: clock.ms });
+    const spare = Math.floor(50 / interval);
+    assert.equal(calls(), 2, 'read (not found) and create');
+    for (let k = 1; k <= spare; k++) {
+      const next = await limiter.tryReserve(mailbox);
+      assert.ok(next.ok && Math.abs(next.turnAt - (clock.ms + k * interval)) < 1e-6, JSON.stringify(next));
+    }
+    assert.equal(calls(), 2, `${spare} more turns without a request`);
+    assert.ok((await limiter.tryReserve(mailbox)).ok);
+    assert.equal(calls(), 3);
+
+    clock.ms += 1_000; // the turns taken ahead are past now: never used late, a write takes new ones
+    const late = await limiter.tryReserve(mailbox);
+    assert.deepEqual(late, { ok: true, turnAt: clock.ms });
+    assert.equal(calls(), 4);
+  });
+
+  test('with an injected clock: a turn within maxWait is waited for; a later one is refused until it is within reach', async () => {
     const mailbox = 'clock@contoso.com';
-    let now = 1_000_000;
-    const at = (ms: number) => (now = 1_000_000 + ms);
-    const [a, b] = [instance(), instance()].map(({ container }) => createRateLimiter({ container, maxPerMinute: 2, windowMs: 60_000, now: () => now }));
-    const reserve = async (limiter = a!) => limiter.tryReserve(mailbox);
+    const clock = { ms: 20_000_000 };
+    const t0 = clock.ms;
+    // 5 a minute with 3 connections: a turn every 30 s.
+    const [a, b] = [instance(), instance()].map(({ container }) => paced(container, clock, { maxPerMinute: 5, maxInFlight: 3, maxWaitMs: 10_000 }));
+    assert.deepEqual(await a.limiter.tryReserve(mailbox), { ok: true, turnAt: t0 });
+    assert.deepEqual(await b.limiter.tryReserve(mailbox), { ok: false, retryAfterMs: 20_000 });
+    clock.ms = t0 + 20_000;
+    assert.deepEqual(await b.limiter.tryReserve(mailbox), { ok: true, turnAt: t0 + 30_000 });
+    assert.deepEqual(b.waits, [10_000]);
+    assert.deepEqual(await a.limiter.tryReserve(mailbox), { ok: false, retryAfterMs: 30_000 });
+  });
 
-    at(0);
-    const r1 = await reserve(a);
-    const r2 = await reserve(b);
-    assert.ok(r1.ok && r2.ok);
-    assert.deepEqual(await reserve(), { ok: false, retryAfterMs: 60_001 });
+  test('a sender that dies after its reservation leaves nothing behind: the next turn is one interval later', async () => {
+    const mailbox = 'crashed-sender@contoso.com';
+    const clock = { ms: 30_000_000 };
+    const dead = paced(instance().container, clock, { maxPerMinute: 30, maxInFlight: 3 });
+    assert.ok((await dead.limiter.tryReserve(mailbox)).ok); // and then nothing: no completion to record
+    const next = await paced(instance().container, clock, { maxPerMinute: 30, maxInFlight: 3 }).limiter.tryReserve(mailbox);
+    assert.deepEqual(next, { ok: true, turnAt: clock.ms + MINUTE / 27 });
+  });
 
-    at(59_000);
-    await r1.reservation.complete();
-    at(61_000); // 61 s after r1 was reserved but only 2 s after it was done: still counts
-    assert.deepEqual(await reserve(b), { ok: false, retryAfterMs: 58_001 });
-    at(119_000);
-    assert.deepEqual(await reserve(), { ok: false, retryAfterMs: 1 });
-    at(119_001);
-    const r3 = await reserve();
-    assert.ok(r3.ok, 'a window after doneAt the place is free');
-    assert.deepEqual((await readLog(mailbox)).map((e) => e.reservedAt), [1_000_000, 1_119_001], 'the expired entry left the log');
-
-    // r2 never completes (a crashed sender): it counts for 10 minutes, then is dropped.
-    at(600_000);
-    assert.deepEqual(await reserve(), { ok: false, retryAfterMs: 1 });
-    at(600_001);
-    assert.ok((await reserve(b)).ok);
-    await r2.reservation.complete(); // too late: its entry is gone, nothing to record
-    assert.deepEqual((await readLog(mailbox)).map((e) => [e.reservedAt, e.doneAt]), [[1_119_001, undefined], [1_600_001, undefined]]);
+  test('a limit no greater than the connections per mailbox is refused: each connection may carry a message into the next minute', () => {
+    const { container } = instance();
+    assert.throws(() => createRateLimiter({ container, maxPerMinute: 3, maxInFlight: 3 }), /must exceed the connections per mailbox/);
+    assert.doesNotThrow(() => createRateLimiter({ container, maxPerMinute: 4, maxInFlight: 3 }));
   });
 });
-
-async function readLog(mailbox: string): Promise<Array<{ id: string; reservedAt: number; doneAt?: number }>> {
-  const body = await instance().container.getBlobClient(`${mailboxFolder(mailbox)}/rate`).downloadToBuffer();
-  return JSON.parse(body.toString('utf8')).entries;
-}

@@ -69,16 +69,13 @@ export class SmtpSender {
     const waitStarted = performance.now();
     const lane = await this.takeLane(mailbox);
     try {
-      // Reserve a place in the messages-per-minute budget only once a connection is ours.
+      // A turn in the messages-per-minute pace only once a connection is ours: the limiter counts on each
+      // connection carrying one send at a time.
       const reserved = await this.rate.tryReserve(mailbox);
       if (!reserved.ok) throw new ThrottledError('rate-limit', reserved.retryAfterMs);
       instruments().governorWait.record(performance.now() - waitStarted);
-      try {
-        const info = await lane.transport.sendMail(message);
-        return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
-      } finally {
-        await reserved.reservation.complete();
-      }
+      const info = await lane.transport.sendMail(message);
+      return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
     } finally {
       this.giveBack(mailbox, lane);
     }
@@ -194,8 +191,8 @@ export function laneTransportOptions(options: SmtpOptions, mailbox: string): SMT
     pool: true,
     maxConnections: 1, // one connection per lane; lanes are capped across instances
     maxMessages: 100,
-    // No silent re-sends after a dropped connection: each SMTP attempt must be one rate reservation and one
-    // recorded attempt; the worker retries (or defers) on its own terms.
+    // No silent re-sends after a dropped connection: each SMTP attempt must be one turn of the rate limit and
+    // one recorded attempt; the worker retries (or defers) on its own terms.
     maxRequeues: 0,
     host,
     port,
