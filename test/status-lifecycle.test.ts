@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { MAIL_STATES } from '../src/status/mail-state';
 import * as transition from '../src/status/transitions';
 import { statusView, statusViewSchema } from '../src/status/status-view';
-import type { StatusRecord } from '../src/status/status-store';
+import { changesNothing, type StatusRecord } from '../src/status/status-store';
 import { functionKeyCaller } from '../src/callers/sender-policy';
 import { createGetMailStatusHandler } from '../src/handlers/get-mail-status';
 import { processMessage } from '../src/delivery/process-message';
@@ -79,6 +79,21 @@ for (const [name, changes, category, hint] of finals) {
   });
 }
 
+test('enqueue failed: final, and no longer said to be queued', async () => {
+  const record = await apply(transition.enqueueFailed());
+  assert.deepEqual([record.status, record.errorCategory, record.enqueuedAt, record.claimUntil], ['failed', 'enqueue-failed', undefined, undefined]);
+});
+
+test('a change that changes nothing is no write: the same version comes back, updatedAt untouched', async () => {
+  const store = memoryStatusStore();
+  const current = store.put({ ...busy(), status: 'deferred', claimUntil: undefined });
+  const same = await store.update(current, transition.defer(Date.parse(busy().nextAttemptAt!)), new Date(NOW + 5_000));
+  assert.equal(same, current);
+  assert.ok(changesNothing(busy(), { accepted: undefined, attempts: 2, status: 'sending' }));
+  assert.ok(!changesNothing(busy(), { attempts: 3 }));
+  assert.ok(!changesNothing({ ...busy(), accepted: ['a@example.com'] }, { accepted: ['b@example.com'] }));
+});
+
 test('replies: the code read from the text unless given, the text cut at 1000 characters', () => {
   assert.deepEqual(transition.replyOf('451 4.7.500 Server busy'), { lastReplyCode: 451, lastReplyText: '451 4.7.500 Server busy' });
   assert.deepEqual(transition.replyOf('token endpoint 503', 503), { lastReplyCode: 503, lastReplyText: 'token endpoint 503' });
@@ -103,7 +118,7 @@ for (const path of ['poisoned', 'malformed'] as const) {
     const runtime = { config: { publicBaseUrl: 'https://mail.example' }, status: w.status, authenticate } as unknown as Runtime;
     const response = await createGetMailStatusHandler(() => runtime)(new HttpRequest({ method: 'GET', url: 'https://mail.example/api/mail/m-1', params: { id: 'm-1' } }));
     assert.equal(response.status, 422);
-    const { mail } = JSON.parse(String(response.body)) as { mail: Record<string, unknown> };
+    const { mail } = JSON.parse(response.body as string) as { mail: Record<string, unknown> };
     assert.deepEqual([mail.status, (mail.error as { category: string }).category], ['failed', path]);
     assert.equal(mail.nextAttemptAt, undefined);
   });

@@ -124,6 +124,25 @@ test('deferred and not yet due: back on the queue for the rest of the wait; due 
   assert.equal(record(w).status, 'sent');
 });
 
+test('an early copy of a deferred message: back on the queue, and no record write, which would change nothing', async () => {
+  const w = fakeWorld();
+  seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 20_000) });
+  w.clock.ms += 5_000;
+  await run(w, envelope(w));
+  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [15_000]);
+  assert.deepEqual(w.status.updates, []);
+  assert.equal(record(w).nextAttemptAt, iso(w.clock.ms + 15_000));
+});
+
+test('a message sent at the first try: its record read once and written twice (claim, outcome), with the etags it got', async () => {
+  const w = fakeWorld();
+  seed(w, {});
+  await run(w, envelope(w));
+  assert.equal(record(w).status, 'sent');
+  assert.equal(w.status.reads, 1);
+  assert.deepEqual(w.status.updates.map((u) => u.status), ['sending', 'sent']);
+});
+
 test('sender not allowed: failed at once, no attempt, nothing sent', async () => {
   const w = fakeWorld();
   await run(w, envelope(w, { mail: { ...MAIL, from: 'ceo@elsewhere.example' } }));
@@ -138,7 +157,7 @@ test('sent with some recipients rejected: the record made for a direct producer 
   const w = fakeWorld();
   w.smtp.script.push({ accepted: ['a@example.com'], rejected: ['b@example.com'], response: '250 2.0.0 OK queued' });
   await run(w, envelope(w));
-  const claim = w.status.updates[0]!;
+  const claim = w.status.updates[0];
   assert.deepEqual([claim.status, claim.attempts, claim.claimUntil], ['sending', 1, iso(w.clock.ms + 60_000)]);
   const sent = record(w);
   assert.equal(sent.status, 'sent');
@@ -186,7 +205,7 @@ test('temporary failure: deferred by the backoff of its attempt count, each atte
   assert.equal(deferred.claimUntil, undefined);
 
   w.clock.ms += 10_000;
-  await run(w, w.outbox.requeued[0]!.envelope);
+  await run(w, w.outbox.requeued[0].envelope);
   assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [10_000, 20_000]);
   assert.equal(record(w).attempts, 2);
 });
@@ -217,7 +236,7 @@ test('throttled by our own governor: deferred for its retry-after (plus up to ha
   w.smtp.script.push(new ThrottledError('connection-slots', 4_000));
   await run(w, envelope(w));
   assert.equal(w.outbox.requeued.length, 1);
-  const { delayMs } = w.outbox.requeued[0]!;
+  const { delayMs } = w.outbox.requeued[0];
   assert.ok(delayMs >= 4_000 && delayMs <= 6_000, String(delayMs));
   assert.deepEqual([record(w).status, record(w).attempts, record(w).errorCategory], ['deferred', 0, 'connection-slots']);
   assert.ok(w.log.lines.some((l) => l.startsWith('log Deferred message m-1')));
@@ -270,6 +289,8 @@ test('storage error: rethrown for the host to retry; at the last dequeue the rec
   assert.match(record(w).hint!, /^Moved to the poison queue after repeated errors: QueueNotFound/);
   assert.equal(record(w).nextAttemptAt, undefined, 'a failed record promises no next attempt');
 
+  assert.equal(w.status.reads, 2, 'one read per copy; the poison mark goes on the version the worker holds');
+
   const v = fakeWorld();
   v.status.failNext.get = new Error('503 ServerBusy');
   await assert.rejects(run(v, envelope(v)), /ServerBusy/);
@@ -305,4 +326,18 @@ test('the record moved meanwhile: creation and the outcome use the latest versio
   assert.equal(record(w).status, 'sent');
   assert.equal(record(w).requestHash, 'h');
   assert.equal(record(w).enqueuedAt, iso(w.clock.ms + 1));
+});
+
+test('a deferral that lost its race to another copy finishing the message leaves the record final', async () => {
+  const w = fakeWorld();
+  seed(w, {});
+  w.smtp.script.push(smtpError(BUSY));
+  const send = w.smtp.send.bind(w.smtp);
+  w.smtp.send = async (mailbox, message) => {
+    w.status.put({ ...record(w), status: 'sent', claimUntil: undefined, lastReplyCode: 250 });
+    return send(mailbox, message);
+  };
+  await run(w, envelope(w));
+  assert.equal(w.outbox.requeued.length, 1, 'queued again first; that copy will find the record final');
+  assert.deepEqual([record(w).status, record(w).lastReplyCode], ['sent', 250]);
 });

@@ -64,11 +64,20 @@ export class MessageWorker {
 
   /** The host moves the message to the poison queue next: its record says so, unless it ended otherwise. */
   async poisoned(error: Error): Promise<void> {
-    const latest = await this.deps.status.get(this.envelope.id);
-    if (latest && !isFinal(latest.record.status)) {
-      await this.deps.status.update(latest, transition.poison(error), new Date(this.now()));
-      countOutcome({ status: 'failed', errorCategory: 'poisoned' });
+    const { status } = this.deps;
+    // The record as this worker last had it, if it got that far: its etag says whether it is still the latest.
+    const known = (this.stored as StoredStatus | undefined) ?? (await status.get(this.envelope.id));
+    const changes = transition.poison(error);
+    try {
+      if (!known || isFinal(known.record.status)) return;
+      this.stored = await status.update(known, changes, new Date(this.now()));
+    } catch (conflict) {
+      if (!(conflict instanceof StatusConflictError)) throw conflict;
+      const latest = await status.get(this.envelope.id);
+      if (!latest || isFinal(latest.record.status)) return;
+      this.stored = await status.update(latest, changes, new Date(this.now()));
     }
+    countOutcome(changes);
   }
 
   private async send(mail: MailRequest): Promise<void> {
@@ -171,7 +180,9 @@ export class MessageWorker {
     } catch (error) {
       if (!(error instanceof StatusConflictError)) throw error;
       const latest = await status.get(this.envelope.id);
-      if (latest) this.stored = await status.update(latest, changes, new Date(this.now()));
+      if (!latest) return;
+      // Nothing changes a final record: another copy finished the message meanwhile, and its outcome stands.
+      this.stored = isFinal(latest.record.status) ? latest : await status.update(latest, changes, new Date(this.now()));
     }
   }
 

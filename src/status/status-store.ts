@@ -63,6 +63,11 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): StoredS
   return { record: record as unknown as StatusRecord, etag: etag };
 }
 
+/** True when every changed field already has that value (a field set to undefined: already absent). */
+export function changesNothing(record: StatusRecord, changes: Partial<StatusRecord>): boolean {
+  return Object.entries(changes).every(([key, value]) => JSON.stringify(record[key as keyof StatusRecord]) === JSON.stringify(value));
+}
+
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
 export function createStatusStore(table: TableClient) {
@@ -87,8 +92,12 @@ export function createStatusStore(table: TableClient) {
       }
     },
 
-    /** Replaces the record if nobody changed it since it was read (etag). Fields set to undefined are removed. */
+    /**
+     * Replaces the record if nobody changed it since it was read (etag). Fields set to undefined are removed.
+     * Changes that change nothing write nothing: the record stays as it is, updatedAt included.
+     */
     async update(current: StoredStatus, changes: Partial<StatusRecord>, now = new Date()): Promise<StoredStatus> {
+      if (changesNothing(current.record, changes)) return current;
       const record = { ...current.record, ...changes, id: current.record.id, updatedAt: now.toISOString() };
       try {
         const response = await table.updateEntity(toEntity(record), 'Replace', { etag: current.etag });

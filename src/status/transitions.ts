@@ -34,6 +34,11 @@ export function poison(error: Error): Changes {
   return fail('poisoned', `Moved to the poison queue after repeated errors: ${error.message.slice(0, 500)}`);
 }
 
+/** Intake recorded the message but could not queue it, and the caller has no key to come back with. */
+export function enqueueFailed(): Changes {
+  return { ...fail('enqueue-failed', 'Could not queue the message; send the request again.'), enqueuedAt: undefined };
+}
+
 /** The message or its payload can never be sent as it is. */
 export function malformed(reason: string): Changes {
   return fail('malformed', reason.slice(0, 1000));

@@ -1,8 +1,10 @@
 // In-memory stand-ins for the worker's dependencies, for unit tests of its decisions: a status store that
-// honours etags like Table storage, an outbox, a token source and an SMTP sender that answer from a script,
-// a fixed clock and a logger that keeps its lines.
+// honours etags like Table storage and, like the real one, writes nothing for a change that changes nothing;
+// an outbox, a token source and an SMTP sender that answer from a script, a fixed clock and a logger that
+// keeps its lines.
+/* eslint-disable @typescript-eslint/require-await -- the stand-ins answer at once, with the async signatures of what they replace */
 import type Mail from 'nodemailer/lib/mailer';
-import { StatusConflictError, type StatusRecord, type StoredStatus } from '../../src/status/status-store';
+import { changesNothing, StatusConflictError, type StatusRecord, type StoredStatus } from '../../src/status/status-store';
 import type { Envelope } from '../../src/mail/envelope';
 import type { SentInfo } from '../../src/smtp/smtp-sender';
 import type { DeliveryPolicy, WorkerDeps } from '../../src/delivery/process-message';
@@ -27,11 +29,14 @@ export function memoryStatusStore() {
     /** Called before a create or update is checked: a test changes the row there, as another copy of the message would. */
     before: undefined as ((op: 'create' | 'update', id: string) => void) | undefined,
     updates: [] as Partial<StatusRecord>[],
+    /** How many times a record was read, as a storage request would be. */
+    reads: 0,
     /** Writes a record as someone else would: a new etag, so versions read before no longer match. */
     put,
     record: (id: string) => rows.get(id)?.record,
     async get(id: string) {
       take(this.failNext, 'get');
+      this.reads++;
       const row = rows.get(id);
       return row && stored(row.record, row.etag);
     },
@@ -42,6 +47,8 @@ export function memoryStatusStore() {
       return put(record);
     },
     async update(current: StoredStatus, changes: Partial<StatusRecord>, now = new Date()) {
+      // Like the real store: a change that changes nothing is no request at all.
+      if (changesNothing(current.record, changes)) return current;
       take(this.failNext, 'update');
       this.before?.('update', current.record.id);
       if (rows.get(current.record.id)?.etag !== current.etag) throw new StatusConflictError(current.record.id, 'changed');
