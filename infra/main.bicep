@@ -116,6 +116,24 @@ param maxMessagesPerMinute string = ''
 @description('MAIL_MAX_MESSAGE_BYTES override; empty: code default.')
 param maxMessageBytes string = ''
 
+@description('MAIL_PUBLIC_BASE_URL: origin of the status URLs in Location headers, e.g. https://mail.contoso.com behind a gateway (azd: MAIL_PUBLIC_BASE_URL). Empty: not set; the app uses its own host name.')
+param publicBaseUrl string = ''
+
+@description('Create the API application (Entra) that callers get tokens for, with its Mail.Send app role (azd: EXPOSE_API). false: no Entra object for the API, callers only by function key or caller key; needed only where the deployer may not create applications.')
+param exposeApi bool = true
+
+@description('API application uniqueName and display name stem; empty: exo-smtp-mailer-api-<token>.')
+param apiAppName string = ''
+
+@description('Application ID URI of the API; empty: api://<tenant id>/<apiAppName>. E.g. https://mail.contoso.com/api (a verified domain), or api://<API_APP_ID> on a later deployment.')
+param apiIdentifierUri string = ''
+
+@description('MAIL_CALLERS: who may call the HTTP API and as whom each may send (azd: MAIL_CALLERS, a JSON list; see the README, "Callers"). Empty: not set, the Functions host checks function keys.')
+param mailCallers caller[] = []
+
+@description('Object ids of service principals granted the API\'s Mail.Send app role, e.g. Logic Apps\' managed identities (their principal id) (azd: API_CALLER_PRINCIPAL_IDS, a JSON list). Removing an id does not revoke its grant.')
+param apiCallerPrincipalIds string[] = []
+
 @description('Comma-separated e-mail addresses notified when an alert fires (azd: ALERT_EMAILS). Empty: no action group; the alerts still fire and show under Azure Monitor > Alerts.')
 param alertEmailAddresses string = ''
 
@@ -129,12 +147,33 @@ param alertFailureRatePercent int = 10
 @maxValue(1440)
 param alertQueueAgeMinutes int = 15
 
+// One entry of MAIL_CALLERS. Only the shape is checked here (so a misspelt field fails the deployment rather than the
+// app's start); the app validates the values. test/infra-settings.test.ts keeps the fields equal to the code's schema.
+@sealed()
+type caller = {
+  name: string
+  keySha256: string?
+  entraAppId: string?
+  entraRole: string?
+  senders: string[]
+  defaultSender: string?
+  recipientDomains: string[]?
+  dailyQuota: int?
+  readAllStatus: bool?
+}
+
 // Microsoft Graph Bicep deploys in the public cloud only (not Azure Government or Azure China), and modules/entra.bicep
 // needs it. Stop at the first resource, before anything is created, instead of failing half-way.
 var publicCloud = environment().name == 'AzureCloud'
-var resourceGroupNameChecked = publicCloud
-  ? (empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName)
-  : fail('This template supports the Azure public cloud only: its Entra objects use Microsoft Graph Bicep, which does not deploy to ${environment().name}. See infra/README.md, "Sovereign clouds".')
+// Entra callers need the API application: without it there is no audience to check their tokens against. Checked
+// with the cloud, before anything is created.
+var entraCallers = filter(mailCallers, entry => !empty(entry.?entraAppId ?? '') || !empty(entry.?entraRole ?? ''))
+var apiInputsConsistent = exposeApi || (empty(entraCallers) && empty(apiCallerPrincipalIds))
+var resourceGroupNameChecked = !publicCloud
+  ? fail('This template supports the Azure public cloud only: its Entra objects use Microsoft Graph Bicep, which does not deploy to ${environment().name}. See infra/README.md, "Sovereign clouds".')
+  : !apiInputsConsistent
+      ? fail('exposeApi is false, but mailCallers has entraAppId/entraRole callers or apiCallerPrincipalIds is not empty: both need the API application.')
+      : (empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName)
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -143,6 +182,7 @@ var tags = {
 var appRegistrationMode = authMode != 'managedIdentity'
 var keyVaultCredential = authMode == 'clientSecret' || authMode == 'clientCertificate'
 var appUniqueName = empty(appRegistrationName) ? 'exo-smtp-mailer-${resourceToken}' : appRegistrationName
+var apiUniqueName = empty(apiAppName) ? 'exo-smtp-mailer-api-${resourceToken}' : apiAppName
 // Names are computed here, not read from module outputs, so what-if can predict every resource id.
 var identityName = 'id-mail-${resourceToken}'
 // Two storage accounts: host storage (AzureWebJobsStorage, deployment package) and mail storage (MailStorage), so
@@ -258,6 +298,11 @@ module entra 'modules/entra.bicep' = {
     federationIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
     federationAudience: federationAudience
     ownerObjectId: principalType == 'Group' ? '' : principalId
+    exposeApi: exposeApi
+    apiUniqueName: apiUniqueName
+    apiDisplayName: '${apiUniqueName} (${environmentName})'
+    apiIdentifierUri: empty(apiIdentifierUri) ? 'api://${tenant().tenantId}/${apiUniqueName}' : apiIdentifierUri
+    apiCallerPrincipalIds: apiCallerPrincipalIds
   }
 }
 
@@ -299,6 +344,11 @@ module functionApp 'modules/functionapp.bicep' = {
     maxConnectionsPerMailbox: maxConnectionsPerMailbox
     maxMessagesPerMinute: maxMessagesPerMinute
     maxMessageBytes: maxMessageBytes
+    publicBaseUrl: publicBaseUrl
+    callers: empty(mailCallers) ? '' : string(mailCallers)
+    // v2 tokens carry the client id as aud; the ID URI is what v1 tokens would carry.
+    apiAudience: exposeApi ? '${entra.outputs.apiAppId},${entra.outputs.apiIdentifierUri}' : ''
+    apiTenantId: exposeApi ? tenant().tenantId : ''
   }
   // The app must not start before its identity may read storage, the vault and App Insights (the mail storage and
   // monitoring modules come first anyway: their outputs are parameters above).
@@ -346,3 +396,9 @@ output EXO_CREDENTIAL_NAME string = keyVaultCredential ? credentialName : ''
 output EXO_APP_CLIENT_ID string = entra.outputs.appId
 output EXO_SENDER_APP_ID string = entra.outputs.senderAppId
 output EXO_SENDER_OBJECT_ID string = entra.outputs.senderObjectId
+// The API callers present Entra tokens for (empty with exposeApi=false): the audience a Logic App's HTTP action asks
+// for, and the ids an app role assignment of Mail.Send needs (see the README, "Callers").
+output API_AUDIENCE string = entra.outputs.apiIdentifierUri
+output API_APP_ID string = entra.outputs.apiAppId
+output API_SERVICE_PRINCIPAL_ID string = entra.outputs.apiServicePrincipalId
+output API_MAIL_SEND_ROLE_ID string = entra.outputs.mailSendRoleId

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SETTINGS } from '../src/settings';
 import { AUTH_MODES } from '../src/identity/auth-mode';
+import { callerSchema, SEND_ROLE } from '../src/callers/caller-policy';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const ROOT = join(__dirname, '..', '..');
@@ -31,7 +32,8 @@ const AWAITING_CODE: Record<string, readonly string[]> = {};
 // ---- the compiled template ---------------------------------------------------------------------------------------
 
 interface Template {
-  parameters?: Record<string, { defaultValue?: unknown }>;
+  parameters?: Record<string, { type?: string; defaultValue?: unknown; items?: unknown }>;
+  definitions?: Record<string, TypeDefinition>;
   variables?: Record<string, unknown>;
   resources?: Resource[] | Record<string, Resource>;
   outputs?: Record<string, { value?: unknown }>;
@@ -42,11 +44,23 @@ interface Resource {
   copy?: { count?: unknown };
   properties?: { parameters?: Record<string, { value?: unknown }>; template?: Template } & Record<string, unknown>;
 }
+interface TypeDefinition {
+  type?: string;
+  nullable?: boolean;
+  properties?: Record<string, TypeDefinition>;
+  additionalProperties?: unknown;
+}
 type Settings = Map<string, string>;
 
 /** How the compiler writes a reference to a parameter or variable of the same template. */
 const param = (name: string) => `[parameters('${name}')]`;
 const variable = (name: string) => `[variables('${name}')]`;
+/**
+ * How main.bicep reads an output of its module `name` (symbol and deployment name alike): by resource id in language
+ * version 1.0, by symbolic name in 2.0 (which typed parameters bring).
+ */
+const moduleOutput = (name: string, output: string) =>
+  new RegExp(`(?:^\\[reference\\('${name}'\\)|'Microsoft\\.Resources/deployments', '${name}'\\), '[^']+'\\))\\.outputs\\.${output}\\.value\\]$`);
 
 /** Resources of a template, with their symbolic names where the template has them (language version 2.0). */
 function resources(template: Template): (Resource & { symbol?: string })[] {
@@ -57,6 +71,11 @@ function resources(template: Template): (Resource & { symbol?: string })[] {
 let main: Template;
 /** A module of main.bicep: the values main passes and the module's own template. */
 let moduleOf: (name: string) => { parameters: Record<string, unknown>; template: Template };
+/**
+ * A value main.bicep passes to a module, as the compiler wrote it. A conditional value is hoisted around the whole
+ * parameter (`[if(c, createObject('value', a), createObject('value', b))]`), so this is the entry as text.
+ */
+let passedTo: (module: string, parameter: string) => string;
 let blocks: { host: Settings; mail: Settings; modes: Map<string, Settings>; optional: Settings; functionApp: Template };
 
 before(async () => {
@@ -70,6 +89,12 @@ before(async () => {
     assert.ok(deployment?.properties?.template, `infra/main.bicep has no module deployment named '${name}'`);
     const parameters = Object.fromEntries(Object.entries(deployment.properties.parameters ?? {}).map(([k, v]) => [k, v.value]));
     return { parameters, template: deployment.properties.template };
+  };
+  passedTo = (module, parameter) => {
+    const deployment = resources(main).find((r) => r.type === 'Microsoft.Resources/deployments' && r.name === module);
+    const entry: unknown = deployment?.properties?.parameters?.[parameter];
+    assert.ok(entry !== undefined, `infra/main.bicep passes no '${parameter}' to the module '${module}'`);
+    return typeof entry === 'string' ? entry : JSON.stringify(entry);
   };
   const functionApp = moduleOf('functionapp').template;
   // A setting block that reads a resource's runtime property is inlined into the resource by the compiler and is no
@@ -179,7 +204,7 @@ test('host settings: identity-based AzureWebJobsStorage and Entra-authenticated 
   assert.equal(host.get('APPLICATIONINSIGHTS_CONNECTION_STRING'), param('applicationInsightsConnectionString'));
   assert.match(
     String(moduleOf('functionapp').parameters.applicationInsightsConnectionString),
-    /'Microsoft\.Resources\/deployments', 'monitoring'\), '[^']+'\)\.outputs\.applicationInsightsConnectionString\.value\]$/,
+    moduleOutput('monitoring', 'applicationInsightsConnectionString'),
   );
   assert.match(
     String(moduleOf('monitoring').template.outputs?.applicationInsightsConnectionString?.value),
@@ -333,10 +358,7 @@ test('host storage and mail storage are two accounts, and the app settings point
   for (const service of ['queue', 'blob', 'table']) {
     const parameter = `mail${service[0].toUpperCase()}${service.slice(1)}ServiceUri`;
     assert.equal(blocks.mail.get(`MailStorage__${service}ServiceUri`), param(parameter));
-    assert.match(
-      String(functionApp.parameters[parameter]),
-      new RegExp(`'Microsoft\\.Resources/deployments', 'storage'\\), '[^']+'\\)\\.outputs\\.${service}Endpoint\\.value\\]$`),
-    );
+    assert.match(String(functionApp.parameters[parameter]), moduleOutput('storage', `${service}Endpoint`));
     const output = String(mailStorage.template.outputs?.[`${service}Endpoint`]?.value);
     const own: string = account?.symbol
       ? `[reference('${account.symbol}').primaryEndpoints.${service}]`
@@ -361,4 +383,94 @@ test('host storage and mail storage are two accounts, and the app settings point
     hostContainers.includes("[format('{0}/{1}/{2}', parameters('name'), 'default', parameters('deploymentContainerName'))]"),
     `host-storage.bicep: ${hostContainers.join(', ')}`,
   );
+});
+
+test('the caller policy: MAIL_CALLERS from the mailCallers parameter, shaped like the code\'s schema', () => {
+  assert.equal(blocks.optional.get('MAIL_CALLERS'), param('callers'));
+  // Not set when empty, so that the host keeps checking function keys; otherwise the list as JSON.
+  assert.equal(
+    passedTo('functionapp', 'callers'),
+    "[if(empty(parameters('mailCallers')), createObject('value', ''), createObject('value', string(parameters('mailCallers'))))]",
+  );
+  const parameter = main.parameters?.mailCallers;
+  assert.equal(parameter?.type, 'array');
+  assert.deepEqual(parameter?.defaultValue, [], 'mailCallers defaults to no policy (function keys)');
+  assert.deepEqual(parameter?.items, { $ref: '#/definitions/caller' }, 'mailCallers is a list of the caller type');
+  // The Bicep type rejects unknown fields, so it must know every field the code accepts, optional where the code's is.
+  const type = main.definitions?.caller;
+  assert.equal(type?.additionalProperties, false, 'the caller type is @sealed()');
+  const fields = type?.properties ?? {};
+  const shape = callerSchema.shape;
+  assert.deepEqual(Object.keys(fields).sort(), Object.keys(shape).sort(), 'caller type fields vs callerSchema in src/callers/caller-policy.ts');
+  for (const [name, schema] of Object.entries(shape)) {
+    const optional = schema.safeParse(undefined).success;
+    assert.equal(fields[name]?.nullable === true, optional, `caller.${name}: optional in infra exactly when the code's schema makes it optional`);
+  }
+});
+
+test('the API application: the audience and tenant of callers\' tokens, and the app role the code requires to send', () => {
+  const entra = moduleOf('entra').template;
+  const declared = resources(entra);
+  const bySymbol = (symbol: string) => {
+    const found = declared.find((r) => r.symbol === symbol);
+    assert.ok(found, `modules/entra.bicep declares no '${symbol}'`);
+    return found;
+  };
+  const api = bySymbol('api');
+  assert.equal(api.type, 'Microsoft.Graph/applications@v1.0');
+  const properties = api.properties as {
+    identifierUris?: unknown;
+    api?: { requestedAccessTokenVersion?: unknown };
+    appRoles?: { id?: unknown; value?: unknown; allowedMemberTypes?: unknown; isEnabled?: unknown }[];
+  };
+  // v2 tokens: the issuer <authority>/<tenant>/v2.0 and azp the app checks, and aud = the API's client id.
+  assert.equal(properties.api?.requestedAccessTokenVersion, 2);
+  assert.deepEqual(properties.identifierUris, [param('apiIdentifierUri')]);
+  assert.equal(properties.appRoles?.length, 1);
+  const [role] = properties.appRoles ?? [];
+  assert.equal(role.value, variable('mailSendRole'));
+  assert.equal(entra.variables?.mailSendRole, SEND_ROLE, 'the app role infra creates is the one the code requires to send');
+  assert.deepEqual(role.allowedMemberTypes, ['Application']);
+  assert.equal(role.isEnabled, true);
+  // A stable id: Entra refuses to change the id of an enabled role, and assignments refer to it.
+  assert.equal(role.id, variable('mailSendRoleId'));
+  assert.match(String(entra.variables?.mailSendRoleId), /^\[guid\(/);
+
+  const servicePrincipal = bySymbol('apiServicePrincipal');
+  assert.equal(servicePrincipal.type, 'Microsoft.Graph/servicePrincipals@v1.0');
+  assert.equal(servicePrincipal.properties?.appId, "[reference('api').appId]");
+  assert.equal(servicePrincipal.properties?.appRoleAssignmentRequired, true, 'no token for the API without an app role');
+  const grants = bySymbol('apiCallerGrants');
+  assert.equal(grants.type, 'Microsoft.Graph/appRoleAssignedTo@v1.0');
+  assert.equal(grants.copy?.count, "[length(parameters('apiCallerPrincipalIds'))]");
+  assert.equal(grants.properties?.appRoleId, variable('mailSendRoleId'));
+  assert.equal(grants.properties?.resourceId, "[reference('apiServicePrincipal').id]");
+  assert.equal(passedTo('entra', 'apiCallerPrincipalIds'), JSON.stringify({ value: param('apiCallerPrincipalIds') }));
+
+  // The app checks tokens against what the API application is: its client id (aud of v2 tokens) and ID URI, in the
+  // deployment's tenant. Set whenever the API exists, not set without it.
+  assert.equal(blocks.optional.get('MAIL_API_AUDIENCE'), param('apiAudience'));
+  assert.equal(blocks.optional.get('MAIL_API_TENANT_ID'), param('apiTenantId'));
+  assert.match(
+    passedTo('functionapp', 'apiAudience'),
+    /^\[if\(parameters\('exposeApi'\), createObject\('value', format\('\{0\},\{1\}', reference\('entra'\)\.outputs\.apiAppId\.value, reference\('entra'\)\.outputs\.apiIdentifierUri\.value\)\), createObject\('value', ''\)\)\]$/,
+  );
+  assert.equal(passedTo('functionapp', 'apiTenantId'), "[if(parameters('exposeApi'), createObject('value', tenant().tenantId), createObject('value', ''))]");
+  assert.equal(entra.outputs?.apiAppId?.value, "[if(parameters('exposeApi'), reference('api').appId, '')]");
+  assert.equal(entra.outputs?.apiIdentifierUri?.value, "[if(parameters('exposeApi'), parameters('apiIdentifierUri'), '')]");
+  // What the README's role assignment command and a Logic App's HTTP action need.
+  for (const [output, from] of [
+    ['API_AUDIENCE', 'apiIdentifierUri'],
+    ['API_APP_ID', 'apiAppId'],
+    ['API_SERVICE_PRINCIPAL_ID', 'apiServicePrincipalId'],
+    ['API_MAIL_SEND_ROLE_ID', 'mailSendRoleId'],
+  ]) {
+    assert.equal(main.outputs?.[output]?.value, `[reference('entra').outputs.${from}.value]`, `main.bicep output ${output}`);
+  }
+});
+
+test('the public base URL: MAIL_PUBLIC_BASE_URL from the publicBaseUrl parameter', () => {
+  assert.equal(blocks.optional.get('MAIL_PUBLIC_BASE_URL'), param('publicBaseUrl'));
+  assert.equal(moduleOf('functionapp').parameters.publicBaseUrl, param('publicBaseUrl'));
+  assert.equal(main.parameters?.publicBaseUrl?.defaultValue, '');
 });

@@ -15,6 +15,10 @@
 // onboarding, exchangeAuthorization = mailboxPermission. With RBAC for Applications (the default) Microsoft's SMTP
 // onboarding says not to add the permission: the claim in the token makes Exchange check mailbox permissions instead
 // of the scoped role assignment. The app role is looked up by its value, not by a hard-coded id.
+//
+// The HTTP API is a second application, separate from the sending app registration: that registration exists only in
+// the app registration modes, while callers (a Logic App's managed identity, say) need a resource to get tokens for in
+// every mode, and a caller's grant to call the API has nothing to do with the right to send through Exchange.
 
 extension microsoftGraphV1
 
@@ -55,10 +59,30 @@ param federationAudience string
 @description('Object id of the deployer, made an owner of the app registration so it can add credentials. Empty: none.')
 param ownerObjectId string
 
+@description('Create the API application (the audience of callers\' Entra tokens) with its Mail.Send app role.')
+param exposeApi bool
+
+@description('uniqueName of the API application.')
+param apiUniqueName string
+
+@description('Display name of the API application.')
+param apiDisplayName string
+
+@description('Application ID URI of the API, the audience callers ask tokens for.')
+param apiIdentifierUri string
+
+@description('Object ids of service principals (managed identities included) granted Mail.Send on the API.')
+param apiCallerPrincipalIds string[]
+
 var exchangeOnlineAppId = '00000002-0000-0ff1-ce00-000000000000'
 var smtpSendAsApp = 'SMTP.SendAsApp'
 var createApp = authMode != 'managedIdentity'
 var grantSmtpSendAsApp = exchangeAuthorization == 'mailboxPermission'
+// The value the app requires in a token's roles claim to send (SEND_ROLE in src/callers/caller-policy.ts). The id is
+// derived, not random, so that every deployment declares the same role: Entra refuses to change the id of an enabled
+// role, and assignments refer to it.
+var mailSendRole = 'Mail.Send'
+var mailSendRoleId = guid(apiUniqueName, mailSendRole)
 
 // "Office 365 Exchange Online" exists in every tenant with Exchange Online; read it, never create it.
 resource exchangeOnline 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
@@ -128,6 +152,58 @@ resource identitySmtpGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (!creat
   resourceId: exchangeOnline.id
 }
 
+// The API callers get tokens for. Version 2 access tokens carry the issuer <authority>/<tenant>/v2.0, the caller's
+// client id in azp and the API's client id in aud, which is what the app checks. The ID URI names the tenant rather
+// than the app's own appId, which a resource cannot read from itself while it is being created; api://<tenantId>/<name>
+// is one of Entra's documented secure forms.
+resource api 'Microsoft.Graph/applications@v1.0' = if (exposeApi) {
+  uniqueName: apiUniqueName
+  displayName: apiDisplayName
+  signInAudience: 'AzureADMyOrg'
+  notes: 'The exo-smtp-mailer HTTP API: callers with the Mail.Send app role may send mail. Managed by infra/modules/entra.bicep.'
+  tags: [
+    'exo-smtp-mailer'
+  ]
+  identifierUris: [
+    apiIdentifierUri
+  ]
+  api: {
+    requestedAccessTokenVersion: 2
+  }
+  appRoles: [
+    {
+      id: mailSendRoleId
+      value: mailSendRole
+      displayName: 'Send mail'
+      description: 'Send mail through the exo-smtp-mailer API, within the senders its caller policy allows.'
+      allowedMemberTypes: [
+        'Application'
+      ]
+      isEnabled: true
+    }
+  ]
+  owners: {
+    relationshipSemantics: 'append'
+    relationships: empty(ownerObjectId) ? [] : [ownerObjectId]
+  }
+}
+
+// Assignment required: Entra issues no token for the API to a client without an app role on it, so an arbitrary
+// identity of the tenant cannot even present a token.
+resource apiServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = if (exposeApi) {
+  appId: api!.appId
+  appRoleAssignmentRequired: true
+}
+
+// Removing an id from the list later does not revoke its grant: deployments only add (see infra/README.md).
+resource apiCallerGrants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
+  for callerPrincipalId in apiCallerPrincipalIds: if (exposeApi) {
+    appRoleId: mailSendRoleId
+    principalId: callerPrincipalId
+    resourceId: apiServicePrincipal!.id
+  }
+]
+
 @description('Client id of the app registration; empty in managedIdentity mode.')
 output appId string = createApp ? app!.appId : ''
 
@@ -136,3 +212,15 @@ output senderAppId string = createApp ? app!.appId : identityClientId
 
 @description('Object id of the sending service principal (Enterprise application), for New-ServicePrincipal -ObjectId.')
 output senderObjectId string = createApp ? appServicePrincipal!.id : identityPrincipalId
+
+@description('Client id of the API application; empty when the API is not exposed.')
+output apiAppId string = exposeApi ? api!.appId : ''
+
+@description('Application ID URI of the API (what a caller asks a token for); empty when the API is not exposed.')
+output apiIdentifierUri string = exposeApi ? apiIdentifierUri : ''
+
+@description('Object id of the API\'s service principal, the resourceId of app role assignments.')
+output apiServicePrincipalId string = exposeApi ? apiServicePrincipal!.id : ''
+
+@description('Id of the Mail.Send app role, the appRoleId of app role assignments.')
+output mailSendRoleId string = exposeApi ? mailSendRoleId : ''

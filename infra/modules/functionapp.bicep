@@ -120,6 +120,18 @@ param maxMessagesPerMinute string
 @description('MAIL_MAX_MESSAGE_BYTES; empty: the code default.')
 param maxMessageBytes string
 
+@description('MAIL_PUBLIC_BASE_URL; empty: not set.')
+param publicBaseUrl string
+
+@description('MAIL_CALLERS, the caller policy as JSON; empty: not set (the host checks function keys).')
+param callers string
+
+@description('MAIL_API_AUDIENCE: accepted aud values of callers\' tokens, comma-separated; empty: no API application.')
+param apiAudience string
+
+@description('MAIL_API_TENANT_ID: tenant of the API application; empty: no API application.')
+param apiTenantId string
+
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageAccountName
 }
@@ -179,7 +191,9 @@ var authSettings = {
   }
 }
 
-// Overrides of code defaults, set only when a value is given.
+// Overrides of code defaults and optional features, set only when a value is given. The API settings are set whenever
+// the API application exists, so that callers can be changed in MAIL_CALLERS alone; the code reads them only for
+// Entra callers.
 var optionalSettingCandidates = {
   MAIL_DEFAULT_SENDER: defaultSender
   MAIL_AUTHORITY_HOST: authorityHost
@@ -190,6 +204,10 @@ var optionalSettingCandidates = {
   MAIL_MAX_CONNECTIONS_PER_MAILBOX: maxConnectionsPerMailbox
   MAIL_MAX_MESSAGES_PER_MINUTE: maxMessagesPerMinute
   MAIL_MAX_MESSAGE_BYTES: maxMessageBytes
+  MAIL_PUBLIC_BASE_URL: publicBaseUrl
+  MAIL_CALLERS: callers
+  MAIL_API_AUDIENCE: apiAudience
+  MAIL_API_TENANT_ID: apiTenantId
 }
 
 var givenOptionalSettings = filter(items(optionalSettingCandidates), setting => !empty(setting.value))
