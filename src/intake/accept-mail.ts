@@ -9,8 +9,9 @@ import type { DailyQuota } from '../callers/daily-quota';
 import { mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
 import { recipientsOf, senderOf } from '../mail/addresses';
-import type { Outbox } from '../storage/outbox';
+import { claimCheckBlob, type Outbox } from '../storage/outbox';
 import { StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
+import * as transition from '../status/transitions';
 
 export interface IntakeInput {
   contentType: string | null;
@@ -103,7 +104,12 @@ function messageIdFor(key: string | undefined, caller: string): string {
   return `k-${sha256(caller === FUNCTION_KEY_CALLER ? key : `${caller}\n${key}`).slice(0, 40)}`;
 }
 
-/** Records the message, then queues it: same request → same id, nothing sent twice. */
+/**
+ * Records the message, then queues it: same request → same id, nothing sent twice. With an Idempotency-Key a repeat
+ * must tell a queued message from one whose enqueue failed after its record was written, so enqueuedAt is written
+ * once the queue has it. Without a key the id is new and no repeat can ask: the record says queued from the start,
+ * one write less, and a failed enqueue closes it.
+ */
 async function enqueueOnce(mail: MailRequest, id: string, key: string | undefined, caller: string, deps: IntakeDeps, now: Date): Promise<IntakeResult> {
   const mailJson = JSON.stringify(mail);
   const requestHash = mailFingerprint(mail);
@@ -121,7 +127,8 @@ async function enqueueOnce(mail: MailRequest, id: string, key: string | undefine
       sendAt: mail.sendAt,
       requestHash,
       caller,
-      ...(key ? { idempotencyKeyHash: sha256(key) } : {}),
+      payloadBlob: claimCheckBlob({ ...envelope, mail }, mailJson),
+      ...(key ? { idempotencyKeyHash: sha256(key) } : { enqueuedAt: envelope.createdAt }),
     });
   } catch (error) {
     if (!(error instanceof StatusConflictError)) throw error;
@@ -136,16 +143,16 @@ async function enqueueOnce(mail: MailRequest, id: string, key: string | undefine
     envelope.createdAt = existing.record.createdAt;
   }
   const delayMs = mail.sendAt ? Date.parse(mail.sendAt) - now.getTime() : 0;
-  let payloadBlob: string | undefined;
   try {
-    payloadBlob = await deps.outbox.enqueue({ ...envelope, mail }, mailJson, { delayMs });
+    await deps.outbox.enqueue({ ...envelope, mail }, mailJson, { delayMs });
   } catch (error) {
     // Without a key the caller cannot come back for this id: close its record with the reason.
-    if (!key) await deps.status.update(stored, { status: 'failed', errorCategory: 'enqueue-failed', hint: 'Could not queue the message; send the request again.' }).catch(() => undefined);
+    if (!key) await deps.status.update(stored, transition.enqueueFailed()).catch(() => undefined);
     throw error;
   }
+  if (!key) return { status: 202, record: stored.record, repeated: false };
   try {
-    stored = await deps.status.update(stored, { enqueuedAt: now.toISOString(), payloadBlob }, now);
+    stored = await deps.status.update(stored, { enqueuedAt: now.toISOString() }, now);
   } catch (error) {
     // The worker got there first; the message is on its way either way.
     if (!(error instanceof StatusConflictError)) throw error;

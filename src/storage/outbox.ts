@@ -19,6 +19,16 @@ export interface EnqueueOptions {
   delayMs?: number;
 }
 
+/**
+ * The payload blob an envelope needs when it is too big for a queue message (claim check), else undefined. Known
+ * before anything is written, so the status record can name the blob from the start.
+ */
+export function claimCheckBlob(envelope: Envelope & { mail: MailRequest }, mailJson: string): string | undefined {
+  const { mail: _inline, ...reference } = envelope;
+  const envelopeBytes = Buffer.byteLength(JSON.stringify(reference)) + Buffer.byteLength(mailJson) + '"mail":,'.length;
+  return Math.ceil(envelopeBytes / 3) * 4 <= MAX_QUEUE_MESSAGE_BYTES ? undefined : payloadBlobName(envelope.id);
+}
+
 export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
   // Every payload name passes here before it reaches the blob client, which would resolve ".." or "/" in it
   // to a blob outside the payload container. The envelope schema refuses such names too; this holds even if not.
@@ -41,13 +51,12 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
      * than copy the attachments again.
      */
     async enqueue(envelope: Envelope & { mail: MailRequest }, mailJson: string, options?: EnqueueOptions): Promise<string | undefined> {
-      const { mail: _inline, ...reference } = envelope;
-      const envelopeBytes = Buffer.byteLength(JSON.stringify(reference)) + Buffer.byteLength(mailJson) + '"mail":,'.length;
-      if (Math.ceil(envelopeBytes / 3) * 4 <= MAX_QUEUE_MESSAGE_BYTES) {
+      const blobName = claimCheckBlob(envelope, mailJson);
+      if (!blobName) {
         await send(envelope, options);
         return undefined;
       }
-      const blobName = payloadBlobName(envelope.id);
+      const { mail: _inline, ...reference } = envelope;
       await payload(blobName).uploadData(Buffer.from(mailJson, 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/json' } });
       await send({ ...reference, mailBlob: blobName }, options);
       return blobName;
