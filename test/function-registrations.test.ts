@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config';
 import { SETTINGS, STORAGE_CONNECTION } from '../src/settings';
 import { createRuntime } from '../src/runtime';
 import { localFunctions } from '../src/local/local-functions';
-import { FUNCTIONS, httpFunctions } from '../src/api/function-table';
+import { FUNCTIONS, httpFunctions, httpOptions } from '../src/api/function-table';
 import { openApiDocument } from '../src/api/openapi';
 
 interface Registered {
@@ -36,7 +36,7 @@ test('each function file registers one function of the function table, the Funct
   const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route, r.options!.authLevel]);
   const table = httpFunctions().map((fn) => [fn.name, fn.method, fn.route, fn.authLevel]);
   assert.deepEqual(http.sort(), table.sort());
-  assert.deepEqual(http.map((r) => r[0]).sort(), ['getMailStatus', 'hookOptions', 'openApi', 'postHook', 'sendMail', 'swagger']);
+  assert.deepEqual(http.map((r) => r[0]).sort(), ['getMailStatus', 'hookOptions', 'openApi', 'postHook', 'runDoctor', 'sendMail', 'swagger']);
   assert.equal(readdirSync(join(__dirname, '..', 'src', 'functions')).filter((f) => f.endsWith('.js')).length, Object.keys(FUNCTIONS).length + 1);
   assert.equal(registered.filter((r) => r.kind === 'appStart').length, 1);
 });
@@ -71,4 +71,10 @@ test('the OpenAPI document describes exactly the HTTP functions, with their meth
   assert.deepEqual(Object.keys(post.responses).sort(), ['202', '400', '401', '403', '413', '415', '422', '429', '503']);
   assert.deepEqual(Object.keys(document.paths['/api/mail/{id}']!.get!.responses).sort(), ['200', '202', '401', '403', '404', '422']);
   assert.deepEqual(document.paths['/api/openapi.json']!.get!.security, [], 'the description is anonymous, as registered');
+});
+
+test('the doctor endpoint takes the master key only, and stays so when the app authenticates callers', () => {
+  const doctor = registered.find((r) => r.name === 'runDoctor');
+  assert.equal(doctor?.options?.authLevel, 'admin');
+  assert.equal(httpOptions(FUNCTIONS.runDoctor, () => ({}) as never, true).authLevel, 'admin');
 });

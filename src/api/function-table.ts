@@ -8,6 +8,8 @@ import { appAuthenticatesCallers, appVerifiesHookSignatures } from '../config';
 import { createSendMailHandler } from '../handlers/send-mail';
 import { createGetMailStatusHandler } from '../handlers/get-mail-status';
 import { createOpenApiHandler } from '../handlers/open-api';
+import { createDoctorHandler } from '../handlers/doctor';
+import { appDoctorDeps } from '../doctor/defaults';
 import { createProcessOutboxHandler } from '../handlers/process-outbox';
 import { createPostHookHandler } from '../handlers/post-hook';
 import { createHookOptionsHandler } from '../handlers/hook-options';
@@ -44,7 +46,8 @@ export interface HttpFunctionSpec {
   trigger: 'http';
   method: 'GET' | 'POST' | 'OPTIONS';
   route: string;
-  authLevel: 'anonymous' | 'function';
+  /** admin: the host's master key only (diagnostics). */
+  authLevel: 'anonymous' | 'function' | 'admin';
   /** Whether the app checks this function's requests itself even without MAIL_CALLERS (signed hooks). */
   appAuthenticates?: () => boolean;
   handler: (runtime: () => Runtime) => HttpHandler;
@@ -120,6 +123,22 @@ export const FUNCTIONS = {
       summary: 'This API description (OpenAPI 2.0) for custom connectors.',
       visibility: 'internal',
       responses: { 200: { description: 'The OpenAPI 2.0 document.' } },
+    },
+  },
+  runDoctor: {
+    name: 'runDoctor',
+    trigger: 'http',
+    method: 'GET',
+    route: ROUTES.doctor,
+    authLevel: 'admin',
+    handler: () => createDoctorHandler(() => appDoctorDeps(process.env)),
+    operation: {
+      summary: "Checks this deployment's setup from inside the app.",
+      visibility: 'internal',
+      responses: {
+        200: { description: 'Every check passed; the report lists them.' },
+        503: { description: 'A check failed; the report says which and the step that fixes it.' },
+      },
     },
   },
   postHook: {

@@ -70,6 +70,7 @@ function responsesOf(fn: HttpFunctionSpec): [string, ResponseSpec][] {
     responses['401'] ??= { description: UNAUTHENTICATED };
     responses['403'] ??= { description: NOT_A_CALLER, problem: true };
   }
+  if (fn.authLevel === 'admin') responses['401'] ??= { description: "No master key: the host's admin-level endpoints take only that." };
   return Object.entries(responses);
 }
 
@@ -93,7 +94,9 @@ function response31(spec: ResponseSpec): Record<string, unknown> {
 }
 
 function security31(fn: HttpFunctionSpec): Record<string, string[]>[] {
-  if (fn.authLevel !== 'function') return [];
+  if (fn.authLevel === 'anonymous') return [];
+  // The master key is presented the same way as a function key.
+  if (fn.authLevel === 'admin') return [{ functionKey: [] }];
   return [{ functionKey: [] }, { functionKeyQuery: [] }, { entraToken: [] }, ...(fn.operation.signatures ? [{ standardWebhooks: [] }, { githubSignature: [] }] : [])];
 }
 

@@ -7,6 +7,8 @@ export const ROUTES = {
   openApi: 'openapi.json',
   swagger: 'swagger.json',
   hook: 'hooks/{template}',
+  // Not under admin/: the Functions host reserves that prefix for its own endpoints.
+  doctor: 'diagnostics/doctor',
 } as const;
 
 /** The path template of a route, e.g. "/api/mail/{id}". */
