@@ -7,6 +7,8 @@ import type { StorageConnection } from './storage/clients';
 import { isAllowedSender } from './mail/senders';
 import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Settings } from './settings';
 import type { Caller } from './callers/caller-policy';
+import { DEFAULT_PROFILE, profileFor, type SenderProfile } from './profiles/sender-profiles';
+import { readSenderProfiles } from './profiles/read-profiles';
 import type { EntraTokenOptions } from './callers/entra-token';
 import { fieldPath } from './mail/mail-request';
 import { hookCallerName, secretProblems, type SignedHook } from './hooks/hook-policy';
@@ -30,6 +32,8 @@ export interface MailConfig {
   /** How callers' Entra tokens are checked, when a caller is recognised by one. */
   api?: EntraTokenOptions;
   hooks: HookConfig;
+  /** Sender profiles besides the default one (MAIL_SENDER_PROFILES). */
+  senderProfiles: SenderProfile[];
 }
 
 /** POST /api/hooks/{template}: where templates come from, payload bound, and the hooks verified by signature. */
@@ -69,8 +73,20 @@ export function loadConfig(env: Env = process.env): MailConfig {
   const publicBaseUrl = readPublicBaseUrl(settings.MAIL_PUBLIC_BASE_URL, settings.WEBSITE_HOSTNAME, problems);
   const api = readApi(settings, problems);
   const hooks = readHooks(settings, problems);
+  const config = toConfig(settings, publicBaseUrl);
+  const senderProfiles = readSenderProfiles(settings.MAIL_SENDER_PROFILES ?? [], env, defaultProfile(config), settings.MAIL_ALLOWED_SENDERS, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...toConfig(settings, publicBaseUrl), api, hooks };
+  return { ...config, api, hooks, senderProfiles };
+}
+
+/** The profile of the MAIL_* settings: every sender no other profile names. */
+export function defaultProfile(config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute'>): SenderProfile {
+  return { name: DEFAULT_PROFILE, senders: [], auth: config.auth, smtp: config.smtp, maxMessagesPerMinute: config.maxMessagesPerMinute };
+}
+
+/** The profile a sender uses. */
+export function senderProfileOf(config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute' | 'senderProfiles'>, sender: string): SenderProfile {
+  return profileFor(sender, config.senderProfiles, defaultProfile(config));
 }
 
 /** Whether the app checks hook requests itself (a signed hook exists), so the host must let them through. */
@@ -190,7 +206,7 @@ function readPublicBaseUrl(configured: string | undefined, websiteHostname: stri
   return undefined;
 }
 
-function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConfig, 'hooks'> {
+function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConfig, 'hooks' | 'senderProfiles'> {
   const mode = s.MAIL_AUTH_MODE;
   return {
     auth: {

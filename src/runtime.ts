@@ -1,8 +1,9 @@
 // Composition root: builds the long-lived pieces once per process from the checked configuration.
 // The function registrations, the local host and the tests all get their dependencies from here.
-import { loadConfig, type MailConfig } from './config';
+import { defaultProfile, loadConfig, type MailConfig } from './config';
 import { createTokenSource, type TokenSource } from './identity/token-source';
 import { SmtpSender, type LaneTiming } from './smtp/smtp-sender';
+import { routeByProfile, type ProfileRouting, type ProfileSmtp } from './profiles/profile-senders';
 import { createStorageClients, type StorageClients } from './storage/clients';
 import { createOutbox, type Outbox } from './storage/outbox';
 import { createStatusStore, type StatusStore } from './status/status-store';
@@ -21,8 +22,10 @@ export interface Runtime {
   storage: StorageClients;
   outbox: Outbox;
   status: StatusStore;
+  /** Routed by the sending mailbox to its sender profile's token source and SMTP sender. */
   tokens: TokenSource;
-  smtp: SmtpSender;
+  smtp: ProfileSmtp;
+  profiles: ProfileRouting;
   worker: Omit<WorkerDeps, 'log'>;
   /** Who is calling: from MAIL_CALLERS, or the function-key caller when the host checks function keys. */
   authenticate(request: CredentialSource): Promise<Authentication>;
@@ -41,10 +44,17 @@ export interface RuntimeOptions {
 export function createRuntime(config: MailConfig, options: RuntimeOptions = {}): Runtime {
   const storage = createStorageClients(config.storage);
   const governor = storage.blobs.getContainerClient(config.governorContainer);
-  const tokens = createTokenSource(config.auth);
-  const slots = createConnectionSlots({ container: governor, slotsPerMailbox: config.smtp.maxConnectionsPerMailbox, leaseSeconds: options.leaseSeconds });
-  const rate = createRateLimiter({ container: governor, maxPerMinute: config.maxMessagesPerMinute, maxInFlight: config.smtp.maxConnectionsPerMailbox });
-  const smtp = new SmtpSender(config.smtp, tokens, slots, rate, options.lanes);
+  // Each profile has its own limits; leases and rate state are per mailbox in the one governor container.
+  const profiles = routeByProfile(defaultProfile(config), config.senderProfiles, {
+    createTokenSource,
+    createSmtp: (profile, tokens) => {
+      const limits = { slotsPerMailbox: profile.smtp.maxConnectionsPerMailbox, maxPerMinute: profile.maxMessagesPerMinute };
+      const slots = createConnectionSlots({ container: governor, slotsPerMailbox: limits.slotsPerMailbox, leaseSeconds: options.leaseSeconds });
+      const rate = createRateLimiter({ container: governor, maxPerMinute: limits.maxPerMinute, maxInFlight: limits.slotsPerMailbox });
+      return new SmtpSender(profile.smtp, tokens, slots, rate, options.lanes);
+    },
+  });
+  const { tokens, smtp } = profiles;
   const outbox = createOutbox(storage.queues.getQueueClient(config.queueName), storage.blobs.getContainerClient(config.payloadContainer));
   const status = createStatusStore(storage.table(config.statusTable));
   const keyHolder = functionKeyCaller(config);
@@ -59,7 +69,8 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     status,
     tokens,
     smtp,
-    worker: { allowedSenders: config.allowedSenders, outbox, status, tokens, smtp, policy: { ...DEFAULT_POLICY, ...options.policy } },
+    profiles,
+    worker: { allowedSenders: config.allowedSenders, outbox, status, tokens, smtp, profileOf: profiles.profileOf, policy: { ...DEFAULT_POLICY, ...options.policy } },
     authenticate,
     quota: createDailyQuota(storage.table(config.statusTable)),
     close: () => smtp.close(),

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { AUTH_MODES, type AuthMode } from './identity/auth-mode';
 import { callerListSchema } from './callers/caller-policy';
+import { senderProfileListSchema } from './profiles/sender-profiles';
 import { hookSecretsSchema, signedHookListSchema } from './hooks/hook-policy';
 
 /** The connection name used by the queue trigger binding and by our own storage clients. */
@@ -147,6 +148,10 @@ export const settingsSchema = z.object({
   MAIL_PUBLIC_BASE_URL: doc(text().optional(), {
     description:
       "Origin of the status URLs in `Location` headers, e.g. `https://mail.contoso.com` behind a gateway. Default: `https://` + `WEBSITE_HOSTNAME` (set by Azure); never the request's `Host` header.",
+  }),
+  MAIL_SENDER_PROFILES: doc(json(senderProfileListSchema).optional(), {
+    description:
+      'Sender profiles for other tenants, credentials or SMTP endpoints (JSON list, see Sender profiles): each names its mailboxes or @domains; every other sender uses the MAIL_* settings (profile `default`).',
   }),
   MAIL_CALLERS: doc(json(callerListSchema).optional(), {
     description:

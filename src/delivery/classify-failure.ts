@@ -27,7 +27,8 @@ interface Rule {
 
 const PERMISSION_HINT =
   'Check the Exchange setup: New-ServicePrincipal with the enterprise application (service principal) object id, ' +
-  'then RBAC for Applications ("Application SMTP.SendAsApp" role assignment) or SMTP.SendAsApp with admin consent plus FullAccess on the mailbox.';
+  'then RBAC for Applications ("Application SMTP.SendAsApp" role assignment) or SMTP.SendAsApp with admin consent plus FullAccess on the mailbox. ' +
+  "With sender profiles, also check that the sender's profile (MAIL_SENDER_PROFILES) names the mailbox's own tenant: Exchange takes only a token of that tenant.";
 
 // First match wins: specific enhanced status codes before the generic 4xx/5xx split.
 const RULES: Rule[] = [

@@ -23,6 +23,8 @@ export interface WorkerDeps extends DeliveryDeps {
   status: Pick<StatusStore, 'get' | 'create' | 'update'>;
   policy: DeliveryPolicy;
   now?: () => number;
+  /** The sender profile a mailbox sends through, recorded with the message (default when absent). */
+  profileOf?: (sender: string) => string;
 }
 
 /** A failure of our own dependencies (storage) or a copy racing another: the host should retry. */
@@ -104,12 +106,12 @@ export class MessageWorker {
       return;
     }
 
-    await this.claim();
+    await this.claim(deps.profileOf?.(sender));
     const outcome = await deliver({ id: envelope.id, createdAt: envelope.createdAt, mail }, deps);
     if (!outcome.ok) return this.settleFailure(outcome.failure);
     const { info } = outcome;
     await this.finish(transition.sent({ smtpMessageId: smtpMessageId(envelope.id, sender), accepted: info.accepted, rejected: info.rejected, ...transition.replyOf(info.response) }));
-    deps.log.log(`Sent message ${envelope.id} from ${sender} to ${info.accepted.length} recipient(s)${info.rejected.length ? `, ${info.rejected.length} rejected` : ''}: ${info.response}`);
+    deps.log.log(`Sent message ${envelope.id} from ${sender} (profile ${this.stored.record.profile ?? 'default'}) to ${info.accepted.length} recipient(s)${info.rejected.length ? `, ${info.rejected.length} rejected` : ''}: ${info.response}`);
   }
 
   private async settleFailure(failure: Failure): Promise<void> {
@@ -118,7 +120,7 @@ export class MessageWorker {
     const decision = decideFailure(failure, this.stored.record.attempts, this.now() - Date.parse(envelope.createdAt), deps.policy);
     if (decision.final) {
       await this.finish(transition.fail(failure.category, decision.hint, reply));
-      deps.log.error(`Permanent failure: message ${envelope.id} [${failure.category}] ${failure.reply?.text ?? ''} Hint: ${decision.hint}`);
+      deps.log.error(`Permanent failure: message ${envelope.id} [${failure.category}] ${failure.reply?.text ?? ''} Hint: ${decision.hint} (profile ${this.stored.record.profile ?? 'default'})`);
       return;
     }
     await this.defer(decision.delayMs, { errorCategory: failure.category, hint: failure.hint, ...reply, attempts: decision.attempts });
@@ -149,8 +151,8 @@ export class MessageWorker {
     }
   }
 
-  private async claim(): Promise<void> {
-    const changes = transition.claim(this.stored.record, this.now() + this.deps.policy.claimMs);
+  private async claim(profile: string | undefined): Promise<void> {
+    const changes = { ...transition.claim(this.stored.record, this.now() + this.deps.policy.claimMs), ...(profile ? { profile } : {}) };
     try {
       this.stored = await this.deps.status.update(this.stored, changes, new Date(this.now()));
     } catch (error) {

@@ -31,7 +31,8 @@ export interface AccessToken {
 }
 
 export interface TokenSource {
-  getToken(options?: { forceRefresh?: boolean }): Promise<AccessToken>;
+  /** `mailbox`: the sending mailbox, where tokens differ per sender profile (tenant); one source ignores it. */
+  getToken(options?: { forceRefresh?: boolean; mailbox?: string }): Promise<AccessToken>;
 }
 
 /** Why a token could not be had; never carries the secret or the token. */

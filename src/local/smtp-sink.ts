@@ -17,6 +17,11 @@ export interface SmtpSinkOptions {
   audience?: string;
   /** Mailboxes that exist; AUTH as any other fails like a missing permission. Default: any mailbox. */
   mailboxes?: string[];
+  /**
+   * The tenant of each mail domain. As in Exchange Online, a mailbox takes only a token of its own tenant: another
+   * tenant's token fails AUTH like a missing permission. Domains not listed take any tenant's token.
+   */
+  tenants?: Record<string, string>;
   /** Authenticated connections allowed per mailbox at once; the next AUTH gets 432 4.3.2 like Exchange (which allows 3). */
   maxConnectionsPerMailbox?: number;
   maxMessageBytes?: number;
@@ -208,7 +213,9 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
       const reply = faultReply('auth', contextOf(session, { mailbox }));
       if (reply) return callback(refuse(session, 'auth', reply, mailbox));
       const verdict = options.tokens.verify(auth.accessToken ?? '', { audience });
-      if (!verdict.ok || (knownMailboxes && !knownMailboxes.has(mailbox))) {
+      const tenant = options.tenants?.[mailbox.slice(mailbox.lastIndexOf('@') + 1)];
+      const wrongTenant = verdict.ok && tenant !== undefined && verdict.claims.tid.toLowerCase() !== tenant.toLowerCase();
+      if (!verdict.ok || wrongTenant || (knownMailboxes && !knownMailboxes.has(mailbox))) {
         return callback(refuse(session, 'auth', AUTH_FAILED, mailbox));
       }
       const mailboxStats = statsOf(mailbox);

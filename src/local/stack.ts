@@ -16,6 +16,12 @@ export const LOCAL_CLIENT_ID = '00000000-0000-4000-8000-00000000a991';
 /** A secretless app registration trusting the local user-assigned identity (federatedIdentity mode). */
 export const LOCAL_FEDERATED_CLIENT_ID = '00000000-0000-4000-8000-00000000fed1';
 export const LOCAL_SENDER = 'noreply@contoso.example';
+/** A second tenant with its own app registration, for sender profiles: fabrikam.example's mailboxes live there. */
+export const LOCAL_FABRIKAM_TENANT_ID = '00000000-0000-4000-8000-000000000002';
+export const LOCAL_FABRIKAM_CLIENT_ID = '00000000-0000-4000-8000-00000000fab1';
+export const LOCAL_FABRIKAM_SENDER = 'noreply@fabrikam.example';
+/** The app setting that holds the fabrikam profile's client secret (a Key Vault reference in Azure). */
+export const LOCAL_FABRIKAM_SECRET_SETTING = 'MAIL_FABRIKAM_CLIENT_SECRET';
 
 export interface LocalStackOptions {
   /** Azurite keeps its data here; in memory when absent. */
@@ -35,6 +41,8 @@ export interface LocalStack {
   entra: EntraEndpoint;
   smtp: SmtpSink;
   clientSecret: string;
+  /** The fabrikam tenant's app registration secret. */
+  fabrikamSecret: string;
   clientCertificate: ClientCertificate;
   /** App settings that point the app at this stack, for the given auth mode. */
   settings(mode: AuthMode): Record<string, string>;
@@ -44,7 +52,9 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const tls = await ensureLocalCertificates(join(APP_ROOT, '.local', 'certs'));
   const tokens = new TokenAuthority();
-  const clientSecret = `local-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const randomSecret = () => `local-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const clientSecret = randomSecret();
+  const fabrikamSecret = randomSecret();
   const clientCertificate = await createClientCertificate();
   const lifetime = options.tokenLifetimeSeconds;
   const started: Array<{ stop(): Promise<void> }> = [];
@@ -63,6 +73,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apps: [
         { tenantId: LOCAL_TENANT_ID, clientId: LOCAL_CLIENT_ID, secret: clientSecret, certificatePem: clientCertificate.certPem },
         { tenantId: LOCAL_TENANT_ID, clientId: LOCAL_FEDERATED_CLIENT_ID, federatedIdentity: { clientId: LOCAL_CLIENT_ID, audience: 'api://AzureADTokenExchange' } },
+        { tenantId: LOCAL_FABRIKAM_TENANT_ID, clientId: LOCAL_FABRIKAM_CLIENT_ID, secret: fabrikamSecret },
       ],
     });
     started.push({ stop: () => entra.close() });
@@ -74,6 +85,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       mailDir: options.mailDir,
       onMessage: options.onMessage,
       maxConnectionsPerMailbox: options.maxConnectionsPerMailbox,
+      tenants: { 'contoso.example': LOCAL_TENANT_ID, 'fabrikam.example': LOCAL_FABRIKAM_TENANT_ID },
     });
     started.push(smtp);
 
@@ -84,14 +96,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       entra,
       smtp,
       clientSecret,
+      fabrikamSecret,
       clientCertificate,
       settings(mode) {
+        // Two tenants out of the box: contoso.example through the chosen mode (the default profile), fabrikam.example
+        // through its own app registration in its own tenant.
+        const fabrikam = {
+          name: 'fabrikam',
+          senders: ['@fabrikam.example'],
+          authMode: 'clientSecret',
+          tenantId: LOCAL_FABRIKAM_TENANT_ID,
+          clientId: LOCAL_FABRIKAM_CLIENT_ID,
+          clientSecretSetting: LOCAL_FABRIKAM_SECRET_SETTING,
+          authorityHost: entra.authorityHost,
+        };
         const common: Record<string, string> = {
           MAIL_AUTH_MODE: mode,
           MAIL_SMTP_HOST: smtp.host,
           MAIL_SMTP_PORT: String(smtp.port),
-          MAIL_ALLOWED_SENDERS: `${LOCAL_SENDER},@contoso.example`,
+          MAIL_ALLOWED_SENDERS: `${LOCAL_SENDER},@contoso.example,@fabrikam.example`,
           MAIL_DEFAULT_SENDER: LOCAL_SENDER,
+          MAIL_SENDER_PROFILES: JSON.stringify([fabrikam]),
+          [LOCAL_FABRIKAM_SECRET_SETTING]: fabrikamSecret,
           MailStorage: azurite.connectionString,
         };
         if (mode === 'managedIdentity') return { ...common, ...managedIdentity.env };

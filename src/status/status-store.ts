@@ -26,6 +26,8 @@ export interface StatusRecord {
   requestHash?: string;
   /** The caller (MAIL_CALLERS name, or function-key) that submitted it; producers writing the queue have none. */
   caller?: string;
+  /** The sender profile (tenant, credential, SMTP endpoint) it was sent through. */
+  profile?: string;
   payloadBlob?: string;
 }
 
