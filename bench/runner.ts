@@ -41,8 +41,10 @@ export interface BenchContext {
 }
 
 export function benchSettings(stack: LocalStack, extra: Record<string, string> = {}): Record<string, string> {
+  // One tenant: every benchmark sends from contoso.example, so the stack's second sender profile is left out.
+  const { MAIL_SENDER_PROFILES: _profiles, ...settings } = stack.settings('clientSecret');
   return {
-    ...stack.settings('clientSecret'),
+    ...settings,
     MAIL_ALLOWED_SENDERS: `@${DOMAIN}`,
     MAIL_DEFAULT_SENDER: `bench@${DOMAIN}`,
     MAIL_MAX_CONNECTIONS_PER_MAILBOX: '3',
