@@ -69,12 +69,19 @@ export function loadConfig(env: Env = process.env): MailConfig {
   }
   const settings = parsed.data;
   const sender = settings.MAIL_DEFAULT_SENDER;
-  if (sender && !isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS)) problems.push(`MAIL_DEFAULT_SENDER: "${sender}" is not in MAIL_ALLOWED_SENDERS`);
+  if (sender && !isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS))
+    problems.push(`MAIL_DEFAULT_SENDER: "${sender}" is not in MAIL_ALLOWED_SENDERS`);
   const publicBaseUrl = readPublicBaseUrl(settings.MAIL_PUBLIC_BASE_URL, settings.WEBSITE_HOSTNAME, problems);
   const api = readApi(settings, problems);
   const hooks = readHooks(settings, problems);
   const config = toConfig(settings, publicBaseUrl);
-  const senderProfiles = readSenderProfiles(settings.MAIL_SENDER_PROFILES ?? [], env, defaultProfile(config), settings.MAIL_ALLOWED_SENDERS, problems);
+  const senderProfiles = readSenderProfiles(
+    settings.MAIL_SENDER_PROFILES ?? [],
+    env,
+    defaultProfile(config),
+    settings.MAIL_ALLOWED_SENDERS,
+    problems,
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...config, api, hooks, senderProfiles };
 }
@@ -85,7 +92,10 @@ export function defaultProfile(config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMe
 }
 
 /** The profile a sender uses. */
-export function senderProfileOf(config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute' | 'senderProfiles'>, sender: string): SenderProfile {
+export function senderProfileOf(
+  config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute' | 'senderProfiles'>,
+  sender: string,
+): SenderProfile {
   return profileFor(sender, config.senderProfiles, defaultProfile(config));
 }
 
@@ -102,7 +112,9 @@ function readHooks(settings: Settings, problems: string[]): HookConfig {
   const callerNames = new Set((settings.MAIL_CALLERS ?? []).map((c) => c.name.toLowerCase()));
   signed.forEach((hook, index) => {
     for (const sender of hook.senders) {
-      const covered = sender.startsWith('@') ? settings.MAIL_ALLOWED_SENDERS.includes(sender) : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
+      const covered = sender.startsWith('@')
+        ? settings.MAIL_ALLOWED_SENDERS.includes(sender)
+        : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
       if (!covered) problems.push(`MAIL_HOOKS[${index}].senders: ${sender} is not within MAIL_ALLOWED_SENDERS`);
     }
     if (hook.defaultSender && !isAllowedSender(hook.defaultSender, hook.senders)) {
@@ -119,7 +131,8 @@ function readHooks(settings: Settings, problems: string[]): HookConfig {
   });
   // A secret for no hook is most likely a misspelt template name.
   for (const name of Object.keys(given)) {
-    if (!signed.some((h) => h.template === name)) problems.push(`MAIL_HOOK_SECRETS: "${name.slice(0, 64)}" is not a template in MAIL_HOOKS`);
+    if (!signed.some((h) => h.template === name))
+      problems.push(`MAIL_HOOK_SECRETS: "${name.slice(0, 64)}" is not a template in MAIL_HOOKS`);
   }
   return {
     templateContainer: settings.MAIL_TEMPLATE_CONTAINER,
@@ -140,7 +153,9 @@ function readApi(settings: Settings, problems: string[]): EntraTokenOptions | un
   const callers = settings.MAIL_CALLERS ?? [];
   callers.forEach((caller, index) => {
     for (const sender of caller.senders) {
-      const covered = sender.startsWith('@') ? settings.MAIL_ALLOWED_SENDERS.includes(sender) : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
+      const covered = sender.startsWith('@')
+        ? settings.MAIL_ALLOWED_SENDERS.includes(sender)
+        : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
       if (!covered) problems.push(`MAIL_CALLERS[${index}].senders: ${sender} is not within MAIL_ALLOWED_SENDERS`);
     }
     if (caller.defaultSender && !isAllowedSender(caller.defaultSender, caller.senders)) {
@@ -158,7 +173,8 @@ function readApi(settings: Settings, problems: string[]): EntraTokenOptions | un
 /** An unresolved Key Vault reference reaches the app as the literal reference text. */
 function unresolvedReferences(input: Record<string, string | undefined>): string[] {
   return SETTINGS.filter((s) => s.secret && input[s.name]?.startsWith('@Microsoft.KeyVault(')).map(
-    (s) => `${s.name}: the Key Vault reference was not resolved; check the app's identity has "Key Vault Secrets User" and the secret exists`,
+    (s) =>
+      `${s.name}: the Key Vault reference was not resolved; check the app's identity has "Key Vault Secrets User" and the secret exists`,
   );
 }
 

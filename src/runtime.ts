@@ -49,7 +49,11 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     createTokenSource,
     createSmtp: (profile, tokens) => {
       const limits = { slotsPerMailbox: profile.smtp.maxConnectionsPerMailbox, maxPerMinute: profile.maxMessagesPerMinute };
-      const slots = createConnectionSlots({ container: governor, slotsPerMailbox: limits.slotsPerMailbox, leaseSeconds: options.leaseSeconds });
+      const slots = createConnectionSlots({
+        container: governor,
+        slotsPerMailbox: limits.slotsPerMailbox,
+        leaseSeconds: options.leaseSeconds,
+      });
       const rate = createRateLimiter({ container: governor, maxPerMinute: limits.maxPerMinute, maxInFlight: limits.slotsPerMailbox });
       return new SmtpSender(profile.smtp, tokens, slots, rate, options.lanes);
     },
@@ -70,7 +74,15 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     tokens,
     smtp,
     profiles,
-    worker: { allowedSenders: config.allowedSenders, outbox, status, tokens, smtp, profileOf: profiles.profileOf, policy: { ...DEFAULT_POLICY, ...options.policy } },
+    worker: {
+      allowedSenders: config.allowedSenders,
+      outbox,
+      status,
+      tokens,
+      smtp,
+      profileOf: profiles.profileOf,
+      policy: { ...DEFAULT_POLICY, ...options.policy },
+    },
     authenticate,
     quota: createDailyQuota(storage.table(config.statusTable)),
     close: () => smtp.close(),

@@ -93,14 +93,23 @@ const appModes = AUTH_MODES.filter((mode) => mode !== 'managedIdentity');
 export const settingsSchema = z.object({
   MAIL_AUTH_MODE: doc(oneOf(AUTH_MODES), {
     requirement: 'always',
-    description: '`managedIdentity`, `clientSecret`, `clientCertificate` or `federatedIdentity`: how the access token is obtained (see Authentication modes).',
+    description:
+      '`managedIdentity`, `clientSecret`, `clientCertificate` or `federatedIdentity`: how the access token is obtained (see Authentication modes).',
   }),
-  MAIL_TENANT_ID: doc(text().optional(), { requirement: appModes, description: 'Entra tenant id (GUID) or domain of the app registration.' }),
+  MAIL_TENANT_ID: doc(text().optional(), {
+    requirement: appModes,
+    description: 'Entra tenant id (GUID) or domain of the app registration.',
+  }),
   MAIL_CLIENT_ID: doc(text().optional(), {
     requirement: appModes,
-    description: 'App registration client id; in `managedIdentity` mode the client id of a user-assigned identity (empty: system-assigned).',
+    description:
+      'App registration client id; in `managedIdentity` mode the client id of a user-assigned identity (empty: system-assigned).',
   }),
-  MAIL_CLIENT_SECRET: doc(text().optional(), { requirement: ['clientSecret'], secret: true, description: 'Client secret. In Azure a Key Vault reference, never the value.' }),
+  MAIL_CLIENT_SECRET: doc(text().optional(), {
+    requirement: ['clientSecret'],
+    secret: true,
+    description: 'Client secret. In Azure a Key Vault reference, never the value.',
+  }),
   MAIL_CLIENT_CERTIFICATE: doc(text().optional(), {
     requirement: ['clientCertificate'],
     secret: true,
@@ -110,12 +119,15 @@ export const settingsSchema = z.object({
     description: '`federatedIdentity`: client id of the user-assigned identity the app registration trusts (empty: system-assigned).',
   }),
   MAIL_FEDERATION_AUDIENCE: doc(text().default('api://AzureADTokenExchange'), {
-    description: '`federatedIdentity`: audience of the managed identity token presented to Entra (US Gov: `api://AzureADTokenExchangeUSGov`, China: `api://AzureADTokenExchangeChina`).',
+    description:
+      '`federatedIdentity`: audience of the managed identity token presented to Entra (US Gov: `api://AzureADTokenExchangeUSGov`, China: `api://AzureADTokenExchangeChina`).',
   }),
   MAIL_AUTHORITY_HOST: doc(httpsUrl().default('https://login.microsoftonline.com'), {
     description: 'Entra authority host (sovereign clouds: e.g. `https://login.microsoftonline.us`).',
   }),
-  MAIL_TOKEN_SCOPE: doc(text().default('https://outlook.office365.com/.default'), { description: 'Token scope; managed identity uses it without `/.default`.' }),
+  MAIL_TOKEN_SCOPE: doc(text().default('https://outlook.office365.com/.default'), {
+    description: 'Token scope; managed identity uses it without `/.default`.',
+  }),
   MAIL_SMTP_HOST: doc(text().default('smtp.office365.com'), { description: 'SMTP submission host.' }),
   MAIL_SMTP_PORT: doc(wholeNumber(1, 65535).default(587), {
     description: 'SMTP port; the connection starts plain and upgrades with STARTTLS, which is required.',
@@ -132,7 +144,9 @@ export const settingsSchema = z.object({
   MAIL_STATUS_TABLE: doc(storageName(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'table name (3-63 letters and digits)').default('mailstatus'), {
     description: 'Table holding one status record per message.',
   }),
-  MAIL_PAYLOAD_CONTAINER: doc(containerName().default('mail-payloads'), { description: 'Blob container for messages too large for a queue message.' }),
+  MAIL_PAYLOAD_CONTAINER: doc(containerName().default('mail-payloads'), {
+    description: 'Blob container for messages too large for a queue message.',
+  }),
   MAIL_GOVERNOR_CONTAINER: doc(containerName().default('mail-governor'), {
     description: 'Blob container for per-mailbox connection leases and rate counters.',
   }),
@@ -171,7 +185,8 @@ export const settingsSchema = z.object({
     description: 'How long a loaded template (or its absence) is reused before it is read again.',
   }),
   MAIL_HOOK_MAX_BYTES: doc(wholeNumber(1024, 16 * 1024 * 1024).default(1024 * 1024), {
-    description: 'Largest webhook payload `POST /api/hooks/{template}` reads (Event Grid batches are at most 1 MB, Azure Monitor alerts 256 KB).',
+    description:
+      'Largest webhook payload `POST /api/hooks/{template}` reads (Event Grid batches are at most 1 MB, Azure Monitor alerts 256 KB).',
   }),
   MAIL_HOOKS: doc(json(signedHookListSchema).optional(), {
     description:
@@ -179,9 +194,13 @@ export const settingsSchema = z.object({
   }),
   MAIL_HOOK_SECRETS: doc(json(hookSecretsSchema).optional(), {
     secret: true,
-    description: 'Signing secrets of the signed hooks, `{ "<template>": "whsec_…" }` (a list while rotating). In Azure a Key Vault reference.',
+    description:
+      'Signing secrets of the signed hooks, `{ "<template>": "whsec_…" }` (a list while rotating). In Azure a Key Vault reference.',
   }),
-  WEBSITE_HOSTNAME: doc(text().optional(), { platform: true, description: "The app's host name, set by Azure and by Core Tools; the default origin of status URLs." }),
+  WEBSITE_HOSTNAME: doc(text().optional(), {
+    platform: true,
+    description: "The app's host name, set by Azure and by Core Tools; the default origin of status URLs.",
+  }),
   [STORAGE_CONNECTION]: doc(text().optional(), {
     requirement: { oneOf: [STORAGE_CONNECTION, `${STORAGE_CONNECTION}__queueServiceUri`] },
     description:
@@ -190,7 +209,9 @@ export const settingsSchema = z.object({
   [`${STORAGE_CONNECTION}__queueServiceUri`]: doc(text().optional(), { description: 'Identity-based queue endpoint.' }),
   [`${STORAGE_CONNECTION}__blobServiceUri`]: doc(text().optional(), { description: 'Identity-based blob endpoint.' }),
   [`${STORAGE_CONNECTION}__tableServiceUri`]: doc(text().optional(), { description: 'Identity-based table endpoint.' }),
-  [`${STORAGE_CONNECTION}__credential`]: doc(text().optional(), { description: '`managedidentity` (read by the Functions host for the trigger).' }),
+  [`${STORAGE_CONNECTION}__credential`]: doc(text().optional(), {
+    description: '`managedidentity` (read by the Functions host for the trigger).',
+  }),
   [`${STORAGE_CONNECTION}__clientId`]: doc(text().optional(), { description: 'Client id of the user-assigned identity used for storage.' }),
 });
 
@@ -208,18 +229,20 @@ export interface SettingSpec {
 }
 
 /** The schema as a list, for documentation and for comparing with what infra/ sets. */
-export const SETTINGS: readonly SettingSpec[] = (Object.entries(settingsSchema.shape) as [SettingName, z.ZodType][]).map(([name, schema]) => {
-  const info = docs.get(schema)!;
-  const defaultValue = schema instanceof z.ZodDefault ? (schema.def.defaultValue) : undefined;
-  return {
-    name,
-    requirement: info.requirement ?? 'optional',
-    description: info.description,
-    ...(defaultValue !== undefined ? { default: `${defaultValue as string | number}` } : {}),
-    secret: info.secret === true,
-    platform: info.platform === true,
-  };
-});
+export const SETTINGS: readonly SettingSpec[] = (Object.entries(settingsSchema.shape) as [SettingName, z.ZodType][]).map(
+  ([name, schema]) => {
+    const info = docs.get(schema)!;
+    const defaultValue = schema instanceof z.ZodDefault ? schema.def.defaultValue : undefined;
+    return {
+      name,
+      requirement: info.requirement ?? 'optional',
+      description: info.description,
+      ...(defaultValue !== undefined ? { default: `${defaultValue as string | number}` } : {}),
+      secret: info.secret === true,
+      platform: info.platform === true,
+    };
+  },
+);
 
 export function describeRequirement(requirement: Requirement): string {
   if (requirement === 'always') return 'yes';
@@ -231,7 +254,8 @@ export function describeRequirement(requirement: Requirement): string {
 /** The README's configuration table (npm run docs). */
 export function settingsTableMarkdown(): string {
   const rows = SETTINGS.filter((s) => !s.platform).map(
-    (s) => `| \`${s.name}\` | ${describeRequirement(s.requirement)} | ${s.default ? `\`${s.default}\`` : ''} | ${s.secret ? '**Secret.** ' : ''}${s.description} |`,
+    (s) =>
+      `| \`${s.name}\` | ${describeRequirement(s.requirement)} | ${s.default ? `\`${s.default}\`` : ''} | ${s.secret ? '**Secret.** ' : ''}${s.description} |`,
   );
   return ['| setting | required | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }

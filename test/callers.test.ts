@@ -24,7 +24,14 @@ const CALLERS = [
   { name: 'orders', entraAppId: ORDERS, senders: ['orders@contoso.example'] },
   { name: 'no-role', entraAppId: NO_ROLE, senders: ['orders@contoso.example'] },
   { name: 'senders-by-role', entraRole: 'Mail.Send', senders: ['noreply@contoso.example'], defaultSender: 'noreply@contoso.example' },
-  { name: 'billing', keySha256: sha256('billing-key'), senders: ['@contoso.example'], defaultSender: 'billing@contoso.example', recipientDomains: ['example.com'], dailyQuota: 4 },
+  {
+    name: 'billing',
+    keySha256: sha256('billing-key'),
+    senders: ['@contoso.example'],
+    defaultSender: 'billing@contoso.example',
+    recipientDomains: ['example.com'],
+    dailyQuota: 4,
+  },
   { name: 'auditor', keySha256: sha256('auditor-key'), senders: ['noreply@contoso.example'], readAllStatus: true },
 ];
 
@@ -34,9 +41,14 @@ before(async () => {
     mode: 'clientSecret',
     settings: { MAIL_CALLERS: JSON.stringify(CALLERS), MAIL_API_AUDIENCE: API, MAIL_API_TENANT_ID: LOCAL_TENANT_ID },
   });
-  for (const clientId of [ORDERS, ROLE_HOLDER, NO_ROLE, STRANGER]) h.stack.entra.register({ tenantId: LOCAL_TENANT_ID, clientId, secret: SECRET });
+  for (const clientId of [ORDERS, ROLE_HOLDER, NO_ROLE, STRANGER])
+    h.stack.entra.register({ tenantId: LOCAL_TENANT_ID, clientId, secret: SECRET });
   h.stack.entra.register({ tenantId: OTHER_TENANT, clientId: FOREIGN, secret: SECRET });
-  h.stack.entra.registerApi({ tenantId: LOCAL_TENANT_ID, audience: API, roles: { [ORDERS]: ['Mail.Send'], [ROLE_HOLDER]: ['Mail.Send'], [STRANGER]: ['Mail.Read'] } });
+  h.stack.entra.registerApi({
+    tenantId: LOCAL_TENANT_ID,
+    audience: API,
+    roles: { [ORDERS]: ['Mail.Send'], [ROLE_HOLDER]: ['Mail.Send'], [STRANGER]: ['Mail.Read'] },
+  });
   h.stack.entra.registerApi({ tenantId: OTHER_TENANT, audience: API, roles: { [FOREIGN]: ['Mail.Send'] } });
 });
 after(async () => h?.close());
@@ -45,7 +57,12 @@ after(async () => h?.close());
 async function tokenFor(clientId: string, tenant = LOCAL_TENANT_ID, audience = API): Promise<string> {
   const response = await fetch(`${h.stack.entra.authorityHost}/${tenant}/oauth2/v2.0/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: SECRET, scope: `${audience}/.default` }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: SECRET,
+      scope: `${audience}/.default`,
+    }),
   });
   assert.equal(response.status, 200);
   return ((await response.json()) as { access_token: string }).access_token;
@@ -55,7 +72,11 @@ const bearer = async (clientId: string) => ({ authorization: `Bearer ${await tok
 const key = (value: string) => ({ 'x-functions-key': value });
 
 async function post(body: unknown, headers: Record<string, string>) {
-  const response = await fetch(`${h.host!.url}/api/mail`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const response = await fetch(`${h.host!.url}/api/mail`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, headers: response.headers, json: (await response.json()) as Record<string, any> };
 }
 const get = async (id: string, headers: Record<string, string>) => (await fetch(`${h.host!.url}/api/mail/${id}`, { headers })).status;
@@ -80,7 +101,11 @@ test('refused callers: no credential, a bad key, a malformed or foreign token, a
   assert.equal(none.headers.get('www-authenticate'), 'Bearer');
   assert.equal((await post(mail(), key('wrong-key'))).status, 401);
   assert.equal((await post(mail(), { authorization: 'Bearer not.a.token' })).status, 401);
-  assert.equal((await post(mail(), { authorization: `Bearer ${await tokenFor(ORDERS, LOCAL_TENANT_ID, EXCHANGE_AUDIENCE)}` })).status, 401, 'a token for another audience');
+  assert.equal(
+    (await post(mail(), { authorization: `Bearer ${await tokenFor(ORDERS, LOCAL_TENANT_ID, EXCHANGE_AUDIENCE)}` })).status,
+    401,
+    'a token for another audience',
+  );
   const foreign = await post(mail(), { authorization: `Bearer ${await tokenFor(FOREIGN, OTHER_TENANT)}` });
   assert.equal(foreign.status, 401, 'a token of another tenant');
   const stranger = await post(mail(), await bearer(STRANGER));

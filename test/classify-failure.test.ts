@@ -16,7 +16,7 @@ const cases: Array<[string, string, string]> = [
   ['550 5.7.60 SMTP; Client does not have permissions to send as this sender', 'permanent', 'send-as-denied'],
   ['530 5.7.57 Client not authenticated to send mail', 'permanent', 'not-authenticated'],
   ['554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message', 'quota', 'daily-quota'],
-  ['550 5.1.90 Your message can\'t be sent because you\'ve reached your daily limit for message recipients', 'quota', 'daily-quota'],
+  ["550 5.1.90 Your message can't be sent because you've reached your daily limit for message recipients", 'quota', 'daily-quota'],
   ['550 5.7.233 Tenant has exceeded the external recipient rate limit', 'quota', 'tenant-rate-limit'],
   ['554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException', 'permanent', 'mailbox-full'],
   ['552 5.3.4 Message size exceeds fixed maximum message size', 'permanent', 'message-too-large'],
@@ -27,7 +27,11 @@ const cases: Array<[string, string, string]> = [
 
 for (const [response, kind, category] of cases) {
   test(`${response.slice(0, 40)}… → ${kind} (${category})`, () => {
-    const error = Object.assign(new Error(`Message failed: ${response}`), { code: 'EMESSAGE', response, responseCode: Number(response.slice(0, 3)) });
+    const error = Object.assign(new Error(`Message failed: ${response}`), {
+      code: 'EMESSAGE',
+      response,
+      responseCode: Number(response.slice(0, 3)),
+    });
     const failure = classifyFailure(error);
     assert.equal(failure.kind, kind);
     assert.equal(failure.category, category);

@@ -53,12 +53,12 @@ test('an unresolved Key Vault reference is named without echoing it', () => {
   const reference = '@Microsoft.KeyVault(VaultName=kv;SecretName=mail-client-secret)';
   const problems = problemsOf({ ...base, MAIL_CLIENT_SECRET: reference });
   assert.equal(problems.length, 1);
-  assert.match(problems[0]!, /^MAIL_CLIENT_SECRET: the Key Vault reference was not resolved/);
-  assert.ok(!problems[0]!.includes('SecretName'));
+  assert.match(problems[0], /^MAIL_CLIENT_SECRET: the Key Vault reference was not resolved/);
+  assert.ok(!problems[0].includes('SecretName'));
 });
 
 test('the default sender must be one of the allowed senders', () => {
-  assert.match(problemsOf({ ...base, MAIL_DEFAULT_SENDER: 'ceo@contoso.com' })[0]!, /^MAIL_DEFAULT_SENDER: /);
+  assert.match(problemsOf({ ...base, MAIL_DEFAULT_SENDER: 'ceo@contoso.com' })[0], /^MAIL_DEFAULT_SENDER: /);
   assert.equal(loadConfig({ ...base, MAIL_DEFAULT_SENDER: 'alerts@fabrikam.com' }).defaultSender, 'alerts@fabrikam.com');
 });
 
@@ -75,6 +75,11 @@ test('identity-based storage needs all three service endpoints', () => {
 });
 
 test('queue, table and container names are checked against Azure naming rules', () => {
-  const problems = problemsOf({ ...base, MAIL_QUEUE_NAME: 'Mail_Outbox', MAIL_STATUS_TABLE: 'mail-status', MAIL_PAYLOAD_CONTAINER: 'a--b' });
+  const problems = problemsOf({
+    ...base,
+    MAIL_QUEUE_NAME: 'Mail_Outbox',
+    MAIL_STATUS_TABLE: 'mail-status',
+    MAIL_PAYLOAD_CONTAINER: 'a--b',
+  });
   assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['MAIL_PAYLOAD_CONTAINER', 'MAIL_QUEUE_NAME', 'MAIL_STATUS_TABLE']);
 });

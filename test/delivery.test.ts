@@ -17,7 +17,11 @@ const json = { 'content-type': 'application/json' };
 
 /** What a Logic Apps HTTP action does: POST, then while 202 wait Retry-After and GET Location. */
 async function logicAppsHttpAction(body: unknown, headers: Record<string, string> = {}) {
-  let response = await fetch(`${h.host!.url}/api/mail?code=k`, { method: 'POST', headers: { ...json, ...headers }, body: JSON.stringify(body) });
+  let response = await fetch(`${h.host!.url}/api/mail?code=k`, {
+    method: 'POST',
+    headers: { ...json, ...headers },
+    body: JSON.stringify(body),
+  });
   const polls: number[] = [];
   while (response.status === 202) {
     const retryAfter = Number(response.headers.get('retry-after'));
@@ -46,13 +50,20 @@ test('Logic Apps polling: 202 with Location and Retry-After until sent, then 200
 test('the API description is served and describes both endpoints from the schemas', async () => {
   const response = await fetch(`${h.host!.url}/api/openapi.json`);
   assert.equal(response.status, 200);
-  const document = (await response.json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties?: object }> } };
+  const document = (await response.json()) as {
+    paths: Record<string, Record<string, unknown>>;
+    components: { schemas: Record<string, { properties?: object }> };
+  };
   assert.ok(document.paths['/api/mail']?.post && document.paths['/api/mail/{id}']?.get);
-  assert.deepEqual(Object.keys(document.components.schemas.MailRequest!.properties!).sort(), Object.keys(mailRequestSchema.shape).sort());
+  assert.deepEqual(Object.keys(document.components.schemas.MailRequest.properties!).sort(), Object.keys(mailRequestSchema.shape).sort());
 });
 
 test('Logic Apps polling: a failed mail ends the action as failed (422) with category and hint', async () => {
-  h.stack.smtp.inject({ stage: 'data', reply: '554 5.2.252 SendAsDenied; not allowed to send as this sender', when: (c) => c.recipients.includes('denied@example.com') });
+  h.stack.smtp.inject({
+    stage: 'data',
+    reply: '554 5.2.252 SendAsDenied; not allowed to send as this sender',
+    when: (c) => c.recipients.includes('denied@example.com'),
+  });
   const result = await logicAppsHttpAction({ to: 'denied@example.com', subject: 'denied', text: 'x' });
   assert.equal(result.status, 422);
   assert.equal(result.succeeded, false);
@@ -81,22 +92,34 @@ test('Idempotency-Key: same request → same id and one mail; different request 
 
   const other = await h.post({ ...body, subject: 'something else' }, { 'idempotency-key': 'order-1' });
   assert.equal(other.status, 422);
-  assert.deepEqual(other.json.errors.map((e: { field: string }) => e.field), ['Idempotency-Key']);
+  assert.deepEqual(
+    other.json.errors.map((e: { field: string }) => e.field),
+    ['Idempotency-Key'],
+  );
 
-  const concurrent = await Promise.all(Array.from({ length: 5 }, () => h.post({ ...body, subject: 'burst' }, { 'idempotency-key': 'order-2' })));
+  const concurrent = await Promise.all(
+    Array.from({ length: 5 }, () => h.post({ ...body, subject: 'burst' }, { 'idempotency-key': 'order-2' })),
+  );
   const ids = new Set(concurrent.map((r) => r.json.id));
   assert.equal(ids.size, 1);
   assert.ok(concurrent.every((r) => r.status === 202));
-  await h.waitForFinal([...ids][0]!);
+  await h.waitForFinal([...ids][0]);
   await new Promise((r) => setTimeout(r, 500));
-  const delivered = h.stack.smtp.messages.filter((m) => m.messageId === `<${first.json.id}@contoso.example>` || m.messageId === `<${[...ids][0]}@contoso.example>`);
+  const delivered = h.stack.smtp.messages.filter(
+    (m) => m.messageId === `<${first.json.id}@contoso.example>` || m.messageId === `<${[...ids][0]}@contoso.example>`,
+  );
   assert.equal(delivered.length, 2, 'one mail per key');
 });
 
 test('a redelivered queue message is not sent again once sent is recorded', async () => {
   const { json: accepted } = await h.post({ to: 'dup@example.com', subject: 'dup', text: 'x' });
   await h.waitForFinal(accepted.id);
-  const envelope = { version: 1, id: accepted.id, createdAt: new Date().toISOString(), mail: { from: 'noreply@contoso.example', to: 'dup@example.com', subject: 'dup', text: 'x' } };
+  const envelope = {
+    version: 1,
+    id: accepted.id,
+    createdAt: new Date().toISOString(),
+    mail: { from: 'noreply@contoso.example', to: 'dup@example.com', subject: 'dup', text: 'x' },
+  };
   await h.runtime.storage.queues.getQueueClient(h.config.queueName).sendMessage(encodeQueueMessage(envelope));
   await h.waitForLog(`${accepted.id} is already sent`);
   assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${accepted.id}@contoso.example>`).length, 1);
@@ -105,14 +128,19 @@ test('a redelivered queue message is not sent again once sent is recorded', asyn
 
 test('a large message goes through Blob storage (claim check) and the blob is removed once sent', async () => {
   const big = Buffer.alloc(300 * 1024, 7);
-  const { json: accepted } = await h.post({ to: 'big@example.com', subject: 'big', text: 'x', attachments: [{ filename: 'big.bin', content: big.toString('base64') }] });
+  const { json: accepted } = await h.post({
+    to: 'big@example.com',
+    subject: 'big',
+    text: 'x',
+    attachments: [{ filename: 'big.bin', content: big.toString('base64') }],
+  });
   const payloads = h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer);
   const record = await h.waitForFinal(accepted.id);
   assert.equal(record.status, 'sent');
   assert.equal(record.payloadBlob, `${accepted.id}.json`);
-  assert.equal(await payloads.getBlockBlobClient(record.payloadBlob!).exists(), false);
+  assert.equal(await payloads.getBlockBlobClient(record.payloadBlob).exists(), false);
   const mail = await h.received(`<${accepted.id}@contoso.example>`);
-  assert.ok(mail.attachments[0]!.content.equals(big));
+  assert.ok(mail.attachments[0].content.equals(big));
 
   // A late copy of the reference, after the blob is gone, changes nothing.
   const reference = { version: 1, id: accepted.id, createdAt: record.createdAt, mailBlob: record.payloadBlob };
@@ -127,22 +155,39 @@ test('sendAt holds the message until then; more than 7 days ahead is refused', a
   const { json: accepted } = await h.post({ to: 'later@example.com', subject: 'later', text: 'x', sendAt });
   assert.equal(accepted.sendAt, sendAt);
   await new Promise((r) => setTimeout(r, 1500));
-  assert.equal(h.stack.smtp.messages.some((m) => m.messageId === `<${accepted.id}@contoso.example>`), false);
+  assert.equal(
+    h.stack.smtp.messages.some((m) => m.messageId === `<${accepted.id}@contoso.example>`),
+    false,
+  );
   const record = await h.waitForFinal(accepted.id);
   assert.equal(record.status, 'sent');
   const received = h.stack.smtp.messages.find((m) => m.messageId === `<${accepted.id}@contoso.example>`)!;
   assert.ok(received.receivedAt >= Date.parse(sendAt), 'not sent before sendAt');
 
-  const tooLate = await h.post({ to: 'x@example.com', subject: 's', text: 'x', sendAt: new Date(Date.now() + 8 * 86_400_000).toISOString() });
+  const tooLate = await h.post({
+    to: 'x@example.com',
+    subject: 's',
+    text: 'x',
+    sendAt: new Date(Date.now() + 8 * 86_400_000).toISOString(),
+  });
   assert.equal(tooLate.status, 400);
-  assert.deepEqual(tooLate.json.errors.map((e: { field: string }) => e.field), ['sendAt']);
+  assert.deepEqual(
+    tooLate.json.errors.map((e: { field: string }) => e.field),
+    ['sendAt'],
+  );
 });
 
 test('the status record keeps no body, no attachment and no token', async () => {
-  const { json: accepted } = await h.post({ to: 'secret@example.com', subject: 'private subject', text: 'private body', attachments: [{ filename: 'a.txt', content: Buffer.from('private attachment').toString('base64') }] });
+  const { json: accepted } = await h.post({
+    to: 'secret@example.com',
+    subject: 'private subject',
+    text: 'private body',
+    attachments: [{ filename: 'a.txt', content: Buffer.from('private attachment').toString('base64') }],
+  });
   await h.waitForFinal(accepted.id);
   const entity = await h.runtime.status.table.getEntity(accepted.id, 'status');
   const stored = JSON.stringify(entity);
-  for (const secret of ['private body', 'cHJpdmF0ZSBhdHRhY2htZW50', 'private subject', h.stack.clientSecret]) assert.ok(!stored.includes(secret), secret);
+  for (const secret of ['private body', 'cHJpdmF0ZSBhdHRhY2htZW50', 'private subject', h.stack.clientSecret])
+    assert.ok(!stored.includes(secret), secret);
   assert.equal(await queueLength(h.runtime), 0);
 });

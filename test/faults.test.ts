@@ -12,7 +12,10 @@ import type { SmtpFault } from '../src/local/smtp-sink';
 
 let h: Harness;
 before(async () => {
-  h = await startHarness({ mode: 'clientSecret', runtime: { policy: { backoffMs: () => 200, quotaDeferMs: 1_000, claimMs: 3_000, maxAttempts: 3 } } });
+  h = await startHarness({
+    mode: 'clientSecret',
+    runtime: { policy: { backoffMs: () => 200, quotaDeferMs: 1_000, claimMs: 3_000, maxAttempts: 3 } },
+  });
 });
 after(async () => h?.close());
 
@@ -65,7 +68,12 @@ test('temporary replies that never stop → failed after maxAttempts with the la
 
 const permanent: Array<[string, 'auth' | 'mail' | 'data', string, RegExp]> = [
   ['554 5.2.252 SendAsDenied; noreply@contoso.example not allowed to send as other', 'data', 'send-as-denied', /SendAs/],
-  ['535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.', 'auth', 'smtp-auth-disabled', /Set-CASMailbox/],
+  [
+    '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.',
+    'auth',
+    'smtp-auth-disabled',
+    /Set-CASMailbox/,
+  ],
   ['552 5.3.4 Message size exceeds fixed maximum message size', 'data', 'message-too-large', /size/],
   ['550 5.1.8 Access denied, bad outbound sender', 'mail', 'sender-blocked', /blocked/],
   ['554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException', 'data', 'mailbox-full', /full/],
@@ -106,7 +114,10 @@ test('535 5.7.3 every time → failed after exactly one retry with a fresh token
 });
 
 test('quota reply → deferred without using up an attempt, then sent', async () => {
-  const { record, delivered } = await sendWith({ stage: 'data', reply: '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message' });
+  const { record, delivered } = await sendWith({
+    stage: 'data',
+    reply: '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message',
+  });
   assert.equal(record.status, 'sent');
   assert.equal(record.attempts, 1, 'the quota deferral gave its attempt back');
   assert.equal(delivered, 1);
@@ -129,8 +140,14 @@ test('a message that ends in the poison queue has a failed status with the reaso
   t.after(() => broken.close());
   const handler = createProcessOutboxHandler(() => broken);
   const envelope = newEnvelope({ from: 'noreply@contoso.example', to: 'poison@example.com', subject: 'poison', text: 'x' });
-  h.stack.smtp.inject({ stage: 'data', reply: '451 4.7.500 Server busy', times: 10, when: (c) => c.recipients.includes('poison@example.com') });
-  const context = (dequeueCount: number) => new InvocationContext({ functionName: 'processOutbox', triggerMetadata: { dequeueCount }, logHandler: () => undefined });
+  h.stack.smtp.inject({
+    stage: 'data',
+    reply: '451 4.7.500 Server busy',
+    times: 10,
+    when: (c) => c.recipients.includes('poison@example.com'),
+  });
+  const context = (dequeueCount: number) =>
+    new InvocationContext({ functionName: 'processOutbox', triggerMetadata: { dequeueCount }, logHandler: () => undefined });
   for (let attempt = 1; attempt <= h.runtime.host.maxDequeueCount; attempt++) {
     await assert.rejects(handler(envelope, context(attempt)));
   }

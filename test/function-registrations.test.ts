@@ -26,6 +26,7 @@ function captureRegistrations(): Registered[] {
   app.hook.appStart = () => seen.push({ kind: 'appStart' });
   Object.defineProperty(app, 'setup', { value: (options: object) => seen.push({ kind: 'setup', options }) });
   const dir = join(__dirname, '..', 'src', 'functions');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loading every registration file, as the host's glob does
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) require(join(dir, file));
   return seen;
 }
@@ -33,44 +34,76 @@ function captureRegistrations(): Registered[] {
 const registered = captureRegistrations();
 
 test('each function file registers one function of the function table, the Functions way, plus the configuration check at start', () => {
-  const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route, r.options!.authLevel]);
+  const http = registered
+    .filter((r) => r.kind === 'http')
+    .map((r) => [r.name, r.options!.methods.join(), r.options!.route, r.options!.authLevel]);
   const table = httpFunctions().map((fn) => [fn.name, fn.method, fn.route, fn.authLevel]);
   assert.deepEqual(http.sort(), table.sort());
-  assert.deepEqual(http.map((r) => r[0]).sort(), ['getMailStatus', 'hookOptions', 'openApi', 'postHook', 'runDoctor', 'sendMail', 'swagger']);
-  assert.equal(readdirSync(join(__dirname, '..', 'src', 'functions')).filter((f) => f.endsWith('.js')).length, Object.keys(FUNCTIONS).length + 1);
+  assert.deepEqual(http.map((r) => r[0]).sort(), [
+    'getMailStatus',
+    'hookOptions',
+    'openApi',
+    'postHook',
+    'runDoctor',
+    'sendMail',
+    'swagger',
+  ]);
+  assert.equal(
+    readdirSync(join(__dirname, '..', 'src', 'functions')).filter((f) => f.endsWith('.js')).length,
+    Object.keys(FUNCTIONS).length + 1,
+  );
   assert.equal(registered.filter((r) => r.kind === 'appStart').length, 1);
 });
 
 test('HTTP streaming is on, so request bodies reach the handler as streams it can stop reading', () => {
-  assert.deepEqual(registered.filter((r) => r.kind === 'setup').map((r) => r.options), [{ enableHttpStream: true }]);
+  assert.deepEqual(
+    registered.filter((r) => r.kind === 'setup').map((r) => r.options),
+    [{ enableHttpStream: true }],
+  );
 });
 
 test('the queue trigger reads %MAIL_QUEUE_NAME% through the MailStorage connection', () => {
   const queue = registered.filter((r) => r.kind === 'queue');
   assert.equal(queue.length, 1);
-  assert.equal(queue[0]!.name, 'processOutbox');
-  assert.equal(queue[0]!.options!.queueName, '%MAIL_QUEUE_NAME%');
-  assert.equal(queue[0]!.options!.connection, STORAGE_CONNECTION);
+  assert.equal(queue[0].name, 'processOutbox');
+  assert.equal(queue[0].options!.queueName, '%MAIL_QUEUE_NAME%');
+  assert.equal(queue[0].options!.connection, STORAGE_CONNECTION);
   assert.ok(SETTINGS.some((s) => s.name === 'MAIL_QUEUE_NAME'));
 });
 
 test('the local host serves the same functions on the same routes', () => {
-  const config = loadConfig({ MAIL_AUTH_MODE: 'managedIdentity', MAIL_ALLOWED_SENDERS: 'a@contoso.example', MailStorage: 'UseDevelopmentStorage=true' });
+  const config = loadConfig({
+    MAIL_AUTH_MODE: 'managedIdentity',
+    MAIL_ALLOWED_SENDERS: 'a@contoso.example',
+    MailStorage: 'UseDevelopmentStorage=true',
+  });
   const runtime = createRuntime(config);
   const local = localFunctions(runtime);
   const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route]);
   assert.deepEqual(local.http.map((f) => [f.name, f.method, f.route]).sort(), http.sort());
-  assert.deepEqual(local.queue.map((f) => [f.name, f.queue.name]), [['processOutbox', config.queueName]]);
+  assert.deepEqual(
+    local.queue.map((f) => [f.name, f.queue.name]),
+    [['processOutbox', config.queueName]],
+  );
 });
 
 test('the OpenAPI document describes exactly the HTTP functions, with their methods, auth and every response status', () => {
-  const document = openApiDocument(httpFunctions()) as { paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown>; security: unknown[] }>> };
-  const described = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, method.toUpperCase(), path]));
-  assert.deepEqual(described.sort(), httpFunctions().map((fn) => [fn.name, fn.method, `/api/${fn.route}`]).sort());
-  const post = document.paths['/api/mail']!.post!;
+  const document = openApiDocument(httpFunctions()) as {
+    paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown>; security: unknown[] }>>;
+  };
+  const described = Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => [op.operationId, method.toUpperCase(), path]),
+  );
+  assert.deepEqual(
+    described.sort(),
+    httpFunctions()
+      .map((fn) => [fn.name, fn.method, `/api/${fn.route}`])
+      .sort(),
+  );
+  const post = document.paths['/api/mail'].post;
   assert.deepEqual(Object.keys(post.responses).sort(), ['202', '400', '401', '403', '413', '415', '422', '429', '503']);
-  assert.deepEqual(Object.keys(document.paths['/api/mail/{id}']!.get!.responses).sort(), ['200', '202', '401', '403', '404', '422']);
-  assert.deepEqual(document.paths['/api/openapi.json']!.get!.security, [], 'the description is anonymous, as registered');
+  assert.deepEqual(Object.keys(document.paths['/api/mail/{id}'].get.responses).sort(), ['200', '202', '401', '403', '404', '422']);
+  assert.deepEqual(document.paths['/api/openapi.json'].get.security, [], 'the description is anonymous, as registered');
 });
 
 test('the doctor endpoint takes the master key only, and stays so when the app authenticates callers', () => {

@@ -58,9 +58,12 @@ describe('TokenAuthority', () => {
     assert.equal(reason(issue({ lifetimeSeconds: 0 })), 'expired');
     assert.equal(reason(issue({ startsInSeconds: 120 })), 'not-yet-valid');
     const [header, payload, signature] = issue().split('.');
-    const forged = Buffer.from(payload!, 'base64url').toString().replace(APP, '00000000-0000-0000-0000-000000000000');
+    const forged = Buffer.from(payload, 'base64url').toString().replace(APP, '00000000-0000-0000-0000-000000000000');
     assert.equal(reason(`${header}.${Buffer.from(forged).toString('base64url')}.${signature}`), 'bad-signature');
-    assert.equal(reason(new TokenAuthority().issue({ audience: EXCHANGE_AUDIENCE, appId: APP, tenantId: TENANT, lifetimeSeconds: 60 })), 'bad-signature');
+    assert.equal(
+      reason(new TokenAuthority().issue({ audience: EXCHANGE_AUDIENCE, appId: APP, tenantId: TENANT, lifetimeSeconds: 60 })),
+      'bad-signature',
+    );
     assert.equal(reason('not-a-jwt'), 'malformed');
     assert.equal(tokens.counters.rejected - before.rejected, 6);
     assert.equal(tokens.counters.rejectedBy.expired - before.rejectedBy.expired, 1);
@@ -77,7 +80,12 @@ describe('managed identity endpoint with ManagedIdentityCredential', () => {
   const credential = (clientId?: string) => new ManagedIdentityCredential({ clientId, retryOptions: { maxRetries: 0 } });
 
   before(async () => {
-    endpoint = await startManagedIdentityEndpoint({ tokens, tenantId: TENANT, userAssignedClientIds: [userAssigned], tokenLifetimeSeconds: 7200 });
+    endpoint = await startManagedIdentityEndpoint({
+      tokens,
+      tenantId: TENANT,
+      userAssignedClientIds: [userAssigned],
+      tokenLifetimeSeconds: 7200,
+    });
     // Read by @azure/identity once per process: set before the first getToken.
     Object.assign(process.env, endpoint.env);
   });
@@ -152,13 +160,21 @@ describe('Entra endpoint with msal-node ConfidentialClientApplication', () => {
       auth: { clientId: APP, authority: entra.authority(tenant), knownAuthorities: [new URL(entra.authorityHost).host], ...auth },
     });
   const tokenError = async (promise: Promise<unknown>) => {
-    const error = (await promise.then(() => assert.fail('expected the token request to fail'), (e: unknown) => e)) as { errorCode?: string; message: string };
+    const error = (await promise.then(
+      () => assert.fail('expected the token request to fail'),
+      (e: unknown) => e,
+    )) as { errorCode?: string; message: string };
     return { code: error.errorCode, aadsts: /AADSTS\d+/.exec(error.message)?.[0] };
   };
 
   before(async () => {
     certificate = await createClientCertificate();
-    entra = await startEntraEndpoint({ tokens, tls, apps: [{ tenantId: TENANT, clientId: APP, secret, certificatePem: certificate.certPem }], tokenLifetimeSeconds: 600 });
+    entra = await startEntraEndpoint({
+      tokens,
+      tls,
+      apps: [{ tenantId: TENANT, clientId: APP, secret, certificatePem: certificate.certPem }],
+      tokenLifetimeSeconds: 600,
+    });
   });
   after(() => entra?.close());
 
@@ -194,24 +210,43 @@ describe('Entra endpoint with msal-node ConfidentialClientApplication', () => {
 
   test('refuses like Entra: wrong secret, unknown app, unknown tenant, unregistered certificate', async () => {
     const other = await createClientCertificate();
-    assert.deepEqual(await tokenError(msal({ clientSecret: 'wrong' }).acquireTokenByClientCredential({ scopes: [SCOPE] })), { code: 'invalid_client', aadsts: 'AADSTS7000215' });
+    assert.deepEqual(await tokenError(msal({ clientSecret: 'wrong' }).acquireTokenByClientCredential({ scopes: [SCOPE] })), {
+      code: 'invalid_client',
+      aadsts: 'AADSTS7000215',
+    });
     assert.deepEqual(
-      await tokenError(msal({ clientId: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a', clientSecret: secret }).acquireTokenByClientCredential({ scopes: [SCOPE] })),
+      await tokenError(
+        msal({ clientId: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a', clientSecret: secret }).acquireTokenByClientCredential({
+          scopes: [SCOPE],
+        }),
+      ),
       { code: 'unauthorized_client', aadsts: 'AADSTS700016' },
     );
     assert.deepEqual(
-      await tokenError(msal({ clientSecret: secret }, '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d').acquireTokenByClientCredential({ scopes: [SCOPE] })),
+      await tokenError(
+        msal({ clientSecret: secret }, '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d').acquireTokenByClientCredential({ scopes: [SCOPE] }),
+      ),
       { code: 'invalid_request', aadsts: 'AADSTS90002' },
     );
     const wrongCertificate = { thumbprintSha256: other.thumbprintSha256, privateKey: other.keyPem };
-    assert.deepEqual(await tokenError(msal({ clientCertificate: wrongCertificate }).acquireTokenByClientCredential({ scopes: [SCOPE] })), { code: 'invalid_client', aadsts: 'AADSTS700027' });
+    assert.deepEqual(await tokenError(msal({ clientCertificate: wrongCertificate }).acquireTokenByClientCredential({ scopes: [SCOPE] })), {
+      code: 'invalid_client',
+      aadsts: 'AADSTS700027',
+    });
     const wrongKey = { thumbprintSha256: certificate.thumbprintSha256, privateKey: other.keyPem };
-    assert.deepEqual(await tokenError(msal({ clientCertificate: wrongKey }).acquireTokenByClientCredential({ scopes: [SCOPE] })), { code: 'invalid_client', aadsts: 'AADSTS700027' });
+    assert.deepEqual(await tokenError(msal({ clientCertificate: wrongKey }).acquireTokenByClientCredential({ scopes: [SCOPE] })), {
+      code: 'invalid_client',
+      aadsts: 'AADSTS700027',
+    });
   });
 
   test("errors have Entra's JSON shape; a scope without /.default is refused; instance discovery answers", async () => {
     const post = (form: Record<string, string>) =>
-      fetch(`${entra.authority(TENANT)}/oauth2/v2.0/token`, { method: 'POST', body: new URLSearchParams(form), headers: { 'client-request-id': 'abc-123' } });
+      fetch(`${entra.authority(TENANT)}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams(form),
+        headers: { 'client-request-id': 'abc-123' },
+      });
     const wrongSecret = await post({ grant_type: 'client_credentials', client_id: APP, client_secret: 'nope', scope: SCOPE });
     assert.equal(wrongSecret.status, 401);
     const body = (await wrongSecret.json()) as Record<string, unknown>;
@@ -226,8 +261,10 @@ describe('Entra endpoint with msal-node ConfidentialClientApplication', () => {
     assert.equal(noDefault.status, 400);
     assert.deepEqual(((await noDefault.json()) as Record<string, unknown>).error_codes, [1002012]);
 
-    const discovery = (await (await fetch(`${entra.authorityHost}/common/discovery/instance?api-version=1.1`)).json()) as { metadata: Array<{ aliases: string[] }> };
-    assert.deepEqual(discovery.metadata[0]!.aliases, [new URL(entra.authorityHost).host]);
+    const discovery = (await (await fetch(`${entra.authorityHost}/common/discovery/instance?api-version=1.1`)).json()) as {
+      metadata: Array<{ aliases: string[] }>;
+    };
+    assert.deepEqual(discovery.metadata[0].aliases, [new URL(entra.authorityHost).host]);
   });
 
   test('injected failures come back to MSAL, then service resumes', async () => {
@@ -243,7 +280,8 @@ describe('Entra endpoint with msal-node ConfidentialClientApplication', () => {
 describe('SMTP sink with nodemailer', () => {
   const tokens = new TokenAuthority();
   let sink: SmtpSink;
-  const accessToken = (lifetimeSeconds = 3600) => tokens.issue({ audience: EXCHANGE_AUDIENCE, appId: APP, tenantId: TENANT, lifetimeSeconds });
+  const accessToken = (lifetimeSeconds = 3600) =>
+    tokens.issue({ audience: EXCHANGE_AUDIENCE, appId: APP, tenantId: TENANT, lifetimeSeconds });
   const transport = (options: { token?: string; user?: string; ignoreTLS?: boolean } = {}) =>
     nodemailer.createTransport({
       host: sink.host,
@@ -265,7 +303,9 @@ describe('SMTP sink with nodemailer', () => {
     connection.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
     await new Promise<void>((resolve, reject) =>
-      connection.login({ oauth2: new XOAuth2({ user: MAILBOX, accessToken: accessToken() }) }, (error) => (error ? reject(error) : resolve())),
+      connection.login({ oauth2: new XOAuth2({ user: MAILBOX, accessToken: accessToken() }) }, (error) =>
+        error ? reject(error) : resolve(),
+      ),
     );
     return connection;
   };
@@ -307,7 +347,13 @@ describe('SMTP sink with nodemailer', () => {
     const error = await failure(transport({ ignoreTLS: true }).sendMail(message()));
     assert.equal(error.responseCode, 504);
     const log = sink.connections.at(-1)!;
-    assert.deepEqual(log.events.slice(0, 2).map((e) => [e.type, e.ok]), [['connect', true], ['auth', false]]);
+    assert.deepEqual(
+      log.events.slice(0, 2).map((e) => [e.type, e.ok]),
+      [
+        ['connect', true],
+        ['auth', false],
+      ],
+    );
     assert.ok(!log.events.some((e) => e.type === 'starttls'));
 
     const anonymous = nodemailer.createTransport({ host: sink.host, port: sink.port, ignoreTLS: true });
@@ -348,7 +394,10 @@ describe('SMTP sink with nodemailer', () => {
     const first = await authenticatedConnection();
     const second = await authenticatedConnection();
     assert.equal(sink.mailbox(MAILBOX).connections, 2);
-    await assert.rejects(authenticatedConnection(), (e: { responseCode?: number; response?: string }) => e.response === '432 4.3.2 Concurrent connections limit exceeded');
+    await assert.rejects(
+      authenticatedConnection(),
+      (e: { responseCode?: number; response?: string }) => e.response === '432 4.3.2 Concurrent connections limit exceeded',
+    );
     first.quit();
     await once(first, 'end');
     // onClose runs on the next tick of the server's loop; wait for the count rather than for time.
@@ -372,12 +421,17 @@ describe('SMTP sink with nodemailer', () => {
     const second = await startSmtpSink({ tls, tokens, mailDir, onMessage: (m) => heard.push(m.messageId!) });
     try {
       const info = await nodemailer
-        .createTransport({ host: second.host, port: second.port, requireTLS: true, auth: { type: 'OAuth2', user: MAILBOX, accessToken: accessToken() } })
+        .createTransport({
+          host: second.host,
+          port: second.port,
+          requireTLS: true,
+          auth: { type: 'OAuth2', user: MAILBOX, accessToken: accessToken() },
+        })
         .sendMail(message());
       assert.deepEqual(heard, [info.messageId]);
-      const file = second.messages[0]!.file!;
+      const file = second.messages[0].file!;
       assert.ok(file.startsWith(mailDir) && file.endsWith('.eml'));
-      assert.deepEqual(readFileSync(file), second.messages[0]!.raw);
+      assert.deepEqual(readFileSync(file), second.messages[0].raw);
 
       const idle = new SMTPConnection({ host: second.host, port: second.port, requireTLS: true });
       idle.on('error', () => undefined);

@@ -22,7 +22,10 @@ test('every bad field is listed, by path', () => {
     attachments: [{ filename: 'a.pdf', contentType: 'pdf', content: '***' }],
     colour: 'blue',
   });
-  assert.deepEqual(got.sort(), ['attachments[0].content', 'attachments[0].contentType', 'colour', 'subject', 'text', 'to[1]', 'to[2].address'].sort());
+  assert.deepEqual(
+    got.sort(),
+    ['attachments[0].content', 'attachments[0].contentType', 'colour', 'subject', 'text', 'to[1]', 'to[2].address'].sort(),
+  );
 });
 
 test('CR or LF is refused in every header value: subject, names, custom headers, filenames', () => {
@@ -36,10 +39,27 @@ test('CR or LF is refused in every header value: subject, names, custom headers,
 });
 
 test('reserved headers are refused; X- headers and a few threading headers are allowed', () => {
-  for (const name of ['From', 'To', 'Bcc', 'Subject', 'Date', 'Message-ID', 'Sender', 'Return-Path', 'Content-Type', 'X-Priority', 'X-MS-Exchange-Organization-AuthAs']) {
+  for (const name of [
+    'From',
+    'To',
+    'Bcc',
+    'Subject',
+    'Date',
+    'Message-ID',
+    'Sender',
+    'Return-Path',
+    'Content-Type',
+    'X-Priority',
+    'X-MS-Exchange-Organization-AuthAs',
+  ]) {
     assert.deepEqual(fields({ ...valid, headers: { [name]: 'x' } }), [`headers.${name}`], name);
   }
-  assert.ok(parseMailRequest({ ...valid, headers: { 'X-Correlation-Id': '42', 'In-Reply-To': '<a@b>', 'List-Unsubscribe': '<mailto:u@example.com>' } }).ok);
+  assert.ok(
+    parseMailRequest({
+      ...valid,
+      headers: { 'X-Correlation-Id': '42', 'In-Reply-To': '<a@b>', 'List-Unsubscribe': '<mailto:u@example.com>' },
+    }).ok,
+  );
 });
 
 test(`at most ${MAX_RECIPIENTS} recipients across to, cc and bcc; at least one`, () => {

@@ -40,7 +40,8 @@ for (const mode of ['clientSecret', 'managedIdentity'] as const) {
     assert.equal(f.profile, 'fabrikam');
     // The server checked each token against the mailbox's tenant; the issuing side shows which app asked.
     assert.equal(h.stack.entra.hits.byClientId[LOCAL_FABRIKAM_CLIENT_ID], 1, 'one token request for the fabrikam profile');
-    if (mode === 'clientSecret') assert.equal(h.stack.entra.hits.byClientId[LOCAL_CLIENT_ID], 1, 'one token request for the default profile');
+    if (mode === 'clientSecret')
+      assert.equal(h.stack.entra.hits.byClientId[LOCAL_CLIENT_ID], 1, 'one token request for the default profile');
     assert.ok(h.logs.some((l) => l.includes(`Sent message ${fabrikam} from noreply@fabrikam.example (profile fabrikam)`)));
     // More mail reuses each profile's token: still one request per profile.
     const again = await sendFromBoth(h);
@@ -53,7 +54,12 @@ for (const mode of ['clientSecret', 'managedIdentity'] as const) {
 test('fabrikam through a client certificate of its own tenant', async () => {
   const certificate = await createClientCertificate();
   const h = await withFabrikamProfile(
-    { authMode: 'clientCertificate', tenantId: LOCAL_FABRIKAM_TENANT_ID, clientId: LOCAL_FABRIKAM_CLIENT_ID, clientCertificateSetting: 'MAIL_FABRIKAM_CERTIFICATE' },
+    {
+      authMode: 'clientCertificate',
+      tenantId: LOCAL_FABRIKAM_TENANT_ID,
+      clientId: LOCAL_FABRIKAM_CLIENT_ID,
+      clientCertificateSetting: 'MAIL_FABRIKAM_CERTIFICATE',
+    },
     { MAIL_FABRIKAM_CERTIFICATE: `${certificate.keyPem}\n${certificate.certPem}` },
   );
   h.stack.entra.register({ tenantId: LOCAL_FABRIKAM_TENANT_ID, clientId: LOCAL_FABRIKAM_CLIENT_ID, certificatePem: certificate.certPem });
@@ -64,7 +70,12 @@ test('fabrikam through a client certificate of its own tenant', async () => {
 
 test("a profile that points at another tenant: Exchange refuses that tenant's token, and the failure says to check the profile's tenant", async () => {
   // fabrikam's mailboxes, but contoso's app registration and tenant: a contoso token offered for a fabrikam mailbox.
-  const h = await withFabrikamProfile({ authMode: 'clientSecret', tenantId: LOCAL_TENANT_ID, clientId: LOCAL_CLIENT_ID, clientSecretSetting: 'MAIL_CLIENT_SECRET' });
+  const h = await withFabrikamProfile({
+    authMode: 'clientSecret',
+    tenantId: LOCAL_TENANT_ID,
+    clientId: LOCAL_CLIENT_ID,
+    clientSecretSetting: 'MAIL_CLIENT_SECRET',
+  });
   const { contoso, fabrikam } = await sendFromBoth(h);
   assert.equal((await h.waitForFinal(contoso)).status, 'sent');
   const record = await h.waitForFinal(fabrikam);
@@ -72,13 +83,23 @@ test("a profile that points at another tenant: Exchange refuses that tenant's to
   assert.equal(record.errorCategory, 'authentication-failed');
   assert.match(record.hint ?? '', /mailbox's own tenant/);
   assert.equal(record.profile, 'fabrikam');
-  const refused = h.stack.smtp.connections.filter((c) => c.events.some((e) => e.type === 'auth' && !e.ok && e.address === 'noreply@fabrikam.example'));
+  const refused = h.stack.smtp.connections.filter((c) =>
+    c.events.some((e) => e.type === 'auth' && !e.ok && e.address === 'noreply@fabrikam.example'),
+  );
   assert.equal(refused.length, 2, 'refused once, and once more with a fresh token');
 });
 
 test('a profile whose credential setting is missing, or whose senders are not allowed, stops the configuration naming both', async () => {
   await assert.rejects(
-    withFabrikamProfile({ authMode: 'clientSecret', tenantId: LOCAL_FABRIKAM_TENANT_ID, clientId: LOCAL_FABRIKAM_CLIENT_ID, clientSecretSetting: 'MAIL_NOT_SET', senders: ['@elsewhere.example'] }),
-    (error: Error) => /MAIL_SENDER_PROFILES\[0\]\.clientSecretSetting: the app setting MAIL_NOT_SET is not set/.test(error.message) && /MAIL_SENDER_PROFILES\[0\]\.senders: @elsewhere\.example/.test(error.message),
+    withFabrikamProfile({
+      authMode: 'clientSecret',
+      tenantId: LOCAL_FABRIKAM_TENANT_ID,
+      clientId: LOCAL_FABRIKAM_CLIENT_ID,
+      clientSecretSetting: 'MAIL_NOT_SET',
+      senders: ['@elsewhere.example'],
+    }),
+    (error: Error) =>
+      /MAIL_SENDER_PROFILES\[0\]\.clientSecretSetting: the app setting MAIL_NOT_SET is not set/.test(error.message) &&
+      /MAIL_SENDER_PROFILES\[0\]\.senders: @elsewhere\.example/.test(error.message),
   );
 });

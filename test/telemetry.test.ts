@@ -44,7 +44,12 @@ test('one trace runs from the HTTP request through the queue to the SMTP send', 
   const accepted = await h.post({ to: 'traced@example.com', subject: 'traced', text: 'x' });
   assert.equal((await h.waitForFinal(accepted.json.id)).status, 'sent');
   const finished = spans.getFinishedSpans();
-  const named = (name: string) => finished.find((s) => s.name === name && (name === 'mail.accept' || s.spanContext().traceId === finished.find((a) => a.name === 'mail.accept')!.spanContext().traceId));
+  const named = (name: string) =>
+    finished.find(
+      (s) =>
+        s.name === name &&
+        (name === 'mail.accept' || s.spanContext().traceId === finished.find((a) => a.name === 'mail.accept')!.spanContext().traceId),
+    );
   const accept = named('mail.accept')!;
   const processing = named('mail.process')!;
   assert.ok(accept && processing, finished.map((s) => s.name).join(', '));
@@ -78,15 +83,22 @@ test('outcomes, queue age, governor wait and token requests are measured; failur
 test('no secret, token or recipient address reaches a span, a metric or a log', async () => {
   await reader.forceFlush();
   const token = (await h.runtime.tokens.getToken()).token;
-  const secret = h.settings.MAIL_CLIENT_SECRET!;
+  const secret = h.settings.MAIL_CLIENT_SECRET;
   const everything = JSON.stringify({
-    spans: spans.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, resource: s.resource.attributes })),
+    spans: spans
+      .getFinishedSpans()
+      .map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, resource: s.resource.attributes })),
     metrics: metricExporter.getMetrics(),
     logs: h.logs,
   });
-  for (const [what, value] of [['client secret', secret], ['access token', token], ['token signature', token.split('.')[2]!]] as const) {
+  for (const [what, value] of [
+    ['client secret', secret],
+    ['access token', token],
+    ['token signature', token.split('.')[2]],
+  ] as const) {
     assert.ok(!everything.includes(value), `${what} leaked`);
   }
   const telemetryOnly = JSON.stringify({ spans: spans.getFinishedSpans().map((s) => s.attributes), metrics: metricExporter.getMetrics() });
-  for (const address of ['traced@example.com', 'denied@example.com', 'noreply@contoso.example']) assert.ok(!telemetryOnly.includes(address), `${address} in telemetry`);
+  for (const address of ['traced@example.com', 'denied@example.com', 'noreply@contoso.example'])
+    assert.ok(!telemetryOnly.includes(address), `${address} in telemetry`);
 });

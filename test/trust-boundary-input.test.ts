@@ -32,7 +32,9 @@ test(`custom headers are bounded: at most ${MAX_CUSTOM_HEADERS}, 16 KB of names 
   const large = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`X-H${i}`, 'v'.repeat(900)]));
   assert.deepEqual(refused({ ...valid, headers: large }), ['headers']);
   assert.deepEqual(refused({ ...valid, headers: { 'X-Tag': 'a', 'x-tag': 'b' } }), ['headers.x-tag']);
-  assert.ok(parseMailRequest({ ...valid, headers: Object.fromEntries(Array.from({ length: MAX_CUSTOM_HEADERS }, (_, i) => [`X-H${i}`, 'v'])) }).ok);
+  assert.ok(
+    parseMailRequest({ ...valid, headers: Object.fromEntries(Array.from({ length: MAX_CUSTOM_HEADERS }, (_, i) => [`X-H${i}`, 'v'])) }).ok,
+  );
 });
 
 test(`replyTo is bounded (${MAX_REPLY_TO}), and so is each recipient list before its items are checked`, () => {
@@ -60,7 +62,7 @@ test('no accepted header value makes a line over 998 octets; one character more 
   const unbroken = 'x'.repeat(MAX_HEADER_VALUE);
   const mail = { ...valid, subject: unbroken, headers: { 'X-Long': unbroken, References: `<${'r'.repeat(MAX_HEADER_VALUE - 2)}>` } };
   assert.ok(parseMailRequest(mail).ok);
-  const { raw } = await wire(parseMailRequest(mail).ok ? (mail as MailRequest) : (undefined as never));
+  const { raw } = await wire(parseMailRequest(mail).ok ? mail : (undefined as never));
   assert.ok(longestLine(raw) <= 998, `longest line ${longestLine(raw)}`);
   assert.ok(raw.includes(unbroken), 'the value goes out whole, folded onto its own line');
   assert.deepEqual(refused({ ...valid, subject: `${unbroken}x` }), ['subject']);
@@ -70,7 +72,11 @@ test('no accepted header value makes a line over 998 octets; one character more 
 
 test('multipart/* and message/* are refused as attachment types; discrete types pass', () => {
   for (const contentType of ['multipart/mixed', 'Multipart/Alternative', 'message/rfc822', 'message/partial']) {
-    assert.deepEqual(refused({ ...valid, attachments: [{ filename: 'a', contentType, content: 'aGk=' }] }), ['attachments[0].contentType'], contentType);
+    assert.deepEqual(
+      refused({ ...valid, attachments: [{ filename: 'a', contentType, content: 'aGk=' }] }),
+      ['attachments[0].contentType'],
+      contentType,
+    );
   }
   for (const contentType of ['application/pdf', 'image/png', 'text/csv', 'font/woff2', 'model/gltf+json', 'audio/ogg', 'video/mp4']) {
     assert.ok(parseMailRequest({ ...valid, attachments: [{ filename: 'a', contentType, content: 'aGk=' }] }).ok, contentType);
@@ -89,8 +95,10 @@ test('addresses are ASCII: an A-label domain stays an A-label in the envelope an
 });
 
 test('the idempotency fingerprint is of the mail, not its spelling', () => {
-  const base: MailRequest = { from: 'noreply@contoso.example', to: 'a@example.com', subject: 's', text: 't' } as MailRequest;
-  const respelled = JSON.parse('{"text":"t","subject":"s","to":[{"address":"a@EXAMPLE.com"}],"from":{"address":"noreply@contoso.example"},"importance":"normal"}');
+  const base: MailRequest = { from: 'noreply@contoso.example', to: 'a@example.com', subject: 's', text: 't' };
+  const respelled = JSON.parse(
+    '{"text":"t","subject":"s","to":[{"address":"a@EXAMPLE.com"}],"from":{"address":"noreply@contoso.example"},"importance":"normal"}',
+  );
   assert.equal(mailFingerprint(respelled), mailFingerprint(base));
   assert.notEqual(mailFingerprint({ ...base, subject: 'other' }), mailFingerprint(base));
   assert.notEqual(mailFingerprint({ ...base, to: ['a@example.com', 'b@example.com'] }), mailFingerprint(base));
@@ -113,7 +121,11 @@ test('custom headers count toward MAIL_MAX_MESSAGE_BYTES, and a refused request 
 });
 
 test('contentId (inline) only on images: an inline text part would be read as body and the file lost', () => {
-  const inline = (contentType: string) => ({ ...valid, html: '<img src="cid:a">', attachments: [{ filename: 'f', contentType, content: 'aGk=', contentId: 'a' }] });
+  const inline = (contentType: string) => ({
+    ...valid,
+    html: '<img src="cid:a">',
+    attachments: [{ filename: 'f', contentType, content: 'aGk=', contentId: 'a' }],
+  });
   assert.deepEqual(refused(inline('text/plain')), ['attachments[0].contentId']);
   assert.deepEqual(refused(inline('application/pdf')), ['attachments[0].contentId']);
   assert.ok(parseMailRequest(inline('image/png')).ok);

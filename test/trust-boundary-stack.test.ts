@@ -23,18 +23,30 @@ test('an envelope naming a blob outside its own payload is refused: the blob is 
   const payloads = h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer);
   await payloads.getBlockBlobClient('someone-else.json').uploadData(Buffer.from(mailJson('other@example.com')));
 
-  const names = ['../victim/mail.json', 'a/b.json', '..%2fvictim%2fmail.json', '..\\victim\\mail.json', '..', 'someone-else.json', 'trav-7.JSON'];
+  const names = [
+    '../victim/mail.json',
+    'a/b.json',
+    '..%2fvictim%2fmail.json',
+    '..\\victim\\mail.json',
+    '..',
+    'someone-else.json',
+    'trav-7.JSON',
+  ];
   const queue = h.runtime.storage.queues.getQueueClient(h.config.queueName);
   for (const [i, mailBlob] of names.entries()) {
     await queue.sendMessage(encodeQueueMessage({ version: 1, id: `trav-${i}`, createdAt: new Date().toISOString(), mailBlob }));
   }
   const refusals = () => h.logs.filter((l) => l.includes('malformed outbox message') && l.includes('mailBlob'));
   // The refusal lines do not name the id (it is part of what is malformed): wait until there is one per message.
-  for (const deadline = Date.now() + 15_000; refusals().length < names.length && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  for (const deadline = Date.now() + 15_000; refusals().length < names.length && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 50));
   assert.equal(refusals().length, names.length, refusals().join('\n'));
   assert.ok(await victim.getBlockBlobClient('mail.json').exists(), 'the blob in another container is still there');
   assert.ok(await payloads.getBlockBlobClient('someone-else.json').exists(), "another message's payload is still there");
-  assert.equal(h.stack.smtp.messages.filter((m) => m.rcptTo.some((r) => r === 'victim@example.com' || r === 'other@example.com')).length, 0);
+  assert.equal(
+    h.stack.smtp.messages.filter((m) => m.rcptTo.some((r) => r === 'victim@example.com' || r === 'other@example.com')).length,
+    0,
+  );
 });
 
 test('the outbox refuses a traversing name before the blob client sees it', async () => {
@@ -47,13 +59,20 @@ test('the outbox refuses a traversing name before the blob client sees it', asyn
 });
 
 /** A raw HTTP request to the local host, with whatever headers a hostile client sends. */
-function raw(path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function raw(
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   const { port } = new URL(h.host!.url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, setHost: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, setHost: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -61,7 +80,11 @@ function raw(path: string, headers: Record<string, string>, body?: string): Prom
 
 test('Location comes from the configured base URL, never from a forged Host header', async () => {
   const body = JSON.stringify({ to: 'host@example.com', subject: 'host', text: 'x' });
-  const posted = await raw('/api/mail?code=k', { Host: 'evil.example', 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }, body);
+  const posted = await raw(
+    '/api/mail?code=k',
+    { Host: 'evil.example', 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) },
+    body,
+  );
   assert.equal(posted.status, 202);
   const location = String(posted.headers.location);
   assert.ok(location.startsWith(`${h.host!.url}/api/mail/`), location);
@@ -80,7 +103,13 @@ test('a declared Content-Length over the limit is refused before the body is rea
   const limit = maxRequestBytes(MAX_MESSAGE_BYTES);
   const { port } = new URL(h.host!.url);
   const result = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/api/mail', method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': String(60 * 1024 * 1024) } });
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path: '/api/mail',
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': String(60 * 1024 * 1024) },
+    });
     req.on('response', (res) => {
       res.resume();
       resolve({ status: res.statusCode!, sent: req.socket?.bytesWritten ?? 0 });
@@ -102,7 +131,13 @@ test('a chunked body is cut off at the limit with 413, not read to its end', asy
   const result = await new Promise<{ status: number; written: number }>((resolve) => {
     let written = 0;
     let status = 0;
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/api/mail', method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } });
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path: '/api/mail',
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+    });
     req.on('response', (res) => {
       status = res.statusCode!;
       res.resume();
@@ -125,7 +160,9 @@ test('a chunked body is cut off at the limit with 413, not read to its end', asy
 
 test('an Idempotency-Key repeat is recognised however the request is spelled; a different mail still gets 422', async () => {
   const first = await h.post({ to: 'canon@example.com', subject: 'canonical', text: 'x' }, { 'idempotency-key': 'canon-1' });
-  const respelled = await h.post('{"text":"x","subject":"canonical","to":["canon@EXAMPLE.com"],"from":"noreply@contoso.example"}', { 'idempotency-key': 'canon-1' });
+  const respelled = await h.post('{"text":"x","subject":"canonical","to":["canon@EXAMPLE.com"],"from":"noreply@contoso.example"}', {
+    'idempotency-key': 'canon-1',
+  });
   assert.equal(first.status, 202);
   assert.equal(respelled.status, 202, JSON.stringify(respelled.json));
   assert.equal(respelled.json.id, first.json.id);

@@ -52,7 +52,8 @@ test('kill -9 during DATA: nothing is lost and the mail is delivered exactly onc
   const delivered = h.stack.smtp.messages.filter((m) => m.messageId === `<${json.id}@contoso.example>`);
   assert.equal(delivered.length, 1, 'exactly once at the server');
   // The stalled reply comes due after the kill: the server finds the client gone and keeps nothing.
-  const discarded = () => h.stack.smtp.connections.flatMap((c) => c.events).filter((e) => e.type === 'data' && !e.ok && /client gone/.test(e.reply ?? '')).length;
+  const discarded = () =>
+    h.stack.smtp.connections.flatMap((c) => c.events).filter((e) => e.type === 'data' && !e.ok && /client gone/.test(e.reply ?? '')).length;
   const until = Date.now() + 6_000;
   while (discarded() === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   assert.equal(discarded(), 1, 'the interrupted DATA was not kept');

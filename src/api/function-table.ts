@@ -26,7 +26,14 @@ export interface ResponseSpec {
 
 export type ResponseHeader = 'Location' | 'Retry-After' | 'WebHook-Allowed-Origin' | 'WebHook-Allowed-Rate';
 /** Request headers an operation reads, described in the API documents. */
-export type RequestHeader = 'Idempotency-Key' | 'webhook-id' | 'webhook-timestamp' | 'webhook-signature' | 'X-Hub-Signature-256' | 'aeg-event-type' | 'WebHook-Request-Origin';
+export type RequestHeader =
+  | 'Idempotency-Key'
+  | 'webhook-id'
+  | 'webhook-timestamp'
+  | 'webhook-signature'
+  | 'X-Hub-Signature-256'
+  | 'aeg-event-type'
+  | 'WebHook-Request-Origin';
 
 export interface OperationSpec {
   summary: string;
@@ -75,13 +82,24 @@ export const FUNCTIONS = {
       summary: 'Queue a mail for sending; follow the returned Location for its outcome.',
       requestBody: 'MailRequest',
       responses: {
-        202: { description: 'Accepted and queued (or a repeat of an accepted Idempotency-Key).', body: 'AcceptedMail', headers: ['Location', 'Retry-After'] },
+        202: {
+          description: 'Accepted and queued (or a repeat of an accepted Idempotency-Key).',
+          body: 'AcceptedMail',
+          headers: ['Location', 'Retry-After'],
+        },
         400: { description: 'Invalid request; errors lists every bad field.', problem: true },
-        403: { description: 'The caller may not send this: the sender, a recipient domain or the app role; detail says what it may use.', problem: true },
+        403: {
+          description: 'The caller may not send this: the sender, a recipient domain or the app role; detail says what it may use.',
+          problem: true,
+        },
         413: { description: 'Body or message over the configured limit.', problem: true },
         415: { description: 'Body is not application/json.', problem: true },
         422: { description: 'The Idempotency-Key was used for a different mail.', problem: true },
-        429: { description: "The caller's daily quota is used up; Retry-After says when it renews.", problem: true, headers: ['Retry-After'] },
+        429: {
+          description: "The caller's daily quota is used up; Retry-After says when it renews.",
+          problem: true,
+          headers: ['Retry-After'],
+        },
         503: { description: 'Storage unavailable; send the request again (with the same Idempotency-Key).', problem: true },
       },
     },
@@ -97,7 +115,11 @@ export const FUNCTIONS = {
       summary: 'The outcome of a mail (Logic Apps asynchronous pattern).',
       responses: {
         200: { description: 'Sent.', body: 'MailStatus' },
-        202: { description: 'Still queued, sending or deferred; poll Location after Retry-After seconds.', body: 'MailStatus', headers: ['Location', 'Retry-After'] },
+        202: {
+          description: 'Still queued, sending or deferred; poll Location after Retry-After seconds.',
+          body: 'MailStatus',
+          headers: ['Location', 'Retry-After'],
+        },
         404: { description: 'No message with this id.', problem: true },
         422: { description: 'Failed; detail says what to do, mail holds the status record.', problem: true },
       },
@@ -160,17 +182,47 @@ export const FUNCTIONS = {
       visibility: 'advanced',
       responses: {
         200: { description: 'Event Grid subscription validation: the validation code, echoed.', body: 'EventGridValidationResponse' },
-        202: { description: 'Accepted and queued, one entry per mail; Location and Retry-After when there is exactly one mail.', body: 'HookAccepted', headers: ['Location', 'Retry-After'] },
-        400: { description: 'Invalid payload: not JSON, not the events an Event Grid template takes, a field the template needs is missing (errors names it), a rendered mail is invalid, or an Event Grid subscription to a template that takes none.', problem: true },
-        401: { description: 'No valid credential: a function or caller key, an Entra access token, or for a signed hook a valid, unexpired signature.', problem: true },
-        403: { description: 'The caller (or signed hook) may not send this mail: the sender, a recipient domain or the app role.', problem: true },
+        202: {
+          description: 'Accepted and queued, one entry per mail; Location and Retry-After when there is exactly one mail.',
+          body: 'HookAccepted',
+          headers: ['Location', 'Retry-After'],
+        },
+        400: {
+          description:
+            'Invalid payload: not JSON, not the events an Event Grid template takes, a field the template needs is missing (errors names it), a rendered mail is invalid, or an Event Grid subscription to a template that takes none.',
+          problem: true,
+        },
+        401: {
+          description:
+            'No valid credential: a function or caller key, an Entra access token, or for a signed hook a valid, unexpired signature.',
+          problem: true,
+        },
+        403: {
+          description: 'The caller (or signed hook) may not send this mail: the sender, a recipient domain or the app role.',
+          problem: true,
+        },
         404: { description: 'No template of this name.', problem: true },
-        413: { description: 'Payload over MAIL_HOOK_MAX_BYTES, a rendered message over the message limit, or more events than one delivery may turn into mails.', problem: true },
+        413: {
+          description:
+            'Payload over MAIL_HOOK_MAX_BYTES, a rendered message over the message limit, or more events than one delivery may turn into mails.',
+          problem: true,
+        },
         415: { description: 'Payload is not JSON (application/json or a +json type).', problem: true },
-        422: { description: 'The template could not be rendered within its limits, or the delivery repeats an idempotency key with a different mail.', problem: true },
-        429: { description: "The caller's daily quota is used up; Retry-After says when it renews.", problem: true, headers: ['Retry-After'] },
+        422: {
+          description:
+            'The template could not be rendered within its limits, or the delivery repeats an idempotency key with a different mail.',
+          problem: true,
+        },
+        429: {
+          description: "The caller's daily quota is used up; Retry-After says when it renews.",
+          problem: true,
+          headers: ['Retry-After'],
+        },
         500: { description: 'The template is invalid (the log says why).', problem: true },
-        503: { description: 'Storage or the template container unavailable; deliver again (mails already queued are not sent twice).', problem: true },
+        503: {
+          description: 'Storage or the template container unavailable; deliver again (mails already queued are not sent twice).',
+          problem: true,
+        },
       },
     },
   },
@@ -187,7 +239,10 @@ export const FUNCTIONS = {
       headers: ['WebHook-Request-Origin'],
       visibility: 'internal',
       responses: {
-        200: { description: 'The origin may deliver: WebHook-Allowed-Origin names it.', headers: ['WebHook-Allowed-Origin', 'WebHook-Allowed-Rate'] },
+        200: {
+          description: 'The origin may deliver: WebHook-Allowed-Origin names it.',
+          headers: ['WebHook-Allowed-Origin', 'WebHook-Allowed-Rate'],
+        },
         400: { description: 'No WebHook-Request-Origin, or the template takes no Event Grid events (or is signed).', problem: true },
         403: { description: 'The origin is not one the template allows, or the caller is not one of this API.', problem: true },
         404: { description: 'No template of this name.', problem: true },
@@ -205,11 +260,15 @@ export const FUNCTIONS = {
 } as const satisfies Record<string, HttpFunctionSpec | QueueFunctionSpec>;
 
 export function httpFunctions(): HttpFunctionSpec[] {
-  return Object.values(FUNCTIONS).filter((spec): spec is (typeof FUNCTIONS)[keyof typeof FUNCTIONS] & HttpFunctionSpec => spec.trigger === 'http');
+  return Object.values(FUNCTIONS).filter(
+    (spec): spec is (typeof FUNCTIONS)[keyof typeof FUNCTIONS] & HttpFunctionSpec => spec.trigger === 'http',
+  );
 }
 
 export function queueFunctions(): QueueFunctionSpec[] {
-  return Object.values(FUNCTIONS).filter((spec): spec is (typeof FUNCTIONS)[keyof typeof FUNCTIONS] & QueueFunctionSpec => spec.trigger === 'queue');
+  return Object.values(FUNCTIONS).filter(
+    (spec): spec is (typeof FUNCTIONS)[keyof typeof FUNCTIONS] & QueueFunctionSpec => spec.trigger === 'queue',
+  );
 }
 
 /**
@@ -217,7 +276,11 @@ export function queueFunctions(): QueueFunctionSpec[] {
  * caller itself (Entra tokens, caller keys), so the host must let the request through: it cannot tell the app
  * which function key was used, and an Entra caller has none.
  */
-export function httpOptions(spec: HttpFunctionSpec, runtime: () => Runtime, appAuthenticates = appAuthenticatesCallers()): HttpFunctionOptions {
+export function httpOptions(
+  spec: HttpFunctionSpec,
+  runtime: () => Runtime,
+  appAuthenticates = appAuthenticatesCallers(),
+): HttpFunctionOptions {
   const appChecks = appAuthenticates || (spec.appAuthenticates?.() ?? false);
   const authLevel = spec.authLevel === 'function' && appChecks ? 'anonymous' : spec.authLevel;
   return { methods: [spec.method], route: spec.route, authLevel, handler: spec.handler(runtime) };

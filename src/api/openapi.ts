@@ -24,11 +24,17 @@ const problemSchema = {
 };
 
 const acceptedSchema = {
-  allOf: [{ $ref: '#/components/schemas/MailStatus' }, { type: 'object', properties: { statusUrl: { type: 'string', description: 'Where to poll; also in Location.' } } }],
+  allOf: [
+    { $ref: '#/components/schemas/MailStatus' },
+    { type: 'object', properties: { statusUrl: { type: 'string', description: 'Where to poll; also in Location.' } } },
+  ],
 };
 
 const hookSchemas = {
-  HookPayload: { type: 'object', description: "Any JSON: the webhook's own payload (for Event Grid templates, the events), rendered by the template." },
+  HookPayload: {
+    type: 'object',
+    description: "Any JSON: the webhook's own payload (for Event Grid templates, the events), rendered by the template.",
+  },
   HookAccepted: {
     type: 'object',
     description: 'The mails a delivery became, each with its status URL.',
@@ -60,7 +66,8 @@ const requestHeaders: Record<RequestHeader, string> = {
   'WebHook-Request-Origin': 'CloudEvents webhook validation: the origin asking to deliver (eventgrid.azure.net).',
 };
 
-const UNAUTHENTICATED = 'No valid credential: a function or caller key (x-functions-key header or code query parameter), or an Entra access token.';
+const UNAUTHENTICATED =
+  'No valid credential: a function or caller key (x-functions-key header or code query parameter), or an Entra access token.';
 const NOT_A_CALLER = 'Authenticated, but not a caller of this API (MAIL_CALLERS).';
 
 /** Every status an operation answers, with the ones authentication adds. */
@@ -80,7 +87,11 @@ const pathParameters = (fn: HttpFunctionSpec) => [...fn.route.matchAll(/\{(\w+)\
 function zodSchemas(target: 'draft-2020-12' | 'draft-4', prefix: string): Record<string, Record<string, unknown>> {
   // One registry so shared parts (Address, MailRequest) become components referenced by $ref.
   const registry = z.registry<{ id: string }>();
-  registry.add(addressSchema, { id: 'Address' }).add(mailRequestSchema, { id: 'MailRequest' }).add(envelopeSchema, { id: 'OutboxEnvelope' }).add(statusViewSchema, { id: 'MailStatus' });
+  registry
+    .add(addressSchema, { id: 'Address' })
+    .add(mailRequestSchema, { id: 'MailRequest' })
+    .add(envelopeSchema, { id: 'OutboxEnvelope' })
+    .add(statusViewSchema, { id: 'MailStatus' });
   return z.toJSONSchema(registry, { target, io: 'input', unrepresentable: 'any', uri: (id) => `${prefix}${id}` }).schemas;
 }
 
@@ -88,8 +99,23 @@ function response31(spec: ResponseSpec): Record<string, unknown> {
   const schema = spec.problem ? 'Problem' : spec.body;
   return {
     description: spec.description,
-    ...(spec.headers ? { headers: Object.fromEntries(spec.headers.map((name) => [name, { description: responseHeaders[name].description, schema: { type: responseHeaders[name].type } }])) } : {}),
-    ...(schema ? { content: { [spec.problem ? 'application/problem+json' : 'application/json']: { schema: { $ref: `#/components/schemas/${schema}` } } } } : {}),
+    ...(spec.headers
+      ? {
+          headers: Object.fromEntries(
+            spec.headers.map((name) => [
+              name,
+              { description: responseHeaders[name].description, schema: { type: responseHeaders[name].type } },
+            ]),
+          ),
+        }
+      : {}),
+    ...(schema
+      ? {
+          content: {
+            [spec.problem ? 'application/problem+json' : 'application/json']: { schema: { $ref: `#/components/schemas/${schema}` } },
+          },
+        }
+      : {}),
   };
 }
 
@@ -97,13 +123,24 @@ function security31(fn: HttpFunctionSpec): Record<string, string[]>[] {
   if (fn.authLevel === 'anonymous') return [];
   // The master key is presented the same way as a function key.
   if (fn.authLevel === 'admin') return [{ functionKey: [] }];
-  return [{ functionKey: [] }, { functionKeyQuery: [] }, { entraToken: [] }, ...(fn.operation.signatures ? [{ standardWebhooks: [] }, { githubSignature: [] }] : [])];
+  return [
+    { functionKey: [] },
+    { functionKeyQuery: [] },
+    { entraToken: [] },
+    ...(fn.operation.signatures ? [{ standardWebhooks: [] }, { githubSignature: [] }] : []),
+  ];
 }
 
 function operation31(fn: HttpFunctionSpec): Record<string, unknown> {
   const parameters = [
     ...pathParameters(fn).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
-    ...(fn.operation.headers ?? []).map((name) => ({ name, in: 'header', required: false, description: requestHeaders[name], schema: { type: 'string' } })),
+    ...(fn.operation.headers ?? []).map((name) => ({
+      name,
+      in: 'header',
+      required: false,
+      description: requestHeaders[name],
+      schema: { type: 'string' },
+    })),
   ];
   return {
     operationId: fn.name,
@@ -111,7 +148,12 @@ function operation31(fn: HttpFunctionSpec): Record<string, unknown> {
     ...(fn.operation.description ? { description: fn.operation.description } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(fn.operation.requestBody
-      ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${fn.operation.requestBody}` } } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: `#/components/schemas/${fn.operation.requestBody}` } } },
+          },
+        }
       : {}),
     responses: Object.fromEntries(responsesOf(fn).map(([status, spec]) => [status, response31(spec)])),
     security: security31(fn),
@@ -131,16 +173,39 @@ export function openApiDocument(functions: readonly HttpFunctionSpec[]): Record<
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
         functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
-        entraToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Microsoft Entra access token for the API, with the app role Mail.Send to send.' },
-        standardWebhooks: { type: 'apiKey', in: 'header', name: 'webhook-signature', description: 'Signed hooks (MAIL_HOOKS): Standard Webhooks signature, with webhook-id and webhook-timestamp.' },
-        githubSignature: { type: 'apiKey', in: 'header', name: 'X-Hub-Signature-256', description: 'Signed hooks (MAIL_HOOKS): GitHub webhook signature.' },
+        entraToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A Microsoft Entra access token for the API, with the app role Mail.Send to send.',
+        },
+        standardWebhooks: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'webhook-signature',
+          description: 'Signed hooks (MAIL_HOOKS): Standard Webhooks signature, with webhook-id and webhook-timestamp.',
+        },
+        githubSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Hub-Signature-256',
+          description: 'Signed hooks (MAIL_HOOKS): GitHub webhook signature.',
+        },
       },
     },
   };
 }
 
 // Fields of the mail a connector's form shows under "advanced"; the rest are shown first.
-const ADVANCED_FIELDS: Record<string, string> = { cc: 'advanced', bcc: 'advanced', replyTo: 'advanced', attachments: 'advanced', headers: 'advanced', importance: 'advanced', sendAt: 'advanced' };
+const ADVANCED_FIELDS: Record<string, string> = {
+  cc: 'advanced',
+  bcc: 'advanced',
+  replyTo: 'advanced',
+  attachments: 'advanced',
+  headers: 'advanced',
+  importance: 'advanced',
+  sendAt: 'advanced',
+};
 
 export interface SwaggerOptions {
   /** The app's public origin (MAIL_PUBLIC_BASE_URL, or from WEBSITE_HOSTNAME): host and scheme of the document. */
@@ -159,9 +224,17 @@ export function swaggerDocument(functions: readonly HttpFunctionSpec[], options:
     ...zod,
     Problem: problemSchema,
     AcceptedMail: { allOf: [{ $ref: '#/definitions/MailStatus' }, acceptedSchema.allOf[1]] },
-    ...(JSON.parse(JSON.stringify(hookSchemas).replaceAll('#/components/schemas/', '#/definitions/')) as Record<string, Record<string, unknown>>),
+    ...(JSON.parse(JSON.stringify(hookSchemas).replaceAll('#/components/schemas/', '#/definitions/')) as Record<
+      string,
+      Record<string, unknown>
+    >),
   };
-  const definitions = Object.fromEntries(Object.entries(sources).map(([name, schema]) => [name, toSwaggerSchema(schema, sources, name === 'MailRequest' ? ADVANCED_FIELDS : {})]));
+  const definitions = Object.fromEntries(
+    Object.entries(sources).map(([name, schema]) => [
+      name,
+      toSwaggerSchema(schema, sources, name === 'MailRequest' ? ADVANCED_FIELDS : {}),
+    ]),
+  );
   const paths: Record<string, Record<string, unknown>> = {};
   for (const fn of functions) (paths[routeTemplate(fn.route)] ??= {})[fn.method.toLowerCase()] = operation20(fn);
   const base = options.baseUrl ? new URL(options.baseUrl) : undefined;
@@ -170,7 +243,8 @@ export function swaggerDocument(functions: readonly HttpFunctionSpec[], options:
     info: {
       title: TITLE,
       version: '1',
-      description: 'Send email through Exchange Online over SMTP with OAuth2. Sending is asynchronous: a 202 answer carries a Location to poll, which Logic Apps and Power Automate follow until the mail is sent (200) or failed (422).',
+      description:
+        'Send email through Exchange Online over SMTP with OAuth2. Sending is asynchronous: a 202 answer carries a Location to poll, which Logic Apps and Power Automate follow until the mail is sent (200) or failed (422).',
     },
     ...(base ? { host: base.host } : {}),
     basePath: '/',
@@ -189,9 +263,25 @@ export function swaggerDocument(functions: readonly HttpFunctionSpec[], options:
 
 function operation20(fn: HttpFunctionSpec): Record<string, unknown> {
   const parameters = [
-    ...pathParameters(fn).map((name) => ({ name, in: 'path', required: true, type: 'string', 'x-ms-summary': name === 'template' ? 'Template' : name === 'id' ? 'Message ID' : name })),
-    ...(fn.operation.headers ?? []).map((name) => ({ name, in: 'header', required: false, type: 'string', description: requestHeaders[name], 'x-ms-summary': name, 'x-ms-visibility': name === 'Idempotency-Key' ? 'advanced' : 'internal' })),
-    ...(fn.operation.requestBody ? [{ name: 'body', in: 'body', required: true, schema: { $ref: `#/definitions/${fn.operation.requestBody}` } }] : []),
+    ...pathParameters(fn).map((name) => ({
+      name,
+      in: 'path',
+      required: true,
+      type: 'string',
+      'x-ms-summary': name === 'template' ? 'Template' : name === 'id' ? 'Message ID' : name,
+    })),
+    ...(fn.operation.headers ?? []).map((name) => ({
+      name,
+      in: 'header',
+      required: false,
+      type: 'string',
+      description: requestHeaders[name],
+      'x-ms-summary': name,
+      'x-ms-visibility': name === 'Idempotency-Key' ? 'advanced' : 'internal',
+    })),
+    ...(fn.operation.requestBody
+      ? [{ name: 'body', in: 'body', required: true, schema: { $ref: `#/definitions/${fn.operation.requestBody}` } }]
+      : []),
   ];
   const responses = Object.fromEntries(
     responsesOf(fn).map(([status, spec]) => {
@@ -201,7 +291,13 @@ function operation20(fn: HttpFunctionSpec): Record<string, unknown> {
         {
           description: spec.description,
           ...(schema ? { schema: { $ref: `#/definitions/${schema}` } } : {}),
-          ...(spec.headers ? { headers: Object.fromEntries(spec.headers.map((name) => [name, { type: responseHeaders[name].type, description: responseHeaders[name].description }])) } : {}),
+          ...(spec.headers
+            ? {
+                headers: Object.fromEntries(
+                  spec.headers.map((name) => [name, { type: responseHeaders[name].type, description: responseHeaders[name].description }]),
+                ),
+              }
+            : {}),
         },
       ];
     }),

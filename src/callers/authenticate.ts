@@ -31,7 +31,10 @@ export function createAuthenticator(callers: readonly Caller[], verifyToken: Tok
       if (!bearer) return refused(401, 'The Authorization header must be "Bearer <access token>".');
       if (!verifyToken) return refused(401, 'This API accepts no Entra tokens (no MAIL_CALLERS entry has entraAppId or entraRole).');
       const check = await verifyToken(bearer[1]);
-      if (!check.ok) return check.unavailable ? refused(503, `Could not check the token: ${check.reason}.`) : refused(401, `The access token was refused: ${check.reason}.`);
+      if (!check.ok)
+        return check.unavailable
+          ? refused(503, `Could not check the token: ${check.reason}.`)
+          : refused(401, `The access token was refused: ${check.reason}.`);
       const { appId, roles } = check.identity;
       const caller = callers.find((c) => c.entraAppId === appId) ?? callers.find((c) => c.entraRole && roles.includes(c.entraRole));
       if (!caller) return refused(403, `Application ${appId} is not a caller of this API (MAIL_CALLERS).`);

@@ -6,8 +6,15 @@ import { emailAddressSchema } from '../mail/mail-request';
 
 export const SEND_ROLE = 'Mail.Send';
 
-const senderEntry = z.union([emailAddressSchema, z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' })]);
-const domain = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, { message: 'a domain such as contoso.com' });
+const senderEntry = z.union([
+  emailAddressSchema,
+  z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' }),
+]);
+const domain = z
+  .string()
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, {
+    message: 'a domain such as contoso.com',
+  });
 
 export const callerSchema = z
   .object({
@@ -17,11 +24,17 @@ export const callerSchema = z
       .regex(/^[0-9a-fA-F]{64}$/, { message: 'the hex SHA-256 of the key' })
       .transform((hex) => hex.toLowerCase())
       .optional(),
-    entraAppId: z.guid({ message: "the caller's client (application) id" }).transform((id) => id.toLowerCase()).optional(),
+    entraAppId: z
+      .guid({ message: "the caller's client (application) id" })
+      .transform((id) => id.toLowerCase())
+      .optional(),
     entraRole: z.string().min(1).max(120).optional(),
     senders: z.array(senderEntry.transform((s) => s.toLowerCase())).min(1),
     defaultSender: emailAddressSchema.transform((s) => s.toLowerCase()).optional(),
-    recipientDomains: z.array(domain.transform((d) => d.toLowerCase())).min(1).optional(),
+    recipientDomains: z
+      .array(domain.transform((d) => d.toLowerCase()))
+      .min(1)
+      .optional(),
     dailyQuota: z.int().min(1).max(10_000_000).optional(),
     readAllStatus: z.boolean().optional(),
   })

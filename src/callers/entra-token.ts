@@ -30,7 +30,13 @@ export function createEntraTokenVerifier(options: EntraTokenOptions): (token: st
   return async (token) => {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keys, { issuer, audience: [...options.audiences], algorithms: ['RS256'], clockTolerance: 300, requiredClaims: ['exp', 'tid'] }));
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer,
+        audience: [...options.audiences],
+        algorithms: ['RS256'],
+        clockTolerance: 300,
+        requiredClaims: ['exp', 'tid'],
+      }));
     } catch (error) {
       if (!(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
         return { ok: false, reason: 'the tenant keys could not be fetched', unavailable: true };
@@ -49,7 +55,8 @@ export function createEntraTokenVerifier(options: EntraTokenOptions): (token: st
 function describe(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'token expired';
   if (error instanceof errors.JWTClaimValidationFailed) return `token claim "${error.claim}" is not accepted here`;
-  if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) return 'token signature does not verify against the tenant keys';
+  if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey)
+    return 'token signature does not verify against the tenant keys';
   if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not accepted';
   return 'not a valid access token';
 }

@@ -13,13 +13,16 @@ export interface GlobalSenders {
   defaultSender?: string;
 }
 
-export type PolicyDecision = { ok: true; mail: MailRequest } | { ok: false; status: 400 | 403; title: string; detail: string; errors: FieldError[] };
+export type PolicyDecision =
+  { ok: true; mail: MailRequest } | { ok: false; status: 400 | 403; title: string; detail: string; errors: FieldError[] };
 
 export const FUNCTION_KEY_CALLER = 'function-key';
 
 /** The implicit caller when the Functions host checks function keys: every key holder may use every allowed sender. */
 export function functionKeyCaller(senders: GlobalSenders): AuthenticatedCaller {
-  return { caller: { name: FUNCTION_KEY_CALLER, senders: [...senders.allowedSenders], defaultSender: senders.defaultSender, readAllStatus: true } };
+  return {
+    caller: { name: FUNCTION_KEY_CALLER, senders: [...senders.allowedSenders], defaultSender: senders.defaultSender, readAllStatus: true },
+  };
 }
 
 export function applySenderPolicy(mail: MailRequest, { caller, roles }: AuthenticatedCaller, global: GlobalSenders): PolicyDecision {
@@ -31,17 +34,31 @@ export function applySenderPolicy(mail: MailRequest, { caller, roles }: Authenti
   if (!mail.from) {
     const fallback = [caller.defaultSender, global.defaultSender].find((s) => s !== undefined && mayUse(s));
     if (!fallback) {
-      return { ok: false, status: 400, title: 'Invalid mail request', detail: '1 field(s) are invalid.', errors: [{ field: 'from', detail: `required: no default sender for ${caller.name}` }] };
+      return {
+        ok: false,
+        status: 400,
+        title: 'Invalid mail request',
+        detail: '1 field(s) are invalid.',
+        errors: [{ field: 'from', detail: `required: no default sender for ${caller.name}` }],
+      };
     }
     withSender = { ...mail, from: fallback };
   }
   const sender = addressOf(withSender.from!);
   // Nobody here may send as it: an invalid field. Someone may, but not this caller: forbidden.
   if (!isAllowedSender(sender, global.allowedSenders)) {
-    return { ok: false, status: 400, title: 'Invalid mail request', detail: '1 field(s) are invalid.', errors: [{ field: 'from', detail: `${sender} is not an allowed sender (MAIL_ALLOWED_SENDERS)` }] };
+    return {
+      ok: false,
+      status: 400,
+      title: 'Invalid mail request',
+      detail: '1 field(s) are invalid.',
+      errors: [{ field: 'from', detail: `${sender} is not an allowed sender (MAIL_ALLOWED_SENDERS)` }],
+    };
   }
   if (!mayUse(sender)) {
-    return forbidden(caller, `${sender} is not a sender ${caller.name} may use.`, [{ field: 'from', detail: `may send as: ${caller.senders.join(', ')}` }]);
+    return forbidden(caller, `${sender} is not a sender ${caller.name} may use.`, [
+      { field: 'from', detail: `may send as: ${caller.senders.join(', ')}` },
+    ]);
   }
   if (caller.recipientDomains) {
     const outside = recipientsOf(withSender).filter((r) => !caller.recipientDomains!.includes(emailDomain(r)));
@@ -55,5 +72,11 @@ export function applySenderPolicy(mail: MailRequest, { caller, roles }: Authenti
 }
 
 function forbidden(caller: Caller, detail: string, errors: FieldError[]): PolicyDecision {
-  return { ok: false, status: 403, title: 'Not allowed for this caller', detail: `${detail} (caller ${caller.name}, MAIL_CALLERS)`, errors };
+  return {
+    ok: false,
+    status: 403,
+    title: 'Not allowed for this caller',
+    detail: `${detail} (caller ${caller.name}, MAIL_CALLERS)`,
+    errors,
+  };
 }

@@ -37,8 +37,13 @@ export async function deliver(outgoing: OutgoingMail, deps: DeliveryDeps): Promi
 async function attempt(sender: string, message: Mail.Options, deps: DeliveryDeps, freshToken: boolean): Promise<DeliveryOutcome> {
   try {
     // Asking first keeps token failures apart from SMTP ones; the cached token makes it free.
-    await inSpan('mail.token', { 'mail.token.fresh': freshToken }, () => deps.tokens.getToken({ forceRefresh: freshToken, mailbox: sender }));
-    return { ok: true, info: await inSpan('mail.smtp.send', { 'mail.attempt.fresh_token': freshToken }, () => deps.smtp.send(sender, message)) };
+    await inSpan('mail.token', { 'mail.token.fresh': freshToken }, () =>
+      deps.tokens.getToken({ forceRefresh: freshToken, mailbox: sender }),
+    );
+    return {
+      ok: true,
+      info: await inSpan('mail.smtp.send', { 'mail.attempt.fresh_token': freshToken }, () => deps.smtp.send(sender, message)),
+    };
   } catch (error) {
     return { ok: false, failure: classifyFailure(error) };
   }

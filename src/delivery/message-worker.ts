@@ -93,7 +93,10 @@ export class MessageWorker {
       deps.log.log(`Message ${envelope.id} is being sent by another worker; looking again after its claim.`);
       return;
     }
-    const dueAt = Math.max(Date.parse(mail.sendAt ?? '') || 0, record.status === 'deferred' ? Date.parse(record.nextAttemptAt ?? '') || 0 : 0);
+    const dueAt = Math.max(
+      Date.parse(mail.sendAt ?? '') || 0,
+      record.status === 'deferred' ? Date.parse(record.nextAttemptAt ?? '') || 0 : 0,
+    );
     if (dueAt > now() + 1000) {
       // Scheduled, or an early copy of a deferred message: back on the queue until it is due.
       await this.defer(dueAt - now());
@@ -110,8 +113,17 @@ export class MessageWorker {
     const outcome = await deliver({ id: envelope.id, createdAt: envelope.createdAt, mail }, deps);
     if (!outcome.ok) return this.settleFailure(outcome.failure);
     const { info } = outcome;
-    await this.finish(transition.sent({ smtpMessageId: smtpMessageId(envelope.id, sender), accepted: info.accepted, rejected: info.rejected, ...transition.replyOf(info.response) }));
-    deps.log.log(`Sent message ${envelope.id} from ${sender} (profile ${this.stored.record.profile ?? 'default'}) to ${info.accepted.length} recipient(s)${info.rejected.length ? `, ${info.rejected.length} rejected` : ''}: ${info.response}`);
+    await this.finish(
+      transition.sent({
+        smtpMessageId: smtpMessageId(envelope.id, sender),
+        accepted: info.accepted,
+        rejected: info.rejected,
+        ...transition.replyOf(info.response),
+      }),
+    );
+    deps.log.log(
+      `Sent message ${envelope.id} from ${sender} (profile ${this.stored.record.profile ?? 'default'}) to ${info.accepted.length} recipient(s)${info.rejected.length ? `, ${info.rejected.length} rejected` : ''}: ${info.response}`,
+    );
   }
 
   private async settleFailure(failure: Failure): Promise<void> {
@@ -120,12 +132,16 @@ export class MessageWorker {
     const decision = decideFailure(failure, this.stored.record.attempts, this.now() - Date.parse(envelope.createdAt), deps.policy);
     if (decision.final) {
       await this.finish(transition.fail(failure.category, decision.hint, reply));
-      deps.log.error(`Permanent failure: message ${envelope.id} [${failure.category}] ${failure.reply?.text ?? ''} Hint: ${decision.hint} (profile ${this.stored.record.profile ?? 'default'})`);
+      deps.log.error(
+        `Permanent failure: message ${envelope.id} [${failure.category}] ${failure.reply?.text ?? ''} Hint: ${decision.hint} (profile ${this.stored.record.profile ?? 'default'})`,
+      );
       return;
     }
     await this.defer(decision.delayMs, { errorCategory: failure.category, hint: failure.hint, ...reply, attempts: decision.attempts });
     const level = failure.kind === 'throttled' ? 'log' : 'warn';
-    deps.log[level](`Deferred message ${envelope.id} for ${Math.round(decision.delayMs / 1000)} s [${failure.category}] ${failure.reply?.text ?? failure.hint}`);
+    deps.log[level](
+      `Deferred message ${envelope.id} for ${Math.round(decision.delayMs / 1000)} s [${failure.category}] ${failure.reply?.text ?? failure.hint}`,
+    );
   }
 
   /** Producers that write the queue directly create no status record; the first delivery does. */

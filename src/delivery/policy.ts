@@ -35,7 +35,11 @@ export function decideFailure(failure: Failure, attempts: number, ageMs: number,
     return { final: true, hint: `Still deferred after ${Math.round(policy.maxAgeMs / 3_600_000)} h. ${failure.hint}` };
   }
   const delayMs =
-    failure.kind === 'quota' ? policy.quotaDeferMs : failure.kind === 'throttled' ? (failure.retryAfterMs ?? 5_000) * (1 + Math.random() * 0.5) : policy.backoffMs(attempts);
+    failure.kind === 'quota'
+      ? policy.quotaDeferMs
+      : failure.kind === 'throttled'
+        ? (failure.retryAfterMs ?? 5_000) * (1 + Math.random() * 0.5)
+        : policy.backoffMs(attempts);
   // Deferrals for quota and throttling give the attempt back: they say nothing about the message.
   return { final: false, delayMs, attempts: failure.kind === 'temporary' ? attempts : attempts - 1 };
 }

@@ -7,7 +7,9 @@ import { startAzureMonitor } from '../telemetry/azure-monitor';
 app.setup({ enableHttpStream: true });
 
 // Traces, metrics and logs to Application Insights through OpenTelemetry when a connection string is set.
-startAzureMonitor().catch((error: unknown) => console.error(`Telemetry not started: ${error instanceof Error ? error.message : String(error)}`));
+startAzureMonitor().catch((error: unknown) =>
+  console.error(`Telemetry not started: ${error instanceof Error ? error.message : String(error)}`),
+);
 
 // Read and check the configuration when the worker starts, so a bad setting shows up in the
 // logs at once, naming the setting, instead of at the first message.

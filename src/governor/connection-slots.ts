@@ -33,9 +33,12 @@ export function createConnectionSlots(options: ConnectionSlotsOptions): Connecti
   const { container, slotsPerMailbox, leaseSeconds = 30, log = console } = options;
   const leaseMs = leaseSeconds * 1000;
   const renewEveryMs = options.renewEveryMs ?? leaseMs / 3;
-  if (!Number.isInteger(slotsPerMailbox) || slotsPerMailbox < 1) throw new RangeError(`slotsPerMailbox must be a whole number ≥ 1, got ${slotsPerMailbox}`);
-  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 15 || leaseSeconds > 60) throw new RangeError(`leaseSeconds must be a whole number from 15 to 60, got ${leaseSeconds}`);
-  if (!(renewEveryMs > 0 && renewEveryMs < leaseMs)) throw new RangeError(`renewEveryMs must be between 0 and the lease (${leaseMs} ms), got ${renewEveryMs}`);
+  if (!Number.isInteger(slotsPerMailbox) || slotsPerMailbox < 1)
+    throw new RangeError(`slotsPerMailbox must be a whole number ≥ 1, got ${slotsPerMailbox}`);
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 15 || leaseSeconds > 60)
+    throw new RangeError(`leaseSeconds must be a whole number from 15 to 60, got ${leaseSeconds}`);
+  if (!(renewEveryMs > 0 && renewEveryMs < leaseMs))
+    throw new RangeError(`renewEveryMs must be between 0 and the lease (${leaseMs} ms), got ${renewEveryMs}`);
 
   return {
     async tryAcquire(mailbox) {
@@ -72,7 +75,14 @@ async function tryLease(blob: BlockBlobClient, leaseSeconds: number): Promise<Bl
   }
 }
 
-function holdSlot(index: number, lease: BlobLeaseClient, acquiredAt: number, leaseMs: number, renewEveryMs: number, log: Pick<Logger, 'warn'>): Slot {
+function holdSlot(
+  index: number,
+  lease: BlobLeaseClient,
+  acquiredAt: number,
+  leaseMs: number,
+  renewEveryMs: number,
+  log: Pick<Logger, 'warn'>,
+): Slot {
   let lost = false;
   let released = false;
   let renewedAt = acquiredAt; // when the last successful renewal was sent: the lease runs at least leaseMs from then
@@ -95,7 +105,9 @@ function holdSlot(index: number, lease: BlobLeaseClient, acquiredAt: number, lea
       const status = storageError(error).status;
       if (status === 404 || status === 409 || status === 412 || Date.now() + renewEveryMs - renewedAt >= leaseMs) {
         lost = true;
-        log.warn(`Connection slot ${index}: lease lost (${error instanceof Error ? error.message : String(error)}); the connection must close.`);
+        log.warn(
+          `Connection slot ${index}: lease lost (${error instanceof Error ? error.message : String(error)}); the connection must close.`,
+        );
         return;
       }
     }
@@ -118,7 +130,8 @@ function holdSlot(index: number, lease: BlobLeaseClient, acquiredAt: number, lea
       } catch (error) {
         // 409/412: the lease already lapsed (and may belong to someone else now). Anything else: it lapses by itself.
         const status = storageError(error).status;
-        if (status !== 409 && status !== 412) log.warn(`Connection slot ${index}: release failed, the lease lapses within ${leaseMs / 1000} s: ${String(error)}`);
+        if (status !== 409 && status !== 412)
+          log.warn(`Connection slot ${index}: release failed, the lease lapses within ${leaseMs / 1000} s: ${String(error)}`);
       }
     },
   };

@@ -19,7 +19,8 @@ export function createGetMailStatusHandler(runtime: () => Runtime) {
     const stored = await status.get(id);
     // Another caller's message is answered exactly like a missing one: its existence is not ours to tell.
     const { caller: who } = caller.value;
-    if (!stored || (!who.readAllStatus && stored.record.caller !== who.name)) return problem(404, 'Unknown message', `No message has the id ${id}.`);
+    if (!stored || (!who.readAllStatus && stored.record.caller !== who.name))
+      return problem(404, 'Unknown message', `No message has the id ${id}.`);
     const { record } = stored;
     const view = statusView(record);
     if (record.status === 'sent') return { status: 200, jsonBody: view };
@@ -27,9 +28,19 @@ export function createGetMailStatusHandler(runtime: () => Runtime) {
       return {
         status: 422,
         headers: { 'Content-Type': 'application/problem+json' },
-        body: JSON.stringify({ type: 'urn:mail-sender:problem:delivery-failed', title: 'Delivery failed', status: 422, detail: record.hint ?? record.errorCategory, mail: view }),
+        body: JSON.stringify({
+          type: 'urn:mail-sender:problem:delivery-failed',
+          title: 'Delivery failed',
+          status: 422,
+          detail: record.hint ?? record.errorCategory,
+          mail: view,
+        }),
       };
     }
-    return { status: 202, headers: { Location: statusUrl(config.publicBaseUrl, request, id), 'Retry-After': String(retryAfterSeconds(record)) }, jsonBody: view };
+    return {
+      status: 202,
+      headers: { Location: statusUrl(config.publicBaseUrl, request, id), 'Retry-After': String(retryAfterSeconds(record)) },
+      jsonBody: view,
+    };
   };
 }

@@ -6,6 +6,12 @@ export function problem(status: number, title: string, detail: string, errors?: 
   return {
     status,
     headers: { 'Content-Type': 'application/problem+json' },
-    body: JSON.stringify({ type: `urn:mail-sender:problem:${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`, title, status, detail, ...(errors ? { errors } : {}) }),
+    body: JSON.stringify({
+      type: `urn:mail-sender:problem:${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`,
+      title,
+      status,
+      detail,
+      ...(errors ? { errors } : {}),
+    }),
   };
 }

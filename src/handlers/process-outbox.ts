@@ -10,10 +10,13 @@ export function createProcessOutboxHandler(runtime: () => Runtime) {
   return async function processOutbox(queueItem: unknown, context: InvocationContext): Promise<void> {
     const rt = runtime();
     const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
-    const traceparent = (queueItem as { traceparent?: unknown } | null)?.traceparent;
+    // Read before validation, for the trace only: the worker validates the message itself.
+    const { traceparent, id } = (queueItem ?? {}) as { traceparent?: unknown; id?: unknown };
     try {
-      await inSpan('mail.process', { 'mail.id': String((queueItem as { id?: unknown } | null)?.id ?? ''), 'mail.dequeue_count': dequeueCount }, () =>
-        processMessage(queueItem, { dequeueCount, maxDequeueCount: rt.host.maxDequeueCount }, { ...rt.worker, log: context }),
+      await inSpan(
+        'mail.process',
+        { 'mail.id': typeof id === 'string' ? id : '', 'mail.dequeue_count': dequeueCount },
+        () => processMessage(queueItem, { dequeueCount, maxDequeueCount: rt.host.maxDequeueCount }, { ...rt.worker, log: context }),
         contextFrom(typeof traceparent === 'string' ? traceparent : undefined),
       );
     } catch (error) {

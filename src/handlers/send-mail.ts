@@ -23,23 +23,41 @@ export function createSendMailHandler(runtime: () => Runtime) {
     const { body } = read;
     let result;
     try {
-      result = await inSpan('mail.accept', { 'mail.caller': caller.value.caller.name }, () => acceptMail(
-        { contentType: request.headers.get('content-type'), body, idempotencyKey: request.headers.get('idempotency-key'), caller: caller.value },
-        { config, outbox, status, quota },
-      ));
+      result = await inSpan('mail.accept', { 'mail.caller': caller.value.caller.name }, () =>
+        acceptMail(
+          {
+            contentType: request.headers.get('content-type'),
+            body,
+            idempotencyKey: request.headers.get('idempotency-key'),
+            caller: caller.value,
+          },
+          { config, outbox, status, quota },
+        ),
+      );
     } catch (error) {
       context.error(`Could not queue a mail request: ${(error as Error).message}`);
-      return problem(503, 'Could not queue the message', 'Storage is unavailable; send the request again (with the same Idempotency-Key to be safe).');
+      return problem(
+        503,
+        'Could not queue the message',
+        'Storage is unavailable; send the request again (with the same Idempotency-Key to be safe).',
+      );
     }
     if (result.status !== 202) {
-      context.warn(`Rejected mail request of ${caller.value.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`);
+      context.warn(
+        `Rejected mail request of ${caller.value.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
+      );
       const response = problem(result.status, result.title, result.detail, result.errors);
-      if (result.retryAfterSeconds) response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
+      if (result.retryAfterSeconds)
+        response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
       return response;
     }
     const { record } = result;
     const location = statusUrl(config.publicBaseUrl, request, record.id);
-    context.log(result.repeated ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.` : `Accepted message ${record.id} from ${caller.value.caller.name}`);
+    context.log(
+      result.repeated
+        ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.`
+        : `Accepted message ${record.id} from ${caller.value.caller.name}`,
+    );
     return {
       status: 202,
       headers: { Location: location, 'Retry-After': String(retryAfterSeconds(record)) },

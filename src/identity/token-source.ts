@@ -37,7 +37,11 @@ export interface TokenSource {
 
 /** Why a token could not be had; never carries the secret or the token. */
 export class TokenError extends Error {
-  constructor(message: string, readonly transient: boolean, readonly reason?: string) {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    readonly reason?: string,
+  ) {
     super(message);
     this.name = 'TokenError';
   }

@@ -47,7 +47,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-8000)));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-8000)));
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.once('error', (error) => {
@@ -101,7 +101,9 @@ async function reservePorts(requested: Partial<Record<Service, number>>): Promis
         server.once('error', (error: NodeJS.ErrnoException) =>
           reject(
             error.code === 'EADDRINUSE'
-              ? new Error(`Azurite ${service} port ${requested[service]} on ${HOST} is already in use (a stale Azurite or another emulator?); stop that process or choose another port.`)
+              ? new Error(
+                  `Azurite ${service} port ${requested[service]} on ${HOST} is already in use (a stale Azurite or another emulator?); stop that process or choose another port.`,
+                )
               : error,
           ),
         );
@@ -116,7 +118,13 @@ async function reservePorts(requested: Partial<Record<Service, number>>): Promis
   }
 }
 
-async function waitUntilListening(child: ChildProcess, exited: Promise<void>, ports: number[], timeoutMs: number, stderr: () => string): Promise<void> {
+async function waitUntilListening(
+  child: ChildProcess,
+  exited: Promise<void>,
+  ports: number[],
+  timeoutMs: number,
+  stderr: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let hasExited = false;
   void exited.then(() => (hasExited = true));
@@ -126,7 +134,9 @@ async function waitUntilListening(child: ChildProcess, exited: Promise<void>, po
       throw new Error(`Azurite exited during start (code ${child.exitCode ?? child.signalCode}).\n${stderr() || '(no output on stderr)'}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`Azurite did not accept connections on port(s) ${[...pending].join(', ')} within ${timeoutMs} ms.\n${stderr() || '(no output on stderr)'}`);
+      throw new Error(
+        `Azurite did not accept connections on port(s) ${[...pending].join(', ')} within ${timeoutMs} ms.\n${stderr() || '(no output on stderr)'}`,
+      );
     }
     for (const port of [...pending]) if (await accepts(port)) pending.delete(port);
     if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));

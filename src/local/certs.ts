@@ -33,7 +33,11 @@ export async function ensureLocalCertificates(dir: string): Promise<LocalTls> {
   const { caCertPem, certPem, keyPem } = await createLocalCertificates();
   // Write to temporary names and rename, so a process starting in parallel never reads half a file.
   // The CA goes last: a CA without its server certificate would make readValid regenerate.
-  for (const [name, content] of [[FILES.key, keyPem], [FILES.cert, certPem], [FILES.ca, caCertPem]] as const) {
+  for (const [name, content] of [
+    [FILES.key, keyPem],
+    [FILES.cert, certPem],
+    [FILES.ca, caCertPem],
+  ] as const) {
     const tmp = join(dir, `${name}.${process.pid}.tmp`);
     writeFileSync(tmp, content, { mode: 0o600 });
     renameSync(tmp, join(dir, name));

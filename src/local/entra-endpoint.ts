@@ -94,7 +94,10 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
   /** A v2 app-only access token for one of the local APIs, shaped like Entra's. */
   const apiToken = (api: LocalApi, clientId: string): string => {
     const now = Math.floor(Date.now() / 1000);
-    const objectId = createHash('sha256').update(`${api.tenantId}/${clientId}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, '$1-$2-$3-$4-$5');
+    const objectId = createHash('sha256')
+      .update(`${api.tenantId}/${clientId}`)
+      .digest('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, '$1-$2-$3-$4-$5');
     const roles = api.roles[clientId.toLowerCase()] ?? api.roles[clientId];
     const claims = {
       aud: api.audience,
@@ -120,7 +123,10 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
 
   const errorBody = (e: EntraError, correlationId: string) => {
     const traceId = randomUUID();
-    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    const timestamp = new Date()
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z');
     return {
       error: e.error,
       error_description: `AADSTS${e.code}: ${e.message}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
@@ -170,7 +176,12 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
   const tokenRequest = (tenantPath: string, form: URLSearchParams): EntraError | { accessToken: string } => {
     const tenantId = findTenant(tenantPath);
     if (!tenantId) {
-      return fail(400, 'invalid_request', 90002, `Tenant '${tenantPath}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      return fail(
+        400,
+        'invalid_request',
+        90002,
+        `Tenant '${tenantPath}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     }
     const missing = ['grant_type', 'client_id', 'scope'].find((name) => !form.get(name));
     if (missing) return fail(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${missing}'.`);
@@ -182,17 +193,35 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
     }
     const scopes = scope.split(' ').filter((s) => !['openid', 'profile', 'offline_access'].includes(s));
     if (scopes.length !== 1 || !scopes[0].endsWith('/.default')) {
-      return fail(400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      return fail(
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
     }
     const audience = scopes[0].slice(0, -'/.default'.length);
     const app = apps.find((a) => a.tenantId === tenantId && a.clientId.toLowerCase() === clientId.toLowerCase());
     if (!app) {
-      return fail(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantPath}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+      return fail(
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId}' was not found in the directory '${tenantPath}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      );
     }
-    const credentialError = checkCredential(app, form, options.tokens, [`${origin}/${tenantPath}/oauth2/v2.0/token`, `${origin}/${tenantId}/oauth2/v2.0/token`]);
+    const credentialError = checkCredential(app, form, options.tokens, [
+      `${origin}/${tenantPath}/oauth2/v2.0/token`,
+      `${origin}/${tenantId}/oauth2/v2.0/token`,
+    ]);
     if (credentialError) return credentialError;
     if (options.audiences && !options.audiences.includes(audience)) {
-      return fail(400, 'invalid_resource', 500011, `The resource principal named ${audience} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`);
+      return fail(
+        400,
+        'invalid_resource',
+        500011,
+        `The resource principal named ${audience} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+      );
     }
     const api = apis.find((a) => a.tenantId === tenantId && a.audience === audience);
     if (api) return { accessToken: apiToken(api, app.clientId) };
@@ -233,7 +262,12 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
           const result = tokenRequest(segments[0], form);
           if ('status' in result) return reply(result);
           hits.issued++;
-          sendJson(res, 200, { token_type: 'Bearer', expires_in: lifetimeSeconds, ext_expires_in: lifetimeSeconds, access_token: result.accessToken });
+          sendJson(res, 200, {
+            token_type: 'Bearer',
+            expires_in: lifetimeSeconds,
+            ext_expires_in: lifetimeSeconds,
+            access_token: result.accessToken,
+          });
         },
         () => reply(fail(400, 'invalid_request', 900144, 'The request body could not be read.')),
       );
@@ -268,7 +302,12 @@ function checkCredential(app: EntraApp, form: URLSearchParams, tokens: TokenAuth
   const assertion = form.get('client_assertion');
   if (secret !== null) {
     if (app.secret !== undefined && secret === app.secret) return undefined;
-    return fail(401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`);
+    return fail(
+      401,
+      'invalid_client',
+      7000215,
+      `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`,
+    );
   }
   if (assertion !== null) {
     if (form.get('client_assertion_type') !== JWT_BEARER) {
@@ -277,7 +316,12 @@ function checkCredential(app: EntraApp, form: URLSearchParams, tokens: TokenAuth
     if (app.federatedIdentity) return checkFederatedAssertion(app.federatedIdentity, assertion, tokens);
     return checkAssertion(app, assertion, tokenEndpoints);
   }
-  return fail(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+  return fail(
+    401,
+    'invalid_client',
+    7000218,
+    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+  );
 }
 
 interface AssertionHeader {
@@ -295,10 +339,19 @@ interface AssertionClaims {
 }
 
 /** A managed identity's token presented under a federated identity credential. */
-function checkFederatedAssertion(federated: NonNullable<EntraApp['federatedIdentity']>, assertion: string, tokens: TokenAuthority): EntraError | undefined {
+function checkFederatedAssertion(
+  federated: NonNullable<EntraApp['federatedIdentity']>,
+  assertion: string,
+  tokens: TokenAuthority,
+): EntraError | undefined {
   const verdict = tokens.verify(assertion, { audience: federated.audience });
   if (!verdict.ok || verdict.claims.appid !== federated.clientId) {
-    return fail(401, 'invalid_client', 70021, `No matching federated identity record found for presented assertion (${verdict.ok ? 'unexpected subject' : verdict.reason}).`);
+    return fail(
+      401,
+      'invalid_client',
+      70021,
+      `No matching federated identity record found for presented assertion (${verdict.ok ? 'unexpected subject' : verdict.reason}).`,
+    );
   }
   return undefined;
 }
@@ -317,7 +370,12 @@ function checkAssertion(app: EntraApp, assertion: string, tokenEndpoints: string
   } catch {
     return malformed;
   }
-  const notRegistered = fail(401, 'invalid_client', 700027, `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${header['x5t#S256'] ?? header.x5t ?? ''}']`);
+  const notRegistered = fail(
+    401,
+    'invalid_client',
+    700027,
+    `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${header['x5t#S256'] ?? header.x5t ?? ''}']`,
+  );
   if (!app.certificatePem) return notRegistered;
   const certificate = new X509Certificate(app.certificatePem);
   const thumbprintMatches = header['x5t#S256']
@@ -330,7 +388,12 @@ function checkAssertion(app: EntraApp, assertion: string, tokenEndpoints: string
   const key = certificate.publicKey;
   const valid =
     header.alg === 'PS256'
-      ? verify('sha256', signed, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, signatureBytes)
+      ? verify(
+          'sha256',
+          signed,
+          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+          signatureBytes,
+        )
       : header.alg === 'RS256' && verify('sha256', signed, key, signatureBytes);
   if (!valid) return fail(401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
 
@@ -338,7 +401,12 @@ function checkAssertion(app: EntraApp, assertion: string, tokenEndpoints: string
     return fail(401, 'invalid_client', 700021, "Client assertion application identifier doesn't match 'client_id' parameter."); // assumed code
   }
   if (!claims.aud || !tokenEndpoints.includes(claims.aud)) {
-    return fail(401, 'invalid_client', 50013, `Assertion audience claim does not match the required value. The audience in the assertion was '${claims.aud ?? ''}'.`); // assumed code
+    return fail(
+      401,
+      'invalid_client',
+      50013,
+      `Assertion audience claim does not match the required value. The audience in the assertion was '${claims.aud ?? ''}'.`,
+    ); // assumed code
   }
   const now = Math.floor(Date.now() / 1000);
   if (typeof claims.exp !== 'number' || claims.exp + ASSERTION_SKEW_SECONDS < now || (claims.nbf ?? 0) - ASSERTION_SKEW_SECONDS > now) {

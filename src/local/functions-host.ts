@@ -6,13 +6,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type StorageQueueHandler } from '@azure/functions';
+import {
+  HttpRequest,
+  HttpResponse,
+  InvocationContext,
+  type HttpHandler,
+  type HttpRequestInit,
+  type StorageQueueHandler,
+} from '@azure/functions';
 import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import type { QueueHostSettings } from '../host-settings';
 
 // Flex Consumption refuses HTTP requests over 210 MB; the handler applies the app's own, smaller limit.
 const MAX_REQUEST_BYTES = 210 * 1024 * 1024;
-
 
 export interface HttpFunction {
   name: string;
@@ -104,7 +110,6 @@ function streamedRequest(req: IncomingMessage, origin: string, params: Record<st
   return new HttpRequest({ nativeRequest, params } as HttpRequestInit);
 }
 
-
 async function serveHttp(options: LocalHostOptions): Promise<Server> {
   let origin = 'http://localhost';
   const server = createServer((req, res) => void handle(req, res));
@@ -115,9 +120,7 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
     });
     try {
       const url = new URL(req.url ?? '/', origin);
-      const routed = options.http
-        .map((fn) => ({ fn, params: matchRoute(fn.route, url.pathname) }))
-        .filter((r) => r.params !== undefined);
+      const routed = options.http.map((fn) => ({ fn, params: matchRoute(fn.route, url.pathname) })).filter((r) => r.params !== undefined);
       const target = routed.find((r) => r.fn.method === req.method);
       if (!target) {
         res.writeHead(routed.length > 0 ? 405 : 404).end();
@@ -163,10 +166,11 @@ function startQueuePoller(fn: QueueFunction, settings: QueueHostSettings, log: L
   const inFlight = new Set<Promise<void>>();
   let delay = MIN_POLL_MS;
   let wake: (() => void) | undefined;
-  const sleep = (ms: number) => new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    wake = () => (clearTimeout(timer), resolve());
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => (clearTimeout(timer), resolve());
+    });
 
   async function handle(message: DequeuedMessageItem): Promise<void> {
     const metadata = {
@@ -201,7 +205,10 @@ function startQueuePoller(fn: QueueFunction, settings: QueueHostSettings, log: L
       }
       let messages: DequeuedMessageItem[] = [];
       try {
-        const response = await fn.queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: Math.ceil((settings.processingVisibilityMs ?? PROCESSING_VISIBILITY_MS) / 1000) });
+        const response = await fn.queue.receiveMessages({
+          numberOfMessages: settings.batchSize,
+          visibilityTimeout: Math.ceil((settings.processingVisibilityMs ?? PROCESSING_VISIBILITY_MS) / 1000),
+        });
         messages = response.receivedMessageItems;
       } catch (error) {
         log('warning', fn.name, `Polling ${fn.queue.name} failed: ${(error as Error).message}`);

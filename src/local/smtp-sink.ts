@@ -344,7 +344,7 @@ export function maxInSlidingWindow(times: readonly number[], windowMs = 60_000):
   const sorted = [...times].sort((a, b) => a - b);
   let max = 0;
   for (let start = 0, end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start++;
+    while (sorted[end] - sorted[start] >= windowMs) start++;
     max = Math.max(max, end - start + 1);
   }
   return max;
@@ -368,7 +368,10 @@ function replyError(reply: string): Error {
 
 function messageIdOf(raw: Buffer): string | undefined {
   const end = raw.indexOf('\r\n\r\n');
-  const headers = raw.subarray(0, end < 0 ? raw.length : end).toString('utf8').replace(/\r\n[ \t]+/g, ' ');
+  const headers = raw
+    .subarray(0, end < 0 ? raw.length : end)
+    .toString('utf8')
+    .replace(/\r\n[ \t]+/g, ' ');
   return /^message-id:\s*(\S+)/im.exec(headers)?.[1];
 }
 

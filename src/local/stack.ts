@@ -64,7 +64,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const azurite = await startAzurite({ location: options.dataDir, ports: options.azuritePorts });
     started.push(azurite);
-    const managedIdentity = await startManagedIdentityEndpoint({ tokens, tenantId: LOCAL_TENANT_ID, userAssignedClientIds: [LOCAL_CLIENT_ID], tokenLifetimeSeconds: lifetime });
+    const managedIdentity = await startManagedIdentityEndpoint({
+      tokens,
+      tenantId: LOCAL_TENANT_ID,
+      userAssignedClientIds: [LOCAL_CLIENT_ID],
+      tokenLifetimeSeconds: lifetime,
+    });
     started.push({ stop: () => managedIdentity.close() });
     const entra = await startEntraEndpoint({
       tokens,
@@ -72,7 +77,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tokenLifetimeSeconds: lifetime,
       apps: [
         { tenantId: LOCAL_TENANT_ID, clientId: LOCAL_CLIENT_ID, secret: clientSecret, certificatePem: clientCertificate.certPem },
-        { tenantId: LOCAL_TENANT_ID, clientId: LOCAL_FEDERATED_CLIENT_ID, federatedIdentity: { clientId: LOCAL_CLIENT_ID, audience: 'api://AzureADTokenExchange' } },
+        {
+          tenantId: LOCAL_TENANT_ID,
+          clientId: LOCAL_FEDERATED_CLIENT_ID,
+          federatedIdentity: { clientId: LOCAL_CLIENT_ID, audience: 'api://AzureADTokenExchange' },
+        },
         { tenantId: LOCAL_FABRIKAM_TENANT_ID, clientId: LOCAL_FABRIKAM_CLIENT_ID, secret: fabrikamSecret },
       ],
     });
@@ -121,10 +130,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           MailStorage: azurite.connectionString,
         };
         if (mode === 'managedIdentity') return { ...common, ...managedIdentity.env };
-        const app = { ...common, MAIL_TENANT_ID: LOCAL_TENANT_ID, MAIL_CLIENT_ID: LOCAL_CLIENT_ID, MAIL_AUTHORITY_HOST: entra.authorityHost };
+        const app = {
+          ...common,
+          MAIL_TENANT_ID: LOCAL_TENANT_ID,
+          MAIL_CLIENT_ID: LOCAL_CLIENT_ID,
+          MAIL_AUTHORITY_HOST: entra.authorityHost,
+        };
         if (mode === 'clientSecret') return { ...app, MAIL_CLIENT_SECRET: clientSecret };
-        if (mode === 'clientCertificate') return { ...app, MAIL_CLIENT_CERTIFICATE: `${clientCertificate.keyPem}\n${clientCertificate.certPem}` };
-        return { ...app, ...managedIdentity.env, MAIL_CLIENT_ID: LOCAL_FEDERATED_CLIENT_ID, MAIL_MANAGED_IDENTITY_CLIENT_ID: LOCAL_CLIENT_ID };
+        if (mode === 'clientCertificate')
+          return { ...app, MAIL_CLIENT_CERTIFICATE: `${clientCertificate.keyPem}\n${clientCertificate.certPem}` };
+        return {
+          ...app,
+          ...managedIdentity.env,
+          MAIL_CLIENT_ID: LOCAL_FEDERATED_CLIENT_ID,
+          MAIL_MANAGED_IDENTITY_CLIENT_ID: LOCAL_CLIENT_ID,
+        };
       },
       stop: stopAll,
     };

@@ -37,7 +37,7 @@ function parseJson<T>(name: string): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch (error) {
-    throw new Error(`${name} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`${name} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -96,11 +96,15 @@ async function main(): Promise<void> {
   await provisionStorage(config, runtime.storage);
   const { queue } = localFunctions(runtime);
   started.host = await startLocalHost({ port: 0, http: [], queue, settings: runtime.host, log: print });
-  print('information', 'worker', `polling ${config.queueName} (pid ${process.pid}, auth ${config.auth.mode}, ${config.smtp.maxConnectionsPerMailbox} connections and ${config.maxMessagesPerMinute} messages/min per mailbox)`);
+  print(
+    'information',
+    'worker',
+    `polling ${config.queueName} (pid ${process.pid}, auth ${config.auth.mode}, ${config.smtp.maxConnectionsPerMailbox} connections and ${config.maxMessagesPerMinute} messages/min per mailbox)`,
+  );
   process.send?.({ type: 'ready', pid: process.pid });
 }
 
 main().catch((error) => {
-  console.error(error instanceof ConfigError ? error.message : (error as Error).stack ?? String(error));
+  console.error(error instanceof ConfigError ? error.message : ((error as Error).stack ?? String(error)));
   process.exit(1);
 });

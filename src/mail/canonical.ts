@@ -25,8 +25,12 @@ function sortedJson(value: unknown): string {
 
 /** A hash of what the mail says, not how it was written. `mail.from` must already hold the effective sender. */
 export function mailFingerprint(mail: MailRequest): string {
-  const lists = (['to', 'cc', 'bcc', 'replyTo'] as const).map((field) => [field, listOf<Address>(mail[field]).map(canonicalAddress)] as const);
-  const headers = mail.headers ? Object.fromEntries(Object.entries(mail.headers).map(([name, value]) => [name.toLowerCase(), value])) : undefined;
+  const lists = (['to', 'cc', 'bcc', 'replyTo'] as const).map(
+    (field) => [field, listOf<Address>(mail[field]).map(canonicalAddress)] as const,
+  );
+  const headers = mail.headers
+    ? Object.fromEntries(Object.entries(mail.headers).map(([name, value]) => [name.toLowerCase(), value]))
+    : undefined;
   const canonical = {
     ...mail,
     from: mail.from ? canonicalAddress(mail.from) : undefined,

@@ -39,12 +39,17 @@ export const envelopeSchema = z
     mail: mailRequestSchema.optional().meta({ description: 'The mail itself, or…' }),
     mailBlob: payloadBlobNameSchema
       .optional()
-      .meta({ description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.' }),
+      .meta({
+        description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.',
+      }),
   })
   .strict()
   .refine((e) => (e.mail === undefined) !== (e.mailBlob === undefined), { message: 'exactly one of mail and mailBlob', path: ['mail'] })
   // A message reads (and, once final, deletes) only its own payload, never another message's.
-  .refine((e) => e.mailBlob === undefined || e.mailBlob === payloadBlobName(e.id), { message: 'must be "<id>.json", the payload of this message', path: ['mailBlob'] })
+  .refine((e) => e.mailBlob === undefined || e.mailBlob === payloadBlobName(e.id), {
+    message: 'must be "<id>.json", the payload of this message',
+    path: ['mailBlob'],
+  })
   .meta({ id: 'OutboxEnvelope', description: 'A message on the outbox queue (JSON, base64-encoded).' });
 
 export type Envelope = z.infer<typeof envelopeSchema>;

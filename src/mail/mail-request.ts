@@ -31,28 +31,39 @@ const headerText = (max: number) =>
  * domains in their A-label form (user@xn--bcher-kva.example, IDN top-level domains too); a non-ASCII local part
  * is refused. Local part as zod's email check has it, at most 64 characters (RFC 5321).
  */
-const EMAIL_ADDRESS = /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+\-.]{0,63}[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/i;
-export const emailAddressSchema = z.email({ pattern: EMAIL_ADDRESS, message: 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)' }).max(254);
+const EMAIL_ADDRESS =
+  /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+\-.]{0,63}[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/i;
+export const emailAddressSchema = z
+  .email({ pattern: EMAIL_ADDRESS, message: 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)' })
+  .max(254);
 
 export const addressSchema = z
-  .union([
-    emailAddressSchema,
-    z.object({ name: headerText(256).optional(), address: emailAddressSchema }).strict(),
-  ])
+  .union([emailAddressSchema, z.object({ name: headerText(256).optional(), address: emailAddressSchema }).strict()])
   .meta({ description: 'An address, either "user@contoso.com" or { "name": "User", "address": "user@contoso.com" }.' });
 
 const addressListSchema = (max: number) => z.union([addressSchema, z.array(addressSchema).min(1).max(max)]);
 
 // Headers a caller may set. Everything that identifies, routes or structures the message is ours to write.
-const ALLOWED_HEADERS = ['in-reply-to', 'references', 'list-unsubscribe', 'list-unsubscribe-post', 'auto-submitted', 'keywords', 'comments'];
+const ALLOWED_HEADERS = [
+  'in-reply-to',
+  'references',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+  'auto-submitted',
+  'keywords',
+  'comments',
+];
 const RESERVED_X_HEADERS = /^x-(priority|msmail-priority|ms-exchange-|mailer$)/;
 const headerName = z
   .string()
   .regex(/^[A-Za-z0-9-]{1,76}$/, { message: 'not a valid header name' })
-  .refine((name) => {
-    const lower = name.toLowerCase();
-    return ALLOWED_HEADERS.includes(lower) || (lower.startsWith('x-') && !RESERVED_X_HEADERS.test(lower));
-  }, { message: `header not allowed: use X-* headers or one of ${ALLOWED_HEADERS.join(', ')}` });
+  .refine(
+    (name) => {
+      const lower = name.toLowerCase();
+      return ALLOWED_HEADERS.includes(lower) || (lower.startsWith('x-') && !RESERVED_X_HEADERS.test(lower));
+    },
+    { message: `header not allowed: use X-* headers or one of ${ALLOWED_HEADERS.join(', ')}` },
+  );
 
 const MIME_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/;
 const ATTACHMENT_TYPES = /^(application|audio|font|image|model|text|video)\//i;
@@ -113,7 +124,11 @@ export const mailRequestSchema = z
     const recipients = count(mail.to) + count(mail.cc) + count(mail.bcc);
     if (recipients === 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'at least one recipient in to, cc or bcc' });
     if (recipients > MAX_RECIPIENTS) {
-      ctx.addIssue({ code: 'custom', path: ['to'], message: `${recipients} recipients; at most ${MAX_RECIPIENTS} in to, cc and bcc together` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: `${recipients} recipients; at most ${MAX_RECIPIENTS} in to, cc and bcc together`,
+      });
     }
     if (mail.sendAt && Date.parse(mail.sendAt) > Date.now() + MAX_SCHEDULE_DAYS * 86_400_000) {
       ctx.addIssue({ code: 'custom', path: ['sendAt'], message: `at most ${MAX_SCHEDULE_DAYS} days ahead` });
@@ -128,15 +143,24 @@ export const mailRequestSchema = z
       }
       const bytes = customHeaderBytes(mail.headers);
       if (bytes > MAX_CUSTOM_HEADER_BYTES) {
-        ctx.addIssue({ code: 'custom', path: ['headers'], message: `${bytes} bytes of names and values; at most ${MAX_CUSTOM_HEADER_BYTES}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['headers'],
+          message: `${bytes} bytes of names and values; at most ${MAX_CUSTOM_HEADER_BYTES}`,
+        });
       }
       const seen = new Set<string>();
       for (const [name, value] of entries) {
         if (MESSAGE_ID_HEADERS.includes(name.toLowerCase()) && !MESSAGE_ID_LIST.test(value)) {
-          ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'message ids in angle brackets, separated by spaces, ASCII only: <id@domain> <id@domain>' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['headers', name],
+            message: 'message ids in angle brackets, separated by spaces, ASCII only: <id@domain> <id@domain>',
+          });
         }
         // Header names are case-insensitive: two spellings of one name would become two headers.
-        if (seen.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'given twice (header names ignore case)' });
+        if (seen.has(name.toLowerCase()))
+          ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'given twice (header names ignore case)' });
         seen.add(name.toLowerCase());
       }
     }

@@ -16,7 +16,7 @@ export interface ProfileRouting {
   /** Takes `mailbox` to choose the profile; without one, the default profile's token. */
   tokens: TokenSource;
   smtp: ProfileSmtp;
-  profileOf(sender: string): string;
+  profileOf(this: void, sender: string): string;
   /** Token sources created, one per distinct credential (token requests are counted per profile by these). */
   tokenSources: ReadonlyMap<string, TokenSource>;
 }
@@ -26,7 +26,8 @@ export interface ProfileParts {
   createSmtp(profile: SenderProfile, tokens: TokenSource): ProfileSmtp;
 }
 
-const credentialKey = (a: TokenSourceOptions) => [a.mode, a.authorityHost, a.tenantId ?? '', a.clientId ?? '', a.managedIdentityClientId ?? '', a.scope].join('|');
+const credentialKey = (a: TokenSourceOptions) =>
+  [a.mode, a.authorityHost, a.tenantId ?? '', a.clientId ?? '', a.managedIdentityClientId ?? '', a.scope].join('|');
 
 export function routeByProfile(fallback: SenderProfile, profiles: readonly SenderProfile[], parts: ProfileParts): ProfileRouting {
   const tokenSources = new Map<string, TokenSource>();

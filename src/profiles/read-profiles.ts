@@ -34,7 +34,10 @@ export function readSenderProfiles(
       const value = env[name]?.trim();
       if (!value) return void problems.push(`${at}.${field}: the app setting ${name} is not set`);
       // Named without its text: it is a secret, resolved or not.
-      if (value.startsWith(UNRESOLVED_REFERENCE)) return void problems.push(`${name}: the Key Vault reference was not resolved; check the app's identity has "Key Vault Secrets User" and the secret exists`);
+      if (value.startsWith(UNRESOLVED_REFERENCE))
+        return void problems.push(
+          `${name}: the Key Vault reference was not resolved; check the app's identity has "Key Vault Secrets User" and the secret exists`,
+        );
       return value;
     };
     return {

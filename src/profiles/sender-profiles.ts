@@ -12,8 +12,13 @@ import { isAllowedSender } from '../mail/senders';
 export const DEFAULT_PROFILE = 'default';
 
 /** A credential lives in an app setting of its own (a Key Vault reference in Azure), never in the profile JSON. */
-const settingName = z.string().regex(/^MAIL_[A-Z0-9_]{1,100}$/, { message: 'the name of an app setting such as MAIL_FABRIKAM_CLIENT_SECRET' });
-const senderEntry = z.union([emailAddressSchema, z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' })]);
+const settingName = z
+  .string()
+  .regex(/^MAIL_[A-Z0-9_]{1,100}$/, { message: 'the name of an app setting such as MAIL_FABRIKAM_CLIENT_SECRET' });
+const senderEntry = z.union([
+  emailAddressSchema,
+  z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' }),
+]);
 
 export const senderProfileSchema = z
   .object({
@@ -29,7 +34,10 @@ export const senderProfileSchema = z
     clientCertificateSetting: settingName.optional(),
     managedIdentityClientId: z.string().min(1).max(200).optional(),
     federationAudience: z.string().min(1).max(200).optional(),
-    authorityHost: z.url({ protocol: /^https$/, message: 'an https URL' }).transform((url) => url.replace(/\/+$/, '')).optional(),
+    authorityHost: z
+      .url({ protocol: /^https$/, message: 'an https URL' })
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
     scope: z.string().min(1).max(500).optional(),
     smtpHost: z.string().min(1).max(255).optional(),
     smtpPort: z.int().min(1).max(65535).optional(),

@@ -27,8 +27,15 @@ export interface SentInfo {
 
 /** No connection slot for the mailbox came free in time: try later, this is not the message's fault. */
 export class ThrottledError extends Error {
-  constructor(readonly reason: 'connection-slots' | 'rate-limit', readonly retryAfterMs: number) {
-    super(reason === 'connection-slots' ? 'all SMTP connection slots of the mailbox are in use' : 'the mailbox reached its messages-per-minute limit');
+  constructor(
+    readonly reason: 'connection-slots' | 'rate-limit',
+    readonly retryAfterMs: number,
+  ) {
+    super(
+      reason === 'connection-slots'
+        ? 'all SMTP connection slots of the mailbox are in use'
+        : 'the mailbox reached its messages-per-minute limit',
+    );
     this.name = 'ThrottledError';
   }
 }
@@ -75,7 +82,12 @@ export class SmtpSender {
       if (!reserved.ok) throw new ThrottledError('rate-limit', reserved.retryAfterMs);
       instruments().governorWait.record(performance.now() - waitStarted);
       const info = await lane.transport.sendMail(message);
-      return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
+      return {
+        messageId: info.messageId,
+        accepted: info.accepted.map(String),
+        rejected: info.rejected.map(String),
+        response: info.response,
+      };
     } finally {
       this.giveBack(mailbox, lane);
     }
@@ -171,12 +183,15 @@ export class SmtpSender {
 
   private createTransport(mailbox: string): Transporter<SMTPPool.SentMessageInfo> {
     const transport = nodemailer.createTransport(laneTransportOptions(this.options, mailbox));
-    transport.set('oauth2_provision_cb', (_user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => {
-      this.tokens.getToken({ forceRefresh: renew }).then(
-        (t) => callback(null, t.token, t.expiresOn - RENEW_BEFORE_EXPIRY_MS),
-        (error: Error) => callback(error),
-      );
-    });
+    transport.set(
+      'oauth2_provision_cb',
+      (_user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => {
+        this.tokens.getToken({ forceRefresh: renew }).then(
+          (t) => callback(null, t.token, t.expiresOn - RENEW_BEFORE_EXPIRY_MS),
+          (error: Error) => callback(error),
+        );
+      },
+    );
     return transport;
   }
 }

@@ -40,7 +40,10 @@ const ROW = 'status';
 const LIST_FIELDS = ['accepted', 'rejected'] as const;
 
 export class StatusConflictError extends Error {
-  constructor(readonly id: string, readonly reason: 'exists' | 'changed') {
+  constructor(
+    readonly id: string,
+    readonly reason: 'exists' | 'changed',
+  ) {
     super(reason === 'exists' ? `status ${id} already exists` : `status ${id} changed meanwhile`);
     this.name = 'StatusConflictError';
   }

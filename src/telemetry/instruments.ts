@@ -14,7 +14,10 @@ function create(provider: MeterProvider) {
     deferred: meter.createCounter('mail.deferred', { description: 'Sends put off for later, by reason' }),
     tokenRenewals: meter.createCounter('mail.token.requests', { description: 'Access tokens fetched from the token endpoint' }),
     queueAge: meter.createHistogram('mail.queue.age', { description: 'Time from acceptance to the send attempt', unit: 'ms' }),
-    governorWait: meter.createHistogram('mail.governor.wait', { description: 'Time waiting for a connection slot and a rate reservation', unit: 'ms' }),
+    governorWait: meter.createHistogram('mail.governor.wait', {
+      description: 'Time waiting for a connection slot and a rate reservation',
+      unit: 'ms',
+    }),
   };
 }
 

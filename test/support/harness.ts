@@ -79,7 +79,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     // A high rate limit unless a test is about the governor: tests send many messages from one mailbox.
     // The local host's port is chosen first so status URLs (MAIL_PUBLIC_BASE_URL) point at it, as WEBSITE_HOSTNAME does in Azure.
     const port = await freePort();
-    settings = { ...stack.settings(mode), MAIL_MAX_MESSAGES_PER_MINUTE: '10000', MAIL_PUBLIC_BASE_URL: `http://localhost:${port}`, ...options.settings };
+    settings = {
+      ...stack.settings(mode),
+      MAIL_MAX_MESSAGES_PER_MINUTE: '10000',
+      MAIL_PUBLIC_BASE_URL: `http://localhost:${port}`,
+      ...options.settings,
+    };
     // @azure/identity reads the managed identity endpoint from the environment.
     if (mode === 'managedIdentity' || mode === 'federatedIdentity') Object.assign(process.env, stack.managedIdentity.env);
     config = loadConfig(settings);
@@ -88,7 +93,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     host =
       options.worker === false
         ? undefined
-        : await startLocalHost({ port, settings: created.host, ...localFunctions(created), log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`) });
+        : await startLocalHost({
+            port,
+            settings: created.host,
+            ...localFunctions(created),
+            log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`),
+          });
   } catch (error) {
     // Nothing of a failed start may outlive it: Azurite and the servers would keep the test file from ever ending.
     await close().catch(() => undefined);
@@ -111,7 +121,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         headers: { 'content-type': 'application/json', ...headers },
         body: typeof body === 'string' ? { string: body } : { string: JSON.stringify(body) },
       });
-      const context = new InvocationContext({ functionName: 'sendMail', logHandler: (level, ...args) => logs.push(`${level} sendMail: ${args.join(' ')}`) });
+      const context = new InvocationContext({
+        functionName: 'sendMail',
+        logHandler: (level, ...args) => logs.push(`${level} sendMail: ${args.join(' ')}`),
+      });
       const response = await sendMail(request, context);
       const headersOut = new Headers(response.headers);
       const json = response.jsonBody ?? (typeof response.body === 'string' ? JSON.parse(response.body) : undefined);
@@ -122,7 +135,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       for (;;) {
         const stored = await started.status.get(id);
         if (stored && (stored.record.status === 'sent' || stored.record.status === 'failed')) return stored.record;
-        if (Date.now() > deadline) throw new Error(`message ${id} not final after ${timeoutMs} ms: ${JSON.stringify(stored?.record)}\n${logs.slice(-10).join('\n')}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `message ${id} not final after ${timeoutMs} ms: ${JSON.stringify(stored?.record)}\n${logs.slice(-10).join('\n')}`,
+          );
         await new Promise((r) => setTimeout(r, 50));
       }
     },
@@ -132,7 +148,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async received(messageId) {
       const message = stack.smtp.messages.find((m) => m.messageId === messageId);
-      if (!message) throw new Error(`no message ${messageId} at the SMTP server (has: ${stack.smtp.messages.map((m) => m.messageId).join(', ')})`);
+      if (!message)
+        throw new Error(`no message ${messageId} at the SMTP server (has: ${stack.smtp.messages.map((m) => m.messageId).join(', ')})`);
       return simpleParser(message.raw, { keepCidLinks: true });
     },
     close,
