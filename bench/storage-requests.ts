@@ -30,7 +30,10 @@ const PRODUCERS = 16;
 const TIMEOUT_MS = 120_000;
 
 type Side = 'intake' | 'worker';
-type Tally = Record<Side, Counts>;
+type Tally = Record<Side, Counts> & {
+  /** What the worker did besides sending once: deferrals by reason, copies put back, invocations retried. */
+  events?: Record<string, number>;
+};
 
 export async function storageRequests(ctx: BenchContext): Promise<{ rows: Row[]; notes: string[] }> {
   const proxies = { intake: await startCountingProxy(ctx.stack.azurite), worker: await startCountingProxy(ctx.stack.azurite) };
@@ -64,6 +67,7 @@ export async function storageRequests(ctx: BenchContext): Promise<{ rows: Row[];
       notes: [
         `storage requests: ${f(per(plain))} per sent message (target ≤ 8: ${per(plain) <= 8 ? 'met' : 'missed'}; ${f(per(keyed))} with Idempotency-Keys); by operation, per message:`,
         ...breakdown(plain),
+        `  worker events besides one send per message: ${eventsOf(plain)}; with keys: ${eventsOf(keyed)}`,
         `  minimal pipeline: ${breakdown(minimal)
           .map((l) => l.trim())
           .join('; ')}`,
@@ -80,12 +84,20 @@ async function productBurst(ctx: BenchContext, proxies: Record<Side, CountingPro
   const intake = createRuntime(through(proxies.intake));
   const worker = createRuntime(through(proxies.worker));
   const errors: string[] = [];
+  const events: Record<string, number> = {};
+  const note = (event: string) => (events[event] = (events[event] ?? 0) + 1);
   const host = await startLocalHost({
     port: 0,
     http: [],
     queue: localFunctions(worker).queue,
     settings: worker.host,
-    log: (level, fn, m) => level === 'error' && errors.push(`${fn}: ${m}`),
+    log: (level, fn, m) => {
+      if (level === 'error') errors.push(`${fn}: ${m}`);
+      const deferred = /^Deferred message \S+ for \d+ s \[([\w-]+)\]/.exec(m);
+      if (deferred) note(`deferred ${deferred[1]}`);
+      else if (m.includes('is being sent by another worker')) note('copy put back');
+      else if (m.startsWith('Invocation failed')) note('invocation retried');
+    },
   });
   try {
     await Promise.all([intake.tokens.getToken(), worker.tokens.getToken()]); // token requests are not storage requests, but keep them out of the burst
@@ -116,7 +128,15 @@ async function productBurst(ctx: BenchContext, proxies: Record<Side, CountingPro
     await intake.close();
   }
   if (errors.length) throw new Error(`burst ${label}: ${errors.slice(0, 3).join('; ')}`);
-  return { intake: proxies.intake.counts(), worker: proxies.worker.counts() };
+  return { intake: proxies.intake.counts(), worker: proxies.worker.counts(), events };
+}
+
+function eventsOf(tally: Tally): string {
+  return (
+    Object.entries(tally.events ?? {})
+      .map(([event, n]) => `${event} ${n}`)
+      .join(', ') || 'none'
+  );
 }
 
 /** True once every id's record says sent; the ids found sent are taken out, so each poll reads only the rest. */
