@@ -6,6 +6,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { startHarness, type Harness } from './support/harness';
 import { createDoctorHandler } from '../src/handlers/doctor';
 import { appDoctorDeps } from '../src/doctor/defaults';
+import { LOCAL_FABRIKAM_SECRET_SETTING } from '../src/local/stack';
 
 let h: Harness;
 before(async () => {
@@ -28,7 +29,12 @@ test('every check passes against a working setup: 200 with the report', async ()
   const response = await call(h.settings);
   assert.equal(response.status, 200, JSON.stringify(response.jsonBody));
   assert.equal(response.jsonBody.ok, true);
-  assert.ok(response.jsonBody.checks.some((c) => c.id === 'token' && c.status === 'pass'));
+  // One token per sender profile: the default one and the stack's fabrikam profile.
+  for (const id of ['token', 'token:fabrikam'])
+    assert.ok(
+      response.jsonBody.checks.some((c) => c.id === id && c.status === 'pass'),
+      id,
+    );
 });
 
 test('a wrong secret: 503, the token check failed, and the secret is nowhere in the answer', async () => {
@@ -37,5 +43,15 @@ test('a wrong secret: 503, the token check failed, and the secret is nowhere in 
   assert.equal(response.status, 503);
   assert.ok(response.jsonBody.checks.some((c) => c.id === 'token' && c.status === 'fail'));
   const body = JSON.stringify(response.jsonBody);
-  assert.ok(!body.includes(wrong) && !body.includes(h.stack.clientSecret));
+  assert.ok(!body.includes(wrong) && !body.includes(h.stack.clientSecret) && !body.includes(h.stack.fabrikamSecret));
+});
+
+test("a wrong secret in the fabrikam profile's setting: 503, that profile's token check failed, the default one passed, no secret in the answer", async () => {
+  const wrong = 'definitely-not-fabrikams-secret-1234567890';
+  const response = await call({ ...h.settings, [LOCAL_FABRIKAM_SECRET_SETTING]: wrong });
+  assert.equal(response.status, 503);
+  const status = (id: string) => response.jsonBody.checks.find((c) => c.id === id)?.status;
+  assert.deepEqual([status('token'), status('token:fabrikam')], ['pass', 'fail']);
+  const body = JSON.stringify(response.jsonBody);
+  assert.ok(!body.includes(wrong) && !body.includes(h.stack.clientSecret) && !body.includes(h.stack.fabrikamSecret));
 });

@@ -1,5 +1,6 @@
-// The doctor against the real local stack: a good setup passes in every auth mode; each broken part fails its
-// own check with the step that fixes it; no secret or token ever reaches the output.
+// The doctor against the real local stack: a good setup passes in every auth mode, each sender profile with its own
+// token and SMTP endpoint; each broken part fails its own check with the step that fixes it; no secret or token ever
+// reaches the output.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,7 +14,17 @@ import { createStorageClients } from '../src/storage/clients';
 import { provisionStorage } from '../src/storage/provision';
 import { APP_ROOT } from '../src/host-settings';
 import type { AuthMode } from '../src/identity/auth-mode';
-import { startLocalStack, LOCAL_CLIENT_ID, LOCAL_SENDER, type LocalStack } from '../src/local/stack';
+import {
+  startLocalStack,
+  LOCAL_CLIENT_ID,
+  LOCAL_FABRIKAM_CLIENT_ID,
+  LOCAL_FABRIKAM_SECRET_SETTING,
+  LOCAL_FABRIKAM_SENDER,
+  LOCAL_FABRIKAM_TENANT_ID,
+  LOCAL_SENDER,
+  LOCAL_TENANT_ID,
+  type LocalStack,
+} from '../src/local/stack';
 import { ensureLocalCertificates } from '../src/local/certs';
 import { startSmtpSink } from '../src/local/smtp-sink';
 import { appDoctorDeps } from '../src/doctor/defaults';
@@ -71,10 +82,11 @@ describe('doctor', { timeout: 180_000 }, () => {
     return found;
   };
 
-  /** The report as printed both ways carries neither the client secret nor any token issued. */
+  /** The report as printed both ways carries neither profile's client secret nor any token issued. */
   function assertNothingSecret(report: DoctorReport, extraSecrets: string[] = []): string {
     const output = `${formatText(report)}\n${formatJson(report)}`;
-    for (const secret of [stack.clientSecret, ...extraSecrets]) assert.ok(!output.includes(secret), 'a secret is in the output');
+    for (const secret of [stack.clientSecret, stack.fabrikamSecret, ...extraSecrets])
+      assert.ok(!output.includes(secret), 'a secret is in the output');
     assert.ok(issued.length > 0 || !report.checks.some((c) => c.id === 'token' && c.status === 'pass'));
     for (const token of issued) assert.ok(!output.includes(token), 'a token is in the output');
     assert.doesNotMatch(output, JWT);
@@ -82,7 +94,7 @@ describe('doctor', { timeout: 180_000 }, () => {
   }
 
   for (const mode of ['clientSecret', 'clientCertificate', 'managedIdentity', 'federatedIdentity'] as AuthMode[]) {
-    test(`${mode}: every check passes against the sandbox, the domain entry is reported as not checkable`, async () => {
+    test(`${mode}: every check passes against the sandbox, for both profiles; the domain entries are reported as not checkable`, async () => {
       const settings = stack.settings(mode);
       const report = await runChecks(deps(settings));
       const output = assertNothingSecret(report, mode === 'clientCertificate' ? [stack.clientCertificate.keyPem.split('\n')[1]] : []);
@@ -95,6 +107,7 @@ describe('doctor', { timeout: 180_000 }, () => {
           'pass settings',
           'pass keyvault',
           'pass token',
+          'pass token:fabrikam',
           ...senders.filter((s) => !s.startsWith('@')).map((s) => `pass smtp:${s}`),
           ...senders.filter((s) => s.startsWith('@')).map((s) => `skip smtp:${s}`),
           'pass storage:queue:mail-outbox',
@@ -110,14 +123,130 @@ describe('doctor', { timeout: 180_000 }, () => {
       assert.deepEqual(claims.roles, ['SMTP.SendAsApp']);
       assert.equal(token.data?.sendAsApp, true);
       if (mode === 'clientSecret' || mode === 'clientCertificate') assert.equal(claims.appid, LOCAL_CLIENT_ID);
-      assert.match(output, /^✓ SMTP as noreply@contoso\.example at localhost:\d+: connected, STARTTLS, AUTH XOAUTH2, QUIT$/m);
-      assert.match(output, /^– SMTP as @contoso\.example: not checked, a domain entry names no mailbox$/m);
+      assert.equal((claims as { tid?: string }).tid, LOCAL_TENANT_ID);
+      // The fabrikam profile's own app registration in its own tenant, whatever the default profile's mode.
+      const fabrikam = byId(report, 'token:fabrikam');
+      assert.deepEqual(
+        [(fabrikam.data?.claims as { appid: string }).appid, (fabrikam.data?.claims as { tid: string }).tid, fabrikam.data?.tenantMatches],
+        [LOCAL_FABRIKAM_CLIENT_ID, LOCAL_FABRIKAM_TENANT_ID, true],
+      );
+      assert.match(output, /^✓ Access token \(profile default, \w+\) for https:\/\/outlook\.office365\.com\/\.default: issued$/m);
+      assert.match(output, /^✓ Access token \(profile fabrikam, clientSecret\) for [^\n]+: issued$/m);
+      assert.match(output, new RegExp(`^ {4}tid {4}${LOCAL_FABRIKAM_TENANT_ID}  ← the profile's tenant$`, 'm'));
+      assert.match(
+        output,
+        /^✓ SMTP as noreply@contoso\.example \(profile default\) at localhost:\d+: connected, STARTTLS, AUTH XOAUTH2, QUIT$/m,
+      );
+      assert.match(output, /^– SMTP as @contoso\.example \(profile default\): not checked, a domain entry names no mailbox$/m);
+      assert.match(output, /^– SMTP as @fabrikam\.example \(profile fabrikam\): not checked, a domain entry names no mailbox$/m);
+      assert.match(output, /^ {4}profile fabrikam: clientSecret, tenant [0-9a-f-]{36}, SMTP localhost:\d+, senders @fabrikam\.example$/m);
       assert.match(output, /^ {4}oid {4}[0-9a-f-]{36} {2}← the service principal's object id/m);
       // Nothing was sent: the doctor stops at AUTH.
       assert.equal(stack.smtp.messages.length, 0);
       assert.ok(!stack.smtp.connections.some((c) => c.events.some((e) => e.type === 'mail')));
     });
   }
+
+  /** The stack's settings with the fabrikam mailbox itself listed, so its AUTH is checked too; `profile` changes that profile. */
+  function withFabrikamMailbox(mode: AuthMode, profile: Record<string, unknown> = {}): Record<string, string> {
+    const base = stack.settings(mode);
+    const [fabrikam] = JSON.parse(base.MAIL_SENDER_PROFILES) as Array<Record<string, unknown>>;
+    return {
+      ...base,
+      MAIL_ALLOWED_SENDERS: `${base.MAIL_ALLOWED_SENDERS},${LOCAL_FABRIKAM_SENDER}`,
+      MAIL_SENDER_PROFILES: JSON.stringify([{ ...fabrikam, ...profile }]),
+    };
+  }
+
+  const authAccepted = (mailbox: string) =>
+    stack.smtp.connections.filter((c) => c.events.some((e) => e.type === 'auth' && e.ok && e.address === mailbox)).length;
+
+  for (const mode of ['clientSecret', 'managedIdentity'] as AuthMode[]) {
+    test(`${mode}: each profile's mailbox passes AUTH with its own profile's token and endpoint`, async () => {
+      const requests = stack.entra.hits.byClientId[LOCAL_FABRIKAM_CLIENT_ID] ?? 0;
+      const accepted = authAccepted(LOCAL_FABRIKAM_SENDER);
+      const report = await runChecks(deps(withFabrikamMailbox(mode)));
+      const output = assertNothingSecret(report);
+      assert.equal(report.ok, true, output);
+      // The server takes only a token of the mailbox's own tenant: passing AUTH shows fabrikam's token was offered.
+      assert.match(
+        output,
+        /^✓ SMTP as noreply@contoso\.example \(profile default\) at localhost:\d+: connected, STARTTLS, AUTH XOAUTH2, QUIT$/m,
+      );
+      assert.match(
+        output,
+        /^✓ SMTP as noreply@fabrikam\.example \(profile fabrikam\) at localhost:\d+: connected, STARTTLS, AUTH XOAUTH2, QUIT$/m,
+      );
+      assert.equal(authAccepted(LOCAL_FABRIKAM_SENDER), accepted + 1);
+      assert.equal(stack.entra.hits.byClientId[LOCAL_FABRIKAM_CLIENT_ID], requests + 1, 'one token request for the fabrikam profile');
+      assert.equal(stack.smtp.messages.length, 0);
+    });
+  }
+
+  test("a profile that points at another tenant: its mailbox's AUTH is refused (535 5.7.3), and the fix says the profile's tenant must be the mailbox's", async () => {
+    // fabrikam's mailboxes, but contoso's app registration and tenant: a contoso token offered for a fabrikam mailbox.
+    const settings = withFabrikamMailbox('clientSecret', {
+      tenantId: LOCAL_TENANT_ID,
+      clientId: LOCAL_CLIENT_ID,
+      clientSecretSetting: 'MAIL_CLIENT_SECRET',
+    });
+    const report = await runChecks(deps(settings));
+    const output = assertNothingSecret(report);
+    assert.equal(report.ok, false);
+    // A good token of the tenant the profile names: only Exchange can tell it is the wrong one for the mailbox.
+    assert.equal(byId(report, 'token:fabrikam').status, 'pass');
+    assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'pass');
+    const smtp = byId(report, `smtp:${LOCAL_FABRIKAM_SENDER}`);
+    assert.equal(smtp.status, 'fail');
+    assert.match(smtp.details![0], /^535 5\.7\.3/);
+    assert.match(smtp.fix!, new RegExp(`token of profile fabrikam \\(tenant ${LOCAL_TENANT_ID}\\) for noreply@fabrikam\\.example`));
+    assert.match(smtp.fix!, /the profile's tenant must be the mailbox's tenant: check the tenantId of profile fabrikam/);
+    assert.match(output, /^✗ SMTP as noreply@fabrikam\.example \(profile fabrikam\) at localhost:\d+: refused$/m);
+  });
+
+  test("a wrong secret in the fabrikam profile's setting fails that profile's token check naming its setting; the default profile still passes", async () => {
+    const wrong = `wrong-${Math.random().toString(36).slice(2)}`;
+    const report = await runChecks(deps({ ...withFabrikamMailbox('clientSecret'), [LOCAL_FABRIKAM_SECRET_SETTING]: wrong }));
+    assertNothingSecret(report, [wrong]);
+    const token = byId(report, 'token:fabrikam');
+    assert.equal(token.status, 'fail');
+    assert.match(token.title, /^Access token \(profile fabrikam, clientSecret\)/);
+    assert.match(token.details!.join(' '), /AADSTS7000215/);
+    assert.match(
+      token.fix!,
+      new RegExp(`^The client secret is wrong: ${LOCAL_FABRIKAM_SECRET_SETTING} .*the clientId of profile fabrikam`),
+    );
+    const smtp = byId(report, `smtp:${LOCAL_FABRIKAM_SENDER}`);
+    assert.equal(smtp.status, 'skip');
+    assert.match(smtp.title, /not checked, no access token for profile fabrikam$/);
+    assert.equal(byId(report, 'token').status, 'pass');
+    assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'pass');
+  });
+
+  test("a token of another tenant than the profile names fails that profile's token check, naming both tenants", async () => {
+    // A token source that hands the fabrikam profile contoso's token, as a wrong authority might.
+    const settings = withFabrikamMailbox('clientSecret');
+    const base = deps(settings);
+    const contoso = loadConfig(settings).auth;
+    const report = await runChecks({
+      ...base,
+      createTokenSource: (auth) => base.createTokenSource(auth.tenantId === LOCAL_FABRIKAM_TENANT_ID ? contoso : auth),
+    });
+    assertNothingSecret(report);
+    const token = byId(report, 'token:fabrikam');
+    assert.equal(token.status, 'fail');
+    assert.match(token.title, new RegExp(`: issued for tenant ${LOCAL_TENANT_ID}, not the profile's tenant ${LOCAL_FABRIKAM_TENANT_ID}$`));
+    assert.match(token.fix!, /only a token of the mailbox's own tenant.*the tenantId of profile fabrikam/);
+    assert.equal(token.data?.tenantMatches, false);
+    assert.match(byId(report, `smtp:${LOCAL_FABRIKAM_SENDER}`).details![0], /^535 5\.7\.3/);
+  });
+
+  test("the fabrikam profile's secret is redacted even where a reply quotes it", async () => {
+    const quoting = () => Promise.reject(Object.assign(new Error('refused'), { response: `535 5.7.3 was given ${stack.fabrikamSecret}` }));
+    const report = await runChecks(deps(withFabrikamMailbox('clientSecret'), { probeSmtp: quoting }));
+    assertNothingSecret(report);
+    assert.equal(byId(report, `smtp:${LOCAL_FABRIKAM_SENDER}`).details![0], '535 5.7.3 was given [secret]');
+  });
 
   test('a wrong client secret fails the token check with the AADSTS code and what to do; SMTP is not tried', async () => {
     const wrong = `wrong-${Math.random().toString(36).slice(2)}`;
@@ -130,7 +259,7 @@ describe('doctor', { timeout: 180_000 }, () => {
     assert.match(token.fix!, /MAIL_CLIENT_SECRET/);
     assert.equal(byId(report, `smtp:${LOCAL_SENDER}`).status, 'skip');
     assert.equal(byId(report, 'storage:queue:mail-outbox').status, 'pass');
-    assert.match(output, /^✗ Access token \(clientSecret\)/m);
+    assert.match(output, /^✗ Access token \(profile default, clientSecret\)/m);
   });
 
   test('a token endpoint that never answers fails the token check within its time limit', async () => {
@@ -262,7 +391,7 @@ describe('doctor', { timeout: 180_000 }, () => {
     const wrong = `wrong-${Math.random().toString(36).slice(2)}`;
     const bad = await run({ ...stack.settings('clientSecret'), MAIL_CLIENT_SECRET: wrong }, []);
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
-    assert.match(bad.stdout, /^✗ Access token \(clientSecret\)[^\n]*not issued$/m);
+    assert.match(bad.stdout, /^✗ Access token \(profile default, clientSecret\)[^\n]*not issued$/m);
     assert.match(bad.stdout, /^ {4}→ The client secret is wrong: MAIL_CLIENT_SECRET/m);
     assert.match(bad.stdout, /checks failed/);
     assert.ok(!bad.stdout.includes(wrong) && !bad.stderr.includes(wrong));

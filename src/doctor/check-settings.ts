@@ -1,5 +1,6 @@
 // The settings as the app reads them (loadConfig), and the Key Vault references among them.
-import { ConfigError, loadConfig, type MailConfig } from '../config';
+import { ConfigError, defaultProfile, loadConfig, type MailConfig } from '../config';
+import type { SenderProfile } from '../profiles/sender-profiles';
 import { fail, pass, type CheckResult } from './report';
 
 const UNRESOLVED = 'the Key Vault reference was not resolved';
@@ -33,6 +34,7 @@ export function checkSettings(env: Record<string, string | undefined>): { config
       pass('settings', `Settings: auth ${config.auth.mode}, SMTP ${config.smtp.host}:${config.smtp.port}, storage by ${storage}`, {
         details: [
           `allowed senders: ${config.allowedSenders.join(', ')}${config.defaultSender ? ` (default ${config.defaultSender})` : ''}`,
+          ...[defaultProfile(config), ...config.senderProfiles].map(describeProfile),
         ],
       }),
       pass('keyvault', 'Key Vault references: none left unresolved'),
@@ -48,4 +50,10 @@ function keyVaultFailure(problems: string[]): CheckResult {
       'Outside Azure nothing resolves a reference: put the value itself in local.settings.json, which git ignores.',
     { details: problems },
   );
+}
+
+/** One line per sender profile: whose tokens it gets and where it sends, never its credential. */
+function describeProfile({ name, auth, smtp, senders }: SenderProfile): string {
+  const tenant = auth.tenantId ? `tenant ${auth.tenantId}` : 'no tenant set';
+  return `profile ${name}: ${auth.mode}, ${tenant}, SMTP ${smtp.host}:${smtp.port}, ${senders.length > 0 ? `senders ${senders.join(', ')}` : 'every sender no other profile names'}`;
 }

@@ -3,38 +3,50 @@
 import { classifyFailure } from '../delivery/classify-failure';
 import { TokenError } from '../identity/token-source';
 import type { AuthMode } from '../identity/auth-mode';
+import { DEFAULT_PROFILE, type SenderProfile } from '../profiles/sender-profiles';
+import { DEFAULT_SETTING_NAMES, type ProfileSettingNames } from './profile-settings';
 
 const ONBOARDING =
   'Run infra/exchange/Register-ExchangeSender.ps1 for this mailbox as an Exchange administrator (README "Exchange Online setup"): ' +
   "New-ServicePrincipal with the enterprise application's object id (the token's oid above), then the role assignment " +
   '(RBAC for Applications) or FullAccess + SMTP.SendAsApp; Test-ServicePrincipalAuthorization tells which is missing. Changes take up to an hour.';
 
-const CREDENTIAL: Record<AuthMode, string> = {
-  clientSecret: 'MAIL_CLIENT_SECRET (in Azure: the Key Vault secret; new one with infra/scripts/new-client-secret.sh --rotate)',
-  clientCertificate:
-    'MAIL_CLIENT_CERTIFICATE (in Azure: the Key Vault certificate; new one with infra/scripts/new-client-certificate.sh --rotate)',
-  federatedIdentity:
-    "the app registration's federated credential (issuer, subject = the managed identity's object id, audience MAIL_FEDERATION_AUDIENCE)",
-  managedIdentity: 'the managed identity assigned to the Function App',
-};
+/** The credential a mode uses, by where the profile keeps it. */
+function credential(mode: AuthMode, names: ProfileSettingNames): string {
+  const own = names.profile !== DEFAULT_PROFILE;
+  switch (mode) {
+    case 'clientSecret':
+      return own
+        ? `${names.secret} (in Azure: a Key Vault reference to that app registration's secret)`
+        : 'MAIL_CLIENT_SECRET (in Azure: the Key Vault secret; new one with infra/scripts/new-client-secret.sh --rotate)';
+    case 'clientCertificate':
+      return own
+        ? `${names.certificate} (in Azure: a Key Vault reference to that app registration's certificate)`
+        : 'MAIL_CLIENT_CERTIFICATE (in Azure: the Key Vault certificate; new one with infra/scripts/new-client-certificate.sh --rotate)';
+    case 'federatedIdentity':
+      return `the app registration's federated credential (issuer, subject = the managed identity's object id, audience ${own ? 'its federationAudience' : 'MAIL_FEDERATION_AUDIENCE'})`;
+    case 'managedIdentity':
+      return 'the managed identity assigned to the Function App';
+  }
+}
 
 // AADSTS codes that name their own fix.
-const AADSTS: Record<string, (mode: AuthMode) => string> = {
-  AADSTS7000215: (mode) =>
-    `The client secret is wrong: ${CREDENTIAL[mode]} must be the secret's value (not its id) of a current secret of the app registration MAIL_CLIENT_ID.`,
-  AADSTS7000222: (mode) => `The client secret has expired: create a new one, ${CREDENTIAL[mode]}.`,
-  AADSTS700016: () =>
-    "No application MAIL_CLIENT_ID in tenant MAIL_TENANT_ID: check both ids (the app registration's Application (client) ID, and the tenant it lives in).",
-  AADSTS90002: () => 'Tenant MAIL_TENANT_ID does not exist: use the directory (tenant) id GUID or a verified domain of the tenant.',
-  AADSTS700027: (mode) =>
-    `The certificate is not registered on the app registration, or has expired: check ${CREDENTIAL[mode]} and the app's Certificates & secrets.`,
-  AADSTS50049: () =>
-    "MAIL_AUTHORITY_HOST is not an Entra authority: https://login.microsoftonline.com (public cloud) or your sovereign cloud's.",
-  AADSTS500011: () =>
-    "The resource of MAIL_TOKEN_SCOPE is not in the tenant: use https://outlook.office365.com/.default (or the sovereign cloud's Exchange URL).",
-  AADSTS1002012: () => 'MAIL_TOKEN_SCOPE is not a valid scope for app-only tokens: it must end in /.default.',
-  AADSTS70021: (mode) => `No federated credential matches the managed identity's token: check ${CREDENTIAL[mode]}.`,
-  AADSTS700213: (mode) => `No federated credential matches the managed identity's token: check ${CREDENTIAL[mode]}.`,
+const AADSTS: Record<string, (mode: AuthMode, n: ProfileSettingNames) => string> = {
+  AADSTS7000215: (mode, n) =>
+    `The client secret is wrong: ${credential(mode, n)} must be the secret's value (not its id) of a current secret of the app registration ${n.client}.`,
+  AADSTS7000222: (mode, n) => `The client secret has expired: create a new one, ${credential(mode, n)}.`,
+  AADSTS700016: (_, n) =>
+    `No application ${n.client} in tenant ${n.tenant}: check both ids (the app registration's Application (client) ID, and the tenant it lives in).`,
+  AADSTS90002: (_, n) => `Tenant ${n.tenant} does not exist: use the directory (tenant) id GUID or a verified domain of the tenant.`,
+  AADSTS700027: (mode, n) =>
+    `The certificate is not registered on the app registration, or has expired: check ${credential(mode, n)} and the app's Certificates & secrets.`,
+  AADSTS50049: (_, n) =>
+    `${n.authority} is not an Entra authority: https://login.microsoftonline.com (public cloud) or your sovereign cloud's.`,
+  AADSTS500011: (_, n) =>
+    `The resource of ${n.scope} is not in the tenant: use https://outlook.office365.com/.default (or the sovereign cloud's Exchange URL).`,
+  AADSTS1002012: (_, n) => `${n.scope} is not a valid scope for app-only tokens: it must end in /.default.`,
+  AADSTS70021: (mode, n) => `No federated credential matches the managed identity's token: check ${credential(mode, n)}.`,
+  AADSTS700213: (mode, n) => `No federated credential matches the managed identity's token: check ${credential(mode, n)}.`,
   AADSTS700024: () => 'The client assertion is outside its validity time: check the machine clock.',
 };
 
@@ -44,33 +56,49 @@ export interface Explanation {
   fix: string;
 }
 
-export function explainTokenError(error: unknown, mode: AuthMode): Explanation {
+export function explainTokenError(error: unknown, mode: AuthMode, names: ProfileSettingNames = DEFAULT_SETTING_NAMES): Explanation {
   const detail = error instanceof Error ? error.message : String(error);
   const code = error instanceof TokenError ? error.reason : undefined;
   const known = code ? AADSTS[code] : undefined;
-  if (known) return { detail, fix: known(mode) };
+  if (known) return { detail, fix: known(mode, names) };
   if (mode === 'managedIdentity' || mode === 'federatedIdentity' || /managed identity/i.test(detail)) {
+    const clientId =
+      names.profile === DEFAULT_PROFILE
+        ? 'MAIL_CLIENT_ID or MAIL_MANAGED_IDENTITY_CLIENT_ID'
+        : `${names.client} or ${names.managedIdentityClient}`;
     return {
       detail,
       fix:
-        'No managed identity answered here. In Azure: assign the user-assigned identity to the Function App and set its client id ' +
-        '(MAIL_CLIENT_ID or MAIL_MANAGED_IDENTITY_CLIENT_ID). Outside Azure there is none: run the doctor where the app runs, or use clientSecret/clientCertificate settings.',
+        `No managed identity answered here. In Azure: assign the user-assigned identity to the Function App and set its client id (${clientId}). ` +
+        'Outside Azure there is none: run the doctor where the app runs, or use clientSecret/clientCertificate settings.',
     };
   }
   const failure = classifyFailure(error);
   return {
     detail,
-    fix: failure.kind === 'temporary' ? `${failure.hint} If it persists, check MAIL_AUTHORITY_HOST is reachable from here.` : failure.hint,
+    fix: failure.kind === 'temporary' ? `${failure.hint} If it persists, check ${names.authority} is reachable from here.` : failure.hint,
   };
 }
 
-export function explainSmtpError(error: unknown, mailbox: string, smtp: { host: string; port: number }): Explanation {
+/** What an SMTP check knows besides the error: the mailbox's profile, where its settings are, the token's tenant. */
+export interface SmtpContext {
+  profile: SenderProfile;
+  names: ProfileSettingNames;
+  /** The tid of the token offered, when it could be read. */
+  tenant?: string;
+}
+
+export function explainSmtpError(error: unknown, mailbox: string, { profile, names, tenant }: SmtpContext): Explanation {
   const e = error as { code?: string; response?: string; message?: string };
   const detail = (e.response ?? e.message ?? String(error)).trim().split('\n')[0].slice(0, 300);
+  const { host, port } = profile.smtp;
   const failure = classifyFailure(error);
   switch (failure.category) {
     case 'authentication-failed':
-      return { detail, fix: `Exchange refused the token for ${mailbox}. ${ONBOARDING}` };
+      return {
+        detail,
+        fix: `Exchange refused the token of profile ${profile.name}${tenant ? ` (tenant ${tenant})` : ''} for ${mailbox}. ${tenantRule(profile, names)} If it is, ${ONBOARDING}`,
+      };
     case 'smtp-auth-disabled':
       return {
         detail,
@@ -82,16 +110,26 @@ export function explainSmtpError(error: unknown, mailbox: string, smtp: { host: 
   if (e.code === 'ETLS' || /STARTTLS|certificate|TLS/i.test(detail)) {
     return {
       detail,
-      fix: `STARTTLS with ${smtp.host} failed: the host name must match the server's certificate, and MAIL_SMTP_TLS_MIN_VERSION must be one it offers.`,
+      fix: `STARTTLS with ${host} failed: the host name must match the server's certificate, and MAIL_SMTP_TLS_MIN_VERSION must be one it offers.`,
     };
   }
   if (e.code && ['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET'].includes(e.code)) {
     return {
       detail,
-      fix: `No SMTP conversation with ${smtp.host}:${smtp.port}: check MAIL_SMTP_HOST and MAIL_SMTP_PORT (smtp.office365.com:587) and that outbound port ${smtp.port} is open from here.`,
+      fix: `No SMTP conversation with ${host}:${port}: check ${names.smtpHost} and ${names.smtpPort} (smtp.office365.com:587) and that outbound port ${port} is open from here.`,
     };
   }
   return { detail, fix: failure.hint };
+}
+
+// Exchange refuses another tenant's token exactly as it refuses a missing permission (535 5.7.3), so the cheaper
+// check comes first.
+function tenantRule(profile: SenderProfile, names: ProfileSettingNames): string {
+  const where = profile.auth.mode === 'managedIdentity' ? "the managed identity's tenant" : names.tenant;
+  return (
+    `Exchange takes only a token of the mailbox's own tenant, so the profile's tenant must be the mailbox's tenant: check ${where}, ` +
+    'and give a mailbox of another tenant a profile of its own in MAIL_SENDER_PROFILES.'
+  );
 }
 
 /** Storage errors by status and code: the step that gives the app's identity what it needs. */

@@ -2,12 +2,14 @@
 // passed in, so the same checks run from a terminal (main.ts), against the local stack in tests, or in the app.
 import type { TokenSource, TokenSourceOptions } from '../identity/token-source';
 import type { StorageClients, StorageConnection } from '../storage/clients';
-import { SETTINGS } from '../settings';
+import { defaultProfile } from '../config';
 import { checkSettings } from './check-settings';
 import { checkToken } from './check-token';
-import { checkSmtp } from './check-smtp';
+import { checkSmtp, type ProfileToken } from './check-smtp';
 import { checkStorage } from './check-storage';
-import { report, skip, type CheckResult, type DoctorReport } from './report';
+import { settingNames } from './profile-settings';
+import { redact } from './redact';
+import { report, skip, type DoctorReport } from './report';
 import type { SmtpProbe } from './smtp-probe';
 
 export interface DoctorDeps {
@@ -32,28 +34,19 @@ export async function runChecks(deps: DoctorDeps): Promise<DoctorReport> {
   }
   const smtpTimeoutMs = deps.smtpTimeoutMs ?? 20_000;
   const storageTimeoutMs = deps.storageTimeoutMs ?? 15_000;
-  // Storage does not depend on the token: both go at once.
+  // Storage does not depend on the tokens, nor one profile's token on another's: all go at once.
   const storage = checkStorage(config, deps.createStorageClients(config.storage), storageTimeoutMs);
-  const tokenChecked = await checkToken(config, deps.createTokenSource(config.auth), deps.tokenTimeoutMs ?? 30_000);
-  const smtp = await checkSmtp(config, tokenChecked.token, deps.probeSmtp, smtpTimeoutMs);
-  return redact(report([...checks, tokenChecked.check, ...smtp, ...(await storage)]), deps.env);
-}
-
-// Belt and braces: no check quotes a secret or a token on purpose, and none may by accident either.
-const JWT = /\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g;
-
-function redact(found: DoctorReport, env: Record<string, string | undefined>): DoctorReport {
-  const secrets = SETTINGS.filter((s) => s.secret)
-    .map((s) => env[s.name]?.trim())
-    .filter((value): value is string => Boolean(value && value.length >= 6 && !value.startsWith('@Microsoft.KeyVault(')));
-  const clean = (text: string) => secrets.reduce((t, secret) => t.split(secret).join('[secret]'), text).replace(JWT, '[token]');
-  return { ok: found.ok, checks: found.checks.map((check) => mapStrings(check, clean) as CheckResult) };
-}
-
-function mapStrings(value: unknown, map: (text: string) => string): unknown {
-  if (typeof value === 'string') return map(value);
-  if (Array.isArray(value)) return value.map((item) => mapStrings(item, map));
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapStrings(item, map)]));
-  return value;
+  const profiles = [defaultProfile(config), ...config.senderProfiles];
+  const tokens = await Promise.all(
+    profiles.map(async (profile) => {
+      const names = settingNames(profile.name, deps.env);
+      const checked = await checkToken(profile, deps.createTokenSource(profile.auth), names, deps.tokenTimeoutMs ?? 30_000);
+      return { profile: profile.name, checked, names };
+    }),
+  );
+  const byProfile = new Map<string, ProfileToken>(
+    tokens.map((t) => [t.profile, { token: t.checked.token, tenant: t.checked.tenant, names: t.names }]),
+  );
+  const smtp = await checkSmtp(config, byProfile, deps.probeSmtp, smtpTimeoutMs);
+  return redact(report([...checks, ...tokens.map((t) => t.checked.check), ...smtp, ...(await storage)]), deps.env);
 }
