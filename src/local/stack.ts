@@ -123,7 +123,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           MAIL_AUTH_MODE: mode,
           MAIL_SMTP_HOST: smtp.host,
           MAIL_SMTP_PORT: String(smtp.port),
-          MAIL_ALLOWED_SENDERS: `${LOCAL_SENDER},@contoso.example,@fabrikam.example`,
+          MAIL_ALLOWED_SENDERS: `${LOCAL_SENDER},@contoso.example,${LOCAL_FABRIKAM_SENDER},@fabrikam.example`,
           MAIL_DEFAULT_SENDER: LOCAL_SENDER,
           MAIL_SENDER_PROFILES: JSON.stringify([fabrikam]),
           [LOCAL_FABRIKAM_SECRET_SETTING]: fabrikamSecret,
