@@ -127,7 +127,7 @@ resource authenticationRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' 
   kind: 'LogAlert'
   properties: {
     displayName: 'Mail: authentication or authorisation failures'
-    description: 'Messages failed for good because Exchange Online or Entra ID refused the sender (category in the alert dimensions: authentication-failed = 535 5.7.3, smtp-auth-disabled = 5.7.139, send-as-denied, not-authenticated, mailbox-logon-failure, token-*). Every message will fail until the setup is fixed: see README "Troubleshooting" for the category, rerun infra/exchange/Register-ExchangeSender.ps1 -WhatIf, then re-send the failed messages.'
+    description: 'Messages failed for good because Exchange Online or Entra ID refused the sender (category in the alert dimensions: authentication-failed = 535 5.7.3, smtp-auth-disabled = 5.7.139, send-as-denied, not-authenticated, mailbox-logon-failure, token-*). Every message will fail until the setup is fixed: see README "Troubleshooting" for the category, rerun infra/exchange/Register-ExchangeSender.ps1 -WhatIf (in the tenant of the sender profiles the results list), then re-send the failed messages.'
     severity: 1
     enabled: true
     scopes: [
@@ -335,8 +335,8 @@ var tableItems = [
     name: 'totals'
     content: {
       version: 'KqlItem/1.0'
-      title: 'Totals by outcome and category'
-      query: '${outcomes}MailOutcomes\n| summarize Messages = sum(itemCount), LastSeen = max(timestamp) by Outcome, Category\n| order by Outcome asc, Messages desc'
+      title: 'Totals by outcome, category and sender profile'
+      query: '${outcomes}MailOutcomes\n| summarize Messages = sum(itemCount), LastSeen = max(timestamp) by Outcome, Category, Profile\n| order by Outcome asc, Messages desc'
       size: 0
       queryType: 0
       resourceType: component

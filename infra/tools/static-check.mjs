@@ -543,8 +543,8 @@ const LOG_CONTRACT = [
   [
     'mail-outcomes.kql',
     "'Sent message '",
-    /`Sent message \$\{[^}]+\} from \$\{[^}]+\} to \$\{[^}]+\} recipient\(s\)\$\{[^`]*rejected/,
-    'the worker\'s "Sent message <id> from <sender> to <n> recipient(s)[, <n> rejected]" line',
+    /`Sent message \$\{[^}]+\} from \$\{[^}]+\} \(profile \$\{[^}]+\}\) to \$\{[^}]+\} recipient\(s\)\$\{[^`]*rejected/,
+    'the worker\'s "Sent message <id> from <sender> (profile <name>) to <n> recipient(s)[, <n> rejected]" line',
   ],
   [
     'mail-outcomes.kql',
@@ -555,8 +555,8 @@ const LOG_CONTRACT = [
   [
     'mail-outcomes.kql',
     "'Permanent failure: '",
-    /`Permanent failure: message \$\{[^}]+\} \[\$\{failure\.category\}\]/,
-    'the worker\'s "Permanent failure: message <id> [<category>]" line',
+    /`Permanent failure: message \$\{[^}]+\} \[\$\{failure\.category\}\][^`]*\(profile \$\{[^}]+\}\)`/,
+    'the worker\'s "Permanent failure: message <id> [<category>] … (profile <name>)" line',
   ],
   [
     'mail-outcomes.kql',
