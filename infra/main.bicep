@@ -131,6 +131,12 @@ param apiIdentifierUri string = ''
 @description('MAIL_CALLERS: who may call the HTTP API and as whom each may send (azd: MAIL_CALLERS, a JSON list; see the README, "Callers"). Empty: not set, the Functions host checks function keys.')
 param mailCallers caller[] = []
 
+@description('MAIL_SENDER_PROFILES: mailboxes or @domains that send through another tenant, app registration, credential, token scope or SMTP endpoint (azd: MAIL_SENDER_PROFILES, a JSON list; see the README, "Sender profiles"). A clientSecret/clientCertificate profile gets the app setting it names as a Key Vault reference. Empty: not set, every sender uses the MAIL_* settings.')
+param senderProfiles senderProfile[] = []
+
+@description('Make the sending app registration multi-tenant (signInAudience AzureADMultipleOrgs), so that an administrator of each customer tenant can consent to it (output EXO_ADMIN_CONSENT_URL) and sender profiles can use it there (azd: EXO_MULTI_TENANT). false: this tenant only.')
+param multiTenantApp bool = false
+
 @description('Object ids of service principals granted the API\'s Mail.Send app role, e.g. Logic Apps\' managed identities (their principal id) (azd: API_CALLER_PRINCIPAL_IDS, a JSON list). Removing an id does not revoke its grant.')
 param apiCallerPrincipalIds string[] = []
 
@@ -162,6 +168,42 @@ type caller = {
   readAllStatus: bool?
 }
 
+// One entry of MAIL_SENDER_PROFILES, sealed like caller. It never holds a credential: it names the app setting that
+// does, and that setting is a Key Vault reference (profileCredentials below). test/infra-settings.test.ts keeps the
+// fields equal to the code's schema.
+@sealed()
+type senderProfile = {
+  name: string
+  senders: string[]
+  authMode: 'managedIdentity' | 'clientSecret' | 'clientCertificate' | 'federatedIdentity'
+  tenantId: string?
+  clientId: string?
+  clientSecretSetting: string?
+  clientCertificateSetting: string?
+  managedIdentityClientId: string?
+  federationAudience: string?
+  authorityHost: string?
+  scope: string?
+  smtpHost: string?
+  smtpPort: int?
+  maxConnectionsPerMailbox: int?
+  maxMessagesPerMinute: int?
+}
+
+// The app setting a profile's credential is read from; empty for the modes without one.
+func credentialSettingOf(profile senderProfile) string =>
+  profile.authMode == 'clientSecret'
+    ? profile.?clientSecretSetting ?? ''
+    : (profile.authMode == 'clientCertificate' ? profile.?clientCertificateSetting ?? '' : '')
+
+// A profile without clientId in an app registration mode uses this deployment's app registration.
+func usesOwnApp(profile senderProfile) bool => profile.authMode != 'managedIdentity' && empty(profile.?clientId ?? '')
+
+// The Key Vault secret behind a credential setting, named after it (MAIL_FABRIKAM_CLIENT_SECRET ->
+// mail-fabrikam-client-secret): one secret per setting, so profiles that name the same setting share it, and distinct
+// settings never collide (setting names are upper case, digits and underscores).
+func secretNameOf(setting string) string => toLower(replace(setting, '_', '-'))
+
 // Microsoft Graph Bicep deploys in the public cloud only (not Azure Government or Azure China), and modules/entra.bicep
 // needs it. Stop at the first resource, before anything is created, instead of failing half-way.
 var publicCloud = environment().name == 'AzureCloud'
@@ -169,11 +211,29 @@ var publicCloud = environment().name == 'AzureCloud'
 // with the cloud, before anything is created.
 var entraCallers = filter(mailCallers, entry => !empty(entry.?entraAppId ?? '') || !empty(entry.?entraRole ?? ''))
 var apiInputsConsistent = exposeApi || (empty(entraCallers) && empty(apiCallerPrincipalIds))
+// Sender profiles: infra must know each credential's setting to make it a Key Vault reference, and a profile that
+// relies on this deployment's app registration needs one (every mode but managedIdentity), multi-tenant when the
+// profile is in another tenant. Checked with the cloud, before anything is created; the app checks the rest at start.
+var profilesWithoutCredentialSetting = map(
+  filter(senderProfiles, profile => (profile.authMode == 'clientSecret' || profile.authMode == 'clientCertificate') && empty(credentialSettingOf(profile))),
+  profile => profile.name
+)
+var ownAppProfiles = filter(senderProfiles, profile => usesOwnApp(profile))
+var profilesWithoutApp = authMode == 'managedIdentity' ? map(ownAppProfiles, profile => profile.name) : []
+var profilesInOtherTenants = multiTenantApp
+  ? []
+  : map(filter(ownAppProfiles, profile => !empty(profile.?tenantId ?? '') && toLower(profile.?tenantId ?? '') != toLower(tenant().tenantId)), profile => profile.name)
 var resourceGroupNameChecked = !publicCloud
   ? fail('This template supports the Azure public cloud only: its Entra objects use Microsoft Graph Bicep, which does not deploy to ${environment().name}. See infra/README.md, "Sovereign clouds".')
   : !apiInputsConsistent
       ? fail('exposeApi is false, but mailCallers has entraAppId/entraRole callers or apiCallerPrincipalIds is not empty: both need the API application.')
-      : (empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName)
+      : !empty(profilesWithoutCredentialSetting)
+          ? fail('senderProfiles ${join(profilesWithoutCredentialSetting, ', ')}: a clientSecret profile needs clientSecretSetting, a clientCertificate profile clientCertificateSetting (the name of the app setting that holds the credential).')
+          : !empty(profilesWithoutApp)
+              ? fail('senderProfiles ${join(profilesWithoutApp, ', ')}: without clientId they use this deployment\'s app registration, which authMode managedIdentity does not create; give their clientId.')
+              : !empty(profilesInOtherTenants)
+                  ? fail('senderProfiles ${join(profilesInOtherTenants, ', ')}: another tenant than ${tenant().tenantId} through this deployment\'s app registration, which is single-tenant: set multiTenantApp (EXO_MULTI_TENANT=true), give the clientId of an app registration of that tenant, or give the tenant as its id.')
+                  : (empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName)
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -193,7 +253,22 @@ var mailStorageAccountName = 'stmail${resourceToken}'
 var keyVaultName = 'kv-mail-${resourceToken}'
 var applicationInsightsName = 'appi-mail-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
-var deployerCredentialAccess = authMode == 'clientSecret' ? 'secrets' : (authMode == 'clientCertificate' ? 'certificates' : 'none')
+// Credentials of sender profiles besides the default one's: once per app setting (profiles may share one), each a
+// Key Vault reference to the secret named after the setting. A profile that names the default profile's own
+// credential setting (MAIL_CLIENT_SECRET in clientSecret mode, MAIL_CLIENT_CERTIFICATE in clientCertificate mode) shares
+// that credential, which infra sets already.
+var defaultCredentialSetting = authMode == 'clientSecret' ? 'MAIL_CLIENT_SECRET' : (authMode == 'clientCertificate' ? 'MAIL_CLIENT_CERTIFICATE' : '')
+var profileCredentialSettingNames = reduce(
+  map(senderProfiles, profile => credentialSettingOf(profile)),
+  [],
+  (names, setting) => empty(setting) || setting == defaultCredentialSetting || contains(names, setting) ? names : concat(names, [setting])
+)
+var profileCredentials = map(profileCredentialSettingNames, setting => {
+  setting: setting
+  secretName: secretNameOf(setting)
+})
+var profileSecrets = filter(senderProfiles, profile => profile.authMode == 'clientSecret' && credentialSettingOf(profile) != defaultCredentialSetting)
+var profileCertificates = filter(senderProfiles, profile => profile.authMode == 'clientCertificate' && credentialSettingOf(profile) != defaultCredentialSetting)
 var alertEmails = filter(map(split(alertEmailAddresses, ','), address => trim(address)), address => !empty(address))
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -272,8 +347,10 @@ module rbac 'modules/rbac.bicep' = {
     governorContainerName: governorContainerName
     keyVaultName: keyVaultName
     applicationInsightsName: applicationInsightsName
-    keyVaultReferences: keyVaultCredential
-    deployerCredentialAccess: deployerCredentialAccess
+    keyVaultReferences: keyVaultCredential || !empty(profileCredentials)
+    // The deployer (or the postprovision hook as the deployer) writes the credentials into the vault.
+    deployerSecretsAccess: authMode == 'clientSecret' || !empty(profileSecrets)
+    deployerCertificatesAccess: authMode == 'clientCertificate' || !empty(profileCertificates)
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
   }
@@ -291,6 +368,8 @@ module entra 'modules/entra.bicep' = {
   params: {
     authMode: authMode
     exchangeAuthorization: exchangeAuthorization
+    multiTenant: multiTenantApp
+    federatedProfiles: !empty(filter(ownAppProfiles, profile => profile.authMode == 'federatedIdentity'))
     appUniqueName: appUniqueName
     appDisplayName: '${appUniqueName} (${environmentName})'
     identityPrincipalId: identity.outputs.principalId
@@ -346,6 +425,8 @@ module functionApp 'modules/functionapp.bicep' = {
     maxMessageBytes: maxMessageBytes
     publicBaseUrl: publicBaseUrl
     callers: empty(mailCallers) ? '' : string(mailCallers)
+    senderProfiles: empty(senderProfiles) ? '' : string(deployedSenderProfiles)
+    profileCredentials: profileCredentials
     // v2 tokens carry the client id as aud; the ID URI is what v1 tokens would carry.
     apiAudience: exposeApi ? '${entra.outputs.apiAppId},${entra.outputs.apiIdentifierUri}' : ''
     apiTenantId: exposeApi ? tenant().tenantId : ''
@@ -358,6 +439,22 @@ module functionApp 'modules/functionapp.bicep' = {
     keyVault
   ]
 }
+
+// Sender profiles as the app gets them, with what a profile leaves out filled in from this deployment: an app
+// registration mode's clientId is the sending app registration; a managedIdentity profile's clientId and a
+// federatedIdentity profile's managedIdentityClientId are the app's identity, the only one the Function App has.
+var deployedSenderProfiles = map(
+  senderProfiles,
+  profile =>
+    union(
+      profile,
+      usesOwnApp(profile) ? { clientId: entra.outputs.appId } : {},
+      profile.authMode == 'managedIdentity' && empty(profile.?clientId ?? '') ? { clientId: identity.outputs.clientId } : {},
+      profile.authMode == 'federatedIdentity' && empty(profile.?managedIdentityClientId ?? '')
+        ? { managedIdentityClientId: identity.outputs.clientId }
+        : {}
+    )
+)
 
 // Alert rules and the "Mail delivery" workbook over the app's log lines in Application Insights.
 module alerts 'modules/alerts.bicep' = {
@@ -402,3 +499,25 @@ output API_AUDIENCE string = entra.outputs.apiIdentifierUri
 output API_APP_ID string = entra.outputs.apiAppId
 output API_SERVICE_PRINCIPAL_ID string = entra.outputs.apiServicePrincipalId
 output API_MAIL_SEND_ROLE_ID string = entra.outputs.mailSendRoleId
+// Multi-tenant app registration: the URL an administrator of a customer tenant opens to consent (which creates the
+// app's service principal there); <customer-tenant-id> is a placeholder. Empty when the registration is single-tenant.
+output EXO_ADMIN_CONSENT_URL string = entra.outputs.adminConsentUrl
+// What the postprovision hook needs per sender profile (the credential to create, the consent, the Exchange command),
+// as JSON. Names and ids only: the credentials themselves are in Key Vault.
+output EXO_SENDER_PROFILES string = string(map(senderProfiles, profile => {
+  name: profile.name
+  // A managed identity gets tokens of its own tenant only.
+  tenantId: profile.authMode == 'managedIdentity' ? tenant().tenantId : profile.?tenantId ?? ''
+  appId: usesOwnApp(profile)
+    ? entra.outputs.appId
+    : (profile.authMode == 'managedIdentity' && empty(profile.?clientId ?? '') ? identity.outputs.clientId : profile.?clientId ?? '')
+  authMode: profile.authMode
+  ownApp: usesOwnApp(profile)
+  senders: profile.senders
+  credentialKind: profile.authMode == 'clientSecret' ? 'secret' : (profile.authMode == 'clientCertificate' ? 'certificate' : '')
+  credentialSetting: credentialSettingOf(profile)
+  sharesDefaultCredential: !empty(credentialSettingOf(profile)) && credentialSettingOf(profile) == defaultCredentialSetting
+  keyVaultSecret: empty(credentialSettingOf(profile))
+    ? ''
+    : (credentialSettingOf(profile) == defaultCredentialSetting ? credentialName : secretNameOf(credentialSettingOf(profile)))
+}))

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { SETTINGS } from '../src/settings';
 import { AUTH_MODES } from '../src/identity/auth-mode';
 import { callerSchema, SEND_ROLE } from '../src/callers/caller-policy';
+import { senderProfileSchema } from '../src/profiles/sender-profiles';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const ROOT = join(__dirname, '..', '..');
@@ -47,6 +48,7 @@ interface Resource {
 interface TypeDefinition {
   type?: string;
   nullable?: boolean;
+  allowedValues?: unknown[];
   properties?: Record<string, TypeDefinition>;
   additionalProperties?: unknown;
 }
@@ -60,7 +62,9 @@ const variable = (name: string) => `[variables('${name}')]`;
  * version 1.0, by symbolic name in 2.0 (which typed parameters bring).
  */
 const moduleOutput = (name: string, output: string) =>
-  new RegExp(`(?:^\\[reference\\('${name}'\\)|'Microsoft\\.Resources/deployments', '${name}'\\), '[^']+'\\))\\.outputs\\.${output}\\.value\\]$`);
+  new RegExp(
+    `(?:^\\[reference\\('${name}'\\)|'Microsoft\\.Resources/deployments', '${name}'\\), '[^']+'\\))\\.outputs\\.${output}\\.value\\]$`,
+  );
 
 /** Resources of a template, with their symbolic names where the template has them (language version 2.0). */
 function resources(template: Template): (Resource & { symbol?: string })[] {
@@ -139,13 +143,14 @@ test('the setting blocks were found and are not empty', () => {
   assert.ok(blocks.optional.size > 0, 'optionalSettingCandidates is empty');
 });
 
-test('the app gets exactly the four setting blocks, and nothing else sets app settings', () => {
-  // Anything added to the union, or set on the site some other way, would escape the checks below.
+test('the app gets exactly the five setting blocks, and nothing else sets app settings', () => {
+  // Anything added to the union, or set on the site some other way, would escape the checks below. The sender
+  // profiles' credential settings come first, so that none of them can replace a setting infra sets itself.
   const variables = blocks.functionApp.variables ?? {};
   assert.equal(
     variables.appSettings,
-    "[union(variables('hostSettings'), variables('mailSettings'), variables('authSettings')[parameters('authMode')], variables('optionalSettings'))]",
-    'modules/functionapp.bicep: appSettings must be union(hostSettings, mailSettings, authSettings[authMode], optionalSettings); add a setting to one of those blocks',
+    "[union(variables('profileCredentialSettings'), variables('hostSettings'), variables('mailSettings'), variables('authSettings')[parameters('authMode')], variables('optionalSettings'))]",
+    'modules/functionapp.bicep: appSettings must be union(profileCredentialSettings, hostSettings, mailSettings, authSettings[authMode], optionalSettings); add a setting to one of those blocks',
   );
   assert.equal(
     variables.optionalSettings,
@@ -385,7 +390,7 @@ test('host storage and mail storage are two accounts, and the app settings point
   );
 });
 
-test('the caller policy: MAIL_CALLERS from the mailCallers parameter, shaped like the code\'s schema', () => {
+test("the caller policy: MAIL_CALLERS from the mailCallers parameter, shaped like the code's schema", () => {
   assert.equal(blocks.optional.get('MAIL_CALLERS'), param('callers'));
   // Not set when empty, so that the host keeps checking function keys; otherwise the list as JSON.
   assert.equal(
@@ -401,14 +406,22 @@ test('the caller policy: MAIL_CALLERS from the mailCallers parameter, shaped lik
   assert.equal(type?.additionalProperties, false, 'the caller type is @sealed()');
   const fields = type?.properties ?? {};
   const shape = callerSchema.shape;
-  assert.deepEqual(Object.keys(fields).sort(), Object.keys(shape).sort(), 'caller type fields vs callerSchema in src/callers/caller-policy.ts');
+  assert.deepEqual(
+    Object.keys(fields).sort(),
+    Object.keys(shape).sort(),
+    'caller type fields vs callerSchema in src/callers/caller-policy.ts',
+  );
   for (const [name, schema] of Object.entries(shape)) {
     const optional = schema.safeParse(undefined).success;
-    assert.equal(fields[name]?.nullable === true, optional, `caller.${name}: optional in infra exactly when the code's schema makes it optional`);
+    assert.equal(
+      fields[name]?.nullable === true,
+      optional,
+      `caller.${name}: optional in infra exactly when the code's schema makes it optional`,
+    );
   }
 });
 
-test('the API application: the audience and tenant of callers\' tokens, and the app role the code requires to send', () => {
+test("the API application: the audience and tenant of callers' tokens, and the app role the code requires to send", () => {
   const entra = moduleOf('entra').template;
   const declared = resources(entra);
   const bySymbol = (symbol: string) => {
@@ -455,7 +468,10 @@ test('the API application: the audience and tenant of callers\' tokens, and the 
     passedTo('functionapp', 'apiAudience'),
     /^\[if\(parameters\('exposeApi'\), createObject\('value', format\('\{0\},\{1\}', reference\('entra'\)\.outputs\.apiAppId\.value, reference\('entra'\)\.outputs\.apiIdentifierUri\.value\)\), createObject\('value', ''\)\)\]$/,
   );
-  assert.equal(passedTo('functionapp', 'apiTenantId'), "[if(parameters('exposeApi'), createObject('value', tenant().tenantId), createObject('value', ''))]");
+  assert.equal(
+    passedTo('functionapp', 'apiTenantId'),
+    "[if(parameters('exposeApi'), createObject('value', tenant().tenantId), createObject('value', ''))]",
+  );
   assert.equal(entra.outputs?.apiAppId?.value, "[if(parameters('exposeApi'), reference('api').appId, '')]");
   assert.equal(entra.outputs?.apiIdentifierUri?.value, "[if(parameters('exposeApi'), parameters('apiIdentifierUri'), '')]");
   // What the README's role assignment command and a Logic App's HTTP action need.
@@ -473,4 +489,137 @@ test('the public base URL: MAIL_PUBLIC_BASE_URL from the publicBaseUrl parameter
   assert.equal(blocks.optional.get('MAIL_PUBLIC_BASE_URL'), param('publicBaseUrl'));
   assert.equal(moduleOf('functionapp').parameters.publicBaseUrl, param('publicBaseUrl'));
   assert.equal(main.parameters?.publicBaseUrl?.defaultValue, '');
+});
+
+test("sender profiles: MAIL_SENDER_PROFILES from the senderProfiles parameter, shaped like the code's schema", () => {
+  assert.equal(blocks.optional.get('MAIL_SENDER_PROFILES'), param('senderProfiles'));
+  // Not set when empty (every sender uses the MAIL_* settings); otherwise the list as JSON, each profile with the ids
+  // it left out filled in from this deployment.
+  assert.ok(
+    passedTo('functionapp', 'senderProfiles').startsWith(
+      "[if(empty(parameters('senderProfiles')), createObject('value', ''), createObject('value', string(map(parameters('senderProfiles'), lambda('profile', union(lambdaVariables('profile'), ",
+    ),
+    `main.bicep passes senderProfiles to the function app as: ${passedTo('functionapp', 'senderProfiles')}`,
+  );
+  const parameter = main.parameters?.senderProfiles;
+  assert.equal(parameter?.type, 'array');
+  assert.deepEqual(parameter?.defaultValue, [], 'senderProfiles defaults to none');
+  assert.deepEqual(parameter?.items, { $ref: '#/definitions/senderProfile' }, 'senderProfiles is a list of the senderProfile type');
+
+  // The Bicep type rejects unknown fields, so it must know every field the code accepts, optional where the code's is,
+  // of the same kind, and the same auth modes.
+  const type = main.definitions?.senderProfile;
+  assert.equal(type?.additionalProperties, false, 'the senderProfile type is @sealed()');
+  const fields = type?.properties ?? {};
+  const shape = senderProfileSchema.shape;
+  assert.deepEqual(
+    Object.keys(fields).sort(),
+    Object.keys(shape).sort(),
+    'senderProfile type fields vs senderProfileSchema in src/profiles/sender-profiles.ts',
+  );
+  const kind = (schema: { safeParse(value: unknown): { success: boolean } }) =>
+    schema.safeParse(1).success ? 'int' : schema.safeParse(['@contoso.example']).success ? 'array' : 'string';
+  for (const [name, schema] of Object.entries(shape)) {
+    const optional = schema.safeParse(undefined).success;
+    assert.equal(
+      fields[name]?.nullable === true,
+      optional,
+      `senderProfile.${name}: optional in infra exactly when the code's schema makes it optional`,
+    );
+    assert.equal(fields[name]?.type, kind(schema), `senderProfile.${name}: the kind of value the code's schema takes`);
+  }
+  assert.deepEqual(
+    [...(fields.authMode?.allowedValues ?? [])].sort(),
+    [...AUTH_MODES].sort(),
+    'senderProfile.authMode: the auth modes of the code',
+  );
+});
+
+test('sender profiles: every credential setting a profile names is a Key Vault reference', () => {
+  const functionApp = moduleOf('functionapp');
+  // Each entry becomes the app setting it names, whose value is a reference to its secret in the deployment's vault,
+  // whatever the entries are: no entry can carry a value.
+  assert.equal(
+    blocks.functionApp.variables?.profileCredentialSettings,
+    "[toObject(parameters('profileCredentials'), lambda('credential', lambdaVariables('credential').setting), lambda('credential', format('@Microsoft.KeyVault(VaultName={0};SecretName={1})', parameters('keyVaultName'), lambdaVariables('credential').secretName)))]",
+  );
+  assert.equal(functionApp.parameters.profileCredentials, variable('profileCredentials'));
+  assert.equal(functionApp.parameters.keyVaultName, variable('keyVaultName'), 'the vault of the deployment, as for the default credential');
+
+  // The entries: the setting each clientSecret / clientCertificate profile names, once each, except the default
+  // profile's own credential setting, which authSettings already sets to its reference (checked above).
+  const functions =
+    (main as { functions?: { namespace: string; members: Record<string, { output?: { value?: string } }> }[] }).functions ?? [];
+  const fn = (name: string) => functions.find((f) => f.namespace === '__bicep')?.members[name]?.output?.value;
+  assert.equal(
+    fn('credentialSettingOf'),
+    "[if(equals(parameters('profile').authMode, 'clientSecret'), coalesce(tryGet(parameters('profile'), 'clientSecretSetting'), ''), if(equals(parameters('profile').authMode, 'clientCertificate'), coalesce(tryGet(parameters('profile'), 'clientCertificateSetting'), ''), ''))]",
+    'the credential setting of a profile: clientSecretSetting for clientSecret, clientCertificateSetting for clientCertificate',
+  );
+  assert.equal(
+    main.variables?.profileCredentialSettingNames,
+    "[reduce(map(parameters('senderProfiles'), lambda('profile', __bicep.credentialSettingOf(lambdaVariables('profile')))), createArray(), lambda('names', 'setting', if(or(or(empty(lambdaVariables('setting')), equals(lambdaVariables('setting'), variables('defaultCredentialSetting'))), contains(lambdaVariables('names'), lambdaVariables('setting'))), lambdaVariables('names'), concat(lambdaVariables('names'), createArray(lambdaVariables('setting'))))))]",
+  );
+  assert.equal(
+    main.variables?.defaultCredentialSetting,
+    "[if(equals(parameters('authMode'), 'clientSecret'), 'MAIL_CLIENT_SECRET', if(equals(parameters('authMode'), 'clientCertificate'), 'MAIL_CLIENT_CERTIFICATE', ''))]",
+  );
+  for (const [mode, setting] of [
+    ['clientSecret', 'MAIL_CLIENT_SECRET'],
+    ['clientCertificate', 'MAIL_CLIENT_CERTIFICATE'],
+  ]) {
+    assert.equal(
+      blocks.modes.get(mode)?.get(setting),
+      variable('keyVaultReference'),
+      `a profile naming ${setting} in ${mode} mode shares that reference`,
+    );
+  }
+  assert.equal(
+    main.variables?.profileCredentials,
+    "[map(variables('profileCredentialSettingNames'), lambda('setting', createObject('setting', lambdaVariables('setting'), 'secretName', __bicep.secretNameOf(lambdaVariables('setting')))))]",
+  );
+  // Secret names follow from setting names (MAIL_FABRIKAM_CLIENT_SECRET -> mail-fabrikam-client-secret): distinct
+  // settings never share a secret, and every setting name the code accepts gives a valid Key Vault secret name.
+  assert.equal(fn('secretNameOf'), "[toLower(replace(parameters('setting'), '_', '-'))]");
+  const secretNameOf = (setting: string) => setting.replaceAll('_', '-').toLowerCase();
+  assert.equal(secretNameOf('MAIL_FABRIKAM_CLIENT_SECRET'), 'mail-fabrikam-client-secret');
+  const longest = `MAIL_${'X'.repeat(100)}`;
+  const named = (setting: string) => senderProfileSchema.shape.clientSecretSetting.safeParse(setting).success;
+  assert.ok(named(longest) && !named(`${longest}X`), 'the longest setting name the code accepts');
+  assert.match(secretNameOf(longest), /^[0-9a-zA-Z-]{1,127}$/, 'a valid Key Vault secret name');
+
+  // The identity may read them, and the deployer may write them.
+  assert.equal(
+    passedTo('rbac', 'keyVaultReferences'),
+    JSON.stringify({ value: "[or(variables('keyVaultCredential'), not(empty(variables('profileCredentials'))))]" }),
+  );
+  assert.match(passedTo('rbac', 'deployerSecretsAccess'), /variables\('profileSecrets'\)/);
+  assert.match(passedTo('rbac', 'deployerCertificatesAccess'), /variables\('profileCertificates'\)/);
+});
+
+test('the multi-tenant app registration: signInAudience and the admin consent URL', () => {
+  assert.equal(passedTo('entra', 'multiTenant'), JSON.stringify({ value: param('multiTenantApp') }));
+  assert.equal(main.parameters?.multiTenantApp?.defaultValue, false, 'single-tenant unless asked');
+  const entra = moduleOf('entra').template;
+  const app = resources(entra).find((r) => r.symbol === 'app');
+  assert.equal(app?.type, 'Microsoft.Graph/applications@v1.0');
+  assert.equal(app?.properties?.signInAudience, "[if(parameters('multiTenant'), 'AzureADMultipleOrgs', 'AzureADMyOrg')]");
+  // https://login.microsoftonline.com/<customer-tenant-id>/adminconsent?client_id=<appId>, the tenant a placeholder.
+  assert.equal(
+    entra.outputs?.adminConsentUrl?.value,
+    "[if(and(variables('createApp'), parameters('multiTenant')), format('{0}<customer-tenant-id>/adminconsent?client_id={1}', environment().authentication.loginEndpoint, reference('app').appId), '')]",
+  );
+  assert.equal(main.outputs?.EXO_ADMIN_CONSENT_URL?.value, "[reference('entra').outputs.adminConsentUrl.value]");
+  // Other tenants get the identity's token only through this registration: it trusts the identity whenever a profile
+  // uses it with federatedIdentity.
+  const credential = resources(entra).find((r) => r.symbol === 'managedIdentityCredential');
+  assert.equal(
+    (credential as { condition?: unknown } | undefined)?.condition,
+    variable('trustIdentity'),
+    'managedIdentityCredential exists when trustIdentity',
+  );
+  assert.equal(
+    entra.variables?.trustIdentity,
+    "[and(variables('createApp'), or(equals(parameters('authMode'), 'federatedIdentity'), parameters('federatedProfiles')))]",
+  );
 });

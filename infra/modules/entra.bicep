@@ -38,6 +38,12 @@ param authMode string
 ])
 param exchangeAuthorization string
 
+@description('Multi-tenant sending app registration (AzureADMultipleOrgs): consented in each customer tenant, used there by sender profiles.')
+param multiTenant bool
+
+@description('A sender profile uses this app registration in federatedIdentity mode, so it trusts the identity whatever authMode is.')
+param federatedProfiles bool
+
 @description('uniqueName of the app registration (immutable alternate key, unique in the tenant).')
 param appUniqueName string
 
@@ -78,6 +84,7 @@ var exchangeOnlineAppId = '00000002-0000-0ff1-ce00-000000000000'
 var smtpSendAsApp = 'SMTP.SendAsApp'
 var createApp = authMode != 'managedIdentity'
 var grantSmtpSendAsApp = exchangeAuthorization == 'mailboxPermission'
+var trustIdentity = createApp && (authMode == 'federatedIdentity' || federatedProfiles)
 // The value the app requires in a token's roles claim to send (SEND_ROLE in src/callers/caller-policy.ts). The id is
 // derived, not random, so that every deployment declares the same role: Entra refuses to change the id of an enabled
 // role, and assignments refer to it.
@@ -104,10 +111,13 @@ var smtpPermission = [
   }
 ]
 
+// Multi-tenant for service providers: one registration, consented by an administrator of each customer tenant (which
+// creates its service principal there), and each customer's Exchange authorises that service principal. Its
+// credential (or the federated credential) stays here, in the home tenant, for every tenant it gets tokens from.
 resource app 'Microsoft.Graph/applications@v1.0' = if (createApp) {
   uniqueName: appUniqueName
   displayName: appDisplayName
-  signInAudience: 'AzureADMyOrg'
+  signInAudience: multiTenant ? 'AzureADMultipleOrgs' : 'AzureADMyOrg'
   notes: 'Sends mail through Exchange Online SMTP with OAuth2 (XOAUTH2). Managed by infra/modules/entra.bicep.'
   tags: [
     'exo-smtp-mailer'
@@ -119,8 +129,10 @@ resource app 'Microsoft.Graph/applications@v1.0' = if (createApp) {
   }
 }
 
-// Secretless option: trust tokens the user-assigned identity gets for the token-exchange audience.
-resource managedIdentityCredential 'Microsoft.Graph/applications/federatedIdentityCredentials@v1.0' = if (authMode == 'federatedIdentity') {
+// Secretless option: trust tokens the user-assigned identity gets for the token-exchange audience. Entra accepts the
+// identity's token only for an app registration of the identity's own tenant, so other tenants are reached through
+// this registration made multi-tenant, never through a federated credential on theirs.
+resource managedIdentityCredential 'Microsoft.Graph/applications/federatedIdentityCredentials@v1.0' = if (trustIdentity) {
   name: '${appUniqueName}/function-app-managed-identity'
   description: 'The Function App user-assigned managed identity acts as this application (client assertion).'
   issuer: federationIssuer
@@ -206,6 +218,11 @@ resource apiCallerGrants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
 
 @description('Client id of the app registration; empty in managedIdentity mode.')
 output appId string = createApp ? app!.appId : ''
+
+@description('Admin consent URL of the multi-tenant app registration, <customer-tenant-id> standing for the tenant; empty when single-tenant.')
+output adminConsentUrl string = createApp && multiTenant
+  ? '${environment().authentication.loginEndpoint}<customer-tenant-id>/adminconsent?client_id=${app!.appId}'
+  : ''
 
 @description('AppId of the principal Exchange must know (New-ServicePrincipal -AppId).')
 output senderAppId string = createApp ? app!.appId : identityClientId

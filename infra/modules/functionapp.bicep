@@ -2,7 +2,8 @@
 // src/settings.ts SETTINGS; test/infra-settings.test.ts reads the four setting blocks (hostSettings, mailSettings,
 // authSettings, optionalSettingCandidates) from the compiled template and fails when they drift apart. They use
 // parameters only, never a resource's runtime properties: the compiler inlines a variable that reads those into the
-// resource, and the blocks would no longer be data in the compiled template.
+// resource, and the blocks would no longer be data in the compiled template. The fifth block, the sender profiles'
+// credential settings, has names only the deployment knows; the test checks that each is a Key Vault reference.
 
 @description('Function App name (globally unique host name).')
 param name string
@@ -40,7 +41,7 @@ param mailBlobServiceUri string
 @description('Table endpoint of the mail storage account.')
 param mailTableServiceUri string
 
-@description('Key Vault holding the app registration credential.')
+@description('Key Vault holding the app registration credential and the sender profiles\' credentials.')
 param keyVaultName string
 
 @description('Upper bound of instances the plan scales out to.')
@@ -126,6 +127,14 @@ param publicBaseUrl string
 @description('MAIL_CALLERS, the caller policy as JSON; empty: not set (the host checks function keys).')
 param callers string
 
+@description('MAIL_SENDER_PROFILES, the sender profiles as JSON; empty: not set (every sender uses the MAIL_* settings).')
+param senderProfiles string
+
+// Untyped: a user-defined type would turn this module's compiled template into language version 2.0 (symbolic names)
+// for no gain: main.bicep, its only caller, builds the list.
+@description('The app settings sender profiles read their credentials from, each with the Key Vault secret behind it: { setting, secretName } objects.')
+param profileCredentials array
+
 @description('MAIL_API_AUDIENCE: accepted aud values of callers\' tokens, comma-separated; empty: no API application.')
 param apiAudience string
 
@@ -191,6 +200,13 @@ var authSettings = {
   }
 }
 
+// The sender profiles' credentials: references, never values, as for the default profile.
+var profileCredentialSettings = toObject(
+  profileCredentials,
+  credential => credential.setting,
+  credential => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${credential.secretName})'
+)
+
 // Overrides of code defaults and optional features, set only when a value is given. The API settings are set whenever
 // the API application exists, so that callers can be changed in MAIL_CALLERS alone; the code reads them only for
 // Entra callers.
@@ -206,6 +222,7 @@ var optionalSettingCandidates = {
   MAIL_MAX_MESSAGE_BYTES: maxMessageBytes
   MAIL_PUBLIC_BASE_URL: publicBaseUrl
   MAIL_CALLERS: callers
+  MAIL_SENDER_PROFILES: senderProfiles
   MAIL_API_AUDIENCE: apiAudience
   MAIL_API_TENANT_ID: apiTenantId
 }
@@ -213,7 +230,8 @@ var optionalSettingCandidates = {
 var givenOptionalSettings = filter(items(optionalSettingCandidates), setting => !empty(setting.value))
 var optionalSettings = toObject(givenOptionalSettings, setting => setting.key, setting => setting.value)
 
-var appSettings = union(hostSettings, mailSettings, authSettings[authMode], optionalSettings)
+// Profile credentials first: a setting infra sets itself always wins over a profile that names it.
+var appSettings = union(profileCredentialSettings, hostSettings, mailSettings, authSettings[authMode], optionalSettings)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName

@@ -34,16 +34,14 @@ param keyVaultName string
 @description('Application Insights component the app sends telemetry to.')
 param applicationInsightsName string
 
-@description('True when app settings contain a Key Vault reference (clientSecret / clientCertificate modes).')
+@description('True when app settings contain a Key Vault reference (clientSecret / clientCertificate modes, sender profile credentials).')
 param keyVaultReferences bool
 
-@description('Which Key Vault data role the deployer needs to create the credential: none, secrets or certificates.')
-@allowed([
-  'none'
-  'secrets'
-  'certificates'
-])
-param deployerCredentialAccess string
+@description('The deployer writes client secrets into the vault (clientSecret mode, or a clientSecret sender profile): Key Vault Secrets Officer.')
+param deployerSecretsAccess bool
+
+@description('The deployer creates certificates in the vault (clientCertificate mode, or a clientCertificate sender profile): Key Vault Certificates Officer.')
+param deployerCertificatesAccess bool
 
 @description('Object id of the person or pipeline running the deployment (azd: AZURE_PRINCIPAL_ID). Empty: no deployer roles.')
 param deployerPrincipalId string
@@ -191,8 +189,9 @@ resource statusTableContributor 'Microsoft.Authorization/roleAssignments@2022-04
   }
 }
 
-// Key Vault references resolve with keyVaultReferenceIdentity. Scoped to the vault (which holds nothing else):
-// a secret-scoped assignment is not possible here because the secret is created after provisioning, by script.
+// Key Vault references resolve with keyVaultReferenceIdentity (the default credential and the sender profiles'). Scoped
+// to the vault (which holds nothing else): a secret-scoped assignment is not possible here because the secrets are
+// created after provisioning, by script or by the operator.
 resource vaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (keyVaultReferences) {
   name: guid(vault.id, identityName, roles.keyVaultSecretsUser)
   scope: vault
@@ -216,15 +215,26 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// The deployer writes the credential into the vault once (infra/scripts/new-client-*.sh). With RBAC
-// authorization even a subscription Owner has no data-plane access without one of these.
-var deployerRole = deployerCredentialAccess == 'certificates' ? roles.keyVaultCertificatesOfficer : roles.keyVaultSecretsOfficer
-
-resource deployerVaultAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId) && deployerCredentialAccess != 'none') {
-  name: guid(vault.id, deployerPrincipalId, deployerRole)
+// The deployer writes the credentials into the vault (infra/scripts/new-client-*.sh, or `az keyvault secret set` for a
+// sender profile's). With RBAC authorization even a subscription Owner has no data-plane access without these. Names
+// and descriptions are those of the single assignment made before there could be both, so an existing one is
+// redeployed unchanged.
+resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId) && deployerSecretsAccess) {
+  name: guid(vault.id, deployerPrincipalId, roles.keyVaultSecretsOfficer)
   scope: vault
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', deployerRole)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+    description: 'Create the mail app registration credential in Key Vault (infra/scripts)'
+  }
+}
+
+resource deployerCertificatesOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId) && deployerCertificatesAccess) {
+  name: guid(vault.id, deployerPrincipalId, roles.keyVaultCertificatesOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
     description: 'Create the mail app registration credential in Key Vault (infra/scripts)'
