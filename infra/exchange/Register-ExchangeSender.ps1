@@ -64,6 +64,12 @@ than the mailbox it authenticates as.
 .PARAMETER SkipSmtpAuth
 Do not touch the per-mailbox SMTP AUTH setting.
 
+.PARAMETER TenantId
+The tenant (id) whose Exchange Online this run must change: the script stops, before changing anything, unless the
+Exchange Online connection is to this tenant. With sender profiles the sending mailboxes live in several tenants and the
+script runs once in each (for a multi-tenant app registration, against its service principal in that tenant); the
+postprovision hook prints the command for each, with this parameter. Needs ExchangeOnlineManagement 3.0 or later.
+
 .EXAMPLE
 ./Register-ExchangeSender.ps1 -AppId 11111111-2222-3333-4444-555555555555 -ServicePrincipalObjectId 66666666-7777-8888-9999-000000000000 -Mailbox noreply@contoso.com -WhatIf
 
@@ -71,6 +77,13 @@ Shows what would be created for RBAC for Applications, changing nothing.
 
 .EXAMPLE
 ./Register-ExchangeSender.ps1 -AppId <appId> -ServicePrincipalObjectId <spObjectId> -Mailbox noreply@contoso.com,alerts@contoso.com -Mode MailboxPermission -GrantSendAs
+
+.EXAMPLE
+Connect-ExchangeOnline -UserPrincipalName admin@fabrikam.onmicrosoft.com
+./Register-ExchangeSender.ps1 -TenantId <fabrikam tenant id> -AppId <multi-tenant appId> -ServicePrincipalObjectId <its service principal's object id in fabrikam> -Mailbox noreply@fabrikam.com -WhatIf
+
+A customer tenant of a multi-tenant app registration: the object id is that of the service principal the admin consent
+created in fabrikam's tenant, not the one in the home tenant.
 #>
 [CmdletBinding(SupportsShouldProcess)]
 param(
@@ -98,7 +111,10 @@ param(
 
     [switch] $GrantSendAs,
 
-    [switch] $SkipSmtpAuth
+    [switch] $SkipSmtpAuth,
+
+    [ValidatePattern('^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$')]
+    [string] $TenantId
 )
 
 Set-StrictMode -Version Latest
@@ -168,6 +184,21 @@ if (-not (Get-Command -Name Get-CASMailbox -ErrorAction SilentlyContinue)) {
     Import-Module ExchangeOnlineManagement
     Write-Host 'Connecting to Exchange Online...'
     Connect-ExchangeOnline -ShowBanner:$false
+}
+
+# Exchange cmdlets act on the tenant of the connection; with mailboxes in several tenants, a run in the wrong one would
+# authorise the wrong service principal or find no mailbox. Checked before anything is read or changed.
+if ($TenantId) {
+    if (-not (Get-Command -Name Get-ConnectionInformation -ErrorAction SilentlyContinue)) {
+        throw '-TenantId needs the ExchangeOnlineManagement module 3.0 or later (Get-ConnectionInformation): Update-Module ExchangeOnlineManagement'
+    }
+    $connected = @(Get-ConnectionInformation | Where-Object {
+            [string](Get-Value $_ 'State') -eq 'Connected' -and -not (Get-Value $_ 'IsEopSession') -and -not (Get-Value $_ 'ModulePrefix')
+        } | ForEach-Object { [string](Get-Value $_ 'TenantID') } | Sort-Object -Unique)
+    if ($connected.Count -ne 1 -or $connected[0] -ne $TenantId) {
+        throw "Connected to Exchange Online of tenant '$($connected -join "', '")', but -TenantId is $TenantId. Run Disconnect-ExchangeOnline -Confirm:`$false, connect as an administrator of $TenantId (Connect-ExchangeOnline -UserPrincipalName <admin of that tenant>, or as a CSP partner -DelegatedOrganization $TenantId) and rerun. Nothing was changed."
+    }
+    Write-Host "Exchange Online of tenant $TenantId"
 }
 
 # ---- 1. Exchange service principal --------------------------------------------------------------------------------
