@@ -8,6 +8,20 @@ require_az() {
   az account show --only-show-errors -o none 2>/dev/null || die "the Azure CLI is not signed in (azd's sign-in is separate): run 'az login' and retry"
 }
 
+# The app registration's steps run as az does, or, for an app registration of another tenant (a sender profile's),
+# with the sign-in kept in app_config_dir, while the vault's steps keep the usual sign-in.
+az_app() {
+  if [ -n "${app_config_dir:-}" ]; then AZURE_CONFIG_DIR=$app_config_dir az "$@"; else az "$@"; fi
+}
+
+# $1: the config dir of the app's tenant sign-in, or empty.
+require_app_sign_in() {
+  local dir=${1:-}
+  [ -n "$dir" ] || return 0
+  AZURE_CONFIG_DIR=$dir az account show --only-show-errors -o none 2>/dev/null \
+    || die "no Azure CLI sign-in in '$dir': run 'AZURE_CONFIG_DIR=$dir az login --tenant <tenant of the app registration> --allow-no-subscriptions' and retry"
+}
+
 # Role assignments on a new vault take a few minutes to reach its data plane. Wait for a harmless list call to
 # succeed before anything that must not fail half-way (the app credential is generated only once per call).
 # $1: vault, $2: secret|certificate

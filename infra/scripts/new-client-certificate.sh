@@ -6,9 +6,10 @@
 # key never leaves Key Vault except to the app through the Key Vault reference.
 #
 # Usage: infra/scripts/new-client-certificate.sh [--app-id ID] [--vault NAME] [--name CERT] [--months N]
-#                                                [--subject CN=...] [--rotate] [--restart GROUP APP]
-# Defaults come from the azd environment like new-client-secret.sh. Without --rotate an existing certificate is
-# kept (its public part is still uploaded to the app if missing there). --rotate creates a new version; the
+#                                                [--subject CN=...] [--rotate] [--restart GROUP APP] [--app-config-dir DIR]
+# Defaults come from the azd environment like new-client-secret.sh; --app-config-dir as there (an app registration of
+# another tenant). Without --rotate an existing certificate is kept (its public part is still uploaded to the app if
+# missing there). --rotate creates a new version; the
 # reference (no version) follows it, the old key credential stays on the app until you delete it.
 # Needs: az CLI signed in as an owner of the app registration (or Application Administrator) with
 # "Key Vault Certificates Officer" on the vault.
@@ -23,6 +24,7 @@ subject="CN=exo-smtp-mailer"
 rotate=false
 group=${AZURE_RESOURCE_GROUP:-}
 function_app=${AZURE_FUNCTION_APP_NAME:-}
+app_config_dir=
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
     --subject) subject=$2; shift 2 ;;
     --rotate) rotate=true; shift ;;
     --restart) group=$2; function_app=$3; shift 3 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --app-config-dir) app_config_dir=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -41,6 +44,7 @@ done
 [ -n "$vault" ] || die "no Key Vault: pass --vault or set AZURE_KEY_VAULT_NAME"
 
 require_az
+require_app_sign_in "$app_config_dir"
 wait_for_vault_access "$vault" certificate
 
 work=$(mktemp -d)
@@ -75,13 +79,13 @@ else
 fi
 
 # Upload the public certificate unless the app already has a key credential with this thumbprint.
-if az ad app credential list --id "$app_id" --cert --query "[].customKeyIdentifier" -o tsv --only-show-errors \
+if az_app ad app credential list --id "$app_id" --cert --query "[].customKeyIdentifier" -o tsv --only-show-errors \
     | grep -qi "^${thumbprint}$"; then
   note "app $app_id already trusts certificate $thumbprint"
 else
   az keyvault certificate download --vault-name "$vault" --name "$name" --encoding PEM --file "$work/public.pem" --only-show-errors
   note "adding the public certificate $thumbprint to app $app_id (existing credentials are kept)"
-  az ad app credential reset --id "$app_id" --cert "@$work/public.pem" --append --only-show-errors -o none
+  az_app ad app credential reset --id "$app_id" --cert "@$work/public.pem" --append --only-show-errors -o none
   changed=true
 fi
 

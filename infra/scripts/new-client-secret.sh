@@ -6,9 +6,11 @@
 # parameter or deployment output. The app reads it through the MAIL_CLIENT_SECRET Key Vault reference.
 #
 # Usage: infra/scripts/new-client-secret.sh [--app-id ID] [--vault NAME] [--name SECRET] [--years N] [--rotate]
-#                                           [--restart GROUP APP]
+#                                           [--restart GROUP APP] [--app-config-dir DIR]
 # Defaults come from the azd environment (EXO_APP_CLIENT_ID, AZURE_KEY_VAULT_NAME, EXO_CREDENTIAL_NAME,
 # AZURE_RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME). Without --rotate an existing secret is kept.
+# --app-config-dir: the app registration is in another tenant (a sender profile's): its steps run with the az sign-in
+# kept in DIR (AZURE_CONFIG_DIR=DIR az login --tenant <tenant> --allow-no-subscriptions), the vault's with the usual one.
 # Needs: az CLI signed in as an owner of the app registration (or Application Administrator) with
 # "Key Vault Secrets Officer" on the vault.
 set -euo pipefail
@@ -21,6 +23,7 @@ years=1
 rotate=false
 group=${AZURE_RESOURCE_GROUP:-}
 function_app=${AZURE_FUNCTION_APP_NAME:-}
+app_config_dir=
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -30,7 +33,8 @@ while [ $# -gt 0 ]; do
     --years) years=$2; shift 2 ;;
     --rotate) rotate=true; shift ;;
     --restart) group=$2; function_app=$3; shift 3 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --app-config-dir) app_config_dir=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -38,6 +42,7 @@ done
 [ -n "$vault" ] || die "no Key Vault: pass --vault or set AZURE_KEY_VAULT_NAME"
 
 require_az
+require_app_sign_in "$app_config_dir"
 wait_for_vault_access "$vault" secret
 
 existing=$(az keyvault secret list --vault-name "$vault" --query "[?name=='$name'] | length(@)" -o tsv --only-show-errors)
@@ -54,7 +59,7 @@ display="exo-smtp-mailer $(date -u +%Y-%m-%d)"
 note "adding client secret '$display' to app $app_id and storing it as Key Vault secret '$vault/$name'"
 # --append keeps existing credentials (rotation without downtime). tr drops the newline tsv adds.
 version=$(
-  az ad app credential reset --id "$app_id" --append --display-name "$display" --years "$years" \
+  az_app ad app credential reset --id "$app_id" --append --display-name "$display" --years "$years" \
       --query password -o tsv --only-show-errors \
     | tr -d '\r\n' \
     | az keyvault secret set --vault-name "$vault" --name "$name" --file /dev/stdin --encoding utf-8 \

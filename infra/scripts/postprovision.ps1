@@ -9,8 +9,10 @@ azd exports the outputs of infra/main.bicep as environment variables.
   clientSecret, clientCertificate     new-client-secret.sh / new-client-certificate.sh, run with Git for Windows'
                                       bash. Every value goes to them as an argument: a `bash` found on PATH may be
                                       WSL's, which sees neither azd's variables nor the Windows az sign-in.
-Then prints the Exchange Online onboarding command for EXO_AUTHORIZATION, after warning about grants an earlier
-deployment left behind. Changes nothing in Exchange and deletes nothing.
+Then the same for each sender profile whose credential is on this deployment's app registration (sender-profiles.mjs
+lists them). Then prints the steps per tenant (admin consent, other tenants' credentials) and one Exchange Online
+onboarding command per tenant and app for EXO_AUTHORIZATION, after warning about grants an earlier deployment left
+behind. Changes nothing in Exchange and deletes nothing.
 #>
 [CmdletBinding(SupportsShouldProcess)]
 param()
@@ -29,28 +31,34 @@ $mode = Get-Setting 'EXO_AUTH_MODE'
 if (-not $mode) { throw 'EXO_AUTH_MODE missing: run this through azd (postprovision hook) or set the main.bicep outputs' }
 $authorization = Get-Setting 'EXO_AUTHORIZATION' 'rbacForApplications'
 
-# ---- credential ---------------------------------------------------------------------------------------------------
-if ($mode -in 'clientSecret', 'clientCertificate') {
-    # Git for Windows' bash, by its install location; never whatever `bash` PATH finds first.
+# ---- credentials ----------------------------------------------------------------------------------------------------
+# Runs new-client-secret.sh / new-client-certificate.sh with Git for Windows' bash, by its install location; never
+# whatever `bash` PATH finds first.
+function Invoke-CredentialScript([string] $Kind, [string] $Name, [string] $Why) {
     $bash = @(
         (Join-Path ${env:ProgramFiles} 'Git\bin\bash.exe'),
         (Join-Path ${env:LOCALAPPDATA} 'Programs\Git\bin\bash.exe')
     ) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
-    $script = if ($mode -eq 'clientSecret') { 'new-client-secret.sh' } else { 'new-client-certificate.sh' }
+    $script = if ($Kind -eq 'secret') { 'new-client-secret.sh' } else { 'new-client-certificate.sh' }
     if (-not $bash) {
-        throw "auth mode $mode needs infra/scripts/$script, which needs Git for Windows' bash (https://git-scm.com/download/win). Install it and run 'azd provision' again, or choose MAIL_AUTH_MODE federatedIdentity, which has no credential to create."
+        throw "$Why needs infra/scripts/$script, which needs Git for Windows' bash (https://git-scm.com/download/win). Install it and run 'azd provision' again, or choose federatedIdentity, which has no credential to create."
     }
     $arguments = @(
         (Join-Path $here $script),
         '--app-id', (Get-Setting 'EXO_APP_CLIENT_ID'),
         '--vault', (Get-Setting 'AZURE_KEY_VAULT_NAME'),
-        '--name', (Get-Setting 'EXO_CREDENTIAL_NAME' 'mail-client-credential'),
+        '--name', $Name,
         '--restart', (Get-Setting 'AZURE_RESOURCE_GROUP'), (Get-Setting 'AZURE_FUNCTION_APP_NAME')
     )
-    if ($PSCmdlet.ShouldProcess($script, 'create the app credential in Key Vault (once)')) {
+    if ($PSCmdlet.ShouldProcess("$script --name $Name", 'create the app credential in Key Vault (once)')) {
         & $bash @arguments
         if ($LASTEXITCODE -ne 0) { throw "$script failed (exit $LASTEXITCODE)" }
     }
+}
+
+if ($mode -in 'clientSecret', 'clientCertificate') {
+    $kind = if ($mode -eq 'clientSecret') { 'secret' } else { 'certificate' }
+    Invoke-CredentialScript $kind (Get-Setting 'EXO_CREDENTIAL_NAME' 'mail-client-credential') "auth mode $mode"
 }
 elseif ($mode -in 'managedIdentity', 'federatedIdentity') {
     Write-Host "auth mode ${mode}: no credential to create"
@@ -59,10 +67,17 @@ else {
     throw "unknown EXO_AUTH_MODE '$mode'"
 }
 
-$exchangeMode = switch ($authorization) {
-    'rbacForApplications' { 'RbacForApplications' }
-    'mailboxPermission' { 'MailboxPermission' }
-    default { throw "unknown EXO_AUTHORIZATION '$authorization' (rbacForApplications or mailboxPermission)" }
+# Sender profile credentials on this app registration: one Key Vault secret or certificate each (kept if it exists).
+$profileCredentials = @(& node (Join-Path $here 'sender-profiles.mjs') credentials)
+if ($LASTEXITCODE -ne 0) { throw "sender-profiles.mjs failed (exit $LASTEXITCODE)" }
+foreach ($line in $profileCredentials | Where-Object { $_ }) {
+    $kind, $name = $line -split "`t", 2
+    Write-Host "sender profile credential: Key Vault $kind '$name'"
+    Invoke-CredentialScript $kind $name "the sender profile credential $name"
+}
+
+if ($authorization -notin 'rbacForApplications', 'mailboxPermission') {
+    throw "unknown EXO_AUTHORIZATION '$authorization' (rbacForApplications or mailboxPermission)"
 }
 
 # ---- leftovers of earlier deployments (best effort, never fatal) -------------------------------------------------
@@ -97,24 +112,8 @@ if (Get-Command az -ErrorAction SilentlyContinue) {
     }
 }
 
-# ---- the Exchange command -------------------------------------------------------------------------------------------
-# The sending mailboxes: the full addresses of MAIL_ALLOWED_SENDERS (an @domain entry names no mailbox).
-$mailboxes = @((Get-Setting 'MAIL_ALLOWED_SENDERS') -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ -match '^[^@]+@[^@]+$' }) -join ','
-if (-not $mailboxes) { $mailboxes = 'noreply@contoso.com' }
-$appId = Get-Setting 'EXO_SENDER_APP_ID' '<appId>'
-$objectId = Get-Setting 'EXO_SENDER_OBJECT_ID' '<objectId>'
-
-Write-Host @"
-
-Next: authorise the sender in Exchange Online (PowerShell 7, module ExchangeOnlineManagement, an Exchange
-administrator). Exchange authorization: $authorization. The ServicePrincipalObjectId is the ENTERPRISE
-APPLICATION's object id (service principal), not the app registration's object id:
-
-  ./infra/exchange/Register-ExchangeSender.ps1 ``
-    -AppId $appId ``
-    -ServicePrincipalObjectId $objectId ``
-    -Mailbox $mailboxes ``
-    -Mode $exchangeMode -WhatIf
-
-Remove -WhatIf to apply. See infra/README.md, "Exchange Online onboarding".
-"@
+# ---- the next steps ---------------------------------------------------------------------------------------------------
+# Consent and credentials in other tenants, then one Exchange command per tenant and app (the default profile's
+# mailboxes are those of MAIL_ALLOWED_SENDERS no sender profile serves).
+& node (Join-Path $here 'sender-profiles.mjs') next --pwsh
+if ($LASTEXITCODE -ne 0) { throw "sender-profiles.mjs failed (exit $LASTEXITCODE)" }

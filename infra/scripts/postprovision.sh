@@ -3,8 +3,10 @@
 #   clientSecret       -> new-client-secret.sh      (once; existing secret kept)
 #   clientCertificate  -> new-client-certificate.sh (once; existing certificate kept)
 #   managedIdentity, federatedIdentity -> nothing to create
-# Then prints the Exchange Online onboarding command for EXO_AUTHORIZATION (the exchangeAuthorization parameter),
-# after warning about grants an earlier deployment left behind that the current one no longer wants.
+# Then the same for each sender profile whose credential is on this deployment's app registration (sender-profiles.mjs
+# lists them). Then prints the steps per tenant (admin consent, other tenants' credentials) and one Exchange Online
+# onboarding command per tenant and app for EXO_AUTHORIZATION (the exchangeAuthorization parameter), after warning
+# about grants an earlier deployment left behind that the current one no longer wants.
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/common.sh"
@@ -19,9 +21,19 @@ case $mode in
   *) die "unknown EXO_AUTH_MODE '$mode'" ;;
 esac
 
+# Sender profile credentials on this app registration: one Key Vault secret or certificate each (kept if it exists).
+profile_credentials=$(node "$here/sender-profiles.mjs" credentials) || die "sender-profiles.mjs failed"
+while IFS=$'\t' read -r kind name; do
+  [ -n "$name" ] || continue
+  note "sender profile credential: Key Vault $kind '$name'"
+  case $kind in
+    secret) bash "$here/new-client-secret.sh" --name "$name" ;;
+    certificate) bash "$here/new-client-certificate.sh" --name "$name" ;;
+  esac
+done <<< "$profile_credentials"
+
 case $authorization in
-  rbacForApplications) exchange_mode=RbacForApplications ;;
-  mailboxPermission) exchange_mode=MailboxPermission ;;
+  rbacForApplications|mailboxPermission) ;;
   *) die "unknown EXO_AUTHORIZATION '$authorization' (rbacForApplications or mailboxPermission)" ;;
 esac
 
@@ -30,20 +42,6 @@ if command -v az >/dev/null 2>&1; then
   warn_leftovers "$authorization" || true
 fi
 
-# The sending mailboxes: the full addresses of MAIL_ALLOWED_SENDERS (an @domain entry names no mailbox).
-mailboxes=$(printf '%s' "${MAIL_ALLOWED_SENDERS:-}" | tr ',' '\n' | sed 's/^ *//; s/ *$//' | grep -E '^[^@]+@[^@]+$' | paste -sd, - || true)
-
-cat >&2 <<TEXT
-
-Next: authorise the sender in Exchange Online (PowerShell 7, module ExchangeOnlineManagement, an Exchange
-administrator). Exchange authorization: $authorization. The ServicePrincipalObjectId is the ENTERPRISE
-APPLICATION's object id (service principal), not the app registration's object id:
-
-  pwsh ./infra/exchange/Register-ExchangeSender.ps1 \`
-    -AppId ${EXO_SENDER_APP_ID:-<appId>} \`
-    -ServicePrincipalObjectId ${EXO_SENDER_OBJECT_ID:-<objectId>} \`
-    -Mailbox ${mailboxes:-noreply@contoso.com} \`
-    -Mode $exchange_mode -WhatIf
-
-Remove -WhatIf to apply. See infra/README.md, "Exchange Online onboarding".
-TEXT
+# Consent and credentials in other tenants, then one Exchange command per tenant and app (the default profile's
+# mailboxes are those of MAIL_ALLOWED_SENDERS no sender profile serves).
+node "$here/sender-profiles.mjs" next
