@@ -10,11 +10,9 @@ const senderEntry = z.union([
   emailAddressSchema,
   z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' }),
 ]);
-const domain = z
-  .string()
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, {
-    message: 'a domain such as contoso.com',
-  });
+const domain = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, {
+  message: 'a domain such as contoso.com',
+});
 
 export const callerSchema = z
   .object({

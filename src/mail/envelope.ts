@@ -37,11 +37,9 @@ export const envelopeSchema = z
       .optional()
       .meta({ description: 'W3C trace context of the request that queued it, so its trace continues in the worker.' }),
     mail: mailRequestSchema.optional().meta({ description: 'The mail itself, or…' }),
-    mailBlob: payloadBlobNameSchema
-      .optional()
-      .meta({
-        description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.',
-      }),
+    mailBlob: payloadBlobNameSchema.optional().meta({
+      description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.',
+    }),
   })
   .strict()
   .refine((e) => (e.mail === undefined) !== (e.mailBlob === undefined), { message: 'exactly one of mail and mailBlob', path: ['mail'] })

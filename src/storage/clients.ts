@@ -30,7 +30,10 @@ export function createStorageClients(connection: StorageConnection): StorageClie
       queues: QueueServiceClient.fromConnectionString(cs),
       blobs: BlobServiceClient.fromConnectionString(cs),
       // Azurite speaks plain http; the tables SDK refuses that unless told.
-      table: (name) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: /https?:\/\/(127\.0\.0\.1|localhost)|UseDevelopmentStorage/i.test(cs) }),
+      table: (name) =>
+        TableClient.fromConnectionString(cs, name, {
+          allowInsecureConnection: /https?:\/\/(127\.0\.0\.1|localhost)|UseDevelopmentStorage/i.test(cs),
+        }),
     };
   }
   const credential = lazyManagedIdentity(connection.clientId);
