@@ -17,7 +17,7 @@
 //    was running is named.
 // Processes the tests leave running when the run ends are killed and listed, and fail the run.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -29,6 +29,18 @@ if (!existsSync(certsModule)) {
 }
 const { ensureLocalCertificates } = await import(certsModule);
 const { caPath } = await ensureLocalCertificates(join(repo, '.local/certs'));
+// A CA the user trusts already (a corporate proxy, a private SMTP relay) stays trusted: node reads one file, so both
+// go into a bundle rather than the local CA replacing the user's.
+const userCa = process.env.NODE_EXTRA_CA_CERTS;
+let trusted = caPath;
+if (userCa && resolve(userCa) !== resolve(caPath)) {
+  if (!existsSync(userCa)) {
+    console.error(`NODE_EXTRA_CA_CERTS names ${userCa}, which does not exist.`);
+    process.exit(1);
+  }
+  trusted = join(repo, '.local/certs/ca-bundle.pem');
+  writeFileSync(trusted, `${readFileSync(userCa, 'utf8').trim()}\n${readFileSync(caPath, 'utf8').trim()}\n`);
+}
 
 const [first, ...rest] = process.argv.slice(2);
 if (!first) {
@@ -36,7 +48,7 @@ if (!first) {
   process.exit(2);
 }
 const testing = first === '--test';
-const env = { ...process.env, NODE_EXTRA_CA_CERTS: caPath };
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: trusted };
 let args;
 let files = [];
 if (testing) {

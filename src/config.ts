@@ -240,6 +240,7 @@ function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConf
       host: s.MAIL_SMTP_HOST,
       port: s.MAIL_SMTP_PORT,
       tlsMinVersion: s.MAIL_SMTP_TLS_MIN_VERSION,
+      tlsServername: s.MAIL_SMTP_TLS_SERVERNAME,
       maxConnectionsPerMailbox: s.MAIL_MAX_CONNECTIONS_PER_MAILBOX,
     },
     allowedSenders: s.MAIL_ALLOWED_SENDERS,

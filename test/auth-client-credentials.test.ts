@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness } from './support/harness';
+import { cachedTokenSource, renewalTime, RENEW_BEFORE_EXPIRY_MS } from '../src/identity/token-source';
 
 test('client certificate: MSAL signs a client assertion the endpoint verifies, and the mail goes out', async (t) => {
   const h = await startHarness({ mode: 'clientCertificate' });
@@ -11,15 +12,32 @@ test('client certificate: MSAL signs a client assertion the endpoint verifies, a
   assert.equal(h.stack.entra.hits.issued, 1);
 });
 
-test('tokens are renewed 5 minutes before expiry: a 4-minute token is never reused', async (t) => {
+test('a short-lived token is reused for the first half of its life, not fetched for every message', async (t) => {
   const h = await startHarness({ mode: 'clientSecret', stack: { tokenLifetimeSeconds: 240 } });
   t.after(() => h.close());
   for (let i = 0; i < 3; i++) {
     const { json } = await h.post({ to: `r${i}@example.com`, subject: `renew ${i}`, text: 'x' });
     assert.equal((await h.waitForFinal(json.id)).status, 'sent');
   }
-  // Each send needs a token with more than 5 minutes left, so each asks the endpoint again.
-  assert.ok(h.stack.entra.hits.issued >= 3, `issued ${h.stack.entra.hits.issued}`);
+  // A 4-minute token is renewed after 2 minutes (half its life), so three quick sends share one.
+  assert.equal(h.stack.entra.hits.issued, 1);
+});
+
+test('renewal: 5 minutes before expiry for ordinary tokens, halfway for short ones (120 s tokens, 360 messages)', async () => {
+  let clock = 0;
+  let fetched = 0;
+  const lifetimeMs = 120_000;
+  const source = cachedTokenSource(() => {
+    fetched++;
+    return Promise.resolve({ token: `t${fetched}`, expiresOn: clock + lifetimeMs });
+  }, () => clock);
+  for (let message = 0; message < 360; message++, clock += 1_000) {
+    const token = await source.getToken();
+    assert.ok(token.expiresOn - clock >= lifetimeMs / 2, 'never a token in the second half of its life');
+  }
+  assert.ok(fetched >= 6 && fetched <= 7, `${fetched} token requests for 360 messages over 6 minutes`);
+  assert.equal(renewalTime({ token: 'x', expiresOn: 3_600_000 }, 0), 3_600_000 - RENEW_BEFORE_EXPIRY_MS);
+  assert.equal(renewalTime({ token: 'x', expiresOn: 120_000 }, 0), 60_000);
 });
 
 test('a wrong client secret fails the message with the AADSTS code and a setup hint, without retrying', async (t) => {

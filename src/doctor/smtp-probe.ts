@@ -4,7 +4,7 @@ import XOAuth2 from 'nodemailer/lib/xoauth2';
 import type { SmtpOptions } from '../smtp/smtp-sender';
 
 export interface SmtpProbeRequest {
-  smtp: Pick<SmtpOptions, 'host' | 'port' | 'tlsMinVersion'>;
+  smtp: Pick<SmtpOptions, 'host' | 'port' | 'tlsMinVersion' | 'tlsServername'>;
   mailbox: string;
   /** The access token; used for AUTH only. */
   token: string;
@@ -22,7 +22,7 @@ export const probeSmtp: SmtpProbe = ({ smtp, mailbox, token, timeoutMs }) =>
       port: smtp.port,
       secure: false,
       requireTLS: true, // as the app: AUTH only after STARTTLS
-      tls: { minVersion: smtp.tlsMinVersion, servername: smtp.host },
+      tls: { minVersion: smtp.tlsMinVersion, servername: smtp.tlsServername ?? smtp.host },
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
       socketTimeout: timeoutMs,

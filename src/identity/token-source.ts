@@ -49,20 +49,31 @@ export class TokenError extends Error {
 
 type Fetch = (forceRefresh: boolean) => Promise<AccessToken>;
 
-/** Caches one token, renews it RENEW_BEFORE_EXPIRY_MS early, and shares one request among concurrent callers. */
+/**
+ * When a token is renewed: RENEW_BEFORE_EXPIRY_MS before it expires, or halfway through its life when that is
+ * shorter (a 2-minute token would otherwise be inside the window from the start and fetched for every message).
+ */
+export function renewalTime(token: AccessToken, receivedAt: number): number {
+  return token.expiresOn - Math.min(RENEW_BEFORE_EXPIRY_MS, (token.expiresOn - receivedAt) / 2);
+}
+
+/** Caches one token, renews it in time (renewalTime), and shares one request among concurrent callers. */
 export function cachedTokenSource(fetchToken: Fetch, now: () => number = Date.now): TokenSource {
-  let cached: AccessToken | undefined;
+  let cached: { token: AccessToken; renewAt: number } | undefined;
   let inFlight: Promise<AccessToken> | undefined;
   return {
     async getToken(options) {
       const force = options?.forceRefresh === true;
-      if (!force && cached && cached.expiresOn - now() > RENEW_BEFORE_EXPIRY_MS) return cached;
+      if (!force && cached && now() < cached.renewAt) return cached.token;
       if (!inFlight) {
         // A token inside the renewal window must not come back from the library's own cache either.
         const bypassLibraryCache = force || cached !== undefined;
         instruments().tokenRenewals.add(1);
         inFlight = fetchToken(bypassLibraryCache)
-          .then((token) => (cached = token))
+          .then((token) => {
+            cached = { token, renewAt: renewalTime(token, now()) };
+            return token;
+          })
           .finally(() => (inFlight = undefined));
       }
       return inFlight;

@@ -11,10 +11,11 @@ import { startSandbox } from './start-sandbox';
 import type { ReceivedMessage } from './smtp-sink';
 
 const PORT = Number(process.env.SANDBOX_PORT ?? 7071);
-const DATA_DIR = join(APP_ROOT, '.local');
+const DATA_DIR = process.env.SANDBOX_DATA_DIR ?? join(APP_ROOT, '.local');
 const MAIL_DIR = join(DATA_DIR, 'mailbox');
-// Azurite's usual ports, so UseDevelopmentStorage=true and Storage Explorer find it.
-const AZURITE_PORTS = { blob: 10000, queue: 10001, table: 10002 };
+// Azurite's usual ports, so UseDevelopmentStorage=true and Storage Explorer find it (SANDBOX_AZURITE_PORT moves all three).
+const AZURITE_BASE = Number(process.env.SANDBOX_AZURITE_PORT ?? 10000);
+const AZURITE_PORTS = { blob: AZURITE_BASE, queue: AZURITE_BASE + 1, table: AZURITE_BASE + 2 };
 
 async function printReceived(message: ReceivedMessage): Promise<void> {
   const parsed = await simpleParser(message.raw);

@@ -15,6 +15,8 @@ export interface SmtpOptions {
   host: string;
   port: number;
   tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** The certificate's name when the host is reached by IP address or alias; the host otherwise. */
+  tlsServername?: string;
   maxConnectionsPerMailbox: number;
 }
 
@@ -213,7 +215,7 @@ export function laneTransportOptions(options: SmtpOptions, mailbox: string): SMT
     port,
     secure: false,
     requireTLS: true, // STARTTLS or nothing: AUTH never goes over a plain connection
-    tls: { minVersion: tlsMinVersion, servername: host },
+    tls: { minVersion: tlsMinVersion, servername: options.tlsServername ?? host },
     auth: { type: 'OAuth2', user: mailbox },
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
