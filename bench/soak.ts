@@ -88,7 +88,13 @@ function injectFaults(stack: LocalStack): void {
 }
 
 function faultsSeen(stack: LocalStack): Record<string, number> {
-  const seen: Record<string, number> = { '451 4.7.500 (DATA)': 0, 'drop during DATA': 0, '421 4.4.2 (MAIL FROM)': 0, '432 4.3.2 (AUTH)': 0, other: 0 };
+  const seen: Record<string, number> = {
+    '451 4.7.500 (DATA)': 0,
+    'drop during DATA': 0,
+    '421 4.4.2 (MAIL FROM)': 0,
+    '432 4.3.2 (AUTH)': 0,
+    other: 0,
+  };
   for (const connection of stack.smtp.connections) {
     for (const event of connection.events) {
       if (event.ok) continue;
@@ -156,7 +162,9 @@ async function startWorker(index: number, settings: Record<string, string>): Pro
   createInterface({ input: child.stderr! }).on('line', (line) => onLine(`stderr: ${line}`));
   await new Promise<void>((resolve, reject) => {
     child.on('message', (m: { type?: string }) => m.type === 'ready' && resolve());
-    void worker.exited.then((code) => reject(new Error(`worker ${name} exited during start (code ${code}); see ${join(LOG_DIR, `${name}.log`)}`)));
+    void worker.exited.then((code) =>
+      reject(new Error(`worker ${name} exited during start (code ${code}); see ${join(LOG_DIR, `${name}.log`)}`)),
+    );
   });
   return worker;
 }
@@ -183,7 +191,9 @@ function mailFor(i: number): Record<string, unknown> {
   if (i % 7 === 0) mail.cc = `cc${i}@example.com`;
   if (i % LARGE_EVERY === 0) {
     // ~96 KB: over the 64 KB queue message limit, so it travels through the payload blob.
-    mail.attachments = [{ filename: `data-${i}.bin`, contentType: 'application/octet-stream', content: Buffer.alloc(96 * 1024, i % 256).toString('base64') }];
+    mail.attachments = [
+      { filename: `data-${i}.bin`, contentType: 'application/octet-stream', content: Buffer.alloc(96 * 1024, i % 256).toString('base64') },
+    ];
   }
   return mail;
 }
@@ -196,14 +206,23 @@ async function submitAll(runtime: Runtime, runId: string): Promise<string[]> {
   const one = async (i: number) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (i % 2 === 0) headers['idempotency-key'] = `soak-${runId}-${i}`;
-    const request = new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/mail', headers, body: { string: JSON.stringify(mailFor(i)) } });
-    const context = new InvocationContext({ functionName: 'sendMail', logHandler: (level, ...args) => level === 'error' && problems.push(args.join(' ')) });
+    const request = new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost:7071/api/mail',
+      headers,
+      body: { string: JSON.stringify(mailFor(i)) },
+    });
+    const context = new InvocationContext({
+      functionName: 'sendMail',
+      logHandler: (level, ...args) => level === 'error' && problems.push(args.join(' ')),
+    });
     for (let attempt = 1; ; attempt++) {
       const response = await sendMail(request.clone(), context);
       const body = response.jsonBody as { id?: string } | undefined;
       if (response.status === 202 && body?.id) return (ids[i] = body.id);
       // 503 means nothing was queued and the caller should send again (idempotent with a key); anything else is a bug.
-      if (response.status !== 503 || attempt >= 5) throw new Error(`intake of message ${i} answered ${response.status}: ${JSON.stringify(response.jsonBody ?? response.body)}`);
+      if (response.status !== 503 || attempt >= 5)
+        throw new Error(`intake of message ${i} answered ${response.status}: ${JSON.stringify(response.jsonBody ?? response.body)}`);
       await sleep(200 * attempt);
     }
   };
@@ -227,7 +246,8 @@ async function statusRecords(runtime: Runtime): Promise<Map<string, StatusRecord
 
 async function listIds(runtime: Runtime): Promise<string[]> {
   const ids: string[] = [];
-  for await (const entity of runtime.status.table.listEntities({ queryOptions: { select: ['PartitionKey'] } })) ids.push(entity.partitionKey!);
+  for await (const entity of runtime.status.table.listEntities({ queryOptions: { select: ['PartitionKey'] } }))
+    ids.push(entity.partitionKey!);
   return ids;
 }
 
@@ -275,14 +295,17 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     const ids = await submitAll(runtime, runId);
     const intakeMs = Date.now() - t0;
-    console.log(`  intake: ${TOTAL} accepted in ${seconds(intakeMs)} (${((TOTAL / intakeMs) * 1000).toFixed(0)}/s) through the sendMail handler`);
+    console.log(
+      `  intake: ${TOTAL} accepted in ${seconds(intakeMs)} (${((TOTAL / intakeMs) * 1000).toFixed(0)}/s) through the sendMail handler`,
+    );
 
     // Until every status record is final.
     let lastProgress = Date.now();
     let counts = await statusCounts(runtime);
     while ((counts.sent ?? 0) + (counts.failed ?? 0) < TOTAL) {
       if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`not all final after ${seconds(TIMEOUT_MS)}: ${JSON.stringify(counts)}`);
-      if (workers.some((w) => w.child.exitCode !== null)) throw new Error(`a worker exited: ${workers.map((w) => `${w.name}=${w.child.exitCode}`).join(' ')}`);
+      if (workers.some((w) => w.child.exitCode !== null))
+        throw new Error(`a worker exited: ${workers.map((w) => `${w.name}=${w.child.exitCode}`).join(' ')}`);
       if (Date.now() - lastProgress >= 15_000) {
         lastProgress = Date.now();
         console.log(`  ${seconds(Date.now() - t0).padStart(7)}: ${JSON.stringify(counts)}, server received ${stack.smtp.messages.length}`);
@@ -346,7 +369,9 @@ async function verify(o: Outcome): Promise<number> {
   // Status records.
   const records = await statusRecords(runtime);
   const notSent = o.ids.filter((id) => records.get(id)?.status !== 'sent');
-  const wrongMessageId = o.ids.filter((id) => records.get(id)?.status === 'sent' && records.get(id)?.smtpMessageId !== `<${id}@contoso.example>`);
+  const wrongMessageId = o.ids.filter(
+    (id) => records.get(id)?.status === 'sent' && records.get(id)?.smtpMessageId !== `<${id}@contoso.example>`,
+  );
   const attempts = [...records.values()].reduce((sum, r) => sum + r.attempts, 0);
   const retried = [...records.values()].filter((r) => r.attempts > 1).length;
 
@@ -362,13 +387,26 @@ async function verify(o: Outcome): Promise<number> {
   const sendMs = o.lastReceived - o.t0;
 
   out(`SOAK REPORT  ${new Date().toISOString()}`);
-  out(`  setup        ${TOTAL} messages, ${MAILBOXES.length} mailboxes, ${o.workers.length} worker processes, auth ${MODE}, cap ${CAP} connections and ${RATE}/min per mailbox`);
-  out(`  duration     intake ${seconds(o.intakeMs)}, last message at the server after ${seconds(sendMs)}, all records final after ${seconds(o.finalMs)}`);
-  out(`  throughput   ${((TOTAL / sendMs) * 60_000).toFixed(0)} messages/min averaged over the run, all mailboxes (limit: ${RATE} per mailbox in any sliding 60 s)`);
-  out(`  faults       ${faultTotal} injected (${((faultTotal / TOTAL) * 100).toFixed(1)} % of messages): ${Object.entries(faults).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  out(
+    `  setup        ${TOTAL} messages, ${MAILBOXES.length} mailboxes, ${o.workers.length} worker processes, auth ${MODE}, cap ${CAP} connections and ${RATE}/min per mailbox`,
+  );
+  out(
+    `  duration     intake ${seconds(o.intakeMs)}, last message at the server after ${seconds(sendMs)}, all records final after ${seconds(o.finalMs)}`,
+  );
+  out(
+    `  throughput   ${((TOTAL / sendMs) * 60_000).toFixed(0)} messages/min averaged over the run, all mailboxes (limit: ${RATE} per mailbox in any sliding 60 s)`,
+  );
+  out(
+    `  faults       ${faultTotal} injected (${((faultTotal / TOTAL) * 100).toFixed(1)} % of messages): ${Object.entries(faults)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
   out(`  smtp         ${stack.smtp.messages.length} messages received over ${connections} authenticated connections`);
   out(`  attempts     ${attempts} SMTP attempts recorded for ${records.size} messages; ${retried} messages needed more than one`);
-  out(`  workers      ${o.workers.map((w) => `${w.name}: sent ${w.counts.sent}, rate-limit deferrals ${w.counts.rateDeferred}, slot deferrals ${w.counts.slotDeferred}, retry deferrals ${w.counts.retryDeferred}, invocation retries ${w.counts.invocationRetries}, error lines ${w.counts.errors}`).join('\n               ')}`);
+  out(
+    `  workers      ${o.workers.map((w) => `${w.name}: sent ${w.counts.sent}, rate-limit deferrals ${w.counts.rateDeferred}, slot deferrals ${w.counts.slotDeferred}, retry deferrals ${w.counts.retryDeferred}, invocation retries ${w.counts.invocationRetries}, error lines ${w.counts.errors}`).join('\n               ')}`,
+  );
   out();
   out(`  per mailbox                 received   max connections (cap ${CAP})   max in any 60 s (limit ${RATE})`);
   for (const mailbox of MAILBOXES) {
@@ -376,18 +414,51 @@ async function verify(o: Outcome): Promise<number> {
     const perMinute = maxInSlidingWindow(stats.messageTimes);
     const c = check(stats.maxConnections <= CAP, `${mailbox}: ${stats.maxConnections} concurrent connections > ${CAP}`);
     const r = check(perMinute <= RATE, `${mailbox}: ${perMinute} messages within 60 s > ${RATE}`);
-    out(`  ${mailbox.padEnd(26)} ${String(stats.messageTimes.length).padStart(8)}   ${String(stats.maxConnections).padStart(3)} ${c.padEnd(24)} ${String(perMinute).padStart(5)} ${r}`);
+    out(
+      `  ${mailbox.padEnd(26)} ${String(stats.messageTimes.length).padStart(8)}   ${String(stats.maxConnections).padStart(3)} ${c.padEnd(24)} ${String(perMinute).padStart(5)} ${r}`,
+    );
   }
   out();
   out(`  checks`);
-  out(`    every message at the server exactly once   missing ${missing.length}, duplicates ${duplicates.length}, unexpected ${unexpected.length}  ${check(missing.length === 0 && duplicates.length === 0 && unexpected.length === 0, `exactly once: missing ${missing.slice(0, 5).join(' ')} duplicates ${duplicates.slice(0, 5).map(([id, n]) => `${id}×${n}`).join(' ')} unexpected ${unexpected.slice(0, 5).join(' ')}`)}`);
-  out(`    sent by the mailbox of its From            wrong ${wrongSender.length}  ${check(wrongSender.length === 0, `${wrongSender.length} messages sent by another mailbox`)}`);
-  out(`    every status record "sent"                 ${o.ids.length - notSent.length}/${o.ids.length}  ${check(notSent.length === 0, `not sent: ${notSent.slice(0, 5).map((id) => `${id}=${records.get(id)?.status}/${records.get(id)?.errorCategory}`).join(' ')}`)}`);
-  out(`    status smtpMessageId matches               wrong ${wrongMessageId.length}  ${check(wrongMessageId.length === 0, `smtpMessageId wrong for ${wrongMessageId.slice(0, 5).join(' ')}`)}`);
-  out(`    outbox queue empty                         ${outboxLeft}  ${check(outboxLeft === 0, `${outboxLeft} messages left in the outbox queue`)}`);
-  out(`    poison queue empty                         ${poisonLeft}  ${check(poisonLeft === 0, `${poisonLeft} messages in the poison queue`)}`);
-  out(`    ${`no payload blobs left (${Math.ceil(TOTAL / LARGE_EVERY)} used)`.padEnd(43)}${payloadsLeft}  ${check(payloadsLeft === 0, `${payloadsLeft} payload blobs left`)}`);
-  out(`    workers exited cleanly                     ${o.workers.map((w) => w.child.exitCode).join(', ')}  ${check(o.workers.every((w) => w.child.exitCode === 0), 'a worker did not exit with 0')}`);
+  out(
+    `    every message at the server exactly once   missing ${missing.length}, duplicates ${duplicates.length}, unexpected ${unexpected.length}  ${check(
+      missing.length === 0 && duplicates.length === 0 && unexpected.length === 0,
+      `exactly once: missing ${missing.slice(0, 5).join(' ')} duplicates ${duplicates
+        .slice(0, 5)
+        .map(([id, n]) => `${id}×${n}`)
+        .join(' ')} unexpected ${unexpected.slice(0, 5).join(' ')}`,
+    )}`,
+  );
+  out(
+    `    sent by the mailbox of its From            wrong ${wrongSender.length}  ${check(wrongSender.length === 0, `${wrongSender.length} messages sent by another mailbox`)}`,
+  );
+  out(
+    `    every status record "sent"                 ${o.ids.length - notSent.length}/${o.ids.length}  ${check(
+      notSent.length === 0,
+      `not sent: ${notSent
+        .slice(0, 5)
+        .map((id) => `${id}=${records.get(id)?.status}/${records.get(id)?.errorCategory}`)
+        .join(' ')}`,
+    )}`,
+  );
+  out(
+    `    status smtpMessageId matches               wrong ${wrongMessageId.length}  ${check(wrongMessageId.length === 0, `smtpMessageId wrong for ${wrongMessageId.slice(0, 5).join(' ')}`)}`,
+  );
+  out(
+    `    outbox queue empty                         ${outboxLeft}  ${check(outboxLeft === 0, `${outboxLeft} messages left in the outbox queue`)}`,
+  );
+  out(
+    `    poison queue empty                         ${poisonLeft}  ${check(poisonLeft === 0, `${poisonLeft} messages in the poison queue`)}`,
+  );
+  out(
+    `    ${`no payload blobs left (${Math.ceil(TOTAL / LARGE_EVERY)} used)`.padEnd(43)}${payloadsLeft}  ${check(payloadsLeft === 0, `${payloadsLeft} payload blobs left`)}`,
+  );
+  out(
+    `    workers exited cleanly                     ${o.workers.map((w) => w.child.exitCode).join(', ')}  ${check(
+      o.workers.every((w) => w.child.exitCode === 0),
+      'a worker did not exit with 0',
+    )}`,
+  );
   // The run tests the limiter only if more was asked of a mailbox than its limit allows and the server saw traffic
   // near the limit (the exact peak varies from run to run). The limiter mostly says "wait" by pacing sends in the
   // worker rather than deferring them, so what was asked is measured at intake: messages accepted per mailbox and
@@ -396,7 +467,10 @@ async function verify(o: Outcome): Promise<number> {
   const askedPerMinute = TOTAL / MAILBOXES.length / (o.intakeMs / 60_000);
   const nearLimit = MAILBOXES.some((m) => maxInSlidingWindow(stack.smtp.mailbox(m).messageTimes) >= RATE * 0.8);
   const engaged = (rateDeferrals > 0 || askedPerMinute > RATE) && nearLimit;
-  out(`    limiter engaged (${askedPerMinute.toFixed(0)}/min asked, ${rateDeferrals} deferrals, peak ≥ 80 %)`.padEnd(47) + ` ${check(engaged || TOTAL / MAILBOXES.length < RATE, 'the rate limiter never came near its limit: the run did not test it')}`);
+  out(
+    `    limiter engaged (${askedPerMinute.toFixed(0)}/min asked, ${rateDeferrals} deferrals, peak ≥ 80 %)`.padEnd(47) +
+      ` ${check(engaged || TOTAL / MAILBOXES.length < RATE, 'the rate limiter never came near its limit: the run did not test it')}`,
+  );
   out();
   out(violations.length === 0 ? 'RESULT: PASS' : `RESULT: FAIL (${violations.length})\n  - ${violations.join('\n  - ')}`);
   for (const w of o.workers) if (w.errorTail.length) out(`  last error lines of ${w.name}:\n    ${w.errorTail.join('\n    ')}`);

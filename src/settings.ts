@@ -133,7 +133,8 @@ export const settingsSchema = z.object({
     description: 'SMTP port; the connection starts plain and upgrades with STARTTLS, which is required.',
   }),
   MAIL_SMTP_TLS_SERVERNAME: doc(text().optional(), {
-    description: "Name the SMTP server's certificate is checked against (and sent as SNI) when `MAIL_SMTP_HOST` is an IP address or an alias. Default: `MAIL_SMTP_HOST`.",
+    description:
+      "Name the SMTP server's certificate is checked against (and sent as SNI) when `MAIL_SMTP_HOST` is an IP address or an alias. Default: `MAIL_SMTP_HOST`.",
   }),
   MAIL_SMTP_TLS_MIN_VERSION: doc(oneOf(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'), { description: '`TLSv1.2` or `TLSv1.3`.' }),
   MAIL_ALLOWED_SENDERS: doc(senderList(), {

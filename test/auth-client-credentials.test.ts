@@ -27,10 +27,13 @@ test('renewal: 5 minutes before expiry for ordinary tokens, halfway for short on
   let clock = 0;
   let fetched = 0;
   const lifetimeMs = 120_000;
-  const source = cachedTokenSource(() => {
-    fetched++;
-    return Promise.resolve({ token: `t${fetched}`, expiresOn: clock + lifetimeMs });
-  }, () => clock);
+  const source = cachedTokenSource(
+    () => {
+      fetched++;
+      return Promise.resolve({ token: `t${fetched}`, expiresOn: clock + lifetimeMs });
+    },
+    () => clock,
+  );
   for (let message = 0; message < 360; message++, clock += 1_000) {
     const token = await source.getToken();
     assert.ok(token.expiresOn - clock >= lifetimeMs / 2, 'never a token in the second half of its life');

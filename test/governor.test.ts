@@ -79,7 +79,9 @@ describe('connection slots', () => {
       }),
     );
     const calls = instances.reduce((sum, i) => sum + i.calls(), 0);
-    t.diagnostic(`max held ${maxHeld}/${N}; ${acquired} acquisitions in ${latencies.length} tryAcquire calls; ${(calls / latencies.length).toFixed(2)} storage calls per tryAcquire (incl. releases); mean tryAcquire ${mean(latencies).toFixed(1)} ms`);
+    t.diagnostic(
+      `max held ${maxHeld}/${N}; ${acquired} acquisitions in ${latencies.length} tryAcquire calls; ${(calls / latencies.length).toFixed(2)} storage calls per tryAcquire (incl. releases); mean tryAcquire ${mean(latencies).toFixed(1)} ms`,
+    );
     assert.equal(maxHeld, N, 'contention should fill every slot');
     assert.ok(acquired >= 60, `only ${acquired} acquisitions`);
     assert.equal((await acquireAll(slots[0], mailbox)).length, N, 'all slots free after the run');
@@ -105,18 +107,29 @@ describe('connection slots', () => {
     const taken = await slotsB.tryAcquire('release@contoso.com');
     const ms = performance.now() - started;
     assert.equal(taken?.index, given.index);
-    t.diagnostic(`first use of 3 slots (blobs created): ${firstUse.calls} calls, ${firstUse.ms.toFixed(1)} ms; acquire of an existing slot: ${b.calls() - callsBefore} calls (1 per slot tried), ${ms.toFixed(1)} ms`);
+    t.diagnostic(
+      `first use of 3 slots (blobs created): ${firstUse.calls} calls, ${firstUse.ms.toFixed(1)} ms; acquire of an existing slot: ${b.calls() - callsBefore} calls (1 per slot tried), ${ms.toFixed(1)} ms`,
+    );
     await Promise.all([taken, ...held].map((s) => s.release()));
   });
 
   test('a slot whose lease was broken is marked lost, and releasing it leaves the new holder alone', async () => {
     const mailbox = 'broken@contoso.com';
-    const a = createConnectionSlots({ container: instance().container, slotsPerMailbox: 1, leaseSeconds: 15, renewEveryMs: 100, log: silent });
+    const a = createConnectionSlots({
+      container: instance().container,
+      slotsPerMailbox: 1,
+      leaseSeconds: 15,
+      renewEveryMs: 100,
+      log: silent,
+    });
     const b = createConnectionSlots({ container: instance().container, slotsPerMailbox: 1, log: silent });
     const slot = (await a.tryAcquire(mailbox))!;
     await sleep(250);
     assert.equal(slot.lost, false, 'renewals succeed while the lease is held');
-    await instance().container.getBlobClient(`${mailboxFolder(mailbox)}/slot-0`).getBlobLeaseClient().breakLease(0);
+    await instance()
+      .container.getBlobClient(`${mailboxFolder(mailbox)}/slot-0`)
+      .getBlobLeaseClient()
+      .breakLease(0);
     for (let i = 0; i < 20 && !slot.lost; i++) await sleep(50);
     assert.equal(slot.lost, true);
     const other = await b.tryAcquire(mailbox);
@@ -142,7 +155,10 @@ describe('connection slots', () => {
           console.log(JSON.stringify(held));
           setInterval(() => {}, 1000);
         })();`;
-      const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, CONTAINER_URL: containerUrl, ACCOUNT_KEY: AZURITE_ACCOUNT_KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['-e', script], {
+        env: { ...process.env, CONTAINER_URL: containerUrl, ACCOUNT_KEY: AZURITE_ACCOUNT_KEY },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       try {
         const [line] = (await once(child.stdout, 'data')) as [Buffer];
         const heldAt = Date.now();
@@ -191,7 +207,11 @@ describe('connection slots', () => {
 describe('rate limiter', () => {
   const MINUTE = 60_000;
   /** A limiter of its own instance, on a clock the test moves; it records the waits instead of sleeping them. */
-  function paced(container: ContainerClient, clock: { ms: number }, options: { maxPerMinute: number; maxInFlight: number; maxWaitMs?: number }) {
+  function paced(
+    container: ContainerClient,
+    clock: { ms: number },
+    options: { maxPerMinute: number; maxInFlight: number; maxWaitMs?: number },
+  ) {
     const waits: number[] = [];
     const limiter = createRateLimiter({ container, ...options, now: () => clock.ms, sleep: (ms) => (waits.push(ms), Promise.resolve()) });
     return { limiter, waits };
@@ -207,9 +227,16 @@ describe('rate limiter', () => {
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => limiters[i % 3].limiter.tryReserve(mailbox)));
     const calls = instances.reduce((sum, i) => sum + i.calls(), 0);
     t.diagnostic(`40 concurrent: ${turnsOf(results).length} admitted; ${(calls / 40).toFixed(2)} storage calls per tryReserve`);
-    assert.deepEqual(turnsOf(results), [0, 1, 2, 3, 4, 5].map((k) => clock.ms + k * 6_000));
+    assert.deepEqual(
+      turnsOf(results),
+      [0, 1, 2, 3, 4, 5].map((k) => clock.ms + k * 6_000),
+    );
     for (const r of results) if (!r.ok) assert.equal(r.retryAfterMs, 6_000, 'the next turn is 36 s ahead, 6 s beyond maxWait');
-    assert.deepEqual(limiters.flatMap((l) => l.waits).sort((a, b) => a - b), [1, 2, 3, 4, 5].map((k) => k * 6_000), 'each waits for its turn; the first need not');
+    assert.deepEqual(
+      limiters.flatMap((l) => l.waits).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5].map((k) => k * 6_000),
+      'each waits for its turn; the first need not',
+    );
   });
 
   test('instances reserving as the clock moves on: never more than maxPerMinute − maxInFlight turns in any minute', async () => {
@@ -217,7 +244,9 @@ describe('rate limiter', () => {
     const clock = { ms: 5_000_000 };
     const [N, C] = [20, 3];
     const interval = MINUTE / (N - C);
-    const limiters = [instance(), instance(), instance()].map(({ container }) => paced(container, clock, { maxPerMinute: N, maxInFlight: C, maxWaitMs: 10_000 }));
+    const limiters = [instance(), instance(), instance()].map(({ container }) =>
+      paced(container, clock, { maxPerMinute: N, maxInFlight: C, maxWaitMs: 10_000 }),
+    );
     const turns: number[] = [];
     await Promise.all(
       limiters.map(async ({ limiter }) => {
@@ -234,8 +263,10 @@ describe('rate limiter', () => {
     );
     turns.sort((a, b) => a - b);
     assert.ok(turns.length > 20, `only ${turns.length} turns`);
-    for (let i = 1; i < turns.length; i++) assert.ok(turns[i] - turns[i - 1] >= interval - 1e-6, `turns ${i - 1} and ${i} are ${turns[i] - turns[i - 1]} ms apart`);
-    for (let i = N - C; i < turns.length; i++) assert.ok(turns[i] - turns[i - (N - C)] >= MINUTE - 1e-6, 'at most N − C turns within any minute');
+    for (let i = 1; i < turns.length; i++)
+      assert.ok(turns[i] - turns[i - 1] >= interval - 1e-6, `turns ${i - 1} and ${i} are ${turns[i] - turns[i - 1]} ms apart`);
+    for (let i = N - C; i < turns.length; i++)
+      assert.ok(turns[i] - turns[i - (N - C)] >= MINUTE - 1e-6, 'at most N − C turns within any minute');
   });
 
   for (const maxPerMinute of [30, 10_000]) {
@@ -266,8 +297,12 @@ describe('rate limiter', () => {
       before = a.calls();
       assert.ok((await limiter.tryReserve(mailbox)).ok);
       const afterOther = a.calls() - before;
-      const pace = await instance().container.getBlobClient(`${mailboxFolder(mailbox)}/rate`).downloadToBuffer();
-      t.diagnostic(`${maxPerMinute}/min: ${perTurn} calls per turn, ${afterOther} after another instance's turn; the pace blob is ${pace.length} bytes`);
+      const pace = await instance()
+        .container.getBlobClient(`${mailboxFolder(mailbox)}/rate`)
+        .downloadToBuffer();
+      t.diagnostic(
+        `${maxPerMinute}/min: ${perTurn} calls per turn, ${afterOther} after another instance's turn; the pace blob is ${pace.length} bytes`,
+      );
       assert.equal(perTurn, 1);
       assert.equal(afterOther, 3, 'the write fails on the etag, then read and write');
       assert.ok(pace.length < 40, pace.toString());
@@ -311,7 +346,9 @@ describe('rate limiter', () => {
     const clock = { ms: 20_000_000 };
     const t0 = clock.ms;
     // 5 a minute with 3 connections: a turn every 30 s.
-    const [a, b] = [instance(), instance()].map(({ container }) => paced(container, clock, { maxPerMinute: 5, maxInFlight: 3, maxWaitMs: 10_000 }));
+    const [a, b] = [instance(), instance()].map(({ container }) =>
+      paced(container, clock, { maxPerMinute: 5, maxInFlight: 3, maxWaitMs: 10_000 }),
+    );
     assert.deepEqual(await a.limiter.tryReserve(mailbox), { ok: true, turnAt: t0 });
     assert.deepEqual(await b.limiter.tryReserve(mailbox), { ok: false, retryAfterMs: 20_000 });
     clock.ms = t0 + 20_000;

@@ -53,9 +53,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     });
     children.push(child);
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    for (const deadline = Date.now() + 60_000; !output.includes('Press Ctrl+C') && Date.now() < deadline; ) {
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    for (const deadline = Date.now() + 60_000; !output.includes('Press Ctrl+C') && Date.now() < deadline;) {
       assert.equal(child.exitCode, null, output);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -65,7 +65,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;
-    for (const deadline = Date.now() + 15_000; started.some(alive) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    for (const deadline = Date.now() + 15_000; started.some(alive) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(started.filter(alive), [], 'every process the wrapper started is gone');
   });
 }
@@ -79,11 +79,15 @@ test('a CA the user already trusts (NODE_EXTRA_CA_CERTS) stays trusted beside th
   const script = join(temp, 'fetch.mjs');
   writeFileSync(script, `const r = await fetch('https://localhost:${port}/'); console.log(await r.text());`);
   try {
-    const child = spawn(process.execPath, [WRAPPER, script], { cwd: ROOT, env: { ...process.env, NODE_EXTRA_CA_CERTS: userCa.caPath }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WRAPPER, script], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: userCa.caPath },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));
     assert.equal(code, 0, output);
     assert.match(output, /trusted/);
@@ -93,15 +97,23 @@ test('a CA the user already trusts (NODE_EXTRA_CA_CERTS) stays trusted beside th
 });
 
 test('MAIL_SMTP_TLS_SERVERNAME: the certificate is checked against that name, not the address dialled', { timeout: 60_000 }, async () => {
-  const right = await startHarness({ mode: 'clientSecret', settings: { MAIL_SMTP_HOST: '127.0.0.1', MAIL_SMTP_TLS_SERVERNAME: 'localhost' } });
+  const right = await startHarness({
+    mode: 'clientSecret',
+    settings: { MAIL_SMTP_HOST: '127.0.0.1', MAIL_SMTP_TLS_SERVERNAME: 'localhost' },
+  });
   harnesses.push(right);
   const sent = await right.post({ to: 'sni@example.com', subject: 'servername', text: 'x' });
   assert.equal((await right.waitForFinal(sent.json.id)).status, 'sent');
 
-  const wrong = await startHarness({ mode: 'clientSecret', settings: { MAIL_SMTP_HOST: '127.0.0.1', MAIL_SMTP_TLS_SERVERNAME: 'smtp.wrong.example' } });
+  const wrong = await startHarness({
+    mode: 'clientSecret',
+    settings: { MAIL_SMTP_HOST: '127.0.0.1', MAIL_SMTP_TLS_SERVERNAME: 'smtp.wrong.example' },
+  });
   harnesses.push(wrong);
   const refused = await wrong.post({ to: 'sni@example.com', subject: 'servername', text: 'x' });
-  const record = await wrong.waitForFinal(refused.json.id, 30_000).catch(async () => (await wrong.runtime.status.get(refused.json.id))!.record);
+  const record = await wrong
+    .waitForFinal(refused.json.id, 30_000)
+    .catch(async () => (await wrong.runtime.status.get(refused.json.id))!.record);
   assert.notEqual(record.status, 'sent', 'a certificate for another name is not accepted');
   assert.equal(wrong.stack.smtp.messages.length, 0);
 });

@@ -43,7 +43,9 @@ async function apply(changes: transition.Changes): Promise<StatusRecord> {
 
 test('one list of states: the store type, the status view and the JSON Schema the API description is made of', () => {
   assert.deepEqual(statusViewSchema.shape.status.options, [...MAIL_STATES]);
-  const { $defs } = z.toJSONSchema(statusViewSchema, { io: 'input' }) as unknown as { $defs: { MailStatus: { properties: { status: { enum: string[] } } } } };
+  const { $defs } = z.toJSONSchema(statusViewSchema, { io: 'input' }) as unknown as {
+    $defs: { MailStatus: { properties: { status: { enum: string[] } } } };
+  };
   assert.deepEqual($defs.MailStatus.properties.status.enum, [...MAIL_STATES]);
 });
 
@@ -61,9 +63,24 @@ test('defer: the next attempt on file, the claim gone, the attempts kept unless 
 });
 
 const finals: Array<[string, transition.Changes, string | undefined, RegExp | undefined]> = [
-  ['sent', transition.sent({ smtpMessageId: '<m-1@contoso.example>', accepted: ['a@example.com'], rejected: [], ...transition.replyOf('250 OK') }), undefined, undefined],
-  ['sent, some rejected', transition.sent({ accepted: ['a@example.com'], rejected: ['b@example.com'] }), 'some-recipients-rejected', undefined],
-  ['failed', transition.fail('send-as-denied', 'grant SendAs', transition.replyOf('554 5.2.252 SendAsDenied')), 'send-as-denied', /^grant SendAs$/],
+  [
+    'sent',
+    transition.sent({ smtpMessageId: '<m-1@contoso.example>', accepted: ['a@example.com'], rejected: [], ...transition.replyOf('250 OK') }),
+    undefined,
+    undefined,
+  ],
+  [
+    'sent, some rejected',
+    transition.sent({ accepted: ['a@example.com'], rejected: ['b@example.com'] }),
+    'some-recipients-rejected',
+    undefined,
+  ],
+  [
+    'failed',
+    transition.fail('send-as-denied', 'grant SendAs', transition.replyOf('554 5.2.252 SendAsDenied')),
+    'send-as-denied',
+    /^grant SendAs$/,
+  ],
   ['poisoned', transition.poison(new Error('x'.repeat(2_000))), 'poisoned', /^Moved to the poison queue after repeated errors: x{500}$/],
   ['malformed', transition.malformed('y'.repeat(2_000)), 'malformed', /^y{1000}$/],
 ];
@@ -81,7 +98,10 @@ for (const [name, changes, category, hint] of finals) {
 
 test('enqueue failed: final, and no longer said to be queued', async () => {
   const record = await apply(transition.enqueueFailed());
-  assert.deepEqual([record.status, record.errorCategory, record.enqueuedAt, record.claimUntil], ['failed', 'enqueue-failed', undefined, undefined]);
+  assert.deepEqual(
+    [record.status, record.errorCategory, record.enqueuedAt, record.claimUntil],
+    ['failed', 'enqueue-failed', undefined, undefined],
+  );
 });
 
 test('a change that changes nothing is no write: the same version comes back, updatedAt untouched', async () => {
@@ -104,8 +124,19 @@ test('replies: the code read from the text unless given, the text cut at 1000 ch
 for (const path of ['poisoned', 'malformed'] as const) {
   test(`the status endpoint shows a ${path} message as failed (422) with no next attempt`, async () => {
     const w = fakeWorld();
-    w.status.put({ ...busy(), status: 'deferred', claimUntil: undefined, createdAt: iso(w.clock.ms), nextAttemptAt: iso(w.clock.ms + 60_000) });
-    const envelope = { version: 1, id: 'm-1', createdAt: iso(w.clock.ms), mail: { from: 'noreply@contoso.example', to: 'a@example.com', subject: 's', text: 'x' } };
+    w.status.put({
+      ...busy(),
+      status: 'deferred',
+      claimUntil: undefined,
+      createdAt: iso(w.clock.ms),
+      nextAttemptAt: iso(w.clock.ms + 60_000),
+    });
+    const envelope = {
+      version: 1,
+      id: 'm-1',
+      createdAt: iso(w.clock.ms),
+      mail: { from: 'noreply@contoso.example', to: 'a@example.com', subject: 's', text: 'x' },
+    };
     if (path === 'poisoned') {
       w.outbox.requeueError = new Error('queue gone');
       await assert.rejects(processMessage(envelope, { dequeueCount: 5, maxDequeueCount: 5 }, w.deps));
@@ -116,7 +147,9 @@ for (const path of ['poisoned', 'malformed'] as const) {
     const caller = functionKeyCaller({ allowedSenders: ['noreply@contoso.example'] });
     const authenticate = () => Promise.resolve({ ok: true as const, value: caller });
     const runtime = { config: { publicBaseUrl: 'https://mail.example' }, status: w.status, authenticate } as unknown as Runtime;
-    const response = await createGetMailStatusHandler(() => runtime)(new HttpRequest({ method: 'GET', url: 'https://mail.example/api/mail/m-1', params: { id: 'm-1' } }));
+    const response = await createGetMailStatusHandler(() => runtime)(
+      new HttpRequest({ method: 'GET', url: 'https://mail.example/api/mail/m-1', params: { id: 'm-1' } }),
+    );
     assert.equal(response.status, 422);
     const { mail } = JSON.parse(response.body as string) as { mail: Record<string, unknown> };
     assert.deepEqual([mail.status, (mail.error as { category: string }).category], ['failed', path]);

@@ -17,7 +17,13 @@ const QUOTA = '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededEx
 const AUTH = '535 5.7.3 Authentication unsuccessful';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const envelope = (w: World, extra: Record<string, unknown> = {}) => ({ version: 1, id: ID, createdAt: iso(w.clock.ms), mail: MAIL, ...extra });
+const envelope = (w: World, extra: Record<string, unknown> = {}) => ({
+  version: 1,
+  id: ID,
+  createdAt: iso(w.clock.ms),
+  mail: MAIL,
+  ...extra,
+});
 const byBlob = (w: World) => envelope(w, { mail: undefined, mailBlob: BLOB });
 const run = (w: World, item: unknown, dequeueCount = 1) => processMessage(item, { dequeueCount, maxDequeueCount: 5 }, w.deps);
 const record = (w: World) => w.status.record(ID)!;
@@ -25,7 +31,17 @@ const record = (w: World) => w.status.record(ID)!;
 /** A record as intake or an earlier attempt left it. */
 function seed(w: World, fields: Partial<StatusRecord>) {
   const at = iso(w.clock.ms);
-  w.status.put({ id: ID, status: 'queued', attempts: 0, createdAt: at, updatedAt: at, enqueuedAt: at, sender: MAIL.from, recipientCount: 2, ...fields });
+  w.status.put({
+    id: ID,
+    status: 'queued',
+    attempts: 0,
+    createdAt: at,
+    updatedAt: at,
+    enqueuedAt: at,
+    sender: MAIL.from,
+    recipientCount: 2,
+    ...fields,
+  });
 }
 
 test('malformed message: logged once, not retried; its known record fails as malformed with no next attempt', async () => {
@@ -82,7 +98,10 @@ test('claimed by another copy: back on the queue until the claim lapses, the rec
   const w = fakeWorld();
   seed(w, { status: 'sending', attempts: 1, claimUntil: iso(w.clock.ms + 30_000) });
   await run(w, envelope(w));
-  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [31_000]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [31_000],
+  );
   assert.deepEqual(w.status.updates, []);
   assert.equal(w.smtp.sent.length, 0);
 });
@@ -99,7 +118,10 @@ test('scheduled: back on the queue until sendAt, queue first, the record deferre
   const w = fakeWorld();
   const sendAt = iso(w.clock.ms + 600_000);
   await run(w, envelope(w, { mail: { ...MAIL, sendAt } }));
-  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [600_000]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [600_000],
+  );
   assert.equal(record(w).status, 'deferred');
   assert.equal(record(w).nextAttemptAt, sendAt);
   assert.equal(record(w).attempts, 0);
@@ -116,7 +138,10 @@ test('deferred and not yet due: back on the queue for the rest of the wait; due 
   const w = fakeWorld();
   seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 20_000) });
   await run(w, envelope(w));
-  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [20_000]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [20_000],
+  );
   assert.equal(w.smtp.sent.length, 0);
 
   w.clock.ms += 19_500;
@@ -129,7 +154,10 @@ test('an early copy of a deferred message: back on the queue, and no record writ
   seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 20_000) });
   w.clock.ms += 5_000;
   await run(w, envelope(w));
-  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [15_000]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [15_000],
+  );
   assert.deepEqual(w.status.updates, []);
   assert.equal(record(w).nextAttemptAt, iso(w.clock.ms + 15_000));
 });
@@ -140,7 +168,10 @@ test('a message sent at the first try: its record read once and written twice (c
   await run(w, envelope(w));
   assert.equal(record(w).status, 'sent');
   assert.equal(w.status.reads, 1);
-  assert.deepEqual(w.status.updates.map((u) => u.status), ['sending', 'sent']);
+  assert.deepEqual(
+    w.status.updates.map((u) => u.status),
+    ['sending', 'sent'],
+  );
 });
 
 test('sender not allowed: failed at once, no attempt, nothing sent', async () => {
@@ -168,7 +199,10 @@ test('sent with some recipients rejected: the record made for a direct producer 
   assert.equal(sent.smtpMessageId, '<m-1@contoso.example>');
   assert.deepEqual([sent.lastReplyCode, sent.lastReplyText], [250, '250 2.0.0 OK queued']);
   assert.equal(sent.claimUntil, undefined);
-  assert.deepEqual(w.smtp.sent.map((s) => s.mailbox), ['noreply@contoso.example']);
+  assert.deepEqual(
+    w.smtp.sent.map((s) => s.mailbox),
+    ['noreply@contoso.example'],
+  );
 });
 
 test('sent from a payload blob after an earlier failure: the blob removed, the old error cleared', async () => {
@@ -198,15 +232,24 @@ test('temporary failure: deferred by the backoff of its attempt count, each atte
   const w = fakeWorld();
   w.smtp.script.push(smtpError(BUSY), smtpError(BUSY));
   await run(w, envelope(w));
-  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [10_000]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [10_000],
+  );
   const deferred = record(w);
-  assert.deepEqual([deferred.status, deferred.attempts, deferred.errorCategory, deferred.lastReplyCode], ['deferred', 1, 'temporary-restriction', 451]);
+  assert.deepEqual(
+    [deferred.status, deferred.attempts, deferred.errorCategory, deferred.lastReplyCode],
+    ['deferred', 1, 'temporary-restriction', 451],
+  );
   assert.equal(deferred.nextAttemptAt, iso(w.clock.ms + 10_000));
   assert.equal(deferred.claimUntil, undefined);
 
   w.clock.ms += 10_000;
   await run(w, w.outbox.requeued[0].envelope);
-  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [10_000, 20_000]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [10_000, 20_000],
+  );
   assert.equal(record(w).attempts, 2);
 });
 
@@ -227,7 +270,10 @@ test('quota reply: deferred for the quota wait, the attempt given back', async (
   seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms) });
   w.smtp.script.push(smtpError(QUOTA));
   await run(w, envelope(w));
-  assert.deepEqual(w.outbox.requeued.map((r) => r.delayMs), [3_600_000]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [3_600_000],
+  );
   assert.deepEqual([record(w).status, record(w).attempts, record(w).errorCategory], ['deferred', 1, 'daily-quota']);
 });
 

@@ -42,7 +42,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<IntakeResult> {
   const mediaType = input.contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
-    return { status: 415, title: 'Unsupported media type', detail: `Send the mail request as application/json (got ${mediaType || 'no Content-Type'}).` };
+    return {
+      status: 415,
+      title: 'Unsupported media type',
+      detail: `Send the mail request as application/json (got ${mediaType || 'no Content-Type'}).`,
+    };
   }
   const limit = maxRequestBytes(deps.config.maxMessageBytes);
   if (input.body.length > limit) {
@@ -56,7 +60,12 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
   try {
     json = JSON.parse(input.body.toString('utf8'));
   } catch (error) {
-    return { status: 400, title: 'Invalid JSON', detail: `The body is not valid JSON: ${(error as Error).message}`, errors: [{ field: '(body)', detail: 'not valid JSON' }] };
+    return {
+      status: 400,
+      title: 'Invalid JSON',
+      detail: `The body is not valid JSON: ${(error as Error).message}`,
+      errors: [{ field: '(body)', detail: 'not valid JSON' }],
+    };
   }
   const parsed = parseMailRequest(json);
   if (!parsed.ok) return invalid(parsed.errors);
@@ -67,7 +76,11 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
 
   const size = messageBytes(mail);
   if (size > deps.config.maxMessageBytes) {
-    return { status: 413, title: 'Message too large', detail: `Subject, headers, bodies and attachments come to ${size} bytes; the limit is ${deps.config.maxMessageBytes}.` };
+    return {
+      status: 413,
+      title: 'Message too large',
+      detail: `Subject, headers, bodies and attachments come to ${size} bytes; the limit is ${deps.config.maxMessageBytes}.`,
+    };
   }
   const now = deps.now?.() ?? new Date();
   const caller = input.caller.caller.name;
@@ -110,7 +123,14 @@ function messageIdFor(key: string | undefined, caller: string): string {
  * once the queue has it. Without a key the id is new and no repeat can ask: the record says queued from the start,
  * one write less, and a failed enqueue closes it.
  */
-async function enqueueOnce(mail: MailRequest, id: string, key: string | undefined, caller: string, deps: IntakeDeps, now: Date): Promise<IntakeResult> {
+async function enqueueOnce(
+  mail: MailRequest,
+  id: string,
+  key: string | undefined,
+  caller: string,
+  deps: IntakeDeps,
+  now: Date,
+): Promise<IntakeResult> {
   const mailJson = JSON.stringify(mail);
   const requestHash = mailFingerprint(mail);
   const envelope = newEnvelope(mail, id, now);
@@ -134,7 +154,12 @@ async function enqueueOnce(mail: MailRequest, id: string, key: string | undefine
     if (!(error instanceof StatusConflictError)) throw error;
     const existing = (await deps.status.get(id))!;
     if (existing.record.requestHash !== requestHash) {
-      return { status: 422, title: 'Idempotency key reused', detail: 'This Idempotency-Key was used for a different request; use a new key for a new mail.', errors: [{ field: 'Idempotency-Key', detail: 'already used for a different request' }] };
+      return {
+        status: 422,
+        title: 'Idempotency key reused',
+        detail: 'This Idempotency-Key was used for a different request; use a new key for a new mail.',
+        errors: [{ field: 'Idempotency-Key', detail: 'already used for a different request' }],
+      };
     }
     // Queued before: answer as before. Not confirmed queued (a failure between record and queue): queue it now;
     // the worker's status check makes a second copy harmless.

@@ -92,7 +92,11 @@ export function memoryOutbox(payloads: Record<string, string> = {}) {
 
 /** A reply as nodemailer reports it when the server refuses a command. */
 export function smtpError(reply: string): Error {
-  return Object.assign(new Error(`Message failed: ${reply}`), { code: 'EMESSAGE', response: reply, responseCode: Number(reply.slice(0, 3)) });
+  return Object.assign(new Error(`Message failed: ${reply}`), {
+    code: 'EMESSAGE',
+    response: reply,
+    responseCode: Number(reply.slice(0, 3)),
+  });
 }
 
 export function scriptedSmtp() {
@@ -127,11 +131,20 @@ export function fakeTokens() {
 
 export function memoryLog() {
   const lines: string[] = [];
-  const keep = (level: string) => (...args: unknown[]) => void lines.push(`${level} ${args.join(' ')}`);
+  const keep =
+    (level: string) =>
+    (...args: unknown[]) =>
+      void lines.push(`${level} ${args.join(' ')}`);
   return { lines, log: keep('log'), warn: keep('warn'), error: keep('error') };
 }
 
-export const TEST_POLICY: DeliveryPolicy = { maxAttempts: 3, claimMs: 60_000, backoffMs: (attempts) => attempts * 10_000, quotaDeferMs: 3_600_000, maxAgeMs: 48 * 3_600_000 };
+export const TEST_POLICY: DeliveryPolicy = {
+  maxAttempts: 3,
+  claimMs: 60_000,
+  backoffMs: (attempts) => attempts * 10_000,
+  quotaDeferMs: 3_600_000,
+  maxAgeMs: 48 * 3_600_000,
+};
 
 /** A worker's dependencies, all in memory, at a clock that only moves when a test moves it. */
 export function fakeWorld(payloads?: Record<string, string>) {
@@ -144,6 +157,11 @@ export function fakeWorld(payloads?: Record<string, string>) {
     tokens: fakeTokens(),
     log: memoryLog(),
   };
-  const deps: WorkerDeps = { ...world, allowedSenders: ['noreply@contoso.example', '@contoso.example'], policy: TEST_POLICY, now: () => clock.ms };
+  const deps: WorkerDeps = {
+    ...world,
+    allowedSenders: ['noreply@contoso.example', '@contoso.example'],
+    policy: TEST_POLICY,
+    now: () => clock.ms,
+  };
   return { ...world, deps };
 }
