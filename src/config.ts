@@ -71,6 +71,12 @@ export function loadConfig(env: Env = process.env): MailConfig {
   const sender = settings.MAIL_DEFAULT_SENDER;
   if (sender && !isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS))
     problems.push(`MAIL_DEFAULT_SENDER: "${sender}" is not in MAIL_ALLOWED_SENDERS`);
+  // The governor paces turns at one per minute ÷ (limit − connections): the limit must leave room beyond them.
+  if (settings.MAIL_MAX_MESSAGES_PER_MINUTE <= settings.MAIL_MAX_CONNECTIONS_PER_MAILBOX) {
+    problems.push(
+      `MAIL_MAX_MESSAGES_PER_MINUTE: ${settings.MAIL_MAX_MESSAGES_PER_MINUTE} must be more than MAIL_MAX_CONNECTIONS_PER_MAILBOX (${settings.MAIL_MAX_CONNECTIONS_PER_MAILBOX})`,
+    );
+  }
   const publicBaseUrl = readPublicBaseUrl(settings.MAIL_PUBLIC_BASE_URL, settings.WEBSITE_HOSTNAME, problems);
   const api = readApi(settings, problems);
   const hooks = readHooks(settings, problems);
@@ -134,6 +140,7 @@ function readHooks(settings: Settings, problems: string[]): HookConfig {
     if (!signed.some((h) => h.template === name))
       problems.push(`MAIL_HOOK_SECRETS: "${name.slice(0, 64)}" is not a template in MAIL_HOOKS`);
   }
+
   return {
     templateContainer: settings.MAIL_TEMPLATE_CONTAINER,
     cacheSeconds: settings.MAIL_TEMPLATE_CACHE_SECONDS,
