@@ -2,17 +2,10 @@
 // A caller is recognised by a key (its SHA-256 in the policy, never the key itself) or by a Microsoft Entra
 // access token (its app id, or an app role it holds).
 import { z } from 'zod';
+import { senderEntrySchema, domainSchema } from '../mail/senders';
 import { emailAddressSchema } from '../mail/mail-request';
 
 export const SEND_ROLE = 'Mail.Send';
-
-const senderEntry = z.union([
-  emailAddressSchema,
-  z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' }),
-]);
-const domain = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, {
-  message: 'a domain such as contoso.com',
-});
 
 export const callerSchema = z
   .object({
@@ -27,10 +20,10 @@ export const callerSchema = z
       .transform((id) => id.toLowerCase())
       .optional(),
     entraRole: z.string().min(1).max(120).optional(),
-    senders: z.array(senderEntry.transform((s) => s.toLowerCase())).min(1),
+    senders: z.array(senderEntrySchema.transform((s) => s.toLowerCase())).min(1),
     defaultSender: emailAddressSchema.transform((s) => s.toLowerCase()).optional(),
     recipientDomains: z
-      .array(domain.transform((d) => d.toLowerCase()))
+      .array(domainSchema.transform((d) => d.toLowerCase()))
       .min(1)
       .optional(),
     dailyQuota: z.int().min(1).max(10_000_000).optional(),

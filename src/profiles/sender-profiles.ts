@@ -6,8 +6,7 @@ import { z } from 'zod';
 import { AUTH_MODES } from '../identity/auth-mode';
 import type { TokenSourceOptions } from '../identity/token-source';
 import type { SmtpOptions } from '../smtp/smtp-sender';
-import { emailAddressSchema } from '../mail/mail-request';
-import { isAllowedSender } from '../mail/senders';
+import { isAllowedSender, senderEntrySchema } from '../mail/senders';
 
 export const DEFAULT_PROFILE = 'default';
 
@@ -15,10 +14,6 @@ export const DEFAULT_PROFILE = 'default';
 const settingName = z
   .string()
   .regex(/^MAIL_[A-Z0-9_]{1,100}$/, { message: 'the name of an app setting such as MAIL_FABRIKAM_CLIENT_SECRET' });
-const senderEntry = z.union([
-  emailAddressSchema,
-  z.string().regex(/^@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/, { message: 'a mailbox or an @domain' }),
-]);
 
 export const senderProfileSchema = z
   .object({
@@ -26,7 +21,7 @@ export const senderProfileSchema = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: '1-64 letters, digits, dot, dash or underscore' })
       .refine((name) => name !== DEFAULT_PROFILE, { message: `"${DEFAULT_PROFILE}" is the profile of the MAIL_* settings` }),
-    senders: z.array(senderEntry.transform((s) => s.toLowerCase())).min(1),
+    senders: z.array(senderEntrySchema.transform((s) => s.toLowerCase())).min(1),
     authMode: z.enum(AUTH_MODES),
     tenantId: z.string().min(1).max(200).optional(),
     clientId: z.string().min(1).max(200).optional(),
