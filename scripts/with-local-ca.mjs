@@ -17,6 +17,7 @@
 //    was running is named.
 // Processes the tests leave running when the run ends are killed and listed, and fail the run.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,8 +39,11 @@ if (userCa && resolve(userCa) !== resolve(caPath)) {
     console.error(`NODE_EXTRA_CA_CERTS names ${userCa}, which does not exist.`);
     process.exit(1);
   }
-  trusted = join(repo, '.local/certs/ca-bundle.pem');
-  writeFileSync(trusted, `${readFileSync(userCa, 'utf8').trim()}\n${readFileSync(caPath, 'utf8').trim()}\n`);
+  const bundle = `${readFileSync(userCa, 'utf8').trim()}\n${readFileSync(caPath, 'utf8').trim()}\n`;
+  // Named by its content: a wrapper started with another CA (a test does that) must not rewrite the file that
+  // processes already running were told to read.
+  trusted = join(repo, '.local/certs', `ca-bundle-${createHash('sha256').update(bundle).digest('hex').slice(0, 16)}.pem`);
+  if (!existsSync(trusted)) writeFileSync(trusted, bundle);
 }
 
 const [first, ...rest] = process.argv.slice(2);
