@@ -60,13 +60,25 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(output.includes('Press Ctrl+C'), output);
+    // A mail first, so the sandbox holds connection leases it gives back on the way out.
+    const sent = await fetch(`http://localhost:${port}/api/mail`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'stop@example.com', subject: 'before stopping', text: 'x' }),
+    });
+    assert.equal(sent.status, 202);
+    for (const deadline = Date.now() + 15_000; !output.includes('Sent message') && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 100));
     const started = descendants(child.pid!).map((p) => p.pid);
     assert.ok(started.length >= 2, 'the sandbox and Azurite run under the wrapper');
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;
+    const signalled = Date.now();
     for (const deadline = Date.now() + 15_000; started.some(alive) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(started.filter(alive), [], 'every process the wrapper started is gone');
+    // Not a speed check: a stop that waits out storage retries (Azurite stopped first) took 14 s and more.
+    assert.ok(Date.now() - signalled < 8_000, `stopped after ${Date.now() - signalled} ms`);
   });
 }
 

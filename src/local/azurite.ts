@@ -45,7 +45,10 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     '--skipApiVersionCheck',
     '--loose',
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: a Ctrl+C or SIGTERM to ours reaches the sandbox, which stops Azurite last, after giving back
+  // its connection leases; were Azurite stopped first, that would wait on retries to a storage that is gone.
+  // exit-with-parent still ends it if its parent dies without stopping it.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: process.platform !== 'win32' });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-8000)));
   const exited = new Promise<void>((resolve) => {

@@ -51,7 +51,8 @@ Try it:
 Press Ctrl+C to stop.`);
 
   const stop = async () => {
-    await sandbox.close();
+    // Bounded: a stop must not wait on storage retries if something else stopped Azurite first.
+    await Promise.race([sandbox.close(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
