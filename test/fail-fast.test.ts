@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { AZURITE_ACCOUNT_NAME, startAzurite } from '../src/local/azurite';
 import { startLocalStack } from '../src/local/stack';
-import { startHarness } from './support/harness';
+import { freePort, startHarness } from './support/harness';
 import { descendants, isRunning } from './support/process-tree';
 import { startWorker } from './support/worker';
 
@@ -130,11 +130,4 @@ function listen(): Promise<Server> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve(server));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = await listen();
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -7,9 +7,9 @@ import { createServer } from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ensureLocalCertificates } from '../src/local/certs';
-import { startHarness, type Harness } from './support/harness';
+import { freePort, startHarness, type Harness } from './support/harness';
 import { descendants } from './support/process-tree';
 
 const ROOT = join(__dirname, '..', '..');
@@ -22,17 +22,6 @@ after(async () => {
   await Promise.all(harnesses.map((h) => h.close()));
   rmSync(temp, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const alive = (pid: number) => {
   try {

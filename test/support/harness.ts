@@ -156,7 +156,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
-function freePort(): Promise<number> {
+/** A port free on loopback right now (for servers whose port must be known before they start). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
