@@ -7,6 +7,17 @@ import { emailAddressSchema } from '../mail/mail-request';
 
 export const SEND_ROLE = 'Mail.Send';
 
+/** What a sender may do, the same for a caller and for a signed hook (which sends as a caller of its own). */
+export const senderPolicyShape = {
+  senders: z.array(senderEntrySchema.transform((s) => s.toLowerCase())).min(1),
+  defaultSender: emailAddressSchema.transform((s) => s.toLowerCase()).optional(),
+  recipientDomains: z
+    .array(domainSchema.transform((d) => d.toLowerCase()))
+    .min(1)
+    .optional(),
+  dailyQuota: z.int().min(1).max(10_000_000).optional(),
+};
+
 export const callerSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: '1-64 letters, digits, dot, dash or underscore' }),
@@ -20,13 +31,7 @@ export const callerSchema = z
       .transform((id) => id.toLowerCase())
       .optional(),
     entraRole: z.string().min(1).max(120).optional(),
-    senders: z.array(senderEntrySchema.transform((s) => s.toLowerCase())).min(1),
-    defaultSender: emailAddressSchema.transform((s) => s.toLowerCase()).optional(),
-    recipientDomains: z
-      .array(domainSchema.transform((d) => d.toLowerCase()))
-      .min(1)
-      .optional(),
-    dailyQuota: z.int().min(1).max(10_000_000).optional(),
+    ...senderPolicyShape,
     readAllStatus: z.boolean().optional(),
   })
   .strict()

@@ -1,9 +1,7 @@
 // Which hooks are signed instead of called by an authenticated caller (MAIL_HOOKS), with the sender policy each
 // signed hook sends under, and their secrets (MAIL_HOOK_SECRETS, a secret setting: a Key Vault reference in Azure).
 import { z } from 'zod';
-import { senderEntrySchema, domainSchema } from '../mail/senders';
-import { emailAddressSchema } from '../mail/mail-request';
-import type { Caller } from '../callers/caller-policy';
+import { senderPolicyShape, type Caller } from '../callers/caller-policy';
 import { TEMPLATE_NAME } from './template-name';
 
 export const SIGNATURE_SCHEMES = ['standard-webhooks', 'github'] as const;
@@ -13,13 +11,7 @@ export const signedHookSchema = z
   .object({
     template: z.string().regex(TEMPLATE_NAME, { message: 'a template name: lowercase letters, digits and single hyphens' }),
     signature: z.enum(SIGNATURE_SCHEMES, { error: () => `must be one of ${SIGNATURE_SCHEMES.join(', ')}` }),
-    senders: z.array(senderEntrySchema.transform((s) => s.toLowerCase())).min(1),
-    defaultSender: emailAddressSchema.transform((s) => s.toLowerCase()).optional(),
-    recipientDomains: z
-      .array(domainSchema.transform((d) => d.toLowerCase()))
-      .min(1)
-      .optional(),
-    dailyQuota: z.int().min(1).max(10_000_000).optional(),
+    ...senderPolicyShape,
   })
   .strict();
 
