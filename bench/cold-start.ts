@@ -1,6 +1,6 @@
-// Cold start (npm run bench:cold-start): what loading the functions costs a fresh Node.js process, against a baseline
-// that imports every SDK eagerly, measured in the same run; and the deployment package's size before and after
-// bundling.
+// Cold start (npm run bench -- cold-start, or npm run bench:cold-start): what loading the functions costs a fresh
+// Node.js process, against a baseline that imports every SDK eagerly, measured in the same run; and the deployment
+// package's size before and after bundling.
 //
 // Each figure is the median of BENCH_COLD_N (default 9) fresh processes; the scenarios take turns within each round,
 // so load on the machine affects them alike. Time is from the loader's first line to the last file loaded; memory is
@@ -18,12 +18,15 @@
 // package*.json and the production node_modules), computed from the files that layout took; zipped = deflate per
 // file plus zip headers.
 //
-//   node dist/bench/cold-start.js [--json FILE]    (needs tsc's output: npm run build)
+// run.ts runs it after the local stack has stopped (it needs none); every load is a child process of its own, with
+// the environment of the run less NODE_OPTIONS, NODE_PATH, NODE_EXTRA_CA_CERTS and the app's optional settings.
+// Needs tsc's output (npm run build).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
+import { envInt, median, type BenchResult, type Figure } from './report';
 
 // Compiled to dist/bench/, so the repo root is two levels up.
 const ROOT = join(__dirname, '..', '..');
@@ -98,16 +101,7 @@ export interface ColdStartFigures {
   size: { before: PackageSize; after: PackageSize };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-function envInt(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1`);
-  return value;
-}
+const COLD_N = envInt('BENCH_COLD_N', 9);
 
 /** Files, bytes and zipped bytes of a list of files (the same estimate as the staging script's). */
 function sizeOf(files: { abs: string; name: string }[]): PackageSize {
@@ -151,13 +145,15 @@ function unbundledSize(): PackageSize {
 
 function loadOnce(loader: string, mode: string, root: string): { ms: number; rss: number } {
   const env: NodeJS.ProcessEnv = { ...process.env, ...START_SETTINGS };
-  for (const name of ['NODE_OPTIONS', 'NODE_PATH', 'MAIL_CALLERS', 'APPLICATIONINSIGHTS_CONNECTION_STRING']) delete env[name];
+  // NODE_EXTRA_CA_CERTS: run.ts starts under scripts/with-local-ca.mjs; the loads were measured without a CA to read.
+  for (const name of ['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'MAIL_CALLERS', 'APPLICATIONINSIGHTS_CONNECTION_STRING'])
+    delete env[name];
   const run = spawnSync(process.execPath, [loader, mode, root], { cwd: root, encoding: 'utf8', timeout: 120_000, env });
   if (run.status !== 0) throw new Error(`loading (${mode}) failed (${run.signal ?? run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout) as { ms: number; rss: number };
 }
 
-export function measureColdStart(runs = envInt('BENCH_COLD_N', 9)): ColdStartFigures {
+export function measureColdStart(runs = COLD_N): ColdStartFigures {
   if (!existsSync(join(ROOT, 'dist', 'src', 'functions'))) throw new Error('dist/src/functions is missing: run "npm run build" first');
   const dir = mkdtempSync(join(tmpdir(), 'mail-cold-start-'));
   try {
@@ -205,36 +201,58 @@ export function measureColdStart(runs = envInt('BENCH_COLD_N', 9)): ColdStartFig
   }
 }
 
-export function coldStartTable(figures: ColdStartFigures): string {
-  const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
-  const lines = [
-    `Cold start: median of ${figures.runs} fresh processes per row, ratios against the baseline of this run`,
-    '',
-    '| loading | time | ratio | RSS | ratio |',
-    '|---|---|---|---|---|',
-    ...figures.loads.map(
-      (l) => `| ${l.scenario} | ${l.ms.toFixed(0)} ms | ×${l.timeRatio.toFixed(2)} | ${mb(l.rssBytes)} | ×${l.memoryRatio.toFixed(2)} |`,
-    ),
-    '',
-    '| deployment package | files | unpacked | zipped |',
-    '|---|---|---|---|',
-    ...(['before', 'after'] as const).map((k) => {
-      const s = figures.size[k];
-      return `| ${k === 'before' ? 'before: tsc output + production node_modules' : 'after: the bundle'} | ${s.files.toLocaleString('en')} | ${mb(s.bytes)} | ${mb(s.zipBytes)} |`;
-    }),
-  ];
-  return lines.join('\n');
-}
-
-if (require.main === module) {
-  const args = process.argv.slice(2);
-  const jsonAt = args.indexOf('--json');
+/** The benchmark (run.ts): each loading against the eager baseline, time and RSS; the package before and after bundling. */
+export function coldStart(): Promise<BenchResult> {
   const figures = measureColdStart();
-  console.log(coldStartTable(figures));
-  if (jsonAt >= 0) {
-    const file = args[jsonAt + 1];
-    if (!file) throw new Error('--json needs a file');
-    writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
-    console.log(`figures written to ${file} (${statSync(file).size} bytes)`);
-  }
+  const [baseline, ...others] = figures.loads;
+  const BASELINE = 'every SDK imported eagerly';
+  const BEFORE = 'tsc output + production node_modules';
+  const rows: Figure[] = others.flatMap((load): Figure[] => [
+    {
+      measurement: `cold start, time: ${load.scenario}`,
+      unit: 'ms',
+      baseline: { name: BASELINE, value: baseline.ms },
+      product: { value: load.ms },
+      better: 'lower',
+    },
+    {
+      measurement: `cold start, RSS: ${load.scenario}`,
+      unit: 'bytes',
+      baseline: { name: BASELINE, value: baseline.rssBytes },
+      product: { value: load.rssBytes },
+      better: 'lower',
+    },
+  ]);
+  const { before, after } = figures.size;
+  rows.push(
+    {
+      measurement: 'deployment package (the bundle): files',
+      unit: 'files',
+      baseline: { name: BEFORE, value: before.files },
+      product: { value: after.files },
+      better: 'lower',
+    },
+    {
+      measurement: 'deployment package (the bundle): unpacked',
+      unit: 'bytes',
+      baseline: { name: BEFORE, value: before.bytes },
+      product: { value: after.bytes },
+      better: 'lower',
+    },
+    {
+      measurement: 'deployment package (the bundle): zipped',
+      unit: 'bytes',
+      baseline: { name: BEFORE, value: before.zipBytes },
+      product: { value: after.zipBytes },
+      better: 'lower',
+    },
+  );
+  return Promise.resolve({
+    rows,
+    notes: [
+      `cold start: median of ${figures.runs} fresh processes per loading, the loadings taking turns in each round; time from the`,
+      `  loader's first line to the last file loaded, RSS then. Baseline: require() of every production dependency but the`,
+      `  OpenTelemetry stack, eagerly. Package: as staged now (the bundle) vs as staged before bundling; zipped = deflate per file.`,
+    ],
+  });
 }

@@ -7,11 +7,11 @@ import { createOutbox, encodeQueueMessage } from '../src/storage/outbox';
 import { createStatusStore } from '../src/status/status-store';
 import { acceptMail } from '../src/intake/accept-mail';
 import { newEnvelope } from '../src/mail/envelope';
-import { BODY_TEXT, DOMAIN, envInt, median, percentile, ratio, type BenchContext, type Row } from './runner';
+import { BODY_TEXT, DOMAIN, envInt, median, percentile, type BenchContext, type BenchResult } from './runner';
 
 const INTAKE_N = envInt('BENCH_INTAKE_N', 300);
 
-export async function intake({ runtime, config }: BenchContext): Promise<{ rows: Row[]; notes: string[] }> {
+export async function intake({ runtime, config }: BenchContext): Promise<BenchResult> {
   const queues = runtime.storage.queues;
   const intakeQueue = queues.getQueueClient('bench-intake');
   const rawQueue = queues.getQueueClient('bench-raw');
@@ -48,20 +48,22 @@ export async function intake({ runtime, config }: BenchContext): Promise<{ rows:
     await block(raw, times.raw);
     await block(product, times.product);
   }
-  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  const baseline = 'one queueClient.sendMessage';
   return {
     rows: [
       {
-        measurement: 'intake, per request (median), vs one sendMessage',
-        baseline: ms(median(times.raw)),
-        product: ms(median(times.product)),
-        ratio: ratio(median(times.product), median(times.raw)),
+        measurement: 'intake, per request (median)',
+        unit: 'ms',
+        baseline: { name: baseline, value: median(times.raw) },
+        product: { value: median(times.product) },
+        better: 'lower',
       },
       {
-        measurement: '  … p95',
-        baseline: ms(percentile(times.raw, 0.95)),
-        product: ms(percentile(times.product, 0.95)),
-        ratio: ratio(percentile(times.product, 0.95), percentile(times.raw, 0.95)),
+        measurement: 'intake, per request (p95)',
+        unit: 'ms',
+        baseline: { name: baseline, value: percentile(times.raw, 0.95) },
+        product: { value: percentile(times.product, 0.95) },
+        better: 'lower',
       },
     ],
     notes: [

@@ -25,12 +25,11 @@ import {
   median,
   postRequest,
   quietContext,
-  ratio,
   rawTransport,
   REPS,
   sleep,
   type BenchContext,
-  type Row,
+  type BenchResult,
 } from './runner';
 
 const ATTACHMENT_BYTES = envInt('BENCH_ATTACHMENT_MB', 20) * 1024 * 1024;
@@ -49,7 +48,7 @@ interface ChildResult {
   error?: string;
 }
 
-export async function memory(ctx: BenchContext): Promise<{ rows: Row[]; notes: string[] }> {
+export async function memory(ctx: BenchContext): Promise<BenchResult> {
   const settings = benchSettings(ctx.stack, { MAIL_QUEUE_NAME: MEMORY_QUEUE });
   await provisionStorage(loadConfig(settings), ctx.runtime.storage);
   const mem = { raw: [] as ChildResult[], intake: [] as ChildResult[], worker: [] as ChildResult[] };
@@ -67,19 +66,24 @@ export async function memory(ctx: BenchContext): Promise<{ rows: Row[]; notes: s
   const pipeMem = Math.max(intakeMem, workerMem);
   const rawMs = median(mem.raw.map((r) => r.ms));
   const bigMs = median(mem.intake.map((r) => r.ms)) + median(mem.worker.map((r) => r.ms));
+  const RAW = 'raw nodemailer, attachment from a Buffer';
   return {
     rows: [
       {
-        measurement: `${mb(ATTACHMENT_BYTES)} attachment: peak RSS / size`,
-        baseline: rawMem.toFixed(2),
-        product: `${pipeMem.toFixed(2)} (intake ${intakeMem.toFixed(2)}, worker ${workerMem.toFixed(2)})`,
-        ratio: ratio(pipeMem, rawMem),
+        measurement: `${mb(ATTACHMENT_BYTES)} attachment: peak RSS increase / attachment size`,
+        unit: 'peak RSS/attachment size',
+        baseline: { name: RAW, value: rawMem },
+        product: { value: pipeMem },
+        better: 'lower',
+        details: { product: { intake: intakeMem, worker: workerMem } },
       },
       {
         measurement: `${mb(ATTACHMENT_BYTES)} attachment: time`,
-        baseline: `${(rawMs / 1000).toFixed(2)} s`,
-        product: `${(bigMs / 1000).toFixed(2)} s`,
-        ratio: ratio(bigMs, rawMs),
+        unit: 'ms',
+        baseline: { name: RAW, value: rawMs },
+        product: { value: bigMs },
+        better: 'lower',
+        details: { product: { intake: median(mem.intake.map((r) => r.ms)), worker: median(mem.worker.map((r) => r.ms)) } },
       },
     ],
     notes: [

@@ -1,63 +1,120 @@
-// Benchmarks (npm run bench [-- NAME…]). Every figure is printed with its baseline, measured in the same run on the
-// same machine against the same local servers, and their ratio: absolute times depend on the machine, the ratios
-// say what the product adds. One file per benchmark:
+// Benchmarks (npm run bench [-- NAME…] [--json FILE]). Every figure is printed with its baseline, measured in the
+// same run on the same machine against the same local servers, and their ratio: absolute times depend on the machine,
+// the ratios say what the product adds. One file per benchmark:
 //
 //   intake.ts            one request at a time through acceptMail vs one queue write
 //   end-to-end.ts        N messages to the SMTP server: product vs the minimal exactly-once pipeline and raw nodemailer
 //   storage-requests.ts  storage requests per sent message in a burst, by side and service, vs the minimal pipeline
 //   memory.ts            peak memory and time for one large attachment, each side in its own process
+//   cold-start.ts        loading the functions in fresh processes vs every SDK imported eagerly; the package's size
 //
-// Names select benchmarks (default: all). Sizes: BENCH_N (300), BENCH_INTAKE_N (300), BENCH_BURST (100),
-// BENCH_ATTACHMENT_MB (20), BENCH_REPS (3); medians of the repetitions are reported.
-import { cpus } from 'node:os';
+// Names select benchmarks (default: all). The benchmarks that need the local stack run first, on one stack; the
+// ones that need none (cold start) run after it has stopped. --json FILE also writes every figure as numbers, with
+// the run's machine and sizes (report.ts: Results); `npm run bench:readme` makes the README's table from
+// bench/results.json. Sizes: BENCH_N (300), BENCH_INTAKE_N (300), BENCH_BURST (100), BENCH_ATTACHMENT_MB (20),
+// BENCH_REPS (3), BENCH_COLD_N (9); medians of the repetitions are reported.
+import { writeFileSync } from 'node:fs';
+import { arch, cpus, platform } from 'node:os';
 import { loadConfig } from '../src/config';
 import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { startLocalStack } from '../src/local/stack';
+import { coldStart } from './cold-start';
 import { endToEnd } from './end-to-end';
 import { intake } from './intake';
 import { memory } from './memory';
 import { storageRequests } from './storage-requests';
-import { benchSettings, REPS, table, type BenchContext, type Row } from './runner';
+import { sizes, textTable, toRow, type BenchResult, type Results, type Row } from './report';
+import { benchSettings, REPS, type BenchContext } from './runner';
 
-const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<{ rows: Row[]; notes: string[] }>> = {
-  intake,
-  'end-to-end': endToEnd,
-  'storage-requests': storageRequests,
-  memory,
+/** Those with `stack` need the local stack and a product runtime on it; the others get nothing. */
+type Benchmark = { stack: true; run: (ctx: BenchContext) => Promise<BenchResult> } | { stack: false; run: () => Promise<BenchResult> };
+
+const BENCHMARKS: Record<string, Benchmark> = {
+  intake: { stack: true, run: intake },
+  'end-to-end': { stack: true, run: endToEnd },
+  'storage-requests': { stack: true, run: storageRequests },
+  memory: { stack: true, run: memory },
+  'cold-start': { stack: false, run: coldStart },
 };
 
-async function main(names: string[]): Promise<void> {
+function parseArgs(args: string[]): { names: string[]; json?: string } {
+  const names: string[] = [];
+  let json: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--json') {
+      json = args[++i];
+      if (!json || json.startsWith('-')) throw new Error('--json needs a file');
+    } else if (args[i].startsWith('--json=')) json = args[i].slice('--json='.length);
+    else if (args[i].startsWith('-')) throw new Error(`unknown option ${args[i]}; usage: run.js [NAME…] [--json FILE]`);
+    else names.push(args[i]);
+  }
   const unknown = names.filter((n) => !(n in BENCHMARKS));
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`);
-  const selected = names.length ? names : Object.keys(BENCHMARKS);
+  return { names, json };
+}
+
+async function main(args: string[]): Promise<void> {
+  const { names, json } = parseArgs(args);
+  const selected = Object.keys(BENCHMARKS).filter((n) => !names.length || names.includes(n));
   const started = Date.now();
-  const stack = await startLocalStack();
-  const settings = benchSettings(stack);
-  const config = loadConfig(settings);
-  const runtime = createRuntime(config); // production settings: host.json queue settings, default lanes and policy
-  try {
-    await provisionStorage(config, runtime.storage);
-    const ctx: BenchContext = { stack, settings, config, runtime, token: (await runtime.tokens.getToken()).token };
-    console.log(
-      `Benchmark: node ${process.version}, ${cpus().length} CPUs; local stack up in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
-    );
-    const rows: Row[] = [];
-    const notes: string[] = [];
-    for (const name of selected) {
-      console.log(`${name} …`);
-      const result = await BENCHMARKS[name](ctx);
-      rows.push(...result.rows);
-      notes.push(...result.notes);
+  console.log(`Benchmark: node ${process.version}, ${cpus().length} CPUs; ${selected.join(', ')}.`);
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const record = (name: string, result: BenchResult) => {
+    rows.push(...result.rows.map((figure) => toRow(name, figure)));
+    notes.push(...result.notes);
+  };
+
+  const onStack = selected.filter((n) => BENCHMARKS[n].stack);
+  if (onStack.length) {
+    const stack = await startLocalStack();
+    const settings = benchSettings(stack);
+    const config = loadConfig(settings);
+    const runtime = createRuntime(config); // production settings: host.json queue settings, default lanes and policy
+    try {
+      await provisionStorage(config, runtime.storage);
+      const ctx: BenchContext = { stack, settings, config, runtime, token: (await runtime.tokens.getToken()).token };
+      console.log(`Local stack up in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+      for (const name of onStack) {
+        const benchmark = BENCHMARKS[name];
+        console.log(`${name} …`);
+        if (benchmark.stack) record(name, await benchmark.run(ctx));
+      }
+    } finally {
+      await runtime.close();
+      await stack.stop();
     }
-    console.log(`
-BENCHMARK  ${new Date().toISOString()}  (medians of ${REPS} runs; ratios product/baseline; took ${((Date.now() - started) / 1000).toFixed(0)} s)
-${table(rows)}
+  }
+  for (const name of selected) {
+    const benchmark = BENCHMARKS[name];
+    if (benchmark.stack) continue;
+    console.log(`${name} …`);
+    record(name, await benchmark.run());
+  }
+
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`
+BENCHMARK  ${new Date().toISOString()}  (medians of ${REPS} runs; ratios product/baseline; took ${seconds.toFixed(0)} s)
+${textTable(rows)}
 
 ${notes.join('\n')}`);
-  } finally {
-    await runtime.close();
-    await stack.stop();
+  if (json) {
+    const results: Results = {
+      date: new Date().toISOString(),
+      node: process.version,
+      platform: `${platform()} ${arch()}`,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() || 'unknown',
+      benchmarks: selected,
+      reps: REPS,
+      sizes: sizes(),
+      seconds: Math.round(seconds),
+      rows,
+      notes,
+    };
+    writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nFigures written to ${json}.`);
   }
 }
 

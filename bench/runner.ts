@@ -1,34 +1,26 @@
 // What every benchmark shares: sizes from the environment, statistics, the settings that point the product at the
-// local stack, the raw nodemailer baseline built from the product's own lane options, and the report table.
+// local stack, the raw nodemailer baseline built from the product's own lane options. The rows and tables of the
+// report are in report.ts.
 import nodemailer from 'nodemailer';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { MailConfig } from '../src/config';
 import type { LocalStack } from '../src/local/stack';
 import type { Runtime } from '../src/runtime';
 import { laneTransportOptions } from '../src/smtp/smtp-sender';
+import { envInt } from './report';
+
+export { envInt, median, type BenchResult, type Figure } from './report';
 
 export const DOMAIN = 'contoso.example';
 export const BODY_TEXT = 'Benchmark message body. '.repeat(40); // ~1 KB
-
-export function envInt(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1`);
-  return value;
-}
 
 export const REPS = envInt('BENCH_REPS', 3);
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-export const rate = (count: number, ms: number) => `${(count / (ms / 1000)).toFixed(0)} msg/s`;
 
 /** What a benchmark gets: the local stack and one product runtime on it, with production settings. */
 export interface BenchContext {
@@ -106,26 +98,4 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs / 1000} s: ${progress()}`);
     await sleep(everyMs);
   }
-}
-
-/** One line of the report: a figure, its baseline and their ratio. */
-export interface Row {
-  measurement: string;
-  baseline: string;
-  product: string;
-  ratio: string;
-}
-
-export const ratio = (product: number, baseline: number) => `×${(product / baseline).toFixed(2)}`;
-
-export function table(rows: Row[]): string {
-  const header: Row = { measurement: 'measurement', baseline: 'baseline', product: 'product', ratio: 'product/baseline' };
-  const keys = ['measurement', 'baseline', 'product', 'ratio'] as const;
-  const widths = keys.map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)));
-  const line = (r: Row) =>
-    keys
-      .map((k, c) => r[k].padEnd(widths[c]))
-      .join('   ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('   '), ...rows.map(line)].join('\n');
 }
