@@ -135,9 +135,11 @@ export function markdownTable(results: Results): string {
   const sizeText = Object.entries(results.sizes)
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
+  const cold = results.sizes.BENCH_COLD_N;
+  const coldRuns = results.benchmarks.includes('cold-start') && cold ? ` (cold start: of ${cold} fresh processes per loading)` : '';
   return [
     `Run of ${results.date.slice(0, 10)}: node ${results.node}, ${results.platform}, ${results.cpus} CPUs (${results.cpuModel}); ` +
-      `medians of ${results.reps} repetitions; ${sizeText}; ${Math.round(results.seconds)} s in all.`,
+      `medians of ${results.reps} repetitions${coldRuns}; ${sizeText}; ${Math.round(results.seconds)} s in all.`,
     '',
     `| ${HEADER.join(' | ')} |`,
     `|${HEADER.map((h) => (h === 'product / baseline' ? '---:' : '---')).join('|')}|`,
