@@ -34,6 +34,19 @@ export interface MailConfig {
   hooks: HookConfig;
   /** Sender profiles besides the default one (MAIL_SENDER_PROFILES). */
   senderProfiles: SenderProfile[];
+  callbacks: CallbackConfig;
+}
+
+/** Callbacks to a request's callbackUrl when its mail is sent or has failed. */
+export interface CallbackConfig {
+  /** MAIL_CALLBACK_HOSTS; empty: callbacks are refused. */
+  hosts: string[];
+  /** The Standard Webhooks signing secret (whsec_…); never logged. Set whenever hosts are. */
+  secret?: string;
+  queueName: string;
+  maxAttempts: number;
+  /** Development only: hosts that may resolve to private or loopback addresses. */
+  privateHosts: string[];
 }
 
 /** POST /api/hooks/{template}: where templates come from, payload bound, and the hooks verified by signature. */
@@ -80,6 +93,7 @@ export function loadConfig(env: Env = process.env): MailConfig {
   const publicBaseUrl = readPublicBaseUrl(settings.MAIL_PUBLIC_BASE_URL, settings.WEBSITE_HOSTNAME, problems);
   const api = readApi(settings, problems);
   const hooks = readHooks(settings, problems);
+  const callbacks = readCallbacks(settings, problems);
   const config = toConfig(settings, publicBaseUrl);
   const senderProfiles = readSenderProfiles(
     settings.MAIL_SENDER_PROFILES ?? [],
@@ -89,7 +103,24 @@ export function loadConfig(env: Env = process.env): MailConfig {
     problems,
   );
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...config, api, hooks, senderProfiles };
+  return { ...config, api, hooks, senderProfiles, callbacks };
+}
+
+/** Callback hosts need a valid signing secret; the secret is never echoed. */
+function readCallbacks(settings: Settings, problems: string[]): CallbackConfig {
+  const hosts = settings.MAIL_CALLBACK_HOSTS ?? [];
+  const secret = settings.MAIL_CALLBACK_SECRET;
+  if (hosts.length > 0 && !secret) problems.push('MAIL_CALLBACK_SECRET: required when MAIL_CALLBACK_HOSTS is set (callbacks are signed)');
+  if (secret) for (const problem of secretProblems('standard-webhooks', [secret])) problems.push(`MAIL_CALLBACK_SECRET: ${problem}`);
+  if (settings.MAIL_CALLBACK_QUEUE_NAME === settings.MAIL_QUEUE_NAME)
+    problems.push('MAIL_CALLBACK_QUEUE_NAME: must differ from MAIL_QUEUE_NAME');
+  return {
+    hosts,
+    secret,
+    queueName: settings.MAIL_CALLBACK_QUEUE_NAME,
+    maxAttempts: settings.MAIL_CALLBACK_MAX_ATTEMPTS,
+    privateHosts: settings.MAIL_CALLBACK_PRIVATE_HOSTS ?? [],
+  };
 }
 
 /** The profile of the MAIL_* settings: every sender no other profile names. */
@@ -229,7 +260,7 @@ function readPublicBaseUrl(configured: string | undefined, websiteHostname: stri
   return undefined;
 }
 
-function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConfig, 'hooks' | 'senderProfiles'> {
+function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConfig, 'hooks' | 'senderProfiles' | 'callbacks'> {
   const mode = s.MAIL_AUTH_MODE;
   return {
     auth: {

@@ -15,6 +15,9 @@ import { createAuthenticator, type Authentication, type CredentialSource } from 
 import { createEntraTokenVerifier } from './callers/entra-token';
 import { functionKeyCaller } from './callers/sender-policy';
 import { createDailyQuota, type DailyQuota } from './callers/daily-quota';
+import { createCallbackQueue, type CallbackQueue } from './callbacks/callback-queue';
+import { callbackBackoffMs, type CallbackDeps } from './callbacks/deliver-callback';
+import { eventSource } from './callbacks/cloud-event';
 
 export interface Runtime {
   config: MailConfig;
@@ -27,6 +30,8 @@ export interface Runtime {
   smtp: ProfileSmtp;
   profiles: ProfileRouting;
   worker: Omit<WorkerDeps, 'log'>;
+  /** The callback queue and what its trigger needs to deliver callbacks. */
+  callbacks: Omit<CallbackDeps, 'log'> & { queue: CallbackQueue };
   /** Who is calling: from MAIL_CALLERS, or the function-key caller when the host checks function keys. */
   authenticate(request: CredentialSource): Promise<Authentication>;
   quota: DailyQuota;
@@ -39,6 +44,9 @@ export interface RuntimeOptions {
   policy?: Partial<DeliveryPolicy>;
   lanes?: LaneTiming;
   leaseSeconds?: number;
+  /** Delay before callback attempt n + 1 (default: 30 s doubling up to an hour). */
+  callbackBackoffMs?: (attempt: number) => number;
+  callbackTimeoutMs?: number;
 }
 
 export function createRuntime(config: MailConfig, options: RuntimeOptions = {}): Runtime {
@@ -61,6 +69,7 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
   const { tokens, smtp } = profiles;
   const outbox = createOutbox(storage.queues.getQueueClient(config.queueName), storage.blobs.getContainerClient(config.payloadContainer));
   const status = createStatusStore(storage.table(config.statusTable));
+  const callbackQueue = createCallbackQueue(storage.queues.getQueueClient(config.callbacks.queueName));
   const keyHolder = functionKeyCaller(config);
   const authenticate = config.callers
     ? createAuthenticator(config.callers, config.api ? createEntraTokenVerifier(config.api) : undefined)
@@ -82,6 +91,15 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
       smtp,
       profileOf: profiles.profileOf,
       policy: { ...DEFAULT_POLICY, ...options.policy },
+      callbacks: callbackQueue,
+    },
+    callbacks: {
+      config: config.callbacks,
+      source: eventSource(config.publicBaseUrl),
+      status,
+      queue: callbackQueue,
+      backoffMs: options.callbackBackoffMs ?? callbackBackoffMs,
+      timeoutMs: options.callbackTimeoutMs,
     },
     authenticate,
     quota: createDailyQuota(storage.table(config.statusTable)),

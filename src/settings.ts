@@ -5,6 +5,7 @@ import { AUTH_MODES, type AuthMode } from './identity/auth-mode';
 import { callerListSchema } from './callers/caller-policy';
 import { senderProfileListSchema } from './profiles/sender-profiles';
 import { hookSecretsSchema, signedHookListSchema } from './hooks/hook-policy';
+import { CALLBACK_HOST_ENTRY } from './callbacks/callback-url';
 
 /** The connection name used by the queue trigger binding and by our own storage clients. */
 export const STORAGE_CONNECTION = 'MailStorage';
@@ -87,6 +88,25 @@ const commaList = () =>
       .map((entry) => entry.trim())
       .filter(Boolean),
   );
+
+/** Host names, "*.domain" wildcards where `wildcards`; never an IP address. */
+const hostList = (wildcards: boolean) =>
+  z.string().transform((raw, ctx) => {
+    const entries = raw
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase().replace(/\.$/, ''))
+      .filter(Boolean);
+    for (const entry of entries) {
+      const ip = /^[\d.]+$|:/.test(entry);
+      if (ip || !CALLBACK_HOST_ENTRY.test(entry) || (!wildcards && entry.startsWith('*.'))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${entry.slice(0, 100)}" is not a host name${wildcards ? ' or *.domain' : ''}${ip ? ' (IP addresses are not allowed)' : ''}`,
+        });
+      }
+    }
+    return entries;
+  });
 
 const appModes = AUTH_MODES.filter((mode) => mode !== 'managedIdentity');
 
@@ -200,6 +220,26 @@ export const settingsSchema = z.object({
     secret: true,
     description:
       'Signing secrets of the signed hooks, `{ "<template>": "whsec_…" }` (a list while rotating). In Azure a Key Vault reference.',
+  }),
+  MAIL_CALLBACK_HOSTS: doc(hostList(true).optional(), {
+    description:
+      "Hosts a request's `callbackUrl` may name, comma-separated: `hooks.contoso.com`, or `*.contoso.com` for any host below it. Unset: requests with a `callbackUrl` are refused.",
+  }),
+  MAIL_CALLBACK_SECRET: doc(text().optional(), {
+    secret: true,
+    description:
+      'Signing secret of the callbacks (Standard Webhooks, `whsec_` + base64 of at least 16 random bytes); required with `MAIL_CALLBACK_HOSTS`. In Azure a Key Vault reference.',
+  }),
+  MAIL_CALLBACK_QUEUE_NAME: doc(queueName().default('mail-callbacks'), {
+    description: 'Queue of callbacks to deliver (the trigger reads `%MAIL_CALLBACK_QUEUE_NAME%`; poison messages go to `<name>-poison`).',
+  }),
+  MAIL_CALLBACK_MAX_ATTEMPTS: doc(wholeNumber(1, 30).default(10), {
+    description:
+      'Attempts to deliver a callback (exponential backoff from 30 s, at most 1 h apart: 10 attempts span about 3 hours) before it is given up and recorded as failed.',
+  }),
+  MAIL_CALLBACK_PRIVATE_HOSTS: doc(hostList(false).optional(), {
+    description:
+      'Development only (the local sandbox sets `localhost`): callback hosts that may resolve to private or loopback addresses. Never set it in Azure.',
   }),
   WEBSITE_HOSTNAME: doc(text().optional(), {
     platform: true,

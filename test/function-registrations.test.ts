@@ -62,13 +62,17 @@ test('HTTP streaming is on, so request bodies reach the handler as streams it ca
   );
 });
 
-test('the queue trigger reads %MAIL_QUEUE_NAME% through the MailStorage connection', () => {
+test('the queue triggers read %MAIL_QUEUE_NAME% and %MAIL_CALLBACK_QUEUE_NAME% through the MailStorage connection', () => {
   const queue = registered.filter((r) => r.kind === 'queue');
-  assert.equal(queue.length, 1);
-  assert.equal(queue[0].name, 'processOutbox');
-  assert.equal(queue[0].options!.queueName, '%MAIL_QUEUE_NAME%');
-  assert.equal(queue[0].options!.connection, STORAGE_CONNECTION);
+  assert.deepEqual(
+    queue.map((q) => [q.name, q.options!.queueName, q.options!.connection]).sort(),
+    [
+      ['deliverCallback', '%MAIL_CALLBACK_QUEUE_NAME%', STORAGE_CONNECTION],
+      ['processOutbox', '%MAIL_QUEUE_NAME%', STORAGE_CONNECTION],
+    ],
+  );
   assert.ok(SETTINGS.some((s) => s.name === 'MAIL_QUEUE_NAME'));
+  assert.ok(SETTINGS.some((s) => s.name === 'MAIL_CALLBACK_QUEUE_NAME'));
 });
 
 test('the local host serves the same functions on the same routes', () => {
@@ -83,7 +87,10 @@ test('the local host serves the same functions on the same routes', () => {
   assert.deepEqual(local.http.map((f) => [f.name, f.method, f.route]).sort(), http.sort());
   assert.deepEqual(
     local.queue.map((f) => [f.name, f.queue.name]),
-    [['processOutbox', config.queueName]],
+    [
+      ['processOutbox', config.queueName],
+      ['deliverCallback', config.callbacks.queueName],
+    ],
   );
 });
 

@@ -4,7 +4,7 @@
 import type { HttpFunctionOptions, HttpHandler, StorageQueueFunctionOptions, StorageQueueHandler } from '@azure/functions';
 import type { Runtime } from '../runtime';
 import { STORAGE_CONNECTION } from '../settings';
-import { appAuthenticatesCallers, appVerifiesHookSignatures } from '../config';
+import { appAuthenticatesCallers, appVerifiesHookSignatures, type MailConfig } from '../config';
 import { createSendMailHandler } from '../handlers/send-mail';
 import { createGetMailStatusHandler } from '../handlers/get-mail-status';
 import { createOpenApiHandler } from '../handlers/open-api';
@@ -13,6 +13,7 @@ import { appDoctorDeps } from '../doctor/defaults';
 import { createProcessOutboxHandler } from '../handlers/process-outbox';
 import { createPostHookHandler } from '../handlers/post-hook';
 import { createHookOptionsHandler } from '../handlers/hook-options';
+import { createDeliverCallbackHandler } from '../handlers/deliver-callback';
 import { openApiDocument, swaggerDocument } from './openapi';
 import { ROUTES } from './routes';
 
@@ -65,7 +66,7 @@ export interface QueueFunctionSpec {
   name: string;
   trigger: 'queue';
   /** An app setting reference, resolved by the host: the queue is configurable. */
-  queueName: '%MAIL_QUEUE_NAME%';
+  queueName: '%MAIL_QUEUE_NAME%' | '%MAIL_CALLBACK_QUEUE_NAME%';
   connection: typeof STORAGE_CONNECTION;
   handler: (runtime: () => Runtime) => StorageQueueHandler;
 }
@@ -257,6 +258,13 @@ export const FUNCTIONS = {
     connection: STORAGE_CONNECTION,
     handler: createProcessOutboxHandler,
   },
+  deliverCallback: {
+    name: 'deliverCallback',
+    trigger: 'queue',
+    queueName: '%MAIL_CALLBACK_QUEUE_NAME%',
+    connection: STORAGE_CONNECTION,
+    handler: createDeliverCallbackHandler,
+  },
 } as const satisfies Record<string, HttpFunctionSpec | QueueFunctionSpec>;
 
 export function httpFunctions(): HttpFunctionSpec[] {
@@ -284,6 +292,11 @@ export function httpOptions(
   const appChecks = appAuthenticates || (spec.appAuthenticates?.() ?? false);
   const authLevel = spec.authLevel === 'function' && appChecks ? 'anonymous' : spec.authLevel;
   return { methods: [spec.method], route: spec.route, authLevel, handler: spec.handler(runtime) };
+}
+
+/** The queue a queue function reads, as the host resolves its %SETTING% from the app settings. */
+export function queueNameOf(spec: QueueFunctionSpec, config: Pick<MailConfig, 'queueName' | 'callbacks'>): string {
+  return spec.queueName === '%MAIL_CALLBACK_QUEUE_NAME%' ? config.callbacks.queueName : config.queueName;
 }
 
 /** What app.storageQueue takes for a function of the table. */

@@ -7,10 +7,13 @@ import { emailDomain, recipientsOf } from '../mail/addresses';
 import { isAllowedSender } from '../mail/senders';
 import { SEND_ROLE, type Caller } from './caller-policy';
 import type { AuthenticatedCaller } from './authenticate';
+import { callbackUrlPolicyProblem } from '../callbacks/callback-url';
 
 export interface GlobalSenders {
   allowedSenders: readonly string[];
   defaultSender?: string;
+  /** Where callbacks may go (MAIL_CALLBACK_HOSTS); absent or empty: a request with a callbackUrl is refused. */
+  callbacks?: { hosts: readonly string[] };
 }
 
 export type PolicyDecision =
@@ -28,6 +31,18 @@ export function functionKeyCaller(senders: GlobalSenders): AuthenticatedCaller {
 export function applySenderPolicy(mail: MailRequest, { caller, roles }: AuthenticatedCaller, global: GlobalSenders): PolicyDecision {
   if (roles && !roles.includes(SEND_ROLE)) {
     return forbidden(caller, `The access token of ${caller.name} does not carry the app role ${SEND_ROLE}.`, []);
+  }
+  // The operator's allow-list, which the request schema cannot know: a URL elsewhere is an invalid field.
+  const callbackProblem =
+    mail.callbackUrl === undefined ? undefined : callbackUrlPolicyProblem(mail.callbackUrl, global.callbacks?.hosts ?? []);
+  if (callbackProblem) {
+    return {
+      ok: false,
+      status: 400,
+      title: 'Invalid mail request',
+      detail: '1 field(s) are invalid.',
+      errors: [{ field: 'callbackUrl', detail: callbackProblem }],
+    };
   }
   const mayUse = (address: string) => isAllowedSender(address, caller.senders) && isAllowedSender(address, global.allowedSenders);
   let withSender = mail;

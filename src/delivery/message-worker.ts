@@ -9,7 +9,7 @@ import { recipientsOf, senderOf } from '../mail/addresses';
 import type { MailRequest } from '../mail/mail-request';
 import type { Outbox } from '../storage/outbox';
 import { isFinal } from '../status/mail-state';
-import { StatusConflictError, type StatusStore, type StoredStatus } from '../status/status-store';
+import { StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
 import * as transition from '../status/transitions';
 import { deliver, type DeliveryDeps } from './deliver';
 import { decideFailure, type DeliveryPolicy } from './policy';
@@ -25,6 +25,8 @@ export interface WorkerDeps extends DeliveryDeps {
   now?: () => number;
   /** The sender profile a mailbox sends through, recorded with the message (default when absent). */
   profileOf?: (sender: string) => string;
+  /** Queues the callback of a mail with a callbackUrl once it is sent or has failed. */
+  callbacks?: { notify(record: StatusRecord): Promise<void> };
 }
 
 /** A failure of our own dependencies (storage) or a copy racing another: the host should retry. */
@@ -80,6 +82,7 @@ export class MessageWorker {
       this.stored = await status.update(latest, changes, new Date(this.now()));
     }
     countOutcome(changes);
+    await this.notify();
   }
 
   private async send(mail: MailRequest): Promise<void> {
@@ -160,6 +163,7 @@ export class MessageWorker {
         recipientCount: mail ? recipientsOf(mail).length : 0,
         sendAt: mail?.sendAt,
         payloadBlob: envelope.mailBlob,
+        callbackUrl: envelope.mail?.callbackUrl,
       });
     } catch (error) {
       if (error instanceof StatusConflictError) return (await this.deps.status.get(envelope.id))!;
@@ -181,6 +185,16 @@ export class MessageWorker {
     await this.write(changes);
     await this.deletePayload();
     countOutcome(changes);
+    await this.notify();
+  }
+
+  /** One queue write after the final status write; a failure is logged and leaves the mail's outcome as it is. */
+  private async notify(): Promise<void> {
+    const { record } = this.stored;
+    if (!record.callbackUrl || !isFinal(record.status) || !this.deps.callbacks) return;
+    await this.deps.callbacks
+      .notify(record)
+      .catch((error: Error) => this.deps.log.error(`Callback not queued for message ${record.id}: ${error.message}`));
   }
 
   private async defer(delayMs: number, details?: transition.Changes): Promise<void> {

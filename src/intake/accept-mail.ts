@@ -147,6 +147,7 @@ async function enqueueOnce(
       sendAt: mail.sendAt,
       requestHash,
       caller,
+      callbackUrl: mail.callbackUrl,
       payloadBlob: claimCheckBlob({ ...envelope, mail }, mailJson),
       ...(key ? { idempotencyKeyHash: sha256(key) } : { enqueuedAt: envelope.createdAt }),
     });

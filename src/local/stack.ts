@@ -10,6 +10,7 @@ import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from './ma
 import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from './smtp-sink';
 import { EXCHANGE_AUDIENCE, TokenAuthority } from './token-authority';
 import { APP_ROOT } from '../host-settings';
+import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from './callback-receiver';
 
 export const LOCAL_TENANT_ID = '00000000-0000-4000-8000-000000000001';
 export const LOCAL_CLIENT_ID = '00000000-0000-4000-8000-00000000a991';
@@ -32,6 +33,7 @@ export interface LocalStackOptions {
   onMessage?: SmtpSinkOptions['onMessage'];
   maxConnectionsPerMailbox?: number;
   tokenLifetimeSeconds?: number;
+  onCallback?: (callback: ReceivedCallback) => void;
 }
 
 export interface LocalStack {
@@ -44,6 +46,8 @@ export interface LocalStack {
   /** The fabrikam tenant's app registration secret. */
   fabrikamSecret: string;
   clientCertificate: ClientCertificate;
+  /** An https receiver for callbacks that verifies their signatures (callbackUrl: its url and any path). */
+  callbacks: CallbackReceiver;
   /** App settings that point the app at this stack, for the given auth mode. */
   settings(mode: AuthMode): Record<string, string>;
   stop(): Promise<void>;
@@ -97,6 +101,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tenants: { 'contoso.example': LOCAL_TENANT_ID, 'fabrikam.example': LOCAL_FABRIKAM_TENANT_ID },
     });
     started.push(smtp);
+    const callbacks = await startCallbackReceiver({ tls, onCallback: options.onCallback });
+    started.push({ stop: () => callbacks.close() });
 
     return {
       azurite,
@@ -107,6 +113,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clientSecret,
       fabrikamSecret,
       clientCertificate,
+      callbacks,
       settings(mode) {
         // Two tenants out of the box: contoso.example through the chosen mode (the default profile), fabrikam.example
         // through its own app registration in its own tenant.
@@ -128,6 +135,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           MAIL_SENDER_PROFILES: JSON.stringify([fabrikam]),
           [LOCAL_FABRIKAM_SECRET_SETTING]: fabrikamSecret,
           MailStorage: azurite.connectionString,
+          // Callbacks to the local receiver, which listens on loopback: the one host allowed to resolve there.
+          MAIL_CALLBACK_HOSTS: 'localhost',
+          MAIL_CALLBACK_PRIVATE_HOSTS: 'localhost',
+          MAIL_CALLBACK_SECRET: callbacks.secret,
         };
         if (mode === 'managedIdentity') return { ...common, ...managedIdentity.env };
         const app = {

@@ -1,6 +1,7 @@
 // The mail request accepted by POST /api/mail. This schema is the single source of truth:
 // it validates requests, gives the TypeScript types (z.infer) and the API description (openapi.ts).
 import { z } from 'zod';
+import { callbackUrlShapeProblem, MAX_CALLBACK_URL } from '../callbacks/callback-url';
 
 export const MAX_RECIPIENTS = 500;
 export const MAX_REPLY_TO = 50;
@@ -117,6 +118,16 @@ export const mailRequestSchema = z
       .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-12-01T08:00:00Z' })
       .optional()
       .meta({ description: `Send no earlier than this time, at most ${MAX_SCHEDULE_DAYS} days ahead.` }),
+    callbackUrl: z
+      .string()
+      .superRefine((url, ctx) => {
+        const problem = callbackUrlShapeProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .meta({
+        description: `https URL (at most ${MAX_CALLBACK_URL} characters, a host the operator allows in MAIL_CALLBACK_HOSTS) that gets a signed CloudEvent (Standard Webhooks signature) when the mail is sent or has failed.`,
+      }),
   })
   .strict()
   .superRefine((mail, ctx) => {

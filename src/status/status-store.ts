@@ -29,6 +29,18 @@ export interface StatusRecord {
   /** The sender profile (tenant, credential, SMTP endpoint) it was sent through. */
   profile?: string;
   payloadBlob?: string;
+  /** Where the outcome is POSTed when the message is sent or has failed (the request's callbackUrl). */
+  callbackUrl?: string;
+  /** How that callback went, once it was tried. */
+  callback?: CallbackState;
+}
+
+export interface CallbackState {
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  /** Why the last attempt failed (the receiver's status or the connection error); never the response body. */
+  lastError?: string;
+  lastAttemptAt?: string;
 }
 
 export interface StoredStatus {
@@ -37,7 +49,8 @@ export interface StoredStatus {
 }
 
 const ROW = 'status';
-const LIST_FIELDS = ['accepted', 'rejected'] as const;
+/** Fields a table entity cannot hold as they are: stored as JSON text. */
+const LIST_FIELDS = ['accepted', 'rejected', 'callback'] as const;
 
 export class StatusConflictError extends Error {
   constructor(

@@ -21,6 +21,17 @@ export const statusViewSchema = z
     rejected: z.array(z.string()).optional(),
     lastReply: z.object({ code: z.number().int().optional(), text: z.string() }).optional(),
     error: z.object({ category: z.string(), hint: z.string().optional() }).optional(),
+    callback: z
+      .object({
+        state: z.enum(['pending', 'delivered', 'failed']),
+        attempts: z.number().int(),
+        lastError: z.string().optional(),
+        lastAttemptAt: z.iso.datetime({ offset: true }).optional(),
+      })
+      .optional()
+      .meta({
+        description: "The callback to the request's callbackUrl: pending while it is retried, then delivered or failed (given up).",
+      }),
   })
   .strict()
   .meta({ id: 'MailStatus', description: 'What is known about a mail: never its body, subject or attachments.' });
@@ -44,6 +55,7 @@ export function statusView(record: StatusRecord): StatusView {
     ...(record.rejected ? { rejected: record.rejected } : {}),
     ...(record.lastReplyText ? { lastReply: { code: record.lastReplyCode, text: record.lastReplyText } } : {}),
     ...(record.errorCategory ? { error: { category: record.errorCategory, hint: record.hint } } : {}),
+    ...(record.callback ? { callback: record.callback } : {}),
   };
 }
 

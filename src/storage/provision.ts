@@ -9,6 +9,8 @@ export async function provisionStorage(config: MailConfig, storage: StorageClien
   const results = await Promise.allSettled([
     storage.queues.getQueueClient(config.queueName).createIfNotExists(),
     storage.queues.getQueueClient(`${config.queueName}-poison`).createIfNotExists(),
+    storage.queues.getQueueClient(config.callbacks.queueName).createIfNotExists(),
+    storage.queues.getQueueClient(`${config.callbacks.queueName}-poison`).createIfNotExists(),
     storage.blobs.getContainerClient(config.payloadContainer).createIfNotExists(),
     storage.blobs.getContainerClient(config.governorContainer).createIfNotExists(),
     storage.table(config.statusTable).createTable(),

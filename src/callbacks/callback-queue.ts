@@ -1,0 +1,66 @@
+// The callback queue: one message per outcome to deliver, written by the worker when a mail is sent or has failed,
+// and again with a delay for each retry. The message names the mail, not the URL: the URL is read from the status
+// record, which intake wrote after checking it, so a message written to the queue by anyone else cannot point a
+// POST anywhere. A queue message is input like any other and is validated before use.
+import { z } from 'zod';
+import type { QueueClient } from '@azure/storage-queue';
+import { messageIdSchema } from '../mail/envelope';
+import { structureProblems, toFieldErrors, type FieldError } from '../mail/mail-request';
+import { encodeQueueMessage, MAX_VISIBILITY_DELAY_MS } from '../storage/outbox';
+import type { StatusRecord } from '../status/status-store';
+
+export const CALLBACK_MESSAGE_VERSION = 1;
+export const CALLBACK_OUTCOMES = ['sent', 'failed'] as const;
+export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number];
+
+export const callbackMessageSchema = z
+  .object({
+    version: z.literal(CALLBACK_MESSAGE_VERSION),
+    id: messageIdSchema,
+    outcome: z.enum(CALLBACK_OUTCOMES),
+    /** When the mail reached the outcome: the event's time, the same on every attempt. */
+    occurredAt: z.iso.datetime({ offset: true }),
+    /** 1 for the first delivery attempt. */
+    attempt: z.number().int().min(1).max(1000),
+  })
+  .strict();
+
+export type CallbackMessage = z.infer<typeof callbackMessageSchema>;
+
+/** The host hands queue items over as parsed JSON when they are JSON, as a string otherwise. */
+export function decodeCallbackMessage(item: unknown): { ok: true; message: CallbackMessage } | { ok: false; errors: FieldError[] } {
+  let value = item;
+  if (Buffer.isBuffer(value)) value = value.toString('utf8');
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return { ok: false, errors: [{ field: '(message)', detail: 'not JSON' }] };
+    }
+  }
+  const reserved = structureProblems(value);
+  if (reserved.length > 0) return { ok: false, errors: reserved };
+  const result = callbackMessageSchema.safeParse(value);
+  return result.success ? { ok: true, message: result.data } : { ok: false, errors: toFieldErrors(result.error) };
+}
+
+export function createCallbackQueue(queue: QueueClient) {
+  const send = async (message: CallbackMessage, delayMs = 0) => {
+    const delay = Math.min(Math.max(0, delayMs), MAX_VISIBILITY_DELAY_MS - 1000);
+    await queue.sendMessage(encodeQueueMessage(message), {
+      visibilityTimeout: delay > 0 ? Math.ceil(delay / 1000) : undefined,
+      messageTimeToLive: -1,
+    });
+  };
+  return {
+    /** The worker's one call when a mail with a callbackUrl reaches sent or failed. */
+    async notify(record: StatusRecord): Promise<void> {
+      if (!record.callbackUrl || (record.status !== 'sent' && record.status !== 'failed')) return;
+      await send({ version: CALLBACK_MESSAGE_VERSION, id: record.id, outcome: record.status, occurredAt: record.updatedAt, attempt: 1 });
+    },
+    /** The next attempt of a callback, after a delay. */
+    retry: (message: CallbackMessage, delayMs: number) => send({ ...message, attempt: message.attempt + 1 }, delayMs),
+  };
+}
+
+export type CallbackQueue = ReturnType<typeof createCallbackQueue>;

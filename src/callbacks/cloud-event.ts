@@ -1,0 +1,58 @@
+// The callback as it goes on the wire: a CloudEvents 1.0 event in structured mode (application/cloudevents+json),
+// signed as Standard Webhooks prescribe (webhook-id, webhook-timestamp, webhook-signature over id.timestamp.body).
+// Its data is what GET /api/mail/{id} shows of the mail: no body, no token, no secret.
+import { signStandardWebhook } from '../hooks/signatures';
+import { statusView, type StatusView } from '../status/status-view';
+import type { StatusRecord } from '../status/status-store';
+import type { CallbackMessage } from './callback-queue';
+
+export const CLOUD_EVENT_CONTENT_TYPE = 'application/cloudevents+json';
+/** The event types: `exo-smtp-mailer.mail.sent` and `exo-smtp-mailer.mail.failed`. */
+export const EVENT_TYPE_PREFIX = 'exo-smtp-mailer.mail';
+
+export interface MailOutcomeEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  data: StatusView;
+}
+
+/** The source attribute: the API's status endpoint when the app knows its address, else its path. */
+export function eventSource(publicBaseUrl: string | undefined): string {
+  return `${publicBaseUrl ?? ''}/api/mail`;
+}
+
+/** One event per outcome of a mail: its id is the same on every attempt, so receivers can drop repeats. */
+export function outcomeEvent(record: StatusRecord, message: CallbackMessage, source: string): MailOutcomeEvent {
+  // The callback's own progress is not part of the outcome it reports.
+  const { callback: _progress, ...data } = statusView(record);
+  return {
+    specversion: '1.0',
+    id: `${record.id}.${message.outcome}`,
+    source,
+    type: `${EVENT_TYPE_PREFIX}.${message.outcome}`,
+    subject: record.id,
+    time: message.occurredAt,
+    datacontenttype: 'application/json',
+    data,
+  };
+}
+
+/** The body and headers of one attempt; the timestamp is the attempt's, so a retry is never stale. */
+export function signedRequest(event: MailOutcomeEvent, secret: string, nowMs: number): { body: Buffer; headers: Record<string, string> } {
+  const body = Buffer.from(JSON.stringify(event), 'utf8');
+  const timestamp = Math.floor(nowMs / 1000);
+  return {
+    body,
+    headers: {
+      'Content-Type': CLOUD_EVENT_CONTENT_TYPE,
+      'webhook-id': event.id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signStandardWebhook(secret, event.id, timestamp, body),
+    },
+  };
+}

@@ -1,0 +1,5 @@
+import { app } from '@azure/functions';
+import { FUNCTIONS, queueOptions } from '../api/function-table';
+import { sharedRuntime } from '../runtime';
+
+app.storageQueue(FUNCTIONS.deliverCallback.name, queueOptions(FUNCTIONS.deliverCallback, sharedRuntime));

@@ -1,0 +1,16 @@
+// Queue trigger of the callback queue: hands each message to the callback delivery. What it throws (storage
+// failures only) the host retries and, after maxDequeueCount, moves to the poison queue.
+import type { InvocationContext } from '@azure/functions';
+import { deliverCallback } from '../callbacks/deliver-callback';
+import type { Runtime } from '../runtime';
+import { inSpan } from '../telemetry/spans';
+
+export function createDeliverCallbackHandler(runtime: () => Runtime) {
+  return async function deliverCallbackHandler(queueItem: unknown, context: InvocationContext): Promise<void> {
+    const rt = runtime();
+    const { id } = (queueItem ?? {}) as { id?: unknown };
+    await inSpan('mail.callback', { 'mail.id': typeof id === 'string' ? id : '' }, () =>
+      deliverCallback(queueItem, { ...rt.callbacks, log: context }),
+    );
+  };
+}
