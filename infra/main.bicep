@@ -70,6 +70,17 @@ param federationAudience string = 'api://AzureADTokenExchange'
 @maxLength(56)
 param queueName string = 'mail-outbox'
 
+@description('Callback queue (MAIL_CALLBACK_QUEUE_NAME); <name>-poison is created too.')
+@minLength(3)
+@maxLength(56)
+param callbackQueueName string = 'mail-callbacks'
+
+@description('MAIL_CALLBACK_HOSTS: hosts a request\'s callbackUrl may name, comma-separated (hooks.contoso.com, *.contoso.com) (azd: MAIL_CALLBACK_HOSTS). Empty: callbacks are refused. Set: the signing secret is a Key Vault reference to callbackSecretName, which the postprovision hook creates.')
+param callbackHosts string = ''
+
+@description('Key Vault secret holding the callbacks\' Standard Webhooks signing secret (whsec_...).')
+param callbackSecretName string = 'mail-callback-secret'
+
 @description('Status table (MAIL_STATUS_TABLE).')
 param statusTableName string = 'mailstatus'
 
@@ -317,6 +328,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     queueName: queueName
+    callbackQueueName: callbackQueueName
     statusTableName: statusTableName
     payloadContainerName: payloadContainerName
     governorContainerName: governorContainerName
@@ -342,14 +354,16 @@ module rbac 'modules/rbac.bicep' = {
     hostStorageAccountName: hostStorageAccountName
     mailStorageAccountName: mailStorageAccountName
     queueName: queueName
+    callbackQueueName: callbackQueueName
     statusTableName: statusTableName
     payloadContainerName: payloadContainerName
     governorContainerName: governorContainerName
     keyVaultName: keyVaultName
     applicationInsightsName: applicationInsightsName
-    keyVaultReferences: keyVaultCredential || !empty(profileCredentials)
-    // The deployer (or the postprovision hook as the deployer) writes the credentials into the vault.
-    deployerSecretsAccess: authMode == 'clientSecret' || !empty(profileSecrets)
+    keyVaultReferences: keyVaultCredential || !empty(profileCredentials) || !empty(callbackHosts)
+    // The deployer (or the postprovision hook as the deployer) writes the credentials into the vault, and the
+    // callbacks' signing secret.
+    deployerSecretsAccess: authMode == 'clientSecret' || !empty(profileSecrets) || !empty(callbackHosts)
     deployerCertificatesAccess: authMode == 'clientCertificate' || !empty(profileCertificates)
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
@@ -412,6 +426,9 @@ module functionApp 'modules/functionapp.bicep' = {
     allowedSenders: allowedSenders
     defaultSender: defaultSender
     queueName: queueName
+    callbackQueueName: callbackQueueName
+    callbackHosts: callbackHosts
+    callbackSecretName: callbackSecretName
     statusTableName: statusTableName
     payloadContainerName: payloadContainerName
     governorContainerName: governorContainerName
@@ -490,6 +507,7 @@ output EXO_AUTH_MODE string = authMode
 output EXO_AUTHORIZATION string = exchangeAuthorization
 output EXO_APP_REGISTRATION bool = appRegistrationMode
 output EXO_CREDENTIAL_NAME string = keyVaultCredential ? credentialName : ''
+output EXO_CALLBACK_SIGNING_KEY_NAME string = empty(callbackHosts) ? '' : callbackSecretName
 output EXO_APP_CLIENT_ID string = entra.outputs.appId
 output EXO_SENDER_APP_ID string = entra.outputs.senderAppId
 output EXO_SENDER_OBJECT_ID string = entra.outputs.senderObjectId

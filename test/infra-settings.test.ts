@@ -271,9 +271,20 @@ test('secrets reach the app only as Key Vault references, and only in the modes 
     const expected = mode === 'clientSecret' ? ['MAIL_CLIENT_SECRET'] : mode === 'clientCertificate' ? ['MAIL_CLIENT_CERTIFICATE'] : [];
     assert.deepEqual(secretNames, expected, `mode ${mode}`);
   }
+  // The one exception: the callbacks' signing secret, which is not a credential of the auth mode. It is set only with
+  // callbacks on, and then only as a Key Vault reference.
   for (const settings of [blocks.host, blocks.mail, blocks.optional]) {
-    assert.ok(!names(settings).some((n) => /SECRET|CERTIFICATE|PASSWORD/i.test(n)), 'credentials belong in authSettings only');
+    assert.ok(
+      !names(settings).some((n) => /SECRET|CERTIFICATE|PASSWORD/i.test(n) && n !== 'MAIL_CALLBACK_SECRET'),
+      'credentials belong in authSettings only',
+    );
   }
+  assert.ok(!blocks.mail.has('MAIL_CALLBACK_SECRET') && !blocks.host.has('MAIL_CALLBACK_SECRET'));
+  assert.equal(
+    blocks.optional.get('MAIL_CALLBACK_SECRET'),
+    "[if(empty(parameters('callbackHosts')), '', format('@Microsoft.KeyVault(VaultName={0};SecretName={1})', parameters('keyVaultName'), parameters('callbackSecretName')))]",
+  );
+  assert.equal(blocks.optional.get('MAIL_CALLBACK_HOSTS'), param('callbackHosts'));
 });
 
 test('optional settings are overrides of optional code settings', () => {
@@ -289,6 +300,7 @@ test('queue, table and container names match between infra and the code defaults
   const storage = moduleOf('storage');
   const pairs: [setting: string, param: string][] = [
     ['MAIL_QUEUE_NAME', 'queueName'],
+    ['MAIL_CALLBACK_QUEUE_NAME', 'callbackQueueName'],
     ['MAIL_STATUS_TABLE', 'statusTableName'],
     ['MAIL_PAYLOAD_CONTAINER', 'payloadContainerName'],
     ['MAIL_GOVERNOR_CONTAINER', 'governorContainerName'],
@@ -317,10 +329,13 @@ test('queue, table and container names match between infra and the code defaults
     queues.includes(child("parameters('queueName')")),
     `no outbox queue named from queueName in storage.bicep: ${queues.join(', ')}`,
   );
-  assert.ok(
-    queues.includes(child("format('{0}-poison', parameters('queueName'))")),
-    `no <queueName>-poison queue in storage.bicep: ${queues.join(', ')}`,
-  );
+  for (const name of ['queueName', 'callbackQueueName']) {
+    assert.ok(queues.includes(child(`parameters('${name}')`)), `no queue named from ${name} in storage.bicep: ${queues.join(', ')}`);
+    assert.ok(
+      queues.includes(child(`format('{0}-poison', parameters('${name}'))`)),
+      `no <${name}>-poison queue in storage.bicep: ${queues.join(', ')}`,
+    );
+  }
   const tables = named('Microsoft.Storage/storageAccounts/tableServices/tables');
   assert.ok(
     tables.includes(child("parameters('statusTableName')")),
@@ -588,12 +603,16 @@ test('sender profiles: every credential setting a profile names is a Key Vault r
   assert.ok(named(longest) && !named(`${longest}X`), 'the longest setting name the code accepts');
   assert.match(secretNameOf(longest), /^[0-9a-zA-Z-]{1,127}$/, 'a valid Key Vault secret name');
 
-  // The identity may read them, and the deployer may write them.
+  // The identity may read them, and the deployer may write them (and the callbacks' signing secret, with callbacks on).
   assert.equal(
     passedTo('rbac', 'keyVaultReferences'),
-    JSON.stringify({ value: "[or(variables('keyVaultCredential'), not(empty(variables('profileCredentials'))))]" }),
+    JSON.stringify({
+      value:
+        "[or(or(variables('keyVaultCredential'), not(empty(variables('profileCredentials')))), not(empty(parameters('callbackHosts'))))]",
+    }),
   );
   assert.match(passedTo('rbac', 'deployerSecretsAccess'), /variables\('profileSecrets'\)/);
+  assert.match(passedTo('rbac', 'deployerSecretsAccess'), /parameters\('callbackHosts'\)/);
   assert.match(passedTo('rbac', 'deployerCertificatesAccess'), /variables\('profileCertificates'\)/);
 });
 

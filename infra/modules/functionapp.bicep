@@ -88,6 +88,15 @@ param defaultSender string
 @description('MAIL_QUEUE_NAME.')
 param queueName string
 
+@description('MAIL_CALLBACK_QUEUE_NAME.')
+param callbackQueueName string
+
+@description('MAIL_CALLBACK_HOSTS: hosts a callbackUrl may name, comma-separated; empty: not set, callbacks are refused.')
+param callbackHosts string
+
+@description('Key Vault secret holding the callbacks\' signing secret (MAIL_CALLBACK_SECRET), referenced when callbackHosts is set.')
+param callbackSecretName string
+
 @description('MAIL_STATUS_TABLE.')
 param statusTableName string
 
@@ -155,13 +164,14 @@ var hostSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
-// Settings src/config.ts reads in every mode. MAIL_QUEUE_NAME must be set even though the code has a default:
-// the trigger binding is '%MAIL_QUEUE_NAME%' and the host refuses to index a function whose binding expression
-// does not resolve.
+// Settings src/config.ts reads in every mode. MAIL_QUEUE_NAME and MAIL_CALLBACK_QUEUE_NAME must be set even though
+// the code has defaults: the trigger bindings are '%MAIL_QUEUE_NAME%' and '%MAIL_CALLBACK_QUEUE_NAME%', and the host
+// refuses to index a function whose binding expression does not resolve.
 var mailSettings = {
   MAIL_AUTH_MODE: authMode
   MAIL_ALLOWED_SENDERS: allowedSenders
   MAIL_QUEUE_NAME: queueName
+  MAIL_CALLBACK_QUEUE_NAME: callbackQueueName
   MAIL_STATUS_TABLE: statusTableName
   MAIL_PAYLOAD_CONTAINER: payloadContainerName
   MAIL_GOVERNOR_CONTAINER: governorContainerName
@@ -225,6 +235,9 @@ var optionalSettingCandidates = {
   MAIL_SENDER_PROFILES: senderProfiles
   MAIL_API_AUDIENCE: apiAudience
   MAIL_API_TENANT_ID: apiTenantId
+  MAIL_CALLBACK_HOSTS: callbackHosts
+  // The signing secret only with callbacks on, and as a reference, never a value (the postprovision hook creates it).
+  MAIL_CALLBACK_SECRET: empty(callbackHosts) ? '' : '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${callbackSecretName})'
 }
 
 var givenOptionalSettings = filter(items(optionalSettingCandidates), setting => !empty(setting.value))

@@ -19,6 +19,9 @@ param mailStorageAccountName string
 @description('Outbox queue name; the trigger also writes <name>-poison.')
 param queueName string
 
+@description('Callback queue name; the callback trigger also writes <name>-poison.')
+param callbackQueueName string
+
 @description('Status table name.')
 param statusTableName string
 
@@ -94,6 +97,14 @@ resource mailStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
     resource poisonQueue 'queues' existing = {
       name: '${queueName}-poison'
+    }
+
+    resource callbackQueue 'queues' existing = {
+      name: callbackQueueName
+    }
+
+    resource callbackPoisonQueue 'queues' existing = {
+      name: '${callbackQueueName}-poison'
     }
   }
 
@@ -174,6 +185,30 @@ resource poisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
     description: 'Poison queue: the Functions host moves messages here after maxDequeueCount'
+  }
+}
+
+// The callback queue and its poison queue, scoped the same way: the worker enqueues a callback when a mail is final,
+// the callback trigger dequeues it and re-queues it with a delay to retry.
+resource callbackQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(mailStorage::queueService::callbackQueue.id, identityName, roles.storageQueueDataContributor)
+  scope: mailStorage::queueService::callbackQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Callback queue: enqueue (queue trigger, on a final outcome) and dequeue and retry (callback trigger)'
+  }
+}
+
+resource callbackPoisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(mailStorage::queueService::callbackPoisonQueue.id, identityName, roles.storageQueueDataContributor)
+  scope: mailStorage::queueService::callbackPoisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Callback poison queue: the Functions host moves messages here after maxDequeueCount'
   }
 }
 

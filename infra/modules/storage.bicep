@@ -1,5 +1,5 @@
-// Mail storage: the app's MailStorage connection and nothing else — the outbox queue, its poison queue, the status
-// table, the payload and governor containers. The Functions host and the deployment package live in another account
+// Mail storage: the app's MailStorage connection and nothing else — the outbox queue, the callback queue, their
+// poison queues, the status table, the payload and governor containers. The Functions host and the deployment package live in another account
 // (host-storage.bicep), and the app identity's roles here are scoped to these queues, this table and these two
 // containers, not to the account.
 
@@ -20,6 +20,11 @@ param tags object
 @minLength(3)
 @maxLength(56)
 param queueName string
+
+@description('Callback queue read by the callback trigger (MAIL_CALLBACK_QUEUE_NAME). The host moves failed messages to <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param callbackQueueName string
 
 @description('Status table (MAIL_STATUS_TABLE).')
 @minLength(3)
@@ -77,6 +82,16 @@ resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@202
   name: '${queueName}-poison'
 }
 
+resource callbackQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: callbackQueueName
+}
+
+resource callbackPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${callbackQueueName}-poison'
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -94,6 +109,8 @@ output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
 output outboxQueueName string = outboxQueue.name
 output poisonQueueName string = poisonQueue.name
+output callbackQueueName string = callbackQueue.name
+output callbackPoisonQueueName string = callbackPoisonQueue.name
 output statusTableName string = statusTable.name
 output payloadContainerName string = containers[0].name
 output governorContainerName string = containers[1].name

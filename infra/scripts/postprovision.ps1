@@ -10,7 +10,7 @@ azd exports the outputs of infra/main.bicep as environment variables.
                                       bash. Every value goes to them as an argument: a `bash` found on PATH may be
                                       WSL's, which sees neither azd's variables nor the Windows az sign-in.
 Then the same for each sender profile whose credential is on this deployment's app registration (sender-profiles.mjs
-lists them). Then prints the steps per tenant (admin consent, other tenants' credentials) and one Exchange Online
+lists them), and the callbacks' signing secret when callbacks are on (new-callback-secret.sh). Then prints the steps per tenant (admin consent, other tenants' credentials) and one Exchange Online
 onboarding command per tenant and app for EXO_AUTHORIZATION, after warning about grants an earlier deployment left
 behind. Changes nothing in Exchange and deletes nothing.
 #>
@@ -39,13 +39,15 @@ function Invoke-CredentialScript([string] $Kind, [string] $Name, [string] $Why) 
         (Join-Path ${env:ProgramFiles} 'Git\bin\bash.exe'),
         (Join-Path ${env:LOCALAPPDATA} 'Programs\Git\bin\bash.exe')
     ) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
-    $script = if ($Kind -eq 'secret') { 'new-client-secret.sh' } else { 'new-client-certificate.sh' }
+    $script = if ($Kind -eq 'secret') { 'new-client-secret.sh' } elseif ($Kind -eq 'callback') { 'new-callback-secret.sh' } else { 'new-client-certificate.sh' }
     if (-not $bash) {
         throw "$Why needs infra/scripts/$script, which needs Git for Windows' bash (https://git-scm.com/download/win). Install it and run 'azd provision' again, or choose federatedIdentity, which has no credential to create."
     }
+    # The callbacks' signing secret belongs to no app registration.
+    $app = if ($Kind -eq 'callback') { @() } else { @('--app-id', (Get-Setting 'EXO_APP_CLIENT_ID')) }
     $arguments = @(
-        (Join-Path $here $script),
-        '--app-id', (Get-Setting 'EXO_APP_CLIENT_ID'),
+        (Join-Path $here $script)
+    ) + $app + @(
         '--vault', (Get-Setting 'AZURE_KEY_VAULT_NAME'),
         '--name', $Name,
         '--restart', (Get-Setting 'AZURE_RESOURCE_GROUP'), (Get-Setting 'AZURE_FUNCTION_APP_NAME')
@@ -74,6 +76,12 @@ foreach ($line in $profileCredentials | Where-Object { $_ }) {
     $kind, $name = $line -split "`t", 2
     Write-Host "sender profile credential: Key Vault $kind '$name'"
     Invoke-CredentialScript $kind $name "the sender profile credential $name"
+}
+
+# Callbacks on (MAIL_CALLBACK_HOSTS): their signing secret, referenced by MAIL_CALLBACK_SECRET (kept if it exists).
+$callbackSecret = Get-Setting 'EXO_CALLBACK_SIGNING_KEY_NAME'
+if ($callbackSecret) {
+    Invoke-CredentialScript 'callback' $callbackSecret 'the callback signing secret'
 }
 
 if ($authorization -notin 'rbacForApplications', 'mailboxPermission') {

@@ -4,7 +4,7 @@
 #   clientCertificate  -> new-client-certificate.sh (once; existing certificate kept)
 #   managedIdentity, federatedIdentity -> nothing to create
 # Then the same for each sender profile whose credential is on this deployment's app registration (sender-profiles.mjs
-# lists them). Then prints the steps per tenant (admin consent, other tenants' credentials) and one Exchange Online
+# lists them), and the callbacks' signing secret when callbacks are on (new-callback-secret.sh). Then prints the steps per tenant (admin consent, other tenants' credentials) and one Exchange Online
 # onboarding command per tenant and app for EXO_AUTHORIZATION (the exchangeAuthorization parameter), after warning
 # about grants an earlier deployment left behind that the current one no longer wants.
 set -euo pipefail
@@ -31,6 +31,11 @@ while IFS=$'\t' read -r kind name; do
     certificate) bash "$here/new-client-certificate.sh" --name "$name" ;;
   esac
 done <<< "$profile_credentials"
+
+# Callbacks on (MAIL_CALLBACK_HOSTS): their signing secret, referenced by MAIL_CALLBACK_SECRET (kept if it exists).
+if [ -n "${EXO_CALLBACK_SIGNING_KEY_NAME:-}" ]; then
+  bash "$here/new-callback-secret.sh" --name "$EXO_CALLBACK_SIGNING_KEY_NAME"
+fi
 
 case $authorization in
   rbacForApplications|mailboxPermission) ;;
