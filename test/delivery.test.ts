@@ -126,7 +126,7 @@ test('a redelivered queue message is not sent again once sent is recorded', asyn
   assert.ok(h.logs.some((l) => l.includes(`${accepted.id} is already sent`)));
 });
 
-test('a large message goes through Blob storage (claim check) and the blob is removed once sent', async () => {
+test('a large message is composed once into Blob storage (claim check), streamed to SMTP, and the blob removed once sent', async () => {
   const big = Buffer.alloc(300 * 1024, 7);
   const { json: accepted } = await h.post({
     to: 'big@example.com',
@@ -137,13 +137,18 @@ test('a large message goes through Blob storage (claim check) and the blob is re
   const payloads = h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer);
   const record = await h.waitForFinal(accepted.id);
   assert.equal(record.status, 'sent');
-  assert.equal(record.payloadBlob, `${accepted.id}.json`);
+  assert.equal(record.payloadBlob, `${accepted.id}.eml`);
   assert.equal(await payloads.getBlockBlobClient(record.payloadBlob).exists(), false);
   const mail = await h.received(`<${accepted.id}@contoso.example>`);
   assert.ok(mail.attachments[0].content.equals(big));
 
   // A late copy of the reference, after the blob is gone, changes nothing.
-  const reference = { version: 1, id: accepted.id, createdAt: record.createdAt, mailBlob: record.payloadBlob };
+  const reference = {
+    version: 1,
+    id: accepted.id,
+    createdAt: record.createdAt,
+    mime: { blob: record.payloadBlob, from: 'noreply@contoso.example', to: ['big@example.com'] },
+  };
   await h.runtime.storage.queues.getQueueClient(h.config.queueName).sendMessage(encodeQueueMessage(reference));
   await h.waitForLog(`${accepted.id} is already sent`);
   assert.equal((await h.runtime.status.get(accepted.id))!.record.status, 'sent');

@@ -57,8 +57,18 @@ test('a large mail names its payload blob in the record from the start', async (
   const big = { ...mail, attachments: [{ filename: 'a.bin', content: Buffer.alloc(64 * 1024).toString('base64') }] };
   assert.equal((await w.post(big)).status, 202);
   const [record] = [...w.status.rows.values()].map((r) => r.record);
-  assert.equal(record.payloadBlob, `${record.id}.json`);
+  assert.equal(record.payloadBlob, `${record.id}.eml`);
   assert.deepEqual(w.status.updates, []);
+});
+
+test('a large mail whose SMTP envelope alone would not fit a queue message travels as JSON instead', async () => {
+  const w = world();
+  const label = 'b'.repeat(60);
+  const to = Array.from({ length: 250 }, (_, i) => `${String(i).padStart(3, '0')}${'a'.repeat(57)}@${label}.${label}.${label}.example`);
+  const big = { ...mail, to, attachments: [{ filename: 'a.bin', content: Buffer.alloc(64 * 1024).toString('base64') }] };
+  assert.equal((await w.post(big)).status, 202);
+  const [record] = [...w.status.rows.values()].map((r) => r.record);
+  assert.equal(record.payloadBlob, `${record.id}.json`);
 });
 
 test('with a key: the enqueue is confirmed; a repeat queues nothing, unless the first enqueue was never confirmed', async () => {

@@ -39,7 +39,7 @@ test('a producer message goes through the worker to the SMTP server', { timeout:
   assert.equal(mail.messageId, '<producer-small-1@contoso.example>');
 });
 
-test('a large message goes through the payload container, and its blob is gone once sent', { timeout: 60_000 }, async () => {
+test('a large message is composed into the payload container, and its blob is gone once sent', { timeout: 60_000 }, async () => {
   const content = randomBytes(120 * 1024).toString('base64');
   const { id, payloadBlob } = await producer().send({
     from: 'noreply@contoso.example',
@@ -48,7 +48,7 @@ test('a large message goes through the payload container, and its blob is gone o
     text: 'See the attachment.',
     attachments: [{ filename: 'data.bin', content }],
   });
-  assert.equal(payloadBlob, `${id}.json`);
+  assert.equal(payloadBlob, `${id}.eml`);
   const record = await h.waitForFinal(id);
   assert.equal(record.status, 'sent');
   const mail = await h.received(record.smtpMessageId!);

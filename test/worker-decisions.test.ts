@@ -387,3 +387,56 @@ test('a deferral that lost its race to another copy finishing the message leaves
   assert.equal(w.outbox.requeued.length, 1, 'queued again first; that copy will find the record final');
   assert.deepEqual([record(w).status, record(w).lastReplyCode], ['sent', 250]);
 });
+
+// A message composed at intake: the queue message carries its blob and SMTP envelope, the worker streams the blob.
+const EML = `${ID}.eml`;
+const RAW = 'From: noreply@contoso.example\r\nTo: a@example.com\r\nSubject: s\r\n\r\nx\r\n';
+const byMime = (w: World, extra: Record<string, unknown> = {}) =>
+  envelope(w, { mail: undefined, mime: { blob: EML, from: MAIL.from, to: MAIL.to, ...extra } });
+
+test('composed message: sent from its blob with the envelope it names, the blob read once and removed', async () => {
+  const w = fakeWorld({ [EML]: RAW });
+  await run(w, byMime(w));
+  assert.equal(record(w).status, 'sent');
+  assert.deepEqual(w.outbox.loaded, [EML]);
+  assert.deepEqual(w.smtp.sent[0].message.envelope, { from: MAIL.from, to: MAIL.to });
+  assert.deepEqual(w.outbox.deleted, [EML]);
+  assert.equal(record(w).recipientCount, 2);
+});
+
+test('composed message, re-authentication: the second attempt reads the blob afresh (a stream is read once)', async () => {
+  const w = fakeWorld({ [EML]: RAW });
+  w.smtp.script.push(smtpError(AUTH));
+  await run(w, byMime(w));
+  assert.equal(record(w).status, 'sent');
+  assert.deepEqual(w.outbox.loaded, [EML, EML]);
+  const [first, second] = w.smtp.sent.map((s) => s.message.raw);
+  assert.notEqual(first, second);
+});
+
+test('composed message: a missing blob fails as malformed at once; a scheduled one is not read before it is due', async () => {
+  const w = fakeWorld();
+  await run(w, byMime(w));
+  assert.deepEqual([record(w).status, record(w).errorCategory], ['failed', 'malformed']);
+  assert.match(record(w).hint!, /m-1\.eml does not exist/);
+  assert.equal(w.smtp.sent.length + w.outbox.requeued.length, 0);
+
+  const v = fakeWorld({ [EML]: RAW });
+  await run(v, byMime(v, { sendAt: iso(v.clock.ms + 600_000) }));
+  assert.equal(v.status.record(ID)!.status, 'deferred');
+  assert.deepEqual(v.outbox.loaded, []);
+});
+
+test("composed message: a blob that is not this message's own, or a sender not allowed, is never read", async () => {
+  for (const blob of ['other.eml', '../m-1.eml', 'm-1.json']) {
+    const w = fakeWorld({ [blob]: RAW });
+    seed(w, { payloadBlob: EML }); // as intake left it
+    await run(w, envelope(w, { mail: undefined, mime: { blob, from: MAIL.from, to: MAIL.to } }));
+    assert.deepEqual([record(w).status, record(w).errorCategory], ['failed', 'malformed'], blob);
+    assert.deepEqual(w.outbox.loaded, []);
+  }
+  const v = fakeWorld({ [EML]: RAW });
+  await run(v, byMime(v, { from: 'ceo@elsewhere.example' }));
+  assert.deepEqual([v.status.record(ID)!.status, v.status.record(ID)!.errorCategory], ['failed', 'sender-not-allowed']);
+  assert.deepEqual(v.outbox.loaded, []);
+});

@@ -1,8 +1,7 @@
 // One SMTP attempt for one mail, with Exchange's one allowed re-authentication. Returns what
 // happened; deciding between retry, deferral and final failure is the worker's job.
+import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
-import { composeMessage, type OutgoingMail } from '../mail/compose';
-import { senderOf } from '../mail/addresses';
 import type { TokenSource } from '../identity/token-source';
 import type { SentInfo, SmtpSender } from '../smtp/smtp-sender';
 import type { Logger } from '../logger';
@@ -18,18 +17,32 @@ export interface DeliveryDeps {
 
 export type DeliveryOutcome = { ok: true; info: SentInfo } | { ok: false; failure: Failure };
 
-export async function deliver(outgoing: OutgoingMail, deps: DeliveryDeps): Promise<DeliveryOutcome> {
-  const sender = senderOf(outgoing.mail);
-  const message = composeMessage(outgoing);
+/** A message to send: the first attempt's message already open, and how to open it again for a second attempt. */
+export interface Outgoing {
+  id: string;
+  createdAt: string;
+  sender: string;
+  message: Mail.Options;
+  reopen(): Promise<Mail.Options>;
+}
+
+export async function deliver(outgoing: Outgoing, deps: DeliveryDeps): Promise<DeliveryOutcome> {
+  const { sender } = outgoing;
   instruments().queueAge.record(Math.max(0, Date.now() - Date.parse(outgoing.createdAt)));
-  const first = await attempt(sender, message, deps, false);
+  const first = await attempt(sender, outgoing.message, deps, false);
   if (first.ok || first.failure.kind !== 'reauthenticate') return first;
 
   // Exchange answers 535 for a stale token as well as for missing setup: one more try with a token
   // fresh from the endpoint and a new connection tells them apart.
   deps.log.warn(`Message ${outgoing.id}: ${first.failure.reply?.text ?? first.failure.category}; retrying once with a fresh token.`);
   deps.smtp.reset(sender);
-  const second = await attempt(sender, message, deps, true);
+  let again: Mail.Options;
+  try {
+    again = await outgoing.reopen();
+  } catch (error) {
+    return { ok: false, failure: classifyFailure(error) };
+  }
+  const second = await attempt(sender, again, deps, true);
   if (!second.ok && second.failure.kind === 'reauthenticate') return { ok: false, failure: { ...second.failure, kind: 'permanent' } };
   return second;
 }
@@ -46,5 +59,12 @@ async function attempt(sender: string, message: Mail.Options, deps: DeliveryDeps
     };
   } catch (error) {
     return { ok: false, failure: classifyFailure(error) };
+  } finally {
+    release(message);
   }
+}
+
+/** A message streamed from storage that was not read to the end (refused, throttled) lets go of its connection. */
+export function release(message: Mail.Options): void {
+  if (message.raw instanceof Readable && !message.raw.readableEnded) message.raw.destroy();
 }

@@ -5,21 +5,20 @@
 // count); only failures of our own dependencies throw.
 import { isAllowedSender } from '../mail/senders';
 import { smtpMessageId, type Envelope } from '../mail/envelope';
-import { recipientsOf, senderOf } from '../mail/addresses';
-import type { MailRequest } from '../mail/mail-request';
 import type { Outbox } from '../storage/outbox';
 import { isFinal } from '../status/mail-state';
 import { StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
 import * as transition from '../status/transitions';
-import { deliver, type DeliveryDeps } from './deliver';
+import { deliver, release, type DeliveryDeps } from './deliver';
 import { decideFailure, type DeliveryPolicy } from './policy';
-import { resolveMail } from './resolve-mail';
+import { MissingPayloadError, resolveMessage, type ResolvedMessage } from './resolve-mail';
+import type Mail from 'nodemailer/lib/mailer';
 import type { Failure } from './classify-failure';
 import { instruments } from '../telemetry/instruments';
 
 export interface WorkerDeps extends DeliveryDeps {
   allowedSenders: readonly string[];
-  outbox: Pick<Outbox, 'requeue' | 'loadMail' | 'deletePayload'>;
+  outbox: Pick<Outbox, 'requeue' | 'loadMail' | 'openMime' | 'deletePayload'>;
   status: Pick<StatusStore, 'get' | 'create' | 'update'>;
   policy: DeliveryPolicy;
   now?: () => number;
@@ -54,16 +53,15 @@ export class MessageWorker {
       await this.deletePayload();
       return;
     }
-    const mail = await resolveMail(envelope, deps.outbox);
-    if ('errors' in mail) {
+    const message = await resolveMessage(envelope, deps.outbox);
+    if ('errors' in message) {
       this.stored = existing ?? (await this.create(undefined));
-      await this.finish(transition.malformed(mail.errors));
-      deps.log.error(`Permanent failure: message ${envelope.id}: ${mail.errors}`);
+      await this.malformed(message.errors);
       return;
     }
-    this.stored = existing ?? (await this.create(mail));
+    this.stored = existing ?? (await this.create(message));
     // Final already: another copy finished it a moment ago.
-    if (!isFinal(this.stored.record.status)) await this.send(mail);
+    if (!isFinal(this.stored.record.status)) await this.send(message);
   }
 
   /** The host moves the message to the poison queue next: its record says so, unless it ended otherwise. */
@@ -85,7 +83,7 @@ export class MessageWorker {
     await this.notify();
   }
 
-  private async send(mail: MailRequest): Promise<void> {
+  private async send(message: ResolvedMessage): Promise<void> {
     const { deps, envelope, now } = this;
     const { record } = this.stored;
     const claimedUntil = record.status === 'sending' ? Date.parse(record.claimUntil ?? '') || 0 : 0;
@@ -97,7 +95,7 @@ export class MessageWorker {
       return;
     }
     const dueAt = Math.max(
-      Date.parse(mail.sendAt ?? '') || 0,
+      Date.parse(message.sendAt ?? '') || 0,
       record.status === 'deferred' ? Date.parse(record.nextAttemptAt ?? '') || 0 : 0,
     );
     if (dueAt > now() + 1000) {
@@ -105,15 +103,28 @@ export class MessageWorker {
       await this.defer(dueAt - now());
       return;
     }
-    const sender = senderOf(mail);
+    const { sender } = message;
     if (!isAllowedSender(sender, deps.allowedSenders)) {
       await this.finish(transition.fail('sender-not-allowed', `${sender} is not in MAIL_ALLOWED_SENDERS.`));
       deps.log.error(`Permanent failure: message ${envelope.id}: ${sender} is not an allowed sender.`);
       return;
     }
 
-    await this.claim(deps.profileOf?.(sender));
-    const outcome = await deliver({ id: envelope.id, createdAt: envelope.createdAt, mail }, deps);
+    let first: Mail.Options;
+    try {
+      first = await message.open();
+    } catch (error) {
+      if (!(error instanceof MissingPayloadError)) throw error;
+      await this.malformed(error.message);
+      return;
+    }
+    try {
+      await this.claim(deps.profileOf?.(sender));
+    } catch (error) {
+      release(first);
+      throw error;
+    }
+    const outcome = await deliver({ id: envelope.id, createdAt: envelope.createdAt, sender, message: first, reopen: message.open }, deps);
     if (!outcome.ok) return this.settleFailure(outcome.failure);
     const { info } = outcome;
     await this.finish(
@@ -148,7 +159,7 @@ export class MessageWorker {
   }
 
   /** Producers that write the queue directly create no status record; the first delivery does. */
-  private async create(mail: MailRequest | undefined): Promise<StoredStatus> {
+  private async create(message: ResolvedMessage | undefined): Promise<StoredStatus> {
     const { envelope } = this;
     const at = new Date(this.now()).toISOString();
     try {
@@ -159,10 +170,10 @@ export class MessageWorker {
         createdAt: envelope.createdAt,
         updatedAt: at,
         enqueuedAt: at,
-        sender: mail?.from ? senderOf(mail) : '',
-        recipientCount: mail ? recipientsOf(mail).length : 0,
-        sendAt: mail?.sendAt,
-        payloadBlob: envelope.mailBlob,
+        sender: message?.sender ?? '',
+        recipientCount: message?.recipients.length ?? 0,
+        sendAt: message?.sendAt,
+        payloadBlob: envelope.mailBlob ?? envelope.mime?.blob,
         callbackUrl: envelope.mail?.callbackUrl,
       });
     } catch (error) {
@@ -179,6 +190,12 @@ export class MessageWorker {
       if (error instanceof StatusConflictError) throw new RetryLaterError(`message ${this.envelope.id} was claimed by another worker`);
       throw error;
     }
+  }
+
+  /** The message can never be sent as it stands: closed with the reason, never retried. */
+  private async malformed(errors: string): Promise<void> {
+    await this.finish(transition.malformed(errors));
+    this.deps.log.error(`Permanent failure: message ${this.envelope.id}: ${errors}`);
   }
 
   private async finish(changes: transition.Changes): Promise<void> {
@@ -219,7 +236,8 @@ export class MessageWorker {
   }
 
   private async deletePayload(): Promise<void> {
-    if (this.envelope.mailBlob) await this.deps.outbox.deletePayload(this.envelope.mailBlob);
+    const blob = this.envelope.mailBlob ?? this.envelope.mime?.blob;
+    if (blob) await this.deps.outbox.deletePayload(blob);
   }
 }
 

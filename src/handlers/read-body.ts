@@ -12,17 +12,27 @@ export async function readBodyWithin(request: HttpRequest, limit: number): Promi
   const stream = request.body as ReadableStream<Uint8Array> | null;
   if (!stream) return { ok: true, body: Buffer.alloc(0) };
   const reader = stream.getReader();
+  // The body is held once: a declared length is filled in place and a single chunk is kept as it is; only a body in
+  // several chunks without a (true) declared length is joined, a copy of chunks no longer needed.
+  let filling = Number.isFinite(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
+    if (size + value.byteLength > limit) {
       await reader.cancel().catch(() => undefined);
-      return { ok: false, reason: 'too-large', bytes: size };
+      return { ok: false, reason: 'too-large', bytes: size + value.byteLength };
     }
-    chunks.push(value);
+    if (filling && size + value.byteLength > filling.length) {
+      chunks.push(filling.subarray(0, size));
+      filling = undefined;
+    }
+    if (filling) filling.set(value, size);
+    else chunks.push(value);
+    size += value.byteLength;
   }
+  if (filling) return { ok: true, body: filling.subarray(0, size) };
+  if (chunks.length === 1) return { ok: true, body: Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) };
   return { ok: true, body: Buffer.concat(chunks, size) };
 }

@@ -2,7 +2,9 @@
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
 import { createHash, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
-import { customHeaderBytes, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import { parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import { messageBytes } from '../mail/message-size';
+import { parseJsonBody } from './parse-json-body';
 import type { AuthenticatedCaller } from '../callers/authenticate';
 import { applySenderPolicy, FUNCTION_KEY_CALLER } from '../callers/sender-policy';
 import type { DailyQuota } from '../callers/daily-quota';
@@ -58,7 +60,7 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
   }
   let json: unknown;
   try {
-    json = JSON.parse(input.body.toString('utf8'));
+    json = parseJsonBody(input.body);
   } catch (error) {
     return {
       status: 400,
@@ -131,7 +133,6 @@ async function enqueueOnce(
   deps: IntakeDeps,
   now: Date,
 ): Promise<IntakeResult> {
-  const mailJson = JSON.stringify(mail);
   const requestHash = mailFingerprint(mail);
   const envelope = newEnvelope(mail, id, now);
   let stored: StoredStatus;
@@ -148,7 +149,7 @@ async function enqueueOnce(
       requestHash,
       caller,
       callbackUrl: mail.callbackUrl,
-      payloadBlob: claimCheckBlob({ ...envelope, mail }, mailJson),
+      payloadBlob: claimCheckBlob({ ...envelope, mail }),
       ...(key ? { idempotencyKeyHash: sha256(key) } : { enqueuedAt: envelope.createdAt }),
     });
   } catch (error) {
@@ -170,7 +171,7 @@ async function enqueueOnce(
   }
   const delayMs = mail.sendAt ? Date.parse(mail.sendAt) - now.getTime() : 0;
   try {
-    await deps.outbox.enqueue({ ...envelope, mail }, mailJson, { delayMs });
+    await deps.outbox.enqueue({ ...envelope, mail }, { delayMs });
   } catch (error) {
     // Without a key the caller cannot come back for this id: close its record with the reason.
     if (!key) await deps.status.update(stored, transition.enqueueFailed()).catch(() => undefined);
@@ -190,16 +191,4 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 function invalid(errors: FieldError[]): IntakeResult {
   return { status: 400, title: 'Invalid mail request', detail: `${errors.length} field(s) are invalid.`, errors };
-}
-
-/** Decoded size of what becomes the message: subject, custom headers, bodies and attachments (base64 decodes to 3/4). */
-export function messageBytes(mail: MailRequest): number {
-  const base64Bytes = (b64: string) => Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
-  return (
-    Buffer.byteLength(mail.subject) +
-    customHeaderBytes(mail.headers ?? {}) +
-    Buffer.byteLength(mail.text ?? '') +
-    Buffer.byteLength(mail.html ?? '') +
-    (mail.attachments ?? []).reduce((sum, a) => sum + base64Bytes(a.content), 0)
-  );
 }

@@ -1,6 +1,7 @@
 // A typed helper for Node producers that write the outbox queue directly (instead of POST /api/mail): it checks the
 // mail against the same schema the worker applies, and writes the envelope exactly as the queue trigger reads it —
-// base64-encoded JSON, the mail in a payload blob "<id>.json" when the message would be over 64 KB.
+// base64-encoded JSON; a message that would be over 64 KB is composed and stored as a blob "<id>.eml" that the
+// worker streams to the SMTP connection.
 //
 //   const producer = createMailProducer({ queue, payloads });   // QueueClient, ContainerClient (@azure/storage-*)
 //   const { id } = await producer.send({ from: 'orders@contoso.com', to: 'ann@example.com', subject: 'Hi', text: '…' });
@@ -50,7 +51,7 @@ export function createMailProducer(target: ProducerTarget) {
       const checked = envelopeSchema.safeParse(envelope);
       if (!checked.success) throw new InvalidMailError(toFieldErrors(checked.error));
       const delayMs = parsed.data.sendAt ? Date.parse(parsed.data.sendAt) - Date.now() : 0;
-      const payloadBlob = await outbox.enqueue({ ...envelope, mail: parsed.data }, JSON.stringify(parsed.data), { delayMs });
+      const payloadBlob = await outbox.enqueue({ ...envelope, mail: parsed.data }, { delayMs });
       return { id, ...(payloadBlob ? { payloadBlob } : {}) };
     },
   };

@@ -23,6 +23,13 @@ function sortedJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Hashed a slice at a time, so a large attachment is never copied whole into a byte buffer. */
+function digest(text: string): string {
+  const hash = createHash('sha256');
+  for (let at = 0; at < text.length; at += 1024 * 1024) hash.update(text.slice(at, at + 1024 * 1024));
+  return hash.digest('hex');
+}
+
 /** A hash of what the mail says, not how it was written. `mail.from` must already hold the effective sender. */
 export function mailFingerprint(mail: MailRequest): string {
   const lists = (['to', 'cc', 'bcc', 'replyTo'] as const).map(
@@ -38,6 +45,8 @@ export function mailFingerprint(mail: MailRequest): string {
     headers,
     importance: mail.importance === 'normal' ? undefined : mail.importance,
     sendAt: mail.sendAt ? new Date(mail.sendAt).toISOString() : undefined,
+    // Each attachment by its digest: serialising the content again would copy every large attachment.
+    attachments: mail.attachments?.map((a) => ({ ...a, content: digest(a.content) })),
   };
   return createHash('sha256').update(sortedJson(canonical)).digest('hex');
 }

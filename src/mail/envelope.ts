@@ -4,7 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { emailDomain } from './addresses';
 import { currentTraceparent, TRACEPARENT } from '../telemetry/trace-context';
-import { structureProblems, mailRequestSchema, toFieldErrors, type FieldError, type MailRequest } from './mail-request';
+import {
+  emailAddressSchema,
+  MAX_RECIPIENTS,
+  structureProblems,
+  mailRequestSchema,
+  toFieldErrors,
+  type FieldError,
+  type MailRequest,
+} from './mail-request';
 
 export const ENVELOPE_VERSION = 1;
 
@@ -26,6 +34,34 @@ export function payloadBlobName(id: string): string {
   return `${id}.json`;
 }
 
+/** A composed message's blob: the message id plus ".eml", one path segment for the same reasons. */
+export const mimeBlobNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.eml$/, { message: 'must be <message id>.eml: no "/", "\\" or "%"' });
+
+export function mimeBlobName(id: string): string {
+  return `${id}.eml`;
+}
+
+/**
+ * A message composed once, at intake, and kept as RFC 5322 text in a blob, so the worker streams it from storage to
+ * the SMTP connection without holding it in memory. The blob has no Bcc header, so the SMTP envelope travels here.
+ */
+export const mimeReferenceSchema = z
+  .object({
+    blob: mimeBlobNameSchema.meta({ description: '"<id>.eml", the blob in MAIL_PAYLOAD_CONTAINER holding the composed message.' }),
+    from: emailAddressSchema.meta({ description: 'SMTP MAIL FROM: the sending mailbox, which must be an allowed sender.' }),
+    to: z
+      .array(emailAddressSchema)
+      .min(1)
+      .max(MAX_RECIPIENTS)
+      .meta({ description: 'SMTP RCPT TO: every recipient of the message (to, cc and bcc).' }),
+    sendAt: z.iso.datetime({ offset: true }).optional().meta({ description: 'Send no earlier than this time.' }),
+  })
+  .strict();
+
+export type MimeReference = z.infer<typeof mimeReferenceSchema>;
+
 export const envelopeSchema = z
   .object({
     version: z.literal(ENVELOPE_VERSION).meta({ description: 'Envelope format version.' }),
@@ -38,15 +74,25 @@ export const envelopeSchema = z
       .meta({ description: 'W3C trace context of the request that queued it, so its trace continues in the worker.' }),
     mail: mailRequestSchema.optional().meta({ description: 'The mail itself, or…' }),
     mailBlob: payloadBlobNameSchema.optional().meta({
-      description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message.',
+      description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message, or…',
+    }),
+    mime: mimeReferenceSchema.optional().meta({
+      description: '…a message composed by the product: its blob and SMTP envelope (what POST /api/mail writes for large mails).',
     }),
   })
   .strict()
-  .refine((e) => (e.mail === undefined) !== (e.mailBlob === undefined), { message: 'exactly one of mail and mailBlob', path: ['mail'] })
+  .refine((e) => [e.mail, e.mailBlob, e.mime].filter((part) => part !== undefined).length === 1, {
+    message: 'exactly one of mail, mailBlob and mime',
+    path: ['mail'],
+  })
   // A message reads (and, once final, deletes) only its own payload, never another message's.
   .refine((e) => e.mailBlob === undefined || e.mailBlob === payloadBlobName(e.id), {
     message: 'must be "<id>.json", the payload of this message',
     path: ['mailBlob'],
+  })
+  .refine((e) => e.mime === undefined || e.mime.blob === mimeBlobName(e.id), {
+    message: 'must be "<id>.eml", the message of this envelope',
+    path: ['mime', 'blob'],
   })
   .meta({ id: 'OutboxEnvelope', description: 'A message on the outbox queue (JSON, base64-encoded).' });
 

@@ -1,39 +1,72 @@
 // Writes envelopes the way the Functions queue trigger reads them: base64-encoded JSON.
-// An envelope too big for a queue message (64 KB after encoding) goes through Blob storage:
-// the mail is stored as a blob and the queue message carries a reference (claim check).
+// An envelope too big for a queue message (64 KB after encoding) goes through Blob storage (claim check): the
+// message is composed once, here, and stored as RFC 5322 text that the worker streams to the SMTP connection;
+// the queue message carries the blob's name and the SMTP envelope.
+import type { Readable } from 'node:stream';
 import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
-import { payloadBlobName, payloadBlobNameSchema, type Envelope } from '../mail/envelope';
+import {
+  mimeBlobName,
+  mimeBlobNameSchema,
+  payloadBlobName,
+  payloadBlobNameSchema,
+  type Envelope,
+  type MimeReference,
+} from '../mail/envelope';
 import type { MailRequest } from '../mail/mail-request';
+import { messageBytes } from '../mail/message-size';
+import { recipientsOf, senderOf } from '../mail/addresses';
+import { composeMime } from '../mail/compose';
 
 export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
 /** Azure Storage queues hide a message for at most 7 days. */
 export const MAX_VISIBILITY_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
+/** Composed messages up to this size are uploaded in one request; larger ones stream in blocks of this size. */
+const BLOCK_BYTES = 2 * 1024 * 1024;
 
 export function encodeQueueMessage(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
 }
+
+const fitsQueueMessage = (value: unknown) => Math.ceil(Buffer.byteLength(JSON.stringify(value)) / 3) * 4 <= MAX_QUEUE_MESSAGE_BYTES;
 
 export interface EnqueueOptions {
   /** Keep the message invisible this long (scheduled sends, deferrals, backoff). */
   delayMs?: number;
 }
 
+type NewEnvelope = Envelope & { mail: MailRequest };
+
+/** The queue message of a composed message: the mail replaced by its blob and SMTP envelope. */
+function mimeEnvelope(envelope: NewEnvelope): Envelope {
+  const { mail, ...reference } = envelope;
+  const mime: MimeReference = {
+    blob: mimeBlobName(envelope.id),
+    from: senderOf(mail),
+    to: recipientsOf(mail),
+    ...(mail.sendAt ? { sendAt: mail.sendAt } : {}),
+  };
+  return { ...reference, mime };
+}
+
 /**
  * The payload blob an envelope needs when it is too big for a queue message (claim check), else undefined. Known
- * before anything is written, so the status record can name the blob from the start.
+ * before anything is written, so the status record can name the blob from the start. A mail whose size alone rules
+ * out a queue message is not serialised to find out. Normally the composed message ("<id>.eml"); the mail as JSON
+ * ("<id>.json") only when even its SMTP envelope (hundreds of long addresses) would not fit a queue message.
  */
-export function claimCheckBlob(envelope: Envelope & { mail: MailRequest }, mailJson: string): string | undefined {
-  const { mail: _inline, ...reference } = envelope;
-  const envelopeBytes = Buffer.byteLength(JSON.stringify(reference)) + Buffer.byteLength(mailJson) + '"mail":,'.length;
-  return Math.ceil(envelopeBytes / 3) * 4 <= MAX_QUEUE_MESSAGE_BYTES ? undefined : payloadBlobName(envelope.id);
+export function claimCheckBlob(envelope: NewEnvelope): string | undefined {
+  if (messageBytes(envelope.mail) < MAX_QUEUE_MESSAGE_BYTES && fitsQueueMessage(envelope)) return undefined;
+  return fitsQueueMessage(mimeEnvelope(envelope)) ? mimeBlobName(envelope.id) : payloadBlobName(envelope.id);
 }
 
 export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
   // Every payload name passes here before it reaches the blob client, which would resolve ".." or "/" in it
   // to a blob outside the payload container. The envelope schema refuses such names too; this holds even if not.
   const payload = (blobName: string) => {
-    if (!payloadBlobNameSchema.safeParse(blobName).success) throw new PayloadNameError(blobName);
+    if (!payloadBlobNameSchema.safeParse(blobName).success && !mimeBlobNameSchema.safeParse(blobName).success) {
+      throw new PayloadNameError(blobName);
+    }
     return payloads.getBlockBlobClient(blobName);
   };
   const send = async (envelope: Envelope, options?: EnqueueOptions) => {
@@ -45,20 +78,29 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
   };
 
   return {
-    /**
-     * Puts a new envelope on the queue; returns the payload blob's name when the claim check was needed.
-     * `mailJson` is the mail already serialised by the caller: the size decision and the blob reuse it rather
-     * than copy the attachments again.
-     */
-    async enqueue(envelope: Envelope & { mail: MailRequest }, mailJson: string, options?: EnqueueOptions): Promise<string | undefined> {
-      const blobName = claimCheckBlob(envelope, mailJson);
+    /** Puts a new envelope on the queue; returns the payload blob's name when the claim check was needed. */
+    async enqueue(envelope: NewEnvelope, options?: EnqueueOptions): Promise<string | undefined> {
+      const blobName = claimCheckBlob(envelope);
       if (!blobName) {
         await send(envelope, options);
         return undefined;
       }
-      const { mail: _inline, ...reference } = envelope;
-      await payload(blobName).uploadData(Buffer.from(mailJson, 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/json' } });
-      await send({ ...reference, mailBlob: blobName }, options);
+      const blob = payload(blobName);
+      const { mail, ...reference } = envelope;
+      if (blobName === payloadBlobName(envelope.id)) {
+        await blob.uploadData(Buffer.from(JSON.stringify(mail), 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+        await send({ ...reference, mailBlob: blobName }, options);
+        return blobName;
+      }
+      const message = composeMime({ id: envelope.id, createdAt: envelope.createdAt, mail });
+      const blobHTTPHeaders = { blobContentType: 'message/rfc822' };
+      // Base64 grows attachments by a third: a message that may come near a block is streamed, block by block.
+      if ((messageBytes(mail) * 4) / 3 < BLOCK_BYTES - 64 * 1024) {
+        await blob.uploadData(Buffer.concat((await message.toArray()) as Buffer[]), { blobHTTPHeaders });
+      } else {
+        await blob.uploadStream(message, BLOCK_BYTES, 2, { blobHTTPHeaders });
+      }
+      await send(mimeEnvelope(envelope), options);
       return blobName;
     },
 
@@ -68,6 +110,12 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
     async loadMail(blobName: string): Promise<MailRequest> {
       const buffer = await payload(blobName).downloadToBuffer();
       return JSON.parse(buffer.toString('utf8')) as MailRequest;
+    },
+
+    /** A composed message as a stream straight from storage (resumed where it broke off if the connection drops). */
+    async openMime(blobName: string): Promise<Readable> {
+      const response = await payload(blobName).download(0, undefined, { maxRetryRequests: 5 });
+      return response.readableStreamBody as Readable;
     },
 
     async deletePayload(blobName: string): Promise<void> {

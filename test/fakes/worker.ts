@@ -3,6 +3,7 @@
 // an outbox, a token source and an SMTP sender that answer from a script, a fixed clock and a logger that
 // keeps its lines.
 /* eslint-disable @typescript-eslint/require-await -- the stand-ins answer at once, with the async signatures of what they replace */
+import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { changesNothing, StatusConflictError, type StatusRecord, type StoredStatus } from '../../src/status/status-store';
 import type { Envelope } from '../../src/mail/envelope';
@@ -82,6 +83,12 @@ export function memoryOutbox(payloads: Record<string, string> = {}) {
       const text = blobs.get(name);
       if (text === undefined) throw Object.assign(new Error('The specified blob does not exist.'), { statusCode: 404 });
       return JSON.parse(text) as never;
+    },
+    async openMime(name: string) {
+      this.loaded.push(name);
+      const text = blobs.get(name);
+      if (text === undefined) throw Object.assign(new Error('The specified blob does not exist.'), { statusCode: 404 });
+      return Readable.from([Buffer.from(text)]);
     },
     async deletePayload(name: string) {
       this.deleted.push(name);
