@@ -9,6 +9,7 @@ import { APP_ROOT } from '../host-settings';
 import { readLocalSettings } from './local-settings';
 import { startSandbox } from './start-sandbox';
 import type { ReceivedMessage } from './smtp-sink';
+import type { ReceivedCallback } from './callback-receiver';
 
 const PORT = Number(process.env.SANDBOX_PORT ?? 7071);
 const DATA_DIR = process.env.SANDBOX_DATA_DIR ?? join(APP_ROOT, '.local');
@@ -25,6 +26,13 @@ async function printReceived(message: ReceivedMessage): Promise<void> {
   );
 }
 
+function printCallback(callback: ReceivedCallback): void {
+  const check = callback.verified ? 'signature verified' : `signature refused (${callback.detail ?? ''})`;
+  console.log(
+    `🔔 ${new Date(callback.receivedAt).toLocaleTimeString()}  callback ${callback.event?.type ?? ''} for ${callback.event?.subject ?? '?'}: ${check}, answered ${callback.answered}`,
+  );
+}
+
 async function main(): Promise<void> {
   const user = { ...readLocalSettings(), ...process.env } as Record<string, string | undefined>;
   // With real settings, whatever reads the environment (as on Azure) sees them too.
@@ -36,9 +44,11 @@ async function main(): Promise<void> {
     azuritePorts: AZURITE_PORTS,
     mailDir: MAIL_DIR,
     onMessage: (m) => void printReceived(m),
+    onCallback: printCallback,
     log: (level, fn, message) => (level === 'error' || level === 'warning' ? console.error : console.log)(`[${fn}] ${message}`),
   });
   const { url, embedded, config } = sandbox;
+  const callbackUrl = sandbox.stack ? `${sandbox.stack.callbacks.url}/sandbox` : undefined;
 
   console.log(`
 Mail sender running on ${url} (${embedded ? `local sandbox, auth mode ${config.auth.mode}` : `SMTP ${config.smtp.host}:${config.smtp.port}, auth mode ${config.auth.mode}`})
@@ -46,8 +56,13 @@ Mail sender running on ${url} (${embedded ? `local sandbox, auth mode ${config.a
 ${embedded ? `  Inbox:   ${url}/ (received mail with its status, live)\n  Mailbox: ${relative(process.cwd(), MAIL_DIR)}/ (each message as an .eml file; a line per message below)\n` : ''}
 Try it:
   curl -i -X POST ${url}/api/mail -H 'Content-Type: application/json' \\
-    -d '{"to":"someone@example.com","subject":"Hello from the sandbox","text":"It works."}'
-
+    -d '{"to":"someone@example.com","subject":"Hello from the sandbox","text":"It works."${callbackUrl ? `,"callbackUrl":"${callbackUrl}"` : ''}}'
+${
+  callbackUrl
+    ? `  (callbackUrl: the sandbox's https receiver, which verifies the signed callback; a line per callback below)
+`
+    : ''
+}
 Press Ctrl+C to stop.`);
 
   const stop = async () => {

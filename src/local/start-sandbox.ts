@@ -11,6 +11,7 @@ import { startLocalHost, type LogLine } from './functions-host';
 import { localFunctions } from './local-functions';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack';
 import type { ReceivedMessage } from './smtp-sink';
+import type { ReceivedCallback } from './callback-receiver';
 import { startSandboxFront } from './sandbox-front';
 import { createInbox, type Inbox } from './inbox/inbox';
 import { inboxRoutes } from './inbox/routes';
@@ -28,6 +29,8 @@ export interface SandboxOptions {
   runtime?: RuntimeOptions;
   log: LogLine;
   onMessage?: (message: ReceivedMessage) => void;
+  /** A callback the local receiver got (embedded mode). */
+  onCallback?: (callback: ReceivedCallback) => void;
 }
 
 export interface Sandbox {
@@ -67,6 +70,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         dataDir: options.dataDir,
         azuritePorts: options.azuritePorts,
         mailDir: options.mailDir,
+        onCallback: (callback) => {
+          found.addCallback(callback);
+          options.onCallback?.(callback);
+        },
         onMessage: (message) => {
           void found
             .add(message)
@@ -96,7 +103,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await provisionStorage(config, created.storage);
     const host = await startLocalHost({ port: 0, settings: created.host, ...localFunctions(created), log: options.log });
     closers.push(() => host.close());
-    const routes = inboxRoutes(inbox, { smtp: `${config.smtp.host}:${config.smtp.port}` });
+    const routes = inboxRoutes(inbox, {
+      smtp: `${config.smtp.host}:${config.smtp.port}`,
+      callbackReceiver: stack ? `${stack.callbacks.url}` : undefined,
+    });
     closers.push(() => routes.close());
     front.setRoutes(routes);
     front.setBackend(Number(new URL(host.url).port));

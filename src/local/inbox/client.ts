@@ -33,7 +33,17 @@ export function inboxClient(): void {
     text: string;
     headers: string[];
   }
-  type Event = { type: 'mail'; message: Summary } | { type: 'status'; n: number; status: Status | null };
+  interface Callback {
+    receivedAt: string;
+    type: string;
+    subject: string;
+    webhookId: string;
+    verified: boolean;
+    answered: number;
+    detail?: string;
+  }
+  type Event =
+    { type: 'mail'; message: Summary } | { type: 'status'; n: number; status: Status | null } | { type: 'callback'; callback: Callback };
 
   const messages = new Map<number, Summary>();
   let selected: number | undefined;
@@ -139,9 +149,29 @@ export function inboxClient(): void {
     byId<HTMLAnchorElement>('d-raw').href = `/inbox/messages/${n}/message.eml`;
   }
 
+  /** Newest first; the signature check and the answer the receiver gave, as text. */
+  function showCallback(callback: Callback): void {
+    const li = el('li', callback.verified ? '' : 'bad');
+    li.dataset.key = `${callback.webhookId} ${callback.receivedAt}`;
+    if (document.querySelector(`#callbacks li[data-key="${CSS.escape(li.dataset.key)}"]`)) return;
+    li.textContent =
+      `${new Date(callback.receivedAt).toLocaleTimeString()} · ${callback.type || '(no event)'} · ${callback.subject} · ` +
+      `${callback.verified ? 'signature verified' : `signature refused: ${callback.detail ?? ''}`} · answered ${callback.answered}`;
+    byId('callbacks').prepend(li);
+    byId('no-callbacks').hidden = true;
+  }
+
   async function load(): Promise<void> {
     const response = await fetch('/inbox/messages');
-    const body = (await response.json()) as { live: boolean; smtp: string; messages: Summary[] };
+    const body = (await response.json()) as {
+      live: boolean;
+      smtp: string;
+      messages: Summary[];
+      callbacks?: Callback[];
+      callbackReceiver?: string;
+    };
+    byId('callback-base').textContent = body.callbackReceiver ?? 'https://<your receiver>';
+    for (const callback of body.callbacks ?? []) showCallback(callback);
     byId('note').textContent = body.live
       ? `mail the sandbox's SMTP server (${body.smtp}) received`
       : `sending through ${body.smtp}: only the local SMTP server's mail shows here`;
@@ -166,6 +196,10 @@ export function inboxClient(): void {
     });
     const onEvent = (raw: MessageEvent<string>) => {
       const event = JSON.parse(raw.data) as Event;
+      if (event.type === 'callback') {
+        showCallback(event.callback);
+        return;
+      }
       if (event.type === 'mail') {
         show(event.message);
         if (selected === undefined) void select(event.message.n);
@@ -178,6 +212,7 @@ export function inboxClient(): void {
     };
     source.addEventListener('mail', onEvent);
     source.addEventListener('status', onEvent);
+    source.addEventListener('callback', onEvent);
   }
 
   byId('origin').textContent = location.origin;

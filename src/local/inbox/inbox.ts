@@ -3,6 +3,7 @@
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { ReceivedMessage } from '../smtp-sink';
 import type { StatusView } from '../../status/status-view';
+import type { ReceivedCallback } from '../callback-receiver';
 
 export interface AttachmentInfo {
   index: number;
@@ -33,7 +34,21 @@ export interface MessageDetail extends MessageSummary {
   headers: string[];
 }
 
-export type InboxEvent = { type: 'mail'; message: MessageSummary } | { type: 'status'; n: number; status: StatusView | null };
+/** What the page shows of a callback the local receiver got: the event's headline and whether its signature held. */
+export interface CallbackSummary {
+  receivedAt: string;
+  type: string;
+  subject: string;
+  webhookId: string;
+  verified: boolean;
+  answered: number;
+  detail?: string;
+}
+
+export type InboxEvent =
+  | { type: 'mail'; message: MessageSummary }
+  | { type: 'status'; n: number; status: StatusView | null }
+  | { type: 'callback'; callback: CallbackSummary };
 
 interface Entry {
   summary: MessageSummary;
@@ -53,6 +68,9 @@ export interface Inbox {
   html(n: number): string | undefined;
   attachment(n: number, index: number): { filename: string; content: Buffer } | undefined;
   raw(n: number): Buffer | undefined;
+  /** Keeps a callback the local receiver got, then tells the watchers. */
+  addCallback(callback: ReceivedCallback): void;
+  callbacks(): CallbackSummary[];
   /** Events from now on; returns the unsubscribe function. Status lookups run while anyone watches. */
   watch(listener: (event: InboxEvent) => void): () => void;
   close(): void;
@@ -73,6 +91,7 @@ const addresses = (value: AddressObject | AddressObject[] | undefined) =>
 
 export function createInbox(lookup: StatusLookup): Inbox {
   const entries: Entry[] = [];
+  const callbacks: CallbackSummary[] = [];
   const listeners = new Set<(event: InboxEvent) => void>();
   let next = 1;
   let timer: NodeJS.Timeout | undefined;
@@ -149,6 +168,21 @@ export function createInbox(lookup: StatusLookup): Inbox {
       return found && { filename: found.filename ?? `attachment-${index + 1}`, content: found.content };
     },
     raw: (n) => find(n)?.raw,
+    addCallback(received) {
+      const callback: CallbackSummary = {
+        receivedAt: received.receivedAt,
+        type: received.event?.type ?? '',
+        subject: received.event?.subject ?? '',
+        webhookId: received.webhookId,
+        verified: received.verified,
+        answered: received.answered,
+        ...(received.detail ? { detail: received.detail } : {}),
+      };
+      callbacks.push(callback);
+      if (callbacks.length > MAX_MESSAGES) callbacks.shift();
+      emit({ type: 'callback', callback });
+    },
+    callbacks: () => [...callbacks],
     watch(listener) {
       listeners.add(listener);
       schedule();

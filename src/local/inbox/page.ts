@@ -19,6 +19,9 @@ export const INDEX_HTML = `<!doctype html>
   <section id="list-pane" aria-label="Received messages">
     <p id="empty">No mail yet. Send one:<br><code>curl -i -X POST <span id="origin"></span>/api/mail -H 'Content-Type: application/json' -d '{"to":"someone@example.com","subject":"Hello","html":"&lt;p&gt;It works.&lt;/p&gt;"}'</code></p>
     <ul id="messages"></ul>
+    <h2 class="pane-title">Callbacks</h2>
+    <p id="no-callbacks" class="muted">None yet: add <code>"callbackUrl":"<span id="callback-base"></span>/sandbox"</code> to a request.</p>
+    <ul id="callbacks"></ul>
   </section>
   <section id="detail" hidden>
     <h2 id="d-subject"></h2>
@@ -73,4 +76,8 @@ main { display: grid; grid-template-columns: minmax(18rem, 28rem) 1fr; gap: 1rem
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f7f9; padding: .6rem; border-radius: 4px; font-size: .85rem; }
 .muted { color: #55606e; }
 #empty code { display: block; margin-top: .4rem; font-size: .8rem; overflow-wrap: anywhere; }
+.pane-title { font-size: .95rem; margin: 1.2rem 0 .4rem; }
+#callbacks { list-style: none; margin: 0; padding: 0; font-size: .8rem; }
+#callbacks li { background: #fff; border: 1px solid #d8dde3; border-radius: 6px; margin-bottom: .4rem; padding: .4rem .7rem; overflow-wrap: anywhere; }
+#callbacks .bad { color: #b71c1c; }
 `;

@@ -20,7 +20,7 @@ export interface InboxRoutes {
   close(): void;
 }
 
-export function inboxRoutes(inbox: Inbox | undefined, about: { smtp: string }): InboxRoutes {
+export function inboxRoutes(inbox: Inbox | undefined, about: { smtp: string; callbackReceiver?: string }): InboxRoutes {
   const client = `'use strict';\n(${inboxClient.toString()})();\n`;
   const streams = new Set<ServerResponse>();
 
@@ -89,7 +89,14 @@ export function inboxRoutes(inbox: Inbox | undefined, about: { smtp: string }): 
       else if (path === '/inbox/client.js') send(res, 200, 'text/javascript; charset=utf-8', client);
       else if (path === '/inbox/style.css') send(res, 200, 'text/css; charset=utf-8', STYLES);
       else if (path === '/inbox/events') events(req, res);
-      else if (path === '/inbox/messages') json(res, { live: inbox !== undefined, smtp: about.smtp, messages: inbox?.list() ?? [] });
+      else if (path === '/inbox/messages')
+        json(res, {
+          live: inbox !== undefined,
+          smtp: about.smtp,
+          messages: inbox?.list() ?? [],
+          callbacks: inbox?.callbacks() ?? [],
+          callbackReceiver: about.callbackReceiver,
+        });
       else {
         const match = /^\/inbox\/messages\/(\d+)(?:\/(.*))?$/.exec(path);
         if (match) message(res, Number(match[1]), match[2] ? match[2].split('/') : []);
