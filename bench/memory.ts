@@ -97,7 +97,7 @@ export async function memory(ctx: BenchContext): Promise<BenchResult> {
 // ---------------------------------------------------------------------------------------------------------------
 // Peak RSS: the kernel's high-water mark when it can be reset, else sampling every 2 ms.
 
-class PeakRss {
+export class PeakRss {
   private base = 0;
   private sampled = 0;
   private timer?: NodeJS.Timeout;
@@ -137,7 +137,7 @@ function status(field: 'VmHWM' | 'VmRSS'): number | undefined {
   return match ? Number(match[1]) * 1024 : undefined;
 }
 
-async function settle(): Promise<void> {
+export async function settle(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < 3; i++) {
     gc?.();

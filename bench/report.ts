@@ -4,7 +4,7 @@
 // its test load it without the benchmarks' SDKs.
 
 /** How a figure is measured; the text of each row is formatted from its unit. */
-export type Unit = 'ms' | 'msg/s' | 'bytes' | 'files' | 'requests/message' | 'peak RSS/attachment size';
+export type Unit = 'ms' | 'msg/s' | 'bytes' | 'files' | 'requests/message' | 'peak RSS/attachment size' | 'share of a 2 GB instance';
 
 /** One figure of a benchmark beside its baseline, measured in the same run. */
 export interface Row {
@@ -88,6 +88,8 @@ export function formatValue(value: number, unit: Unit): string {
     case 'requests/message':
     case 'peak RSS/attachment size':
       return value.toFixed(2);
+    case 'share of a 2 GB instance':
+      return `${(value * 100).toFixed(1)} %`;
   }
 }
 
@@ -188,4 +190,12 @@ export function resultsProblems(results: unknown): string[] {
   return problems;
 }
 
-const UNITS: string[] = ['ms', 'msg/s', 'bytes', 'files', 'requests/message', 'peak RSS/attachment size'] satisfies Unit[];
+const UNITS: string[] = [
+  'ms',
+  'msg/s',
+  'bytes',
+  'files',
+  'requests/message',
+  'peak RSS/attachment size',
+  'share of a 2 GB instance',
+] satisfies Unit[];

@@ -6,6 +6,7 @@
 //   end-to-end.ts        N messages to the SMTP server: product vs the minimal exactly-once pipeline and raw nodemailer
 //   storage-requests.ts  storage requests per sent message in a burst, by side and service, vs the minimal pipeline
 //   memory.ts            peak memory and time for one large attachment, each side in its own process
+//   in-flight.ts         peak memory of 12 large messages in flight at once in one worker, vs raw nodemailer and a 2 GB instance
 //   cold-start.ts        loading the functions in fresh processes vs every SDK imported eagerly; the package's size
 //
 // Names select benchmarks (default: all). The benchmarks that need the local stack run first, on one stack; the
@@ -23,6 +24,7 @@ import { coldStart } from './cold-start';
 import { endToEnd } from './end-to-end';
 import { intake } from './intake';
 import { memory } from './memory';
+import { inFlight } from './in-flight';
 import { storageRequests } from './storage-requests';
 import { sizes, textTable, toRow, type BenchResult, type Results, type Row } from './report';
 import { benchSettings, REPS, type BenchContext } from './runner';
@@ -35,6 +37,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   'end-to-end': { stack: true, run: endToEnd },
   'storage-requests': { stack: true, run: storageRequests },
   memory: { stack: true, run: memory },
+  'in-flight': { stack: true, run: inFlight },
   'cold-start': { stack: false, run: coldStart },
 };
 

@@ -155,6 +155,36 @@ test('a large message is composed once into Blob storage (claim check), streamed
   assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${accepted.id}@contoso.example>`).length, 1);
 });
 
+test('a large message with cc, bcc, an inline image and a schedule: one composed blob, every recipient reached, no Bcc header', async () => {
+  const image = Buffer.alloc(80 * 1024, 3);
+  const file = Buffer.alloc(200 * 1024, 9);
+  const sendAt = new Date(Date.now() + 1500).toISOString();
+  const { json: accepted } = await h.post({
+    to: 'ann@example.com',
+    cc: { name: 'Bob', address: 'bob@example.com' },
+    bcc: ['hidden@example.com'],
+    subject: 'Quarterly report – draft',
+    html: '<p>Chart: <img src="cid:chart"></p>',
+    sendAt,
+    attachments: [
+      { filename: 'chart.png', contentType: 'image/png', content: image.toString('base64'), contentId: 'chart' },
+      { filename: 'report.pdf', contentType: 'application/pdf', content: file.toString('base64') },
+    ],
+  });
+  const record = await h.waitForFinal(accepted.id);
+  assert.equal(record.status, 'sent');
+  assert.equal(record.payloadBlob, `${accepted.id}.eml`);
+  const wire = h.stack.smtp.messages.find((m) => m.messageId === `<${accepted.id}@contoso.example>`)!;
+  assert.ok(wire.receivedAt >= Date.parse(sendAt), 'not sent before sendAt');
+  assert.deepEqual(wire.rcptTo.sort(), ['ann@example.com', 'bob@example.com', 'hidden@example.com']);
+  assert.doesNotMatch(wire.raw.subarray(0, wire.raw.indexOf('\r\n\r\n')).toString(), /^bcc:/im);
+  const mail = await h.received(`<${accepted.id}@contoso.example>`);
+  assert.equal(mail.subject, 'Quarterly report – draft');
+  assert.ok(mail.attachments.find((a) => a.filename === 'chart.png')!.content.equals(image));
+  assert.equal(mail.attachments.find((a) => a.filename === 'chart.png')!.contentId, '<chart>');
+  assert.ok(mail.attachments.find((a) => a.filename === 'report.pdf')!.content.equals(file));
+});
+
 test('sendAt holds the message until then; more than 7 days ahead is refused', async () => {
   const sendAt = new Date(Date.now() + 3000).toISOString();
   const { json: accepted } = await h.post({ to: 'later@example.com', subject: 'later', text: 'x', sendAt });
