@@ -39,11 +39,14 @@ export function maxRequestBytes(maxMessageBytes: number): number {
   return Math.ceil(maxMessageBytes / 3) * 4 + 1024 * 1024;
 }
 
+/** application/json, or a structured-syntax suffix of it such as application/vnd.contoso.mail+json. */
+const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9][\w.-]*\+)?json$/;
+
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<IntakeResult> {
   const mediaType = input.contentType?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
+  if (!JSON_MEDIA_TYPE.test(mediaType ?? '')) {
     return {
       status: 415,
       title: 'Unsupported media type',
