@@ -64,13 +64,10 @@ test('HTTP streaming is on, so request bodies reach the handler as streams it ca
 
 test('the queue triggers read %MAIL_QUEUE_NAME% and %MAIL_CALLBACK_QUEUE_NAME% through the MailStorage connection', () => {
   const queue = registered.filter((r) => r.kind === 'queue');
-  assert.deepEqual(
-    queue.map((q) => [q.name, q.options!.queueName, q.options!.connection]).sort(),
-    [
-      ['deliverCallback', '%MAIL_CALLBACK_QUEUE_NAME%', STORAGE_CONNECTION],
-      ['processOutbox', '%MAIL_QUEUE_NAME%', STORAGE_CONNECTION],
-    ],
-  );
+  assert.deepEqual(queue.map((q) => [q.name, q.options!.queueName, q.options!.connection]).sort(), [
+    ['deliverCallback', '%MAIL_CALLBACK_QUEUE_NAME%', STORAGE_CONNECTION],
+    ['processOutbox', '%MAIL_QUEUE_NAME%', STORAGE_CONNECTION],
+  ]);
   assert.ok(SETTINGS.some((s) => s.name === 'MAIL_QUEUE_NAME'));
   assert.ok(SETTINGS.some((s) => s.name === 'MAIL_CALLBACK_QUEUE_NAME'));
 });
