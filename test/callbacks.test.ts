@@ -16,6 +16,7 @@ import { decodeCallbackMessage } from '../src/callbacks/callback-queue';
 import { ensureLocalCertificates } from '../src/local/certs';
 import { APP_ROOT } from '../src/host-settings';
 import { join } from 'node:path';
+import { createMailProducer } from '../src/integrations/producer';
 
 const MAX_ATTEMPTS = 3;
 let h: Harness;
@@ -89,6 +90,24 @@ test('a sent mail: the callback arrives once, signed, as a CloudEvent with the p
   assert.equal(record.callback?.attempts, 1);
   assert.equal(statusView(record).callback?.state, 'delivered', 'GET /api/mail/{id} shows how the callback went');
   assert.equal(h.stack.callbacks.received.filter((c) => c.webhookId === `${id}.sent`).length, 1);
+});
+
+test("a producer's large mail (a composed blob, no intake) names its callbackUrl in the envelope: recorded and posted", async () => {
+  const producer = createMailProducer({
+    queue: h.runtime.storage.queues.getQueueClient(h.config.queueName),
+    payloads: h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer),
+  });
+  const { id, payloadBlob } = await producer.send({
+    ...mail({ callbackUrl: `${h.stack.callbacks.url}/producer` }),
+    from: 'noreply@contoso.example',
+    attachments: [{ filename: 'big.bin', content: Buffer.alloc(100 * 1024, 5).toString('base64') }],
+  });
+  assert.equal(payloadBlob, `${id}.eml`);
+  assert.equal((await h.waitForFinal(id)).status, 'sent');
+  const callback = await h.stack.callbacks.waitFor((c) => c.webhookId === `${id}.sent`);
+  assert.equal(callback.verified, true, callback.detail);
+  assert.equal(callback.path, '/producer');
+  assert.equal((await waitForCallbackState(id, 'delivered')).callback?.attempts, 1);
 });
 
 test('a failed mail: the callback says failed, with the error category', async () => {

@@ -174,7 +174,7 @@ export class MessageWorker {
         recipientCount: message?.recipients.length ?? 0,
         sendAt: message?.sendAt,
         payloadBlob: envelope.mailBlob ?? envelope.mime?.blob,
-        callbackUrl: envelope.mail?.callbackUrl,
+        callbackUrl: message?.callbackUrl,
       });
     } catch (error) {
       if (error instanceof StatusConflictError) return (await this.deps.status.get(envelope.id))!;

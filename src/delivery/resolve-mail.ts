@@ -13,6 +13,8 @@ export interface ResolvedMessage {
   sender: string;
   recipients: string[];
   sendAt?: string;
+  /** Where the outcome is posted, when a producer's mail names it (intake records it itself). */
+  callbackUrl?: string;
   /** The message for one SMTP attempt. A composed message is a stream from storage, readable once: open one per attempt. */
   open: () => Promise<Mail.Options>;
 }
@@ -32,6 +34,7 @@ export async function resolveMessage(
       sender: mime.from.toLowerCase(),
       recipients: mime.to,
       sendAt: mime.sendAt,
+      callbackUrl: mime.callbackUrl,
       open: async () => {
         let raw: Readable;
         try {
@@ -50,6 +53,7 @@ export async function resolveMessage(
     sender: senderOf(mail),
     recipients: recipientsOf(mail),
     sendAt: mail.sendAt,
+    callbackUrl: mail.callbackUrl,
     open: () => Promise.resolve(composeMessage({ id, createdAt, mail })),
   };
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { emailDomain } from './addresses';
 import { currentTraceparent, TRACEPARENT } from '../telemetry/trace-context';
 import {
+  callbackUrlSchema,
   emailAddressSchema,
   MAX_RECIPIENTS,
   structureProblems,
@@ -57,6 +58,7 @@ export const mimeReferenceSchema = z
       .max(MAX_RECIPIENTS)
       .meta({ description: 'SMTP RCPT TO: every recipient of the message (to, cc and bcc).' }),
     sendAt: z.iso.datetime({ offset: true }).optional().meta({ description: 'Send no earlier than this time.' }),
+    callbackUrl: callbackUrlSchema.optional(),
   })
   .strict();
 
@@ -74,7 +76,8 @@ export const envelopeSchema = z
       .meta({ description: 'W3C trace context of the request that queued it, so its trace continues in the worker.' }),
     mail: mailRequestSchema.optional().meta({ description: 'The mail itself, or…' }),
     mailBlob: payloadBlobNameSchema.optional().meta({
-      description: '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message, or…',
+      description:
+        '…"<id>.json", the blob in MAIL_PAYLOAD_CONTAINER holding the mail as JSON, for mails too large for a queue message, or…',
     }),
     mime: mimeReferenceSchema.optional().meta({
       description: '…a message composed by the product: its blob and SMTP envelope (what POST /api/mail writes for large mails).',

@@ -74,7 +74,9 @@ const headerName = z
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const base64Schema = z
   .string()
-  .refine((s) => s.length % 4 === 0 && BASE64.test(s), { message: 'must be base64 (A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4)' })
+  .refine((s) => s.length % 4 === 0 && BASE64.test(s), {
+    message: 'must be base64 (A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4)',
+  })
   .meta({ format: 'base64', contentEncoding: 'base64', pattern: BASE64.source });
 
 const MIME_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/;
@@ -105,6 +107,17 @@ export const attachmentSchema = z
     path: ['contentId'],
   });
 
+/** Where the outcome is posted; the host allow-list is checked against the caller's settings, not here. */
+export const callbackUrlSchema = z
+  .string()
+  .superRefine((url, ctx) => {
+    const problem = callbackUrlShapeProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({
+    description: `https URL (at most ${MAX_CALLBACK_URL} characters, a host the operator allows in MAIL_CALLBACK_HOSTS) that gets a signed CloudEvent (Standard Webhooks signature) when the mail is sent or has failed.`,
+  });
+
 /** In-Reply-To and References hold message ids: ASCII, each in angle brackets, separated by spaces. */
 const MESSAGE_ID_LIST = /^<[\x21-\x3b\x3d\x3f-\x7e]+>(?: <[\x21-\x3b\x3d\x3f-\x7e]+>)*$/;
 const MESSAGE_ID_HEADERS = ['in-reply-to', 'references'];
@@ -129,16 +142,7 @@ export const mailRequestSchema = z
       .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-12-01T08:00:00Z' })
       .optional()
       .meta({ description: `Send no earlier than this time, at most ${MAX_SCHEDULE_DAYS} days ahead.` }),
-    callbackUrl: z
-      .string()
-      .superRefine((url, ctx) => {
-        const problem = callbackUrlShapeProblem(url);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional()
-      .meta({
-        description: `https URL (at most ${MAX_CALLBACK_URL} characters, a host the operator allows in MAIL_CALLBACK_HOSTS) that gets a signed CloudEvent (Standard Webhooks signature) when the mail is sent or has failed.`,
-      }),
+    callbackUrl: callbackUrlSchema.optional(),
   })
   .strict()
   .superRefine((mail, ctx) => {

@@ -45,6 +45,7 @@ function mimeEnvelope(envelope: NewEnvelope): Envelope {
     from: senderOf(mail),
     to: recipientsOf(mail),
     ...(mail.sendAt ? { sendAt: mail.sendAt } : {}),
+    ...(mail.callbackUrl ? { callbackUrl: mail.callbackUrl } : {}),
   };
   return { ...reference, mime };
 }
