@@ -440,3 +440,20 @@ test("composed message: a blob that is not this message's own, or a sender not a
   assert.deepEqual([v.status.record(ID)!.status, v.status.record(ID)!.errorCategory], ['failed', 'sender-not-allowed']);
   assert.deepEqual(v.outbox.loaded, []);
 });
+
+test('malformed message of a known record that asked for a callback: failed, and its callback queued', async () => {
+  const w = fakeWorld();
+  const notified: StatusRecord[] = [];
+  w.deps.callbacks = {
+    notify: (r) => {
+      notified.push(r);
+      return Promise.resolve();
+    },
+  };
+  seed(w, { callbackUrl: 'https://hooks.example.com/mail' });
+  await run(w, { version: 99, id: ID });
+  assert.deepEqual(
+    notified.map((r) => [r.id, r.status, r.errorCategory]),
+    [[ID, 'failed', 'malformed']],
+  );
+});

@@ -39,5 +39,12 @@ async function recordMalformed(item: unknown, reason: string, deps: WorkerDeps, 
   const id = typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : undefined;
   if (typeof id !== 'string') return;
   const latest = await deps.status.get(id).catch(() => undefined);
-  if (latest && !isFinal(latest.record.status)) await deps.status.update(latest, transition.malformed(reason), new Date(now()));
+  if (!latest || isFinal(latest.record.status)) return;
+  const { record } = await deps.status.update(latest, transition.malformed(reason), new Date(now()));
+  // Its caller asked to hear how it ended: failed is an end.
+  if (record.callbackUrl && deps.callbacks) {
+    await deps.callbacks
+      .notify(record)
+      .catch((error: Error) => deps.log.error(`Callback not queued for message ${record.id}: ${error.message}`));
+  }
 }
