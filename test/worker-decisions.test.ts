@@ -457,3 +457,23 @@ test('malformed message of a known record that asked for a callback: failed, and
     [[ID, 'failed', 'malformed']],
   );
 });
+
+test('a copy arriving after a worker stopped between the final write and the callback: the callback is queued then', async () => {
+  const w = fakeWorld();
+  const notified: string[] = [];
+  w.deps.callbacks = {
+    notify: (r) => {
+      notified.push(r.status);
+      return Promise.resolve();
+    },
+  };
+  seed(w, { status: 'sent', attempts: 1, callbackUrl: 'https://hooks.example.com/mail' });
+  await run(w, envelope(w));
+  assert.deepEqual(notified, ['sent']);
+  assert.equal(w.smtp.sent.length, 0);
+
+  // Once the callback has a state of its own (pending, delivered, failed), a late copy leaves it alone.
+  seed(w, { status: 'sent', attempts: 1, callbackUrl: 'https://hooks.example.com/mail', callback: { state: 'pending', attempts: 1 } });
+  await run(w, envelope(w));
+  assert.deepEqual(notified, ['sent']);
+});

@@ -51,6 +51,10 @@ export class MessageWorker {
     if (existing && isFinal(existing.record.status)) {
       deps.log.log(`Message ${envelope.id} is already ${existing.record.status}; not sending it again.`);
       await this.deletePayload();
+      // A worker that stopped between the final write and queueing the callback left no trace of a callback; this
+      // copy (the host retries an unfinished invocation) queues it. The event id is stable, so a rare repeat is one.
+      this.stored = existing;
+      if (existing.record.callback === undefined) await this.notify();
       return;
     }
     const message = await resolveMessage(envelope, deps.outbox);
