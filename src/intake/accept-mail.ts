@@ -6,7 +6,7 @@ import { parseMailRequest, type FieldError, type MailRequest } from '../mail/mai
 import { messageBytes } from '../mail/message-size';
 import { parseJsonBody } from './parse-json-body';
 import type { AuthenticatedCaller } from '../callers/authenticate';
-import { applySenderPolicy, FUNCTION_KEY_CALLER } from '../callers/sender-policy';
+import { applySenderPolicy, FUNCTION_KEY_CALLER, type GlobalSenders } from '../callers/sender-policy';
 import type { DailyQuota } from '../callers/daily-quota';
 import { mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
@@ -27,7 +27,8 @@ export type IntakeResult =
   | { status: 400 | 403 | 413 | 415 | 422 | 429; title: string; detail: string; errors?: FieldError[]; retryAfterSeconds?: number };
 
 export interface IntakeDeps {
-  config: Pick<MailConfig, 'allowedSenders' | 'defaultSender' | 'maxMessageBytes'>;
+  /** The senders and callback hosts the operator allows (a callbackUrl is refused without hosts), and the size limit. */
+  config: Pick<MailConfig, 'maxMessageBytes'> & GlobalSenders;
   outbox: Pick<Outbox, 'enqueue'>;
   status: Pick<StatusStore, 'create' | 'get' | 'update'>;
   quota?: DailyQuota;

@@ -34,7 +34,7 @@ export function parseJsonBody(body: Buffer, longString = LONG_STRING): unknown {
 function longStrings(body: Buffer, longString: number): Array<[number, number]> {
   const found: Array<[number, number]> = [];
   // Every quote found from here on, outside a string, opens one: JSON has quotes nowhere else.
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     const start = body.indexOf(QUOTE, at);
     if (start < 0) return found;
     let end = body.indexOf(QUOTE, start + 1);
@@ -64,7 +64,8 @@ function restore(value: unknown, tag: string, values: string[]): unknown {
   if (typeof value === 'string') return value.startsWith(tag) ? values[Number(value.slice(tag.length))] : value;
   if (Array.isArray(value)) return value.map((item) => restore(item, tag, values));
   if (typeof value === 'object' && value !== null) {
-    for (const key of Object.keys(value)) (value as Record<string, unknown>)[key] = restore((value as Record<string, unknown>)[key], tag, values);
+    for (const key of Object.keys(value))
+      (value as Record<string, unknown>)[key] = restore((value as Record<string, unknown>)[key], tag, values);
   }
   return value;
 }
