@@ -18,7 +18,10 @@ function outcome(parse: () => unknown): { value: unknown } | { error: string } {
 
 test('any JSON value parses to what JSON.parse gives, however its strings are written', () => {
   // Strings with quotes, backslashes, control characters (escaped by stringify), non-ASCII and astral characters.
-  const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u0000', '/', 'é', '😀'), fc.string({ minLength: 1, maxLength: 1 })), maxLength: 12 });
+  const text = fc.string({
+    unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u0000', '/', 'é', '😀'), fc.string({ minLength: 1, maxLength: 1 })),
+    maxLength: 12,
+  });
   const json = fc.jsonValue().chain((value) => fc.constant(value));
   fc.assert(
     fc.property(fc.oneof(json, fc.dictionary(text, fc.oneof(text, json))), fc.boolean(), (value, pretty) => {
@@ -33,13 +36,11 @@ test('any bytes at all: the same value or the same kind of error as JSON.parse',
   const bytes = fc.oneof(
     fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)),
     // Near-JSON: valid documents with a byte changed, cut short, or a raw control character in a string.
-    fc
-      .tuple(fc.jsonValue(), fc.nat(), fc.integer({ min: 0, max: 255 }))
-      .map(([value, at, byte]) => {
-        const b = Buffer.from(JSON.stringify(value), 'utf8');
-        if (b.length > 0) b[at % b.length] = byte;
-        return b;
-      }),
+    fc.tuple(fc.jsonValue(), fc.nat(), fc.integer({ min: 0, max: 255 })).map(([value, at, byte]) => {
+      const b = Buffer.from(JSON.stringify(value), 'utf8');
+      if (b.length > 0) b[at % b.length] = byte;
+      return b;
+    }),
     fc.jsonValue().map((value) => Buffer.from(JSON.stringify(value)).subarray(0, -1)),
   );
   fc.assert(
