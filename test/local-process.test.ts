@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ensureLocalCertificates } from '../src/local/certs';
-import { freePort, startHarness, type Harness } from './support/harness';
+import { freePort, freePortRun, startHarness, type Harness } from './support/harness';
 import { descendants } from './support/process-tree';
 
 const ROOT = join(__dirname, '..', '..');
@@ -34,7 +34,7 @@ const alive = (pid: number) => {
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`${signal} to npm start's process stops the sandbox and Azurite, leaving nothing running`, { timeout: 90_000 }, async () => {
-    const [port, azurite] = [await freePort(), await freePort()];
+    const [port, azurite] = [await freePort(), await freePortRun(3)];
     const child = spawn(process.execPath, [WRAPPER, join(ROOT, 'dist', 'src', 'local', 'sandbox.js')], {
       cwd: ROOT,
       env: { ...process.env, SANDBOX_PORT: String(port), SANDBOX_AZURITE_PORT: String(azurite), SANDBOX_DATA_DIR: join(temp, signal) },

@@ -168,6 +168,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The first of `count` consecutive ports free on loopback right now, for a server that takes a run of ports (Azurite
+ * in the sandbox: blob, queue, table). Picked below Linux's ephemeral range (32768 and up), where the kernel never
+ * hands ports to the connections other tests open, so the run stays free until the server binds it.
+ */
+export async function freePortRun(count: number): Promise<number> {
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let tries = 0; tries < 100; tries++) {
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - count));
+    let free = true;
+    for (let port = base; free && port < base + count; port++) free = await bindable(port);
+    if (free) return base;
+  }
+  throw new Error(`no run of ${count} free ports between 20000 and 32000`);
+}
+
 export async function queueLength(runtime: Runtime, name = runtime.config.queueName): Promise<number> {
   const props = await runtime.storage.queues.getQueueClient(name).getProperties();
   return props.approximateMessagesCount ?? 0;
