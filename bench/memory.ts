@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config';
 import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { newEnvelope } from '../src/mail/envelope';
+import { createOutbox } from '../src/storage/outbox';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { createProcessOutboxHandler } from '../src/handlers/process-outbox';
 import { startLocalHost } from '../src/local/functions-host';
@@ -148,6 +149,14 @@ export async function settle(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------
 // The child processes
 
+/** Warm-ups take the large message's path: an attachment big enough for the payload blob. */
+const WARM_UP_BYTES = 100 * 1024;
+const warmUpMail = (sender: string) => ({ from: sender, to: 'warm@example.com', subject: 'warm-up', text: 'x' });
+const warmUpRequest = (sender: string) => ({
+  ...warmUpMail(sender),
+  attachments: [{ filename: 'warm.bin', contentType: 'application/octet-stream', content: randomBytes(WARM_UP_BYTES).toString('base64') }],
+});
+
 function attachmentMail(sender: string, rep: number, content: string): Record<string, unknown> {
   return {
     from: sender,
@@ -165,7 +174,7 @@ async function child(task: ChildTask): Promise<ChildResult> {
 
   if (task.kind === 'raw') {
     const transport = rawTransport(config, sender, task.token, 1);
-    await transport.sendMail({ from: sender, to: 'warm@example.com', subject: 'warm-up', text: 'x' });
+    await transport.sendMail({ ...warmUpMail(sender), attachments: [{ filename: 'warm.bin', content: randomBytes(WARM_UP_BYTES) }] });
     let attachment: Buffer | undefined = randomBytes(ATTACHMENT_BYTES);
     const message: Mail.Options = {
       from: sender,
@@ -192,10 +201,7 @@ async function child(task: ChildTask): Promise<ChildResult> {
   try {
     if (task.kind === 'intake') {
       const sendMail = createSendMailHandler(() => runtime);
-      const warm = await sendMail(
-        postRequest(JSON.stringify({ to: 'warm@example.com', subject: 'warm-up', text: 'x' })),
-        quietContext('sendMail'),
-      );
+      const warm = await sendMail(postRequest(JSON.stringify(warmUpRequest(sender))), quietContext('sendMail'));
       if (warm.status !== 202) throw new Error(`warm-up intake answered ${warm.status}`);
       await runtime.storage.queues.getQueueClient(config.queueName).clearMessages(); // the worker process must find only the big one
       // The input, as the host hands it over: the request with its JSON body (the attachment base64-encoded).
@@ -214,14 +220,23 @@ async function child(task: ChildTask): Promise<ChildResult> {
       return { peakBytes, ms, method: peak.method, id };
     }
 
-    // Worker: warm up on a small message handed straight to the queue function, then let the local host's poller
-    // take the big one from the queue, and stop the clock when its status record says sent.
-    const processOutbox = createProcessOutboxHandler(() => runtime);
+    // Worker: warm up on a message that takes the same path as the big one (composed blob, streamed), handed straight
+    // to the queue function from a queue of its own; then let the local host's poller take the big one from the
+    // queue, and stop the clock when its status record says sent.
     const warmId = `warm-${randomUUID()}`;
-    await processOutbox(
-      newEnvelope({ from: sender, to: 'warm@example.com', subject: 'warm-up', text: 'x' }, warmId),
+    const warmQueue = runtime.storage.queues.getQueueClient(`${config.queueName}-warm`);
+    await warmQueue.createIfNotExists();
+    const warmMail = { ...warmUpRequest(sender), from: sender };
+    await createOutbox(warmQueue, runtime.storage.blobs.getContainerClient(config.payloadContainer)).enqueue({
+      ...newEnvelope(warmMail, warmId),
+      mail: warmMail,
+    });
+    const [warmItem] = (await warmQueue.receiveMessages()).receivedMessageItems;
+    await createProcessOutboxHandler(() => runtime)(
+      JSON.parse(Buffer.from(warmItem.messageText, 'base64').toString('utf8')),
       new InvocationContext({ functionName: 'processOutbox', triggerMetadata: { dequeueCount: 1 }, logHandler: () => undefined }),
     );
+    await warmQueue.deleteMessage(warmItem.messageId, warmItem.popReceipt);
     if ((await runtime.status.get(warmId))?.record.status !== 'sent') throw new Error('warm-up message was not sent');
     const errors: string[] = [];
     await settle();
