@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
 import { parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
 import { messageBytes } from '../mail/message-size';
-import { parseJsonBody } from './parse-json-body';
+import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
 import type { AuthenticatedCaller } from '../callers/authenticate';
 import { applySenderPolicy, FUNCTION_KEY_CALLER, type GlobalSenders } from '../callers/sender-policy';
 import type { DailyQuota } from '../callers/daily-quota';
@@ -66,6 +66,11 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
   try {
     json = parseJsonBody(input.body);
   } catch (error) {
+    if (error instanceof DuplicateKeyError) {
+      return invalid([
+        { field: error.field, detail: 'given twice in one object: readers disagree on which one counts, so neither is taken' },
+      ]);
+    }
     return {
       status: 400,
       title: 'Invalid JSON',

@@ -1,20 +1,45 @@
-// JSON.parse for request bodies that carry large strings (base64 attachments). Parsing the body as one string holds
-// it twice (the text, then every value copied out of it); here each long string literal without escapes is cut out of
-// the bytes and decoded once, and JSON.parse reads only what is left. The result is what JSON.parse would return.
+// JSON.parse for request bodies, with two differences that matter at a trust boundary and for large mails:
+// - A member name given twice in one object is an error. JSON.parse keeps the last, other readers (a gateway, a
+//   logging proxy) the first: the request must not mean one thing to them and another to us.
+// - Long string literals without escapes (base64 attachments) are cut out of the bytes and decoded once, and
+//   JSON.parse reads only what is left. Parsing the body as one string would hold it twice (the text, then every
+//   value copied out of it).
+// Otherwise the result, or the SyntaxError, is what JSON.parse gives.
 import { randomBytes } from 'node:crypto';
+import { fieldPath } from '../mail/mail-request';
 
 /** String literals at least this long are taken from the bytes directly. */
 export const LONG_STRING = 64 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
 const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 // eslint-disable-next-line no-control-regex -- a raw control character makes a JSON string invalid
 const CONTROL = /[\x00-\x1f]/;
 
+/** A member name given twice in one object; `field` is its path, as validation errors name fields. */
+export class DuplicateKeyError extends SyntaxError {
+  constructor(
+    readonly field: string,
+    readonly member: string,
+  ) {
+    super(`${field} is given twice in one object`);
+  }
+}
+
 export function parseJsonBody(body: Buffer, longString = LONG_STRING): unknown {
-  const long = longStrings(body, longString);
-  if (long.length === 0) return JSON.parse(body.toString('utf8'));
+  const { long, duplicate } = scan(body, longString);
+  // Broken JSON is reported as that, whatever else is wrong with it.
+  const checked = <T>(value: T): T => {
+    if (duplicate) throw duplicate;
+    return value;
+  };
+  if (long.length === 0) return checked(JSON.parse(body.toString('utf8')));
   // Each long literal becomes a short one that no request can contain: NUL (escaped) and a fresh nonce.
   const tag = `\u0000${randomBytes(12).toString('hex')}:`;
   const pieces: Buffer[] = [];
@@ -27,27 +52,65 @@ export function parseJsonBody(body: Buffer, longString = LONG_STRING): unknown {
   const values = long.map(([start, end]) => body.toString('utf8', start + 1, end));
   // JSON forbids raw control characters in strings; JSON.parse would have said so.
   if (values.some((value) => CONTROL.test(value))) throw new SyntaxError('Bad control character in string literal in JSON');
-  return restore(JSON.parse(Buffer.concat(pieces).toString('utf8')), tag, values);
+  return checked(restore(JSON.parse(Buffer.concat(pieces).toString('utf8')), tag, values));
 }
 
-/** [opening quote, closing quote] of each long string literal without a backslash in it. */
-function longStrings(body: Buffer, longString: number): Array<[number, number]> {
-  const found: Array<[number, number]> = [];
+/** An object or array the scan is inside: the names it has seen, or the index of its current item. */
+type Frame = { kind: 'object'; names: Set<string>; name?: string; at?: PropertyKey } | { kind: 'array'; index: number; at?: PropertyKey };
+
+/**
+ * One pass over the bytes: [opening quote, closing quote] of each long string value without a backslash in it, and
+ * the first member name repeated within its object. Malformed input is left for JSON.parse to name.
+ */
+function scan(body: Buffer, longString: number): { long: Array<[number, number]>; duplicate?: DuplicateKeyError } {
+  const long: Array<[number, number]> = [];
+  let duplicate: DuplicateKeyError | undefined;
+  const frames: Frame[] = [];
   // Every quote found from here on, outside a string, opens one: JSON has quotes nowhere else.
   for (let at = 0; ;) {
     const start = body.indexOf(QUOTE, at);
-    if (start < 0) return found;
+    structure(body, at, start < 0 ? body.length : start, frames);
+    if (start < 0) return { long, duplicate };
     let end = body.indexOf(QUOTE, start + 1);
     while (end >= 0 && escapedAt(body, end)) end = body.indexOf(QUOTE, end + 1);
-    if (end < 0) return found; // unterminated: JSON.parse will say so
-    const long = end - start - 1 >= longString && !body.subarray(start + 1, end).includes(BACKSLASH);
-    if (long && !isKey(body, end)) found.push([start, end]);
+    if (end < 0) return { long, duplicate };
+    const escapes = body.subarray(start + 1, end).includes(BACKSLASH);
+    const top = frames.at(-1);
+    if (isName(body, end)) {
+      if (top?.kind === 'object') {
+        // A name with an escape that is not valid JSON throws the SyntaxError JSON.parse would.
+        const name = escapes ? (JSON.parse(body.toString('utf8', start, end + 1)) as string) : body.toString('utf8', start + 1, end);
+        if (top.names.has(name))
+          duplicate ??= new DuplicateKeyError(fieldPath([...frames.map((f) => f.at).slice(1), name] as PropertyKey[]), name);
+        top.names.add(name);
+        top.name = name;
+      }
+    } else if (end - start - 1 >= longString && !escapes) {
+      long.push([start, end]);
+    }
     at = end + 1;
   }
 }
 
-/** A string followed by a colon names a member; values are what is cut out. */
-function isKey(body: Buffer, closingQuote: number): boolean {
+/** Opens and closes objects and arrays between strings, and counts array items by their commas. */
+function structure(body: Buffer, from: number, to: number, frames: Frame[]): void {
+  for (let i = from; i < to; i++) {
+    const byte = body[i];
+    if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+      const parent = frames.at(-1);
+      const at = parent?.kind === 'object' ? parent.name : parent?.kind === 'array' ? parent.index : undefined;
+      frames.push(byte === OPEN_OBJECT ? { kind: 'object', names: new Set(), at } : { kind: 'array', index: 0, at });
+    } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
+      frames.pop();
+    } else if (byte === COMMA) {
+      const top = frames.at(-1);
+      if (top?.kind === 'array') top.index++;
+    }
+  }
+}
+
+/** A string followed by a colon names a member. */
+function isName(body: Buffer, closingQuote: number): boolean {
   let at = closingQuote + 1;
   while (WHITESPACE.has(body[at])) at++;
   return body[at] === COLON;
@@ -60,12 +123,20 @@ function escapedAt(body: Buffer, quote: number): boolean {
   return slashes % 2 === 1;
 }
 
-function restore(value: unknown, tag: string, values: string[]): unknown {
-  if (typeof value === 'string') return value.startsWith(tag) ? values[Number(value.slice(tag.length))] : value;
-  if (Array.isArray(value)) return value.map((item) => restore(item, tag, values));
-  if (typeof value === 'object' && value !== null) {
-    for (const key of Object.keys(value))
-      (value as Record<string, unknown>)[key] = restore((value as Record<string, unknown>)[key], tag, values);
+/** Puts the long strings back in place of their stand-ins; iterative, as deep as the input nests. */
+function restore(root: unknown, tag: string, values: string[]): unknown {
+  const put = (value: unknown) => (typeof value === 'string' && value.startsWith(tag) ? values[Number(value.slice(tag.length))] : value);
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const container = pending.pop();
+    if (typeof container !== 'object' || container === null) continue;
+    const members = container as Record<string, unknown>;
+    for (const key of Object.keys(members)) {
+      const value = put(members[key]);
+      // Defined, not assigned: a member named __proto__ stays a member (as JSON.parse made it), never a prototype.
+      if (value !== members[key]) Object.defineProperty(members, key, { value, writable: true, enumerable: true, configurable: true });
+      pending.push(value);
+    }
   }
-  return value;
+  return put(root);
 }
