@@ -12,7 +12,7 @@
 //   + telemetry    the same with the OpenTelemetry stack: every production dependency
 //   unbundled      every dist/src/functions/*.js of tsc's output, from the project (as `func start` loads it)
 //   bundled        every dist/src/functions/*.js of the deployment package, as the Functions worker loads it
-//   + appStart     the same, then the appStart hook (the runtime built from settings and host.json)
+//   + appStart     the same, then the appStart hook (the settings read and checked)
 //   + every chunk  the same, then every lazily loaded chunk: the most a process can load
 // Sizes: the package as staged now (the bundle), and as it was staged before bundling (tsc's output, host.json,
 // package*.json and the production node_modules), computed from the files that layout took; zipped = deflate per
@@ -32,7 +32,7 @@ import { envInt, median, type BenchResult, type Figure } from './report';
 const ROOT = join(__dirname, '..', '..');
 const STAGE_SCRIPT = join(ROOT, 'infra', 'scripts', 'stage-package.mjs');
 
-/** Settings the runtime accepts, with nothing reachable behind them: appStart only builds the runtime. */
+/** Settings the runtime accepts, with nothing reachable behind them: appStart only reads and checks them. */
 const START_SETTINGS = {
   MailStorage: 'UseDevelopmentStorage=true',
   MAIL_AUTH_MODE: 'managedIdentity',
@@ -175,7 +175,7 @@ export function measureColdStart(runs = COLD_N): ColdStartFigures {
       { scenario: 'empty process (node itself)', mode: 'empty', root: ROOT },
       { scenario: 'unbundled: tsc output, as func start loads it', mode: 'entries', root: ROOT },
       { scenario: 'bundled: the deployment package', mode: 'entries', root: pkg },
-      { scenario: 'bundled + appStart (runtime built)', mode: 'start', root: pkg },
+      { scenario: 'bundled + appStart (settings checked)', mode: 'start', root: pkg },
       { scenario: 'bundled + every lazy chunk loaded', mode: 'all', root: pkg },
     ];
     const samples = scenarios.map(() => ({ ms: [] as number[], rss: [] as number[] }));

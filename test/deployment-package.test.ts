@@ -87,9 +87,9 @@ function listFiles(dir: string): string[] {
 
 // Runs in a child process whose working directory is the package, as the Functions Node.js worker does: it provides
 // "@azure/functions-core" through Module.prototype.require, imports every file of the "main" glob (ES modules:
-// the package's package.json says "type": "module"), records what registers, runs the appStart hooks (the runtime
-// is built from the package's settings and host.json), then imports every other file of the bundle, the chunks
-// that load on first use.
+// the package's package.json says "type": "module"), records what registers, runs the appStart hooks (the settings
+// are read and checked), then imports every other file of the bundle: the chunks that load on first use, the
+// handlers and the runtime with the SDKs among them.
 const LOADER = `
 const Module = require('node:module');
 const path = require('node:path');
@@ -144,7 +144,7 @@ interface Registration {
   };
 }
 
-/** A configuration the runtime accepts, with nothing reachable behind it: the appStart hook only builds the runtime. */
+/** A configuration the runtime accepts, with nothing reachable behind it: the appStart hook only reads and checks it. */
 const START_SETTINGS = {
   MailStorage: 'UseDevelopmentStorage=true',
   MAIL_AUTH_MODE: 'managedIdentity',

@@ -115,3 +115,50 @@ test('the doctor endpoint takes the master key only, and stays so when the app a
   assert.equal(doctor?.options?.authLevel, 'admin');
   assert.equal(httpOptions(FUNCTIONS.runDoctor, () => ({}) as never, true).authLevel, 'admin');
 });
+
+test('loading the functions and the start check loads no SDK: each handler imports its own at its first invocation', async () => {
+  // The Functions worker's way: every registration file, then appStart, in a fresh process; then which packages
+  // are loaded. Storage, SMTP, identity, templates and token checks must wait for a function to run.
+  const script = `
+    const Module = require('node:module');
+    const { readdirSync } = require('node:fs');
+    const path = require('node:path');
+    const hooks = [];
+    const core = { version: '3.0.0', hostVersion: '4.0.0', log: () => {}, getProgrammingModel: () => undefined,
+      setProgrammingModel: () => {}, registerFunction: () => ({ dispose() {} }),
+      registerHook: (name, callback) => (hooks.push({ name, callback }), { dispose() {} }) };
+    Module.prototype.require = new Proxy(Module.prototype.require, {
+      apply: (target, self, args) => (args[0] === '@azure/functions-core' ? core : Reflect.apply(target, self, args)) });
+    console.log = () => {};
+    (async () => {
+      const dir = ${JSON.stringify(join(__dirname, '..', 'src', 'functions'))};
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) require(path.join(dir, file));
+      for (const hook of hooks) await hook.callback({ hookData: {}, appHookData: {}, functionAppDirectory: dir });
+      const packages = new Set(Object.keys(require.cache).map((f) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f)?.[1]).filter(Boolean));
+      process.stdout.write(JSON.stringify([...packages].sort()));
+    })();`;
+  const { execFileSync } = await import('node:child_process');
+  const env = {
+    ...process.env,
+    MailStorage: 'UseDevelopmentStorage=true',
+    MAIL_AUTH_MODE: 'managedIdentity',
+    MAIL_ALLOWED_SENDERS: 'a@contoso.example',
+  };
+  const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 30_000 })) as string[];
+  const sdks = [
+    '@azure/storage-blob',
+    '@azure/storage-queue',
+    '@azure/data-tables',
+    '@azure/identity',
+    '@azure/msal-node',
+    'nodemailer',
+    'liquidjs',
+    'jose',
+  ];
+  assert.deepEqual(
+    loaded.filter((p) => sdks.includes(p)),
+    [],
+    `loaded at start: ${loaded.join(', ')}`,
+  );
+  assert.ok(loaded.includes('@azure/functions') && loaded.includes('zod'), 'the registrations and the settings check did load');
+});

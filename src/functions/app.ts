@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { sharedRuntime } from '../runtime';
+import { loadConfig } from '../config';
 import { startAzureMonitor } from '../telemetry/azure-monitor';
 
 // App-wide setup. HTTP streaming hands request bodies over as streams, so the mail intake can refuse a body
@@ -12,10 +12,11 @@ startAzureMonitor().catch((error: unknown) =>
 );
 
 // Read and check the configuration when the worker starts, so a bad setting shows up in the
-// logs at once, naming the setting, instead of at the first message.
+// logs at once, naming the setting, instead of at the first message. The runtime itself (and the SDKs) is built
+// when a function first runs.
 app.hook.appStart(() => {
   try {
-    const { config } = sharedRuntime();
+    const config = loadConfig(process.env);
     // What operators need to confirm the deployment at a glance; never a secret.
     console.log(
       `Mail sender ready: auth ${config.auth.mode}, SMTP ${config.smtp.host}:${config.smtp.port}, queue ${config.queueName}, ` +
