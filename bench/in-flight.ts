@@ -4,19 +4,15 @@
 // queues them first; then a fresh worker process takes them all from the queue through the local Functions host,
 // and its peak RSS increase is measured until every record is final. Baseline: raw nodemailer sending the same
 // messages at once from Buffers in a fresh process. Both sides are judged against a 2 GB Flex Consumption instance.
-import { fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { InvocationContext } from '@azure/functions';
 import { loadConfig } from '../src/config';
 import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
-import { newEnvelope } from '../src/mail/envelope';
 import { createSendMailHandler } from '../src/handlers/send-mail';
-import { createProcessOutboxHandler } from '../src/handlers/process-outbox';
 import { startLocalHost } from '../src/local/functions-host';
 import { localFunctions } from '../src/local/local-functions';
-import { PeakRss, settle } from './memory';
+import { PeakRss, settle, warmUpWorker } from './memory';
 import {
   benchSettings,
   DOMAIN,
@@ -29,6 +25,7 @@ import {
   type BenchContext,
   type BenchResult,
 } from './runner';
+import { runInChild, serveChild } from './child-process';
 
 const COUNT = envInt('BENCH_IN_FLIGHT_N', 12);
 const ATTACHMENT_BYTES = envInt('BENCH_IN_FLIGHT_MB', 25) * 1024 * 1024;
@@ -46,7 +43,6 @@ interface ChildResult {
   ms: number;
   /** Most records in "sending" at one time (worker). */
   concurrent?: number;
-  error?: string;
 }
 
 export async function inFlight(ctx: BenchContext): Promise<BenchResult> {
@@ -154,13 +150,7 @@ async function child(task: ChildTask): Promise<ChildResult> {
 
   const runtime = createRuntime(config);
   try {
-    // Warm up on a small message handed straight to the queue function, as the memory benchmark does.
-    const warmId = `warm-${randomUUID()}`;
-    await createProcessOutboxHandler(() => runtime)(
-      newEnvelope({ from: senderOf(0), to: 'warm@example.com', subject: 'warm-up', text: 'x' }, warmId),
-      new InvocationContext({ functionName: 'processOutbox', triggerMetadata: { dequeueCount: 1 }, logHandler: () => undefined }),
-    );
-    if ((await runtime.status.get(warmId))?.record.status !== 'sent') throw new Error('warm-up message was not sent');
+    await warmUpWorker(runtime, senderOf(0));
     const errors: string[] = [];
     await settle();
     peak.start();
@@ -190,27 +180,6 @@ async function child(task: ChildTask): Promise<ChildResult> {
   }
 }
 
-function runChild(task: ChildTask): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(__filename, ['--child'], {
-      env: { ...process.env, BENCH_CHILD: JSON.stringify(task) },
-      execArgv: ['--expose-gc', '--enable-source-maps'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let result: ChildResult | undefined;
-    proc.on('message', (m: ChildResult) => (result = m));
-    proc.once('error', reject);
-    proc.once('exit', (code) => {
-      if (result?.error) reject(new Error(`${task.kind} process: ${result.error}`));
-      else if (result && code === 0) resolve(result);
-      else reject(new Error(`${task.kind} process exited with ${code} and no result`));
-    });
-  });
-}
+const runChild = (task: ChildTask) => runInChild<ChildResult>(__filename, task);
 
-if (require.main === module && process.argv[2] === '--child') {
-  child(JSON.parse(process.env.BENCH_CHILD!) as ChildTask).then(
-    (result) => process.send!(result, () => process.exit(0)),
-    (error: Error) => process.send!({ peakBytes: 0, ms: 0, error: error.stack ?? String(error) }, () => process.exit(1)),
-  );
-}
+serveChild(module, child);

@@ -3,14 +3,13 @@
 // claim check to a blob) and worker (blob → SMTP) separately, as they are separate invocations in Azure; baseline:
 // nodemailer sending the same attachment. Peak RSS is the kernel's high-water mark (VmHWM, reset through
 // /proc/self/clear_refs), so short peaks are not missed; elsewhere it falls back to sampling.
-import { fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type Mail from 'nodemailer/lib/mailer';
 import { InvocationContext } from '@azure/functions';
 import { loadConfig } from '../src/config';
-import { createRuntime } from '../src/runtime';
+import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { newEnvelope } from '../src/mail/envelope';
 import { createOutbox } from '../src/storage/outbox';
@@ -32,6 +31,7 @@ import {
   type BenchContext,
   type BenchResult,
 } from './runner';
+import { runInChild, serveChild } from './child-process';
 
 const ATTACHMENT_BYTES = envInt('BENCH_ATTACHMENT_MB', 20) * 1024 * 1024;
 const MEMORY_QUEUE = 'bench-memory';
@@ -46,7 +46,6 @@ interface ChildResult {
   ms: number;
   method: string;
   id?: string;
-  error?: string;
 }
 
 export async function memory(ctx: BenchContext): Promise<BenchResult> {
@@ -157,6 +156,29 @@ const warmUpRequest = (sender: string) => ({
   attachments: [{ filename: 'warm.bin', contentType: 'application/octet-stream', content: randomBytes(WARM_UP_BYTES).toString('base64') }],
 });
 
+/**
+ * A worker's warm-up on the path a large message takes (composed blob, streamed to SMTP): a message just big enough,
+ * handed straight to the queue function from a queue of its own, so the queue the benchmark measures stays untouched.
+ */
+export async function warmUpWorker(runtime: Runtime, sender: string): Promise<void> {
+  const { config } = runtime;
+  const warmId = `warm-${randomUUID()}`;
+  const warmQueue = runtime.storage.queues.getQueueClient(`${config.queueName}-warm`);
+  await warmQueue.createIfNotExists();
+  const warmMail = { ...warmUpRequest(sender), from: sender };
+  await createOutbox(warmQueue, runtime.storage.blobs.getContainerClient(config.payloadContainer)).enqueue({
+    ...newEnvelope(warmMail, warmId),
+    mail: warmMail,
+  });
+  const [warmItem] = (await warmQueue.receiveMessages()).receivedMessageItems;
+  await createProcessOutboxHandler(() => runtime)(
+    JSON.parse(Buffer.from(warmItem.messageText, 'base64').toString('utf8')),
+    new InvocationContext({ functionName: 'processOutbox', triggerMetadata: { dequeueCount: 1 }, logHandler: () => undefined }),
+  );
+  await warmQueue.deleteMessage(warmItem.messageId, warmItem.popReceipt);
+  if ((await runtime.status.get(warmId))?.record.status !== 'sent') throw new Error('warm-up message was not sent');
+}
+
 function attachmentMail(sender: string, rep: number, content: string): Record<string, unknown> {
   return {
     from: sender,
@@ -220,24 +242,9 @@ async function child(task: ChildTask): Promise<ChildResult> {
       return { peakBytes, ms, method: peak.method, id };
     }
 
-    // Worker: warm up on a message that takes the same path as the big one (composed blob, streamed), handed straight
-    // to the queue function from a queue of its own; then let the local host's poller take the big one from the
+    // Worker: warm up on the large message's path, then let the local host's poller take the big one from the
     // queue, and stop the clock when its status record says sent.
-    const warmId = `warm-${randomUUID()}`;
-    const warmQueue = runtime.storage.queues.getQueueClient(`${config.queueName}-warm`);
-    await warmQueue.createIfNotExists();
-    const warmMail = { ...warmUpRequest(sender), from: sender };
-    await createOutbox(warmQueue, runtime.storage.blobs.getContainerClient(config.payloadContainer)).enqueue({
-      ...newEnvelope(warmMail, warmId),
-      mail: warmMail,
-    });
-    const [warmItem] = (await warmQueue.receiveMessages()).receivedMessageItems;
-    await createProcessOutboxHandler(() => runtime)(
-      JSON.parse(Buffer.from(warmItem.messageText, 'base64').toString('utf8')),
-      new InvocationContext({ functionName: 'processOutbox', triggerMetadata: { dequeueCount: 1 }, logHandler: () => undefined }),
-    );
-    await warmQueue.deleteMessage(warmItem.messageId, warmItem.popReceipt);
-    if ((await runtime.status.get(warmId))?.record.status !== 'sent') throw new Error('warm-up message was not sent');
+    await warmUpWorker(runtime, sender);
     const errors: string[] = [];
     await settle();
     peak.start();
@@ -264,27 +271,6 @@ async function child(task: ChildTask): Promise<ChildResult> {
   }
 }
 
-function runChild(task: ChildTask): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(__filename, ['--child'], {
-      env: { ...process.env, BENCH_CHILD: JSON.stringify(task) },
-      execArgv: ['--expose-gc', '--enable-source-maps'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let result: ChildResult | undefined;
-    proc.on('message', (m: ChildResult) => (result = m));
-    proc.once('error', reject);
-    proc.once('exit', (code) => {
-      if (result?.error) reject(new Error(`${task.kind} process: ${result.error}`));
-      else if (result && code === 0) resolve(result);
-      else reject(new Error(`${task.kind} process exited with ${code} and no result`));
-    });
-  });
-}
+const runChild = (task: ChildTask) => runInChild<ChildResult>(__filename, task);
 
-if (require.main === module && process.argv[2] === '--child') {
-  child(JSON.parse(process.env.BENCH_CHILD!) as ChildTask).then(
-    (result) => process.send!(result, () => process.exit(0)),
-    (error: Error) => process.send!({ peakBytes: 0, ms: 0, method: '', error: error.stack ?? String(error) }, () => process.exit(1)),
-  );
-}
+serveChild(module, child);

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { QueueClient } from '@azure/storage-queue';
 import { messageIdSchema } from '../mail/envelope';
-import { structureProblems, toFieldErrors, type FieldError } from '../mail/mail-request';
+import type { FieldError } from '../mail/mail-request';
+import { decodeQueueItem } from '../storage/queue-item';
 import { encodeQueueMessage, MAX_VISIBILITY_DELAY_MS } from '../storage/outbox';
 import type { StatusRecord } from '../status/status-store';
 
@@ -27,21 +28,9 @@ export const callbackMessageSchema = z
 
 export type CallbackMessage = z.infer<typeof callbackMessageSchema>;
 
-/** The host hands queue items over as parsed JSON when they are JSON, as a string otherwise. */
 export function decodeCallbackMessage(item: unknown): { ok: true; message: CallbackMessage } | { ok: false; errors: FieldError[] } {
-  let value = item;
-  if (Buffer.isBuffer(value)) value = value.toString('utf8');
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return { ok: false, errors: [{ field: '(message)', detail: 'not JSON' }] };
-    }
-  }
-  const reserved = structureProblems(value);
-  if (reserved.length > 0) return { ok: false, errors: reserved };
-  const result = callbackMessageSchema.safeParse(value);
-  return result.success ? { ok: true, message: result.data } : { ok: false, errors: toFieldErrors(result.error) };
+  const decoded = decodeQueueItem(item, callbackMessageSchema, 'not JSON');
+  return decoded.ok ? { ok: true, message: decoded.value } : decoded;
 }
 
 export function createCallbackQueue(queue: QueueClient) {

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { emailDomain } from './addresses';
+import { decodeQueueItem } from '../storage/queue-item';
 import { currentTraceparent, TRACEPARENT } from '../telemetry/trace-context';
 import {
   callbackUrlSchema,
@@ -105,23 +106,13 @@ export function newEnvelope(mail: MailRequest, id: string = randomUUID(), now = 
   return { version: ENVELOPE_VERSION, id, createdAt: now.toISOString(), ...(traceparent ? { traceparent } : {}), mail };
 }
 
-/** The host hands queue items over as parsed JSON when they are JSON, as a string otherwise. */
+/** An outbox queue message, checked as the worker takes it. */
 export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } | { ok: false; errors: FieldError[] } {
-  let value = item;
-  if (Buffer.isBuffer(value)) value = value.toString('utf8');
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return { ok: false, errors: [{ field: '(message)', detail: 'not JSON (producers must write base64-encoded JSON)' }] };
-    }
-  }
-  const reserved = structureProblems(value);
-  if (reserved.length > 0) return { ok: false, errors: reserved };
-  const result = envelopeSchema.safeParse(value);
-  if (!result.success) return { ok: false, errors: toFieldErrors(result.error) };
-  if (result.data.mail && !result.data.mail.from) return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };
-  return { ok: true, envelope: result.data };
+  const decoded = decodeQueueItem(item, envelopeSchema, 'not JSON (producers must write base64-encoded JSON)');
+  if (!decoded.ok) return decoded;
+  if (decoded.value.mail && !decoded.value.mail.from)
+    return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };
+  return { ok: true, envelope: decoded.value };
 }
 
 /** Validates a mail loaded from a payload blob, as strictly as an inline one. */
