@@ -124,4 +124,28 @@ describe('sandbox inbox page', { timeout: 120_000 }, () => {
     assert.deepEqual(png.subarray(0, 8), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     assert.ok(png.length > 20_000, `a screenshot of ${png.length} bytes shows next to nothing`);
   });
+
+  test("a mail's callback shows up live: the sandbox's receiver got it and checked its signature", async () => {
+    const page = await browser!.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${sandbox!.url}/`);
+    await page.locator('#connection', { hasText: 'live' }).waitFor();
+    // The page tells where the sandbox's own receiver listens, as a user reads it there.
+    const receiver = (await page.locator('#callback-base').textContent())!;
+    assert.match(receiver, /^https:\/\/localhost:\d+$/);
+    const response = await fetch(`${sandbox!.url}/api/mail`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ to: 'cb@example.com', subject: 'With a callback', text: 'x', callbackUrl: `${receiver}/sandbox` }),
+    });
+    const accepted = await response.text();
+    assert.equal(response.status, 202, accepted);
+    const { id } = JSON.parse(accepted) as { id: string };
+    const callback = page.locator('#callbacks li', { hasText: id });
+    await callback.waitFor();
+    const line = (await callback.textContent())!;
+    assert.match(line, /mail\.sent/);
+    assert.match(line, /signature verified/);
+    assert.match(line, /answered 2\d\d/);
+  });
 });
