@@ -83,12 +83,14 @@ function lazyQueue(load: () => Promise<(runtime: () => Runtime) => StorageQueueH
 
 function loadOnce<H>(load: () => Promise<(runtime: () => Runtime) => H>, runtime: () => Runtime): () => Promise<H> {
   let ready: Promise<H> | undefined;
-  return () => {
-    ready ??= Promise.all([load(), loadRuntimeModule()]).then(([create]) => create(runtime));
-    // A failed import is tried again at the next invocation rather than remembered.
-    ready.catch(() => (ready = undefined));
-    return ready;
-  };
+  return () =>
+    (ready ??= Promise.all([load(), loadRuntimeModule()])
+      .then(([create]) => create(runtime))
+      .catch((error: unknown) => {
+        // A failed import is tried again at the next invocation rather than remembered.
+        ready = undefined;
+        throw error;
+      }));
 }
 
 export const FUNCTIONS = {

@@ -144,6 +144,8 @@ async function enqueueOnce(
 ): Promise<IntakeResult> {
   const requestHash = mailFingerprint(mail);
   const envelope = newEnvelope(mail, id, now);
+  // Decided once: the record names the blob from the start, and the outbox writes exactly that.
+  const payloadBlob = claimCheckBlob({ ...envelope, mail });
   let stored: StoredStatus;
   try {
     stored = await deps.status.create({
@@ -158,7 +160,7 @@ async function enqueueOnce(
       requestHash,
       caller,
       callbackUrl: mail.callbackUrl,
-      payloadBlob: claimCheckBlob({ ...envelope, mail }),
+      payloadBlob,
       ...(key ? { idempotencyKeyHash: sha256(key) } : { enqueuedAt: envelope.createdAt }),
     });
   } catch (error) {
@@ -180,7 +182,7 @@ async function enqueueOnce(
   }
   const delayMs = mail.sendAt ? Date.parse(mail.sendAt) - now.getTime() : 0;
   try {
-    await deps.outbox.enqueue({ ...envelope, mail }, { delayMs });
+    await deps.outbox.enqueue({ ...envelope, mail }, { delayMs }, payloadBlob);
   } catch (error) {
     // Without a key the caller cannot come back for this id: close its record with the reason.
     if (!key) await deps.status.update(stored, transition.enqueueFailed()).catch(() => undefined);
