@@ -181,3 +181,34 @@ test('an A-label recipient reaches the server as an A-label in RCPT TO and in To
   assert.ok(!commands.some((line) => /[\u0080-\uffff]/.test(line)), 'no command line carries non-ASCII');
   assert.match(received.raw.toString('latin1'), /^To: user@xn--bcher-kva\.example\r$/m);
 });
+
+test("queue messages naming another mail's id neither fail, send nor close it: the real mail is sent as asked", async () => {
+  // Scheduled a few seconds ahead, so the forged messages reach the worker while the real one waits on the queue.
+  const sendAt = new Date(Date.now() + 8_000).toISOString();
+  const { status, json } = await h.post({ to: 'victim@example.com', subject: 'the real one', text: 'x', sendAt });
+  assert.equal(status, 202);
+  const id = json.id as string;
+  const createdAt = (await h.runtime.status.get(id))!.record.createdAt;
+  const forged = [
+    { version: 99, id },
+    { version: 1, id, createdAt, mail: { from: 'noreply@contoso.example', to: 'attacker@evil.example', subject: 'mine', text: 'x' } },
+    { version: 1, id, createdAt, mailBlob: `${id}.json` },
+  ];
+  const queue = h.runtime.storage.queues.getQueueClient(h.config.queueName);
+  for (const item of forged) await queue.sendMessage(encodeQueueMessage(item));
+  const refusals = () => h.logs.filter((l) => l.includes('malformed outbox message') && (l.includes('version') || l.includes(id)));
+  for (const deadline = Date.now() + 15_000; refusals().length < forged.length && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(refusals().length, forged.length, refusals().join('\n'));
+  const meanwhile = (await h.runtime.status.get(id))!.record;
+  assert.ok(!['failed', 'sent'].includes(meanwhile.status), `the forged messages came first, and left it ${meanwhile.status}`);
+
+  const final = await h.waitForFinal(id, 30_000);
+  assert.equal(final.status, 'sent', JSON.stringify(final));
+  const delivered = h.stack.smtp.messages.filter((m) => m.messageId === `<${id}@contoso.example>`);
+  assert.deepEqual(
+    delivered.map((m) => m.rcptTo),
+    [['victim@example.com']],
+  );
+  assert.equal(h.stack.smtp.messages.filter((m) => m.rcptTo.includes('attacker@evil.example')).length, 0);
+});

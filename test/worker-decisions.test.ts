@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { processMessage, RetryLaterError } from '../src/delivery/process-message';
 import { ThrottledError } from '../src/smtp/smtp-sender';
 import type { StatusRecord } from '../src/status/status-store';
+import type { Envelope } from '../src/mail/envelope';
+import { envelopeIdentity } from '../src/mail/canonical';
 import { fakeWorld, smtpError } from './fakes/worker';
 
 type World = ReturnType<typeof fakeWorld>;
@@ -44,23 +46,16 @@ function seed(w: World, fields: Partial<StatusRecord>) {
   });
 }
 
-test('malformed message: logged once, not retried; its known record fails as malformed with no next attempt', async () => {
+test('malformed message: logged once, not retried, and no record touched, whatever id it names', async () => {
   const w = fakeWorld();
   seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 60_000) });
+  const before = structuredClone(record(w));
   await run(w, { version: 99, id: ID, mail: {} });
   assert.equal(w.log.lines.filter((l) => l.includes('malformed outbox message')).length, 1);
-  assert.equal(record(w).status, 'failed');
-  assert.equal(record(w).errorCategory, 'malformed');
-  assert.match(record(w).hint!, /version/);
-  assert.equal(record(w).nextAttemptAt, undefined, 'a failed record promises no next attempt');
+  assert.deepEqual(record(w), before, 'the record of the id it names is left as it was');
   assert.equal(w.smtp.sent.length + w.outbox.requeued.length, 0);
-
-  // A final record keeps its outcome, and an id nobody knows leaves nothing behind.
-  seed(w, { status: 'sent', attempts: 1 });
-  await run(w, { version: 99, id: ID });
   await run(w, { version: 99, id: 'unknown' });
-  assert.equal(record(w).status, 'sent');
-  assert.equal(w.status.rows.size, 1);
+  assert.equal(w.status.rows.size, 1, 'an id nobody knows leaves nothing behind');
 });
 
 for (const final of ['sent', 'failed'] as const) {
@@ -432,30 +427,13 @@ test("composed message: a blob that is not this message's own, or a sender not a
     const w = fakeWorld({ [blob]: RAW });
     seed(w, { payloadBlob: EML }); // as intake left it
     await run(w, envelope(w, { mail: undefined, mime: { blob, from: MAIL.from, to: MAIL.to } }));
-    assert.deepEqual([record(w).status, record(w).errorCategory], ['failed', 'malformed'], blob);
+    assert.equal(record(w).status, 'queued', `${blob}: a message that does not decode touches no record`);
     assert.deepEqual(w.outbox.loaded, []);
   }
   const v = fakeWorld({ [EML]: RAW });
   await run(v, byMime(v, { from: 'ceo@elsewhere.example' }));
   assert.deepEqual([v.status.record(ID)!.status, v.status.record(ID)!.errorCategory], ['failed', 'sender-not-allowed']);
   assert.deepEqual(v.outbox.loaded, []);
-});
-
-test('malformed message of a known record that asked for a callback: failed, and its callback queued', async () => {
-  const w = fakeWorld();
-  const notified: StatusRecord[] = [];
-  w.deps.callbacks = {
-    notify: (r) => {
-      notified.push(r);
-      return Promise.resolve();
-    },
-  };
-  seed(w, { callbackUrl: 'https://hooks.example.com/mail' });
-  await run(w, { version: 99, id: ID });
-  assert.deepEqual(
-    notified.map((r) => [r.id, r.status, r.errorCategory]),
-    [[ID, 'failed', 'malformed']],
-  );
 });
 
 test('a copy arriving after a worker stopped between the final write and the callback: the callback is queued then', async () => {
@@ -476,4 +454,37 @@ test('a copy arriving after a worker stopped between the final write and the cal
   seed(w, { status: 'sent', attempts: 1, callbackUrl: 'https://hooks.example.com/mail', callback: { state: 'pending', attempts: 1 } });
   await run(w, envelope(w));
   assert.deepEqual(notified, ['sent']);
+});
+
+test("a message borrowing another message's id cannot fail, send or close it; the real message is still sent", async () => {
+  const w = fakeWorld();
+  const notified: StatusRecord[] = [];
+  w.deps.callbacks = {
+    notify: (r) => {
+      notified.push(r);
+      return Promise.resolve();
+    },
+  };
+  const real = envelope(w);
+  seed(w, { callbackUrl: 'https://hooks.example.com/mail', envelopeHash: envelopeIdentity(real as Envelope) });
+  const before = structuredClone(record(w));
+  const forged = [
+    { version: 99, id: ID },
+    envelope(w, { mail: { ...MAIL, to: ['attacker@evil.example'], subject: 'not yours' } }),
+    envelope(w, { createdAt: iso(w.clock.ms + 1) }),
+    byBlob(w),
+    byMime(w),
+  ];
+  for (const item of forged) await run(w, item);
+  assert.deepEqual(record(w), before, 'the victim record is as intake left it');
+  assert.deepEqual([w.smtp.sent.length, w.outbox.loaded.length, w.outbox.deleted.length, notified.length], [0, 0, 0, 0]);
+  assert.equal(w.log.lines.filter((l) => l.includes('malformed outbox message')).length, forged.length);
+
+  await run(w, real);
+  assert.equal(record(w).status, 'sent');
+  assert.deepEqual(w.smtp.sent[0].message.envelope, { from: MAIL.from, to: MAIL.to });
+  assert.deepEqual(
+    notified.map((r) => [r.id, r.status]),
+    [[ID, 'sent']],
+  );
 });

@@ -4,6 +4,7 @@
 // back on the queue with a delay (so retries can grow and deferrals do not use up the host's dequeue
 // count); only failures of our own dependencies throw.
 import { isAllowedSender } from '../mail/senders';
+import { envelopeIdentity } from '../mail/canonical';
 import { smtpMessageId, type Envelope } from '../mail/envelope';
 import type { Outbox } from '../storage/outbox';
 import { isFinal } from '../status/mail-state';
@@ -48,6 +49,7 @@ export class MessageWorker {
     // A final record settles it before anything else: a late copy must not even look for a payload blob
     // that was deleted when the message was sent.
     const existing = await deps.status.get(envelope.id);
+    if (existing && !this.owns(existing)) return this.foreign();
     if (existing && isFinal(existing.record.status)) {
       deps.log.log(`Message ${envelope.id} is already ${existing.record.status}; not sending it again.`);
       await this.deletePayload();
@@ -59,11 +61,16 @@ export class MessageWorker {
     }
     const message = await resolveMessage(envelope, deps.outbox);
     if ('errors' in message) {
-      this.stored = existing ?? (await this.create(undefined));
+      const stored = existing ?? (await this.create(undefined));
+      if (!this.owns(stored)) return this.foreign();
+      this.stored = stored;
       await this.malformed(message.errors);
       return;
     }
-    this.stored = existing ?? (await this.create(message));
+    const stored = existing ?? (await this.create(message));
+    // Another message made a record under this id a moment ago.
+    if (!this.owns(stored)) return this.foreign();
+    this.stored = stored;
     // Final already: another copy finished it a moment ago.
     if (!isFinal(this.stored.record.status)) await this.send(message);
   }
@@ -75,7 +82,7 @@ export class MessageWorker {
     const known = (this.stored as StoredStatus | undefined) ?? (await status.get(this.envelope.id));
     const changes = transition.poison(error);
     try {
-      if (!known || isFinal(known.record.status)) return;
+      if (!known || isFinal(known.record.status) || !this.owns(known)) return;
       this.stored = await status.update(known, changes, new Date(this.now()));
     } catch (conflict) {
       if (!(conflict instanceof StatusConflictError)) throw conflict;
@@ -85,6 +92,23 @@ export class MessageWorker {
     }
     countOutcome(changes);
     await this.notify();
+  }
+
+  /**
+   * Whether a record is this message's own: made for exactly this envelope. A message that borrows a known id (a
+   * producer's mistake, or someone writing the queue) must not send in its name, fail it or close it. Records
+   * written before the identity was kept have none and are taken as they are.
+   */
+  private owns({ record }: StoredStatus): boolean {
+    return record.envelopeHash === undefined || record.envelopeHash === envelopeIdentity(this.envelope);
+  }
+
+  /** Not the message recorded under its id: dropped as malformed, the record and its payload left alone. */
+  private foreign(): void {
+    this.deps.log.error(
+      `Permanent failure: malformed outbox message: ${this.envelope.id} is the id of another message (its record names a different envelope); dropped, that message untouched.`,
+    );
+    instruments().failed.add(1, { 'mail.error.category': 'malformed' });
   }
 
   private async send(message: ResolvedMessage): Promise<void> {
@@ -179,6 +203,7 @@ export class MessageWorker {
         sendAt: message?.sendAt,
         payloadBlob: envelope.mailBlob ?? envelope.mime?.blob,
         callbackUrl: message?.callbackUrl,
+        envelopeHash: envelopeIdentity(envelope),
       });
     } catch (error) {
       if (error instanceof StatusConflictError) return (await this.deps.status.get(envelope.id))!;

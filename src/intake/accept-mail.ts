@@ -8,10 +8,10 @@ import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
 import type { AuthenticatedCaller } from '../callers/authenticate';
 import { applySenderPolicy, FUNCTION_KEY_CALLER, type GlobalSenders } from '../callers/sender-policy';
 import type { DailyQuota } from '../callers/daily-quota';
-import { mailFingerprint } from '../mail/canonical';
+import { envelopeIdentity, mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
 import { recipientsOf, senderOf } from '../mail/addresses';
-import { claimCheckBlob, type Outbox } from '../storage/outbox';
+import { claimCheckBlob, queuedEnvelope, type Outbox } from '../storage/outbox';
 import { StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
 import * as transition from '../status/transitions';
 
@@ -158,6 +158,7 @@ async function enqueueOnce(
       recipientCount: recipientsOf(mail).length,
       sendAt: mail.sendAt,
       requestHash,
+      envelopeHash: envelopeIdentity(queuedEnvelope({ ...envelope, mail }, payloadBlob)),
       caller,
       callbackUrl: mail.callbackUrl,
       payloadBlob,

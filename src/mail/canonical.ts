@@ -1,6 +1,7 @@
 // One spelling per mail, so an Idempotency-Key repeat is recognised however the request was written:
 // keys in any order, a single address or a list of one, "a@x" or { "address": "a@x" }, domains in any case.
 import { createHash } from 'node:crypto';
+import type { Envelope } from './envelope';
 import { listOf, type Address, type MailRequest } from './mail-request';
 
 function canonicalAddress(address: Address): { address: string; name?: string } {
@@ -49,4 +50,26 @@ export function mailFingerprint(mail: MailRequest): string {
     attachments: mail.attachments?.map((a) => ({ ...a, content: digest(a.content) })),
   };
   return createHash('sha256').update(sortedJson(canonical)).digest('hex');
+}
+
+/**
+ * What makes a queue message the one recorded under its id: its id, its time and what it sends, however spelled;
+ * not its trace context, which a requeued repeat may carry anew. The status record keeps it, so a message that
+ * only borrows a known id is told apart from the record's own and cannot send, fail or close it.
+ */
+export function envelopeIdentity(envelope: Envelope): string {
+  const { id, createdAt, mail, mailBlob, mime } = envelope;
+  const identity = {
+    id,
+    createdAt: new Date(createdAt).toISOString(),
+    mail: mail && mailFingerprint(mail),
+    mailBlob,
+    mime: mime && {
+      ...mime,
+      from: canonicalAddress(mime.from),
+      to: mime.to.map(canonicalAddress),
+      sendAt: mime.sendAt && new Date(mime.sendAt).toISOString(),
+    },
+  };
+  return createHash('sha256').update(sortedJson(identity)).digest('hex');
 }

@@ -24,6 +24,8 @@ export interface StatusRecord {
   hint?: string;
   idempotencyKeyHash?: string;
   requestHash?: string;
+  /** The identity of the queue message this record is for (envelopeIdentity): no other message may act on it. */
+  envelopeHash?: string;
   /** The caller (MAIL_CALLERS name, or function-key) that submitted it; producers writing the queue have none. */
   caller?: string;
   /** The sender profile (tenant, credential, SMTP endpoint) it was sent through. */

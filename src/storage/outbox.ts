@@ -50,6 +50,13 @@ function mimeEnvelope(envelope: NewEnvelope): Envelope {
   return { ...reference, mime };
 }
 
+/** The envelope as it goes on the queue: the mail itself, or in its place the blob it was written to. */
+export function queuedEnvelope(envelope: NewEnvelope, blobName: string | undefined): Envelope {
+  if (!blobName) return envelope;
+  const { mail: _mail, ...reference } = envelope;
+  return blobName === payloadBlobName(envelope.id) ? { ...reference, mailBlob: blobName } : mimeEnvelope(envelope);
+}
+
 /**
  * The payload blob an envelope needs when it is too big for a queue message (claim check), else undefined. Known
  * before anything is written, so the status record can name the blob from the start. A mail whose size alone rules
@@ -89,10 +96,10 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
         return undefined;
       }
       const blob = payload(blobName);
-      const { mail, ...reference } = envelope;
+      const { mail } = envelope;
       if (blobName === payloadBlobName(envelope.id)) {
         await blob.uploadData(Buffer.from(JSON.stringify(mail), 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/json' } });
-        await send({ ...reference, mailBlob: blobName }, options);
+        await send(queuedEnvelope(envelope, blobName), options);
         return blobName;
       }
       const message = composeMime({ id: envelope.id, createdAt: envelope.createdAt, mail });
@@ -103,7 +110,7 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
       } else {
         await blob.uploadStream(message, BLOCK_BYTES, 2, { blobHTTPHeaders });
       }
-      await send(mimeEnvelope(envelope), options);
+      await send(queuedEnvelope(envelope, blobName), options);
       return blobName;
     },
 
