@@ -5,8 +5,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startHarness, type Harness } from './support/harness';
+import { freePort, startHarness, type Harness } from './support/harness';
 import { statusView, statusViewSchema } from '../src/status/status-view';
 import type { StatusRecord } from '../src/status/status-store';
 import { callbackUrlPolicyProblem, isAllowedCallbackHost, isPrivateAddress } from '../src/callbacks/callback-url';
@@ -148,7 +149,7 @@ test('the receiver fails first: the callback is retried after a delay, with the 
   for (const attempt of attempts) assertSigned(attempt);
   const record = await waitForCallbackState(id, 'delivered');
   assert.equal(record.callback?.attempts, 2);
-  assert.ok(h.logs.some((l) => l.includes(`Callback attempt 1 of ${MAX_ATTEMPTS} failed for message ${id}: HTTP 500`)));
+  assert.ok(h.logs.some((l) => l.includes(`Callback attempt 1 of ${MAX_ATTEMPTS} failed for message ${id}: http-500 (HTTP 500)`)));
 });
 
 test('a receiver that keeps failing: given up after the last attempt, logged as an error and recorded', async () => {
@@ -158,7 +159,7 @@ test('a receiver that keeps failing: given up after the last attempt, logged as 
   assert.equal((await h.waitForFinal(id)).status, 'sent', 'the callback never changes the outcome of the mail');
   const record = await waitForCallbackState(id, 'failed', 15_000);
   assert.equal(record.callback?.attempts, MAX_ATTEMPTS);
-  assert.equal(record.callback?.lastError, 'HTTP 503');
+  assert.equal(record.callback?.lastError, 'http-503');
   assert.equal(h.stack.callbacks.received.filter((c) => c.webhookId === `${id}.sent`).length, MAX_ATTEMPTS);
   assert.ok(
     h.logs.some((l) => l.startsWith('error deliverCallback:') && l.includes(`Callback given up: message ${id}`) && l.includes('HTTP 503')),
@@ -289,7 +290,7 @@ test('a message on the callback queue naming an id without a callbackUrl posts n
   assert.equal(h.stack.callbacks.received.length, received);
 });
 
-test('a host that resolves to a private address is refused when the callback is sent (as in Azure)', async () => {
+test('a host that resolves to a private address is refused when the callback is sent (as in Azure); the caller sees a category, the operator the address', async () => {
   // The same local parts, but without the sandbox's dev-only MAIL_CALLBACK_PRIVATE_HOSTS: localhost is allowed as a
   // host, yet it resolves to loopback, so the connection is refused before it is made.
   const azureLike = await startHarness({ settings: { MAIL_CALLBACK_PRIVATE_HOSTS: '' } });
@@ -305,9 +306,19 @@ test('a host that resolves to a private address is refused when the callback is 
       if (record?.callback) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.match(
-      record?.callback?.lastError ?? '',
-      /ECALLBACKADDRESS: localhost resolves to (127\.0\.0\.1|::1), a private, loopback or link-local address/,
+    assert.equal(record?.callback?.lastError, 'refused-address');
+    // What the caller reads through GET /api/mail/{id}: no address, no resolver words, no port.
+    const response = await fetch(`${azureLike.host!.url}/api/mail/${id}`);
+    const view = await response.text();
+    assert.equal((JSON.parse(view) as { callback: { lastError: string } }).callback.lastError, 'refused-address');
+    for (const leak of ['127.0.0.1', '::1', 'resolves', 'ECALLBACKADDRESS', `:${new URL(azureLike.stack.callbacks.url).port}`])
+      assert.ok(!view.includes(leak), `the status view must not show ${leak}: ${view}`);
+    await azureLike.waitForLog(`Callback attempt 1 of`);
+    assert.ok(
+      azureLike.logs.some((l) =>
+        /failed for message .*: refused-address \(ECALLBACKADDRESS: localhost resolves to (127\.0\.0\.1|::1), a private/.test(l),
+      ),
+      'the operator log keeps the detail',
     );
     assert.equal(azureLike.stack.callbacks.received.length, 0, 'nothing reached the receiver');
   } finally {
@@ -337,18 +348,44 @@ test('one POST: redirects are not followed, the body is not read, and a silent r
   const options = { timeoutMs: 500, privateHosts: ['localhost'] };
   try {
     const redirect = await postCallback(`${base}/redirect`, Buffer.from('{}'), {}, options);
-    assert.deepEqual(redirect, { ok: false, status: 307, error: 'HTTP 307: redirects are not followed' });
+    assert.deepEqual(redirect, { ok: false, status: 307, category: 'http-307', detail: 'HTTP 307: redirects are not followed' });
     assert.equal(hits, 1);
     assert.deepEqual(await postCallback(`${base}/huge`, Buffer.from('{}'), {}, options), { ok: true, status: 200 });
     const started = Date.now();
     const silent = await postCallback(`${base}/silent`, Buffer.from('{}'), {}, options);
-    assert.equal(silent.ok, false);
-    assert.match(!silent.ok ? silent.error : '', /no answer within 500 ms/);
+    assert.equal(!silent.ok && silent.category, 'timeout');
+    assert.match(!silent.ok ? silent.detail : '', /no answer within 500 ms/);
     assert.ok(Date.now() - started < 2_000);
     const refused = await postCallback(`${base}/x`, Buffer.from('{}'), {}, { timeoutMs: 500, privateHosts: [] });
-    assert.match(!refused.ok ? refused.error : '', /ECALLBACKADDRESS/);
+    assert.equal(!refused.ok && refused.category, 'refused-address');
+    assert.match(!refused.ok ? refused.detail : '', /ECALLBACKADDRESS/);
+    const missing = await postCallback('https://no-such-host.invalid/x', Buffer.from('{}'), {}, options);
+    assert.equal(!missing.ok && missing.category, 'refused-address', 'a name that does not resolve looks like one that resolves inside');
+    const closedPort = await freePort();
+    const closed = await postCallback(`https://localhost:${closedPort}/x`, Buffer.from('{}'), {}, options);
+    assert.equal(!closed.ok && closed.category, 'connection-failed');
+    assert.match(!closed.ok ? closed.detail : '', /ECONNREFUSED/);
+    // A plain-HTTP listener where https is expected: the TLS handshake fails.
+    const plain = createHttpServer((_req, res) => res.end('plain'));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (plain.address() as AddressInfo).port;
+      const tlsFailure = await postCallback(`https://localhost:${port}/x`, Buffer.from('{}'), {}, options);
+      assert.equal(!tlsFailure.ok && tlsFailure.category, 'tls', !tlsFailure.ok ? tlsFailure.detail : '');
+    } finally {
+      plain.closeAllConnections();
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+});
+
+test('a record that still holds a raw connection error shows only its category', () => {
+  const record = { id: 'legacy', status: 'sent', attempts: 1, createdAt: '', updatedAt: '', sender: 's', recipientCount: 1 } as const;
+  const view = (lastError: string) => statusView({ ...record, callback: { state: 'failed', attempts: 3, lastError } }).callback?.lastError;
+  assert.equal(view('ECONNREFUSED: connect ECONNREFUSED 10.0.0.5:8443'), 'connection-failed');
+  assert.equal(view('HTTP 503'), 'http-503');
+  assert.equal(view('timeout'), 'timeout');
 });

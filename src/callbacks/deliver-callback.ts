@@ -53,9 +53,9 @@ export async function deliverCallback(item: unknown, deps: CallbackDeps): Promis
   // The settings may have changed since intake: the allow-list holds at every attempt.
   const policy = callbackUrlPolicyProblem(url, deps.config.hosts);
   const result: PostResult = policy
-    ? { ok: false, error: `callbackUrl refused: ${policy}`, final: true }
+    ? { ok: false, category: 'url-not-allowed', detail: `callbackUrl refused: ${policy}`, final: true }
     : !deps.config.secret
-      ? { ok: false, error: 'MAIL_CALLBACK_SECRET is not set', final: true }
+      ? { ok: false, category: 'not-configured', detail: 'MAIL_CALLBACK_SECRET is not set', final: true }
       : await post(url, stored, message, deps, now());
   const at = new Date(now()).toISOString();
   if (result.ok) {
@@ -65,10 +65,12 @@ export async function deliverCallback(item: unknown, deps: CallbackDeps): Promis
     );
     return;
   }
-  const lastError = result.error.slice(0, 500);
+  // The caller sees the category; the detail (addresses, ports, resolver words) is the operator's, in the log.
+  const lastError = result.category;
+  const reason = `${lastError} (${result.detail.slice(0, 500)})`;
   if (result.final || message.attempt >= deps.config.maxAttempts) {
     await record(deps, stored, { state: 'failed', attempts: message.attempt, lastError, lastAttemptAt: at }, now);
-    deps.log.error(`Callback given up: message ${message.id} (${message.outcome}) after ${message.attempt} attempt(s): ${lastError}`);
+    deps.log.error(`Callback given up: message ${message.id} (${message.outcome}) after ${message.attempt} attempt(s): ${reason}`);
     return;
   }
   const delayMs = deps.backoffMs(message.attempt);
@@ -76,7 +78,7 @@ export async function deliverCallback(item: unknown, deps: CallbackDeps): Promis
   await deps.queue.retry(message, delayMs);
   await record(deps, stored, { state: 'pending', attempts: message.attempt, lastError, lastAttemptAt: at }, now);
   deps.log.warn(
-    `Callback attempt ${message.attempt} of ${deps.config.maxAttempts} failed for message ${message.id}: ${lastError}; retrying in ${Math.round(delayMs / 1000)} s`,
+    `Callback attempt ${message.attempt} of ${deps.config.maxAttempts} failed for message ${message.id}: ${reason}; retrying in ${Math.round(delayMs / 1000)} s`,
   );
 }
 

@@ -5,6 +5,7 @@ import { request } from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { hostOf, isPrivateAddress } from './callback-url';
+import type { CallbackFailure } from '../status/status-store';
 
 export interface PostOptions {
   timeoutMs: number;
@@ -12,7 +13,27 @@ export interface PostOptions {
   privateHosts: readonly string[];
 }
 
-export type PostResult = { ok: true; status: number } | { ok: false; error: string; status?: number; final?: boolean };
+/**
+ * `category` is what a caller may see (the status record's callback.lastError), never the resolver's or the socket's
+ * own words, which name addresses and ports inside the operator's network; `detail` is for the operator's log only.
+ */
+export type PostResult =
+  { ok: true; status: number } | { ok: false; category: CallbackFailure; detail: string; status?: number; final?: boolean };
+
+// A name that does not resolve is reported like one that resolves into a private network: told apart, the two would
+// tell a caller which names exist inside the operator's DNS (private zones included).
+const NAME_ERRORS = new Set(['ECALLBACKADDRESS', 'ENOTFOUND', 'EAI_AGAIN', 'ENODATA', 'EAI_FAIL', 'EAI_NONAME']);
+const TLS_ERROR =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|EPROTO$|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|HOSTNAME_MISMATCH$)/;
+
+/** The category of a connection error; its message stays with the operator. */
+export function connectionFailure(error: NodeJS.ErrnoException, timedOut: boolean): CallbackFailure {
+  if (timedOut) return 'timeout';
+  const code = error.code ?? '';
+  if (NAME_ERRORS.has(code)) return 'refused-address';
+  if (TLS_ERROR.test(code)) return 'tls';
+  return 'connection-failed';
+}
 
 class RefusedAddressError extends Error {
   readonly code = 'ECALLBACKADDRESS';
@@ -36,10 +57,12 @@ export function guardedLookup(allowPrivate: boolean): LookupFunction {
 
 export function postCallback(rawUrl: string, body: Buffer, headers: Record<string, string>, options: PostOptions): Promise<PostResult> {
   const url = new URL(rawUrl);
-  if (url.protocol !== 'https:') return Promise.resolve({ ok: false, error: 'not an https URL', final: true });
+  if (url.protocol !== 'https:')
+    return Promise.resolve({ ok: false, category: 'url-not-allowed', detail: 'not an https URL', final: true });
   const allowPrivate = options.privateHosts.includes(hostOf(url));
   return new Promise<PostResult>((resolve) => {
     let settled = false;
+    let timedOut = false;
     const settle = (result: PostResult) => {
       if (settled) return;
       settled = true;
@@ -60,14 +83,22 @@ export function postCallback(rawUrl: string, body: Buffer, headers: Record<strin
         // The answer is the status code; the body is not read at all (nor allowed to pile up).
         res.destroy();
         if (status >= 200 && status < 300) settle({ ok: true, status });
-        else if (status >= 300 && status < 400) settle({ ok: false, status, error: `HTTP ${status}: redirects are not followed` });
+        else if (status >= 300 && status < 400)
+          settle({ ok: false, status, category: `http-${status}`, detail: `HTTP ${status}: redirects are not followed` });
         // 410 Gone: the receiver says this URL is over, so further attempts would only be noise.
-        else settle({ ok: false, status, error: `HTTP ${status}`, final: status === 410 });
+        else settle({ ok: false, status, category: `http-${status}`, detail: `HTTP ${status}`, final: status === 410 });
       },
     );
-    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      req.destroy(new Error(`no answer within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
     req.on('error', (error: NodeJS.ErrnoException) =>
-      settle({ ok: false, error: `${error.code ? `${error.code}: ` : ''}${error.message}` }),
+      settle({
+        ok: false,
+        category: connectionFailure(error, timedOut),
+        detail: `${error.code ? `${error.code}: ` : ''}${error.message}`,
+      }),
     );
     req.end(body);
   });

@@ -37,10 +37,18 @@ export interface StatusRecord {
   callback?: CallbackState;
 }
 
+/** Why a callback attempt failed, as callers see it; the words of the error itself go to the operator's log. */
+export const CALLBACK_FAILURES = ['url-not-allowed', 'not-configured', 'refused-address', 'timeout', 'tls', 'connection-failed'] as const;
+export type CallbackFailure = (typeof CALLBACK_FAILURES)[number] | `http-${number}`;
+
+export function isCallbackFailure(value: string): value is CallbackFailure {
+  return (CALLBACK_FAILURES as readonly string[]).includes(value) || /^http-\d{3}$/.test(value);
+}
+
 export interface CallbackState {
   state: 'pending' | 'delivered' | 'failed';
   attempts: number;
-  /** Why the last attempt failed (the receiver's status or the connection error); never the response body. */
+  /** Why the last attempt failed: a category (http-503, timeout, refused-address, …); never an address or a body. */
   lastError?: string;
   lastAttemptAt?: string;
 }

@@ -1,7 +1,7 @@
 // What callers see of a status record: the outcome and why, not our bookkeeping.
 import { z } from 'zod';
 import { MAIL_STATES } from './mail-state';
-import type { StatusRecord } from './status-store';
+import { isCallbackFailure, type CallbackState, type StatusRecord } from './status-store';
 
 /** Described with the same schema library as requests, so the API description comes from it. */
 export const statusViewSchema = z
@@ -25,7 +25,10 @@ export const statusViewSchema = z
       .object({
         state: z.enum(['pending', 'delivered', 'failed']),
         attempts: z.number().int(),
-        lastError: z.string().optional(),
+        lastError: z.string().optional().meta({
+          description:
+            'Why the last attempt failed: http-<status>, timeout, tls, connection-failed, refused-address (the host does not resolve to a public address), url-not-allowed or not-configured.',
+        }),
         lastAttemptAt: z.iso.datetime({ offset: true }).optional(),
       })
       .optional()
@@ -55,7 +58,7 @@ export function statusView(record: StatusRecord): StatusView {
     ...(record.rejected ? { rejected: record.rejected } : {}),
     ...(record.lastReplyText ? { lastReply: { code: record.lastReplyCode, text: record.lastReplyText } } : {}),
     ...(record.errorCategory ? { error: { category: record.errorCategory, hint: record.hint } } : {}),
-    ...(record.callback ? { callback: record.callback } : {}),
+    ...(record.callback ? { callback: callbackView(record.callback) } : {}),
   };
 }
 
@@ -63,4 +66,12 @@ export function statusView(record: StatusRecord): StatusView {
 export function retryAfterSeconds(record: StatusRecord, now = Date.now()): number {
   const next = Date.parse(record.nextAttemptAt ?? record.sendAt ?? '') || 0;
   return Math.min(300, Math.max(2, Math.ceil((next - now) / 1000)));
+}
+
+/** A record written before lastError held a category may hold the raw error: never shown, its category is. */
+function callbackView(callback: CallbackState): CallbackState {
+  const { lastError } = callback;
+  if (lastError === undefined || isCallbackFailure(lastError)) return callback;
+  const http = /^HTTP (\d{3})\b/.exec(lastError);
+  return { ...callback, lastError: http ? `http-${http[1]}` : 'connection-failed' };
 }
