@@ -3,6 +3,8 @@
 
 targetScope = 'subscription'
 
+import { appSubnetName } from 'modules/network.bicep'
+
 @description('azd environment name; names and tags derive from it.')
 @minLength(1)
 @maxLength(64)
@@ -164,6 +166,9 @@ param alertFailureRatePercent int = 10
 @maxValue(1440)
 param alertQueueAgeMinutes int = 15
 
+@description('Private networking (azd: VNET_ENABLED): the Function App joins a virtual network (Flex Consumption VNet integration) and reaches both storage accounts and the Key Vault through private endpoints, their public network access off; internet traffic (Exchange Online SMTP, Entra ID, Application Insights, callbacks) leaves through a NAT gateway. See infra/README.md, "Private networking".')
+param vnetEnabled bool = false
+
 // One entry of MAIL_CALLERS. Only the shape is checked here (so a misspelt field fails the deployment rather than the
 // app's start); the app validates the values. test/infra-settings.test.ts keeps the fields equal to the code's schema.
 @sealed()
@@ -264,6 +269,7 @@ var mailStorageAccountName = 'stmail${resourceToken}'
 var keyVaultName = 'kv-mail-${resourceToken}'
 var applicationInsightsName = 'appi-mail-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
+var vnetName = 'vnet-mail-${resourceToken}'
 // Credentials of sender profiles besides the default one's: once per app setting (profiles may share one), each a
 // Key Vault reference to the secret named after the setting. A profile that names the default profile's own
 // credential setting (MAIL_CLIENT_SECRET in clientSecret mode, MAIL_CLIENT_CERTIFICATE in clientCertificate mode) shares
@@ -317,6 +323,7 @@ module hostStorage 'modules/host-storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    privateNetwork: vnetEnabled
   }
 }
 
@@ -332,6 +339,7 @@ module storage 'modules/storage.bicep' = {
     statusTableName: statusTableName
     payloadContainerName: payloadContainerName
     governorContainerName: governorContainerName
+    privateNetwork: vnetEnabled
   }
 }
 
@@ -342,7 +350,31 @@ module keyVault 'modules/keyvault.bicep' = {
     name: keyVaultName
     location: location
     tags: tags
+    privateNetwork: vnetEnabled
   }
+}
+
+// With vnetEnabled: the virtual network, the private endpoints of both storage accounts and the vault, their DNS
+// zones, and the NAT gateway SMTP leaves through.
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: vnetName
+    location: location
+    tags: tags
+    natGatewayName: 'ng-mail-${resourceToken}'
+    storageAccountNames: [
+      hostStorageAccountName
+      mailStorageAccountName
+    ]
+    keyVaultName: keyVaultName
+  }
+  dependsOn: [
+    hostStorage
+    storage
+    keyVault
+  ]
 }
 
 module rbac 'modules/rbac.bicep' = {
@@ -447,6 +479,7 @@ module functionApp 'modules/functionapp.bicep' = {
     // v2 tokens carry the client id as aud; the ID URI is what v1 tokens would carry.
     apiAudience: exposeApi ? '${entra.outputs.apiAppId},${entra.outputs.apiIdentifierUri}' : ''
     apiTenantId: exposeApi ? tenant().tenantId : ''
+    virtualNetworkSubnetId: vnetEnabled ? '${rg.id}/providers/Microsoft.Network/virtualNetworks/${vnetName}/subnets/${appSubnetName}' : ''
   }
   // The app must not start before its identity may read storage, the vault and App Insights (the mail storage and
   // monitoring modules come first anyway: their outputs are parameters above).
@@ -454,6 +487,8 @@ module functionApp 'modules/functionapp.bicep' = {
     rbac
     hostStorage
     keyVault
+    // Its storage is reachable only through the private endpoints once vnetEnabled.
+    network
   ]
 }
 
@@ -501,6 +536,8 @@ output AZURE_FUNCTION_APP_HOST string = functionApp.outputs.defaultHostName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_HOST_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
+// vnetEnabled: the one public address the app's outbound connections (SMTP included) come from; empty otherwise.
+output AZURE_OUTBOUND_IP_ADDRESS string = vnetEnabled ? network!.outputs.natPublicIpAddress : ''
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output EXO_AUTH_MODE string = authMode

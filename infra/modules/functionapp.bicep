@@ -150,6 +150,9 @@ param apiAudience string
 @description('MAIL_API_TENANT_ID: tenant of the API application; empty: no API application.')
 param apiTenantId string
 
+@description('Subnet of the Flex Consumption VNet integration (network.bicep), delegated to Microsoft.App/environments; empty: none. Integrated, the app sends all its outbound traffic into the virtual network.')
+param virtualNetworkSubnetId string = ''
+
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageAccountName
 }
@@ -277,6 +280,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       appSettings: map(items(appSettings), setting => {

@@ -3,7 +3,7 @@
 // package. Nothing of the mail path lives here, and the app's MailStorage connection points at the other account
 // (storage.bicep), so no blob name the mail code resolves can reach host secrets or the package.
 
-import { hardenedAccountProperties } from 'storage-account.bicep'
+import { hardenedAccountProperties, privateAccountAccess } from 'storage-account.bicep'
 
 @description('Storage account name (3-24 lowercase letters and digits, globally unique).')
 @minLength(3)
@@ -15,6 +15,9 @@ param location string
 
 @description('Tags applied to the account.')
 param tags object
+
+@description('Private networking: public network access off, the account reached through private endpoints (network.bicep).')
+param privateNetwork bool = false
 
 @description('Container the Flex Consumption plan deploys the app package to.')
 @minLength(3)
@@ -29,7 +32,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   sku: {
     name: 'Standard_LRS'
   }
-  properties: hardenedAccountProperties
+  properties: union(hardenedAccountProperties, privateNetwork ? privateAccountAccess : {})
 }
 
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {

@@ -13,6 +13,9 @@ param location string
 @description('Tags applied to the vault.')
 param tags object
 
+@description('Private networking: public network access off, the vault reached through its private endpoint (network.bicep). The postprovision hook opens it to the deployer\'s address while it writes a credential (infra/scripts/common.sh).')
+param privateNetwork bool = false
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -27,10 +30,12 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetwork ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: privateNetwork ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
+      // Declared empty so that every provisioning removes an address the hook left behind.
+      ipRules: []
     }
   }
 }

@@ -3,7 +3,7 @@
 // (host-storage.bicep), and the app identity's roles here are scoped to these queues, this table and these two
 // containers, not to the account.
 
-import { hardenedAccountProperties } from 'storage-account.bicep'
+import { hardenedAccountProperties, privateAccountAccess } from 'storage-account.bicep'
 
 @description('Storage account name (3-24 lowercase letters and digits, globally unique).')
 @minLength(3)
@@ -15,6 +15,9 @@ param location string
 
 @description('Tags applied to the account.')
 param tags object
+
+@description('Private networking: public network access off, the account reached through private endpoints (network.bicep).')
+param privateNetwork bool = false
 
 @description('Outbox queue read by the queue trigger (MAIL_QUEUE_NAME). The host moves failed messages to <name>-poison.')
 @minLength(3)
@@ -49,7 +52,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   sku: {
     name: 'Standard_LRS'
   }
-  properties: hardenedAccountProperties
+  properties: union(hardenedAccountProperties, privateNetwork ? privateAccountAccess : {})
 }
 
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
