@@ -22,6 +22,72 @@ require_app_sign_in() {
     || die "no Azure CLI sign-in in '$dir': run 'AZURE_CONFIG_DIR=$dir az login --tenant <tenant of the app registration> --allow-no-subscriptions' and retry"
 }
 
+# Steps run when the script exits, however it ends (error, Ctrl+C, TERM), last registered first.
+exit_steps=()
+at_exit() {
+  exit_steps+=("$1")
+  trap run_exit_steps EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+}
+run_exit_steps() {
+  local i
+  for ((i = ${#exit_steps[@]} - 1; i >= 0; i--)); do eval "${exit_steps[$i]}" || true; done
+}
+
+# Private networking (VNET_ENABLED) turns the vault's public endpoint off, but these scripts run on the deployer's
+# machine. Opens the vault to this machine's public IPv4 address alone, for as long as the calling script runs, and
+# closes it again when the script exits. Provisioning closes it too (keyvault.bicep declares no address), so an
+# interrupted run leaves it open to that one address at most until the next `azd provision`. The address is the one
+# the vault sees (behind a proxy or NAT, not this machine's own): a refused call names it. DEPLOYER_IP_ADDRESS
+# overrides. Nothing to do when the vault is public, or reachable from here (a machine inside the network).
+# $1: vault
+open_vault_to_this_machine() {
+  local vault=$1 access answer address=${DEPLOYER_IP_ADDRESS:-} tries=0
+  access=$(az keyvault show --name "$vault" --query properties.publicNetworkAccess -o tsv --only-show-errors) \
+    || die "cannot read Key Vault '$vault'"
+  [ "$access" = Disabled ] || return 0
+  if az keyvault secret list --vault-name "$vault" --maxresults 1 --only-show-errors -o none 2>/dev/null; then
+    return 0
+  fi
+  note "Key Vault '$vault' takes private traffic only (VNET_ENABLED): opening it to this machine's address while this script runs"
+  # Registered before the first change, so that any exit closes it again.
+  at_exit "close_vault '$vault'"
+  az keyvault update --name "$vault" --public-network-access Enabled --default-action Deny --bypass AzureServices \
+    --only-show-errors -o none || die "could not open Key Vault '$vault' (needs Contributor on it)"
+  while [ -z "$address" ]; do
+    answer=$(az keyvault secret list --vault-name "$vault" --maxresults 1 --only-show-errors -o none 2>&1) && break
+    address=$(printf '%s\n' "$answer" | sed -n 's/.*Client address: *\([0-9][0-9.]*\).*/\1/p' | head -n 1)
+    [ -n "$address" ] && break
+    tries=$((tries + 1))
+    if [ "$tries" -ge 12 ]; then
+      die "Key Vault '$vault' did not name this machine's address: set DEPLOYER_IP_ADDRESS to this machine's public IPv4 address and retry"
+    fi
+    sleep 10
+  done
+  if [ -n "$address" ]; then
+    opened_address=$address
+    note "allowing $address on Key Vault '$vault' until this script ends"
+    az keyvault network-rule add --name "$vault" --ip-address "$address/32" --only-show-errors -o none \
+      || die "could not allow $address on Key Vault '$vault'"
+  fi
+}
+
+# $1: vault. Undoes open_vault_to_this_machine.
+close_vault() {
+  local vault=$1
+  if [ -n "${opened_address:-}" ]; then
+    az keyvault network-rule remove --name "$vault" --ip-address "$opened_address/32" --only-show-errors -o none \
+      || note "warning: could not remove $opened_address from Key Vault '$vault'"
+  fi
+  if az keyvault update --name "$vault" --public-network-access Disabled --only-show-errors -o none; then
+    note "Key Vault '$vault' takes private traffic only again"
+  else
+    note "warning: Key Vault '$vault' is still open to this machine: run 'az keyvault update --name $vault --public-network-access Disabled' (or azd provision)"
+  fi
+}
+
 # Role assignments on a new vault take a few minutes to reach its data plane. Wait for a harmless list call to
 # succeed before anything that must not fail half-way (the app credential is generated only once per call).
 # $1: vault, $2: secret|certificate
@@ -30,7 +96,7 @@ wait_for_vault_access() {
   until az keyvault "$kind" list --vault-name "$vault" --maxresults 1 --only-show-errors -o none 2>/dev/null; do
     tries=$((tries + 1))
     if [ "$tries" -ge 30 ]; then
-      die "no $kind access on Key Vault '$vault' after 10 minutes: the signed-in principal needs 'Key Vault ${kind^}s Officer' on it (provisioning grants it to AZURE_PRINCIPAL_ID)"
+      die "no $kind access on Key Vault '$vault' after 10 minutes: the signed-in principal needs 'Key Vault ${kind^}s Officer' on it (provisioning grants it to AZURE_PRINCIPAL_ID), and with VNET_ENABLED this machine's address must be the one allowed"
     fi
     note "waiting for Key Vault '$vault' $kind permissions to propagate ($tries/30)..."
     sleep 20

@@ -31,6 +31,7 @@ done
 [ -n "$vault" ] || die "no Key Vault: pass --vault or set AZURE_KEY_VAULT_NAME"
 
 require_az
+open_vault_to_this_machine "$vault"
 wait_for_vault_access "$vault" secret
 
 existing=$(az keyvault secret list --vault-name "$vault" --query "[?name=='$name'] | length(@)" -o tsv --only-show-errors)

@@ -45,10 +45,11 @@ done
 
 require_az
 require_app_sign_in "$app_config_dir"
+open_vault_to_this_machine "$vault"
 wait_for_vault_access "$vault" certificate
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+at_exit "rm -rf '$work'"
 
 thumbprint=$(az keyvault certificate show --vault-name "$vault" --name "$name" --query x509ThumbprintHex -o tsv --only-show-errors 2>/dev/null || true)
 changed=false

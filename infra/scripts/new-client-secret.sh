@@ -43,6 +43,7 @@ done
 
 require_az
 require_app_sign_in "$app_config_dir"
+open_vault_to_this_machine "$vault"
 wait_for_vault_access "$vault" secret
 
 existing=$(az keyvault secret list --vault-name "$vault" --query "[?name=='$name'] | length(@)" -o tsv --only-show-errors)
