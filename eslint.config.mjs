@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.local/', 'infra/tools/msgraph-types/', 'connector/'] },
+  { ignores: ['dist/', '.deploy/', 'node_modules/', '.local/', 'infra/tools/msgraph-types/', 'connector/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -159,7 +159,7 @@ export function measureColdStart(runs = COLD_N): ColdStartFigures {
   try {
     const pkg = join(dir, 'package');
     const reportPath = join(dir, 'report.json');
-    const stage = spawnSync(process.execPath, [STAGE_SCRIPT, '--out', pkg, '--no-build', '--report', reportPath], {
+    const stage = spawnSync(process.execPath, [STAGE_SCRIPT, '--out', pkg, '--no-type-check', '--report', reportPath], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 180_000,

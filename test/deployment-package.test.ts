@@ -1,88 +1,74 @@
-// The deployment package as azd builds it (azure.yaml: remoteBuild false, the prepackage hook
-// infra/scripts/stage-package.mjs): the project files .funcignore lets through, the bundle, a package.json of its own
-// and nothing else, and every function registering from that folder alone, the way the Functions Node.js worker loads
-// it, in a process that can reach nothing else.
+// The deployment package as azd builds it: azure.yaml read as azd reads it, azd's packaging steps in azd's order
+// (restore, the prepackage hook, `npm run build`, then the service's dist folder zipped), on a copy of the project
+// with stray files in it that must not ship; then every function loaded from the unpacked zip alone, the way the
+// Functions Node.js worker loads it, in a process that can reach nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { httpFunctions, queueFunctions } from '../src/api/function-table';
+import { azdPackage, extractZip, readAzureYaml } from './support/azd-package';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const ROOT = join(__dirname, '..', '..');
 const STAGE_SCRIPT = join(ROOT, 'infra', 'scripts', 'stage-package.mjs');
 const FUNCIGNORE = join(ROOT, '.funcignore');
 
-/** Project paths that must never ship: sources, tests, tools, infrastructure, local secrets, installed packages. */
-const MUST_NOT_SHIP = [
-  'src',
-  'test',
-  'bench',
-  'scripts',
-  'infra',
-  'connector',
-  'node_modules',
-  'local.settings.json',
-  'local.settings.example.json',
-  'tsconfig.json',
-  'eslint.config.mjs',
-  '.prettierrc.json',
-  'azure.yaml',
-  '.funcignore',
-  'README.md',
-  'package-lock.json',
-  'dist/test',
-  'dist/bench',
-  'dist/src/local',
-  'dist/package',
-];
 /** What may ship: the bundle, host.json, the package's package.json, and the mail templates the app reads beside host.json. */
-const MAY_SHIP = /^(dist\/src\/[^/]+\.(js|txt)|dist\/src\/functions\/[^/]+\.js|host\.json|package\.json|templates\/.+)$/;
+const MAY_SHIP =
+  /^(dist\/src\/[^/]+\.(js|txt)|dist\/src\/functions\/[^/]+\.js|host\.json|package\.json|templates\/[^/]+\/(template\.json|[^/]+\.liquid))$/;
+
+/** Files a developer's project folder may hold that must never ship, each with a marker that must not appear in the package. */
+const STRAY_FILES: Record<string, string> = {
+  'stage.log': 'stray-log-marker MAIL_CLIENT_SECRET=stage-log-secret',
+  '.env': 'MAIL_CLIENT_SECRET=stray-env-marker',
+  'client.pem': '-----BEGIN PRIVATE KEY-----\nstray-pem-marker\n-----END PRIVATE KEY-----\n',
+  'local.settings.json': '{ "Values": { "MAIL_CLIENT_SECRET": "stray-settings-marker" } }',
+  'templates/generic/notes.txt': 'stray-template-notes-marker',
+};
 
 interface StageModule {
-  parseIgnore: (text: string) => unknown[];
-  isIgnored: (rules: unknown[], path: string, isDir?: boolean) => boolean;
-  stagePackage: (options: { out: string; build: boolean; ignoreFile?: string }) => Promise<unknown>;
-}
-
-interface StageReport {
-  size: { files: number; bytes: number; zipBytes: number };
-  entries: { name: string; source: string }[];
-  outputs: { path: string; bytes: number; externals: string[] }[];
-  packages: { name: string; version: string; path: string }[];
+  PROJECT_FILES: RegExp[];
+  selectProjectFiles: (root?: string) => { files: string[]; notShipped: string[] };
+  stagePackage: (options: { root?: string; out: string; typeCheck: boolean }) => Promise<{
+    bundle: {
+      packages: { name: string; version: string; path: string }[];
+      outputs: { path: string; bytes: number; externals: string[] }[];
+    };
+  }>;
 }
 
 // The same module the hook runs; an .mjs, so imported, not required.
 const stageModule = (): Promise<StageModule> => import(pathToFileURL(STAGE_SCRIPT).href);
 
-function withTempDir<T>(prefix: string, body: (dir: string) => T): T {
+async function withTempDir<T>(prefix: string, body: (dir: string) => T | Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  let result: T;
   try {
-    result = body(dir);
-  } catch (error) {
+    return await body(dir);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
-    throw error;
   }
-  // A promise cleans up when it settles, whichever way.
-  if (result instanceof Promise) return result.finally(() => rmSync(dir, { recursive: true, force: true })) as T;
-  rmSync(dir, { recursive: true, force: true });
-  return result;
 }
 
-/** Every file under dir, slash-separated and relative to it. */
-function listFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) =>
-      relative(dir, join(entry.parentPath ?? entry.path, entry.name))
-        .split(sep)
-        .join('/'),
-    );
+/**
+ * A copy of the project as a fresh clone after `npm ci` has it: sources and configuration with their timestamps (azd
+ * compares node_modules/.package-lock.json with package-lock.json), node_modules linked, no build output.
+ */
+function copyProject(target: string): void {
+  const skip = new Set(['node_modules', '.git', 'dist', '.deploy', '.local', '.azure']);
+  cpSync(ROOT, target, {
+    recursive: true,
+    preserveTimestamps: true,
+    filter: (source) => {
+      const rel = relative(ROOT, source).split(sep);
+      return !(rel.length === 1 && skip.has(rel[0]));
+    },
+  });
+  symlinkSync(join(ROOT, 'node_modules'), join(target, 'node_modules'), process.platform === 'win32' ? 'junction' : 'dir');
 }
 
 // Runs in a child process whose working directory is the package, as the Functions Node.js worker does: it provides
@@ -151,164 +137,266 @@ const START_SETTINGS = {
   MAIL_ALLOWED_SENDERS: 'noreply@contoso.example',
 };
 
-test('the package azd deploys holds the bundle and nothing else, and every function registers from it alone', { timeout: 180_000 }, () =>
-  withTempDir('mail-package-', (dir) => {
-    const pkg = join(dir, 'package');
-    const reportPath = join(dir, 'report.json');
-    // As the prepackage hook does, less the type check (npm test has just compiled everything).
-    const stage = spawnSync(process.execPath, [STAGE_SCRIPT, '--out', pkg, '--no-build', '--report', reportPath], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    assert.equal(stage.status, 0, `stage-package failed (${stage.signal ?? stage.status}):\n${stage.stdout}\n${stage.stderr}`);
-    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as StageReport;
+test(
+  "azd package, step by step in azd's order: the folder azd zips survives the build, holds an allow-list and no stray file, and every function registers from the zip alone",
+  { timeout: 600_000 },
+  () =>
+    withTempDir('mail-azd-package-', (dir) => {
+      const project = join(dir, 'project');
+      copyProject(project);
+      for (const [path, content] of Object.entries(STRAY_FILES)) {
+        mkdirSync(join(project, path, '..'), { recursive: true });
+        writeFileSync(join(project, path), content);
+      }
 
-    // What ships: one entry per src/functions/*.ts where "main" finds it, the bundle beside it, and no more.
-    const files = listFiles(pkg);
-    const sources = readdirSync(join(ROOT, 'src', 'functions'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => f.slice(0, -3));
-    for (const name of sources)
-      assert.ok(files.includes(`dist/src/functions/${name}.js`), `the package lacks dist/src/functions/${name}.js`);
-    for (const path of MUST_NOT_SHIP) {
-      assert.ok(!files.some((f) => f === path || f.startsWith(`${path}/`)), `${path} must not ship, but the package has it`);
-    }
-    assert.deepEqual(
-      files.filter((f) => !MAY_SHIP.test(f)),
-      [],
-      'files in the package that nothing there uses',
-    );
-    const shipped = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
-    const project = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    assert.equal(shipped.main, project.main);
-    assert.equal(shipped.type, 'module', 'the worker imports the entries as ES modules only when package.json says so');
-    assert.equal(shipped.dependencies, undefined, 'nothing is installed in Azure: the bundle holds every dependency');
-
-    // Only production dependencies are bundled, each with its licence text. The bundle imports nothing outside itself
-    // but Node's built-ins, the worker's core API, and what a production install would not have either (packages that
-    // optional requires try: development-only or not installed at all).
-    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')).packages as Record<string, { dev?: boolean }>;
-    const production = (path: string) => lock[path] !== undefined && lock[path].dev !== true;
-    assert.deepEqual(
-      report.packages.filter((p) => !production(p.path)).map((p) => p.path),
-      [],
-      'development or unlocked packages in the bundle',
-    );
-    const notices = readFileSync(join(pkg, 'dist', 'src', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
-    for (const p of report.packages) assert.ok(notices.includes(`${p.name}@${p.version}`), `no licence entry for ${p.name}@${p.version}`);
-    const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    const packageOf = (specifier: string) =>
-      specifier
-        .split('/')
-        .slice(0, specifier.startsWith('@') ? 2 : 1)
-        .join('/');
-    const externals = [...new Set(report.outputs.flatMap((o) => o.externals))].filter(
-      (e) => !builtins.has(e) && e !== '@azure/functions-core',
-    );
-    assert.deepEqual(
-      externals.filter((e) => production(`node_modules/${packageOf(e)}`)),
-      [],
-      'production packages left out of the bundle',
-    );
-
-    // Load every function from the package alone: no NODE_PATH, no node_modules anywhere above the temp dir's package.
-    const env: NodeJS.ProcessEnv = { ...process.env, ...START_SETTINGS };
-    for (const name of ['NODE_PATH', 'NODE_OPTIONS', 'MAIL_CALLERS', 'APPLICATIONINSIGHTS_CONNECTION_STRING']) delete env[name];
-    const loaderPath = join(dir, 'load-functions.cjs');
-    writeFileSync(loaderPath, LOADER);
-    const load = spawnSync(process.execPath, [loaderPath], { cwd: pkg, encoding: 'utf8', timeout: 60_000, env });
-    assert.equal(load.status, 0, `loading the functions from the package failed:\n${load.stderr}`);
-    const result = JSON.parse(load.stdout) as {
-      entries: string[];
-      chunks: string[];
-      seen: Registration[];
-      logged: string[];
-      outside: string[];
-    };
-    assert.deepEqual(result.outside, [], 'modules loaded from outside the package');
-    assert.equal(
-      result.seen.filter((r) => r.kind === 'programmingModel').length,
-      1,
-      'one copy of @azure/functions for every entry: app.setup and the registrations must share it',
-    );
-    const registered = new Map(
-      result.seen.filter((r) => r.kind === 'function').map((r) => [r.metadata!.name, Object.values(r.metadata!.bindings)]),
-    );
-    assert.deepEqual(
-      [...registered.keys()].sort(),
-      [...httpFunctions(), ...queueFunctions()].map((f) => f.name).sort(),
-      `registered from ${result.entries.join(', ')}`,
-    );
-    for (const spec of httpFunctions()) {
-      const trigger = registered.get(spec.name)!.find((b) => b.type === 'httpTrigger')!;
+      const azd = readAzureYaml(project);
+      assert.equal(azd.services.length, 1, 'one service');
+      const [service] = azd.services;
       assert.deepEqual(
-        { route: trigger.route, methods: trigger.methods, authLevel: trigger.authLevel },
-        { route: spec.route, methods: [spec.method], authLevel: spec.authLevel },
-        spec.name,
+        { language: service.language, host: service.host, remoteBuild: service.remoteBuild },
+        { language: 'ts', host: 'function', remoteBuild: 'false' },
+        'a TypeScript Function App deployed as built',
       );
-    }
-    for (const spec of queueFunctions()) {
-      const trigger = registered.get(spec.name)!.find((b) => b.type === 'queueTrigger')!;
-      assert.deepEqual(
-        { queueName: trigger.queueName, connection: trigger.connection },
-        { queueName: spec.queueName, connection: spec.connection },
-        spec.name,
-      );
-    }
-    assert.ok(
-      result.seen.some((r) => r.kind === 'hook' && r.name === 'appStart'),
-      'the configuration check at start is registered',
-    );
-    assert.ok(
-      result.logged.some((line) => line.startsWith('Mail sender ready: auth managedIdentity')),
-      `the runtime did not start from the package:\n${result.logged.join('\n')}\n${load.stderr}`,
-    );
-    assert.ok(result.chunks.length > 0);
+      assert.ok(service.hooks.prepackage, 'the package is staged by the prepackage hook');
 
-    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-    console.log(
-      `deployment package: ${report.size.files} files, ${mb(report.size.bytes)}, ${mb(report.size.zipBytes)} zipped; ` +
-        `${report.packages.length} packages bundled into ${result.chunks.length} chunks; functions ${[...registered.keys()].join(', ')}`,
-    );
-  }),
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const name of ['NODE_OPTIONS', 'NODE_PATH']) delete env[name];
+      const result = azdPackage(project, service, azd.hooks, env);
+      const lastLine = (output: string) => output.trim().split('\n').slice(-1)[0] ?? '';
+      const log = result.steps.map(({ step, output }) => `${step}: ${lastLine(output)}`).join('\n');
+
+      // The folder the hook staged is the folder azd zips: `npm run build` (prebuild: clean) left it as it was.
+      assert.ok(result.afterPrepackage.size > 0, `the prepackage hook staged nothing in ${service.dist}:\n${log}`);
+      assert.deepEqual([...result.beforeZip.keys()], [...result.afterPrepackage.keys()], 'files the build removed or added');
+      for (const [path, content] of result.afterPrepackage)
+        assert.ok(content.equals(result.beforeZip.get(path)!), `${path} changed between the prepackage hook and the zip`);
+
+      // What ships: the allow-list only, never the stray files nor their content.
+      const unpacked = join(dir, 'wwwroot');
+      const files = extractZip(result.zip, unpacked).sort();
+      assert.deepEqual(
+        files.filter((f) => !MAY_SHIP.test(f)),
+        [],
+        'files in the package that nothing there uses',
+      );
+      for (const name of readdirSync(join(ROOT, 'src', 'functions')).filter((f) => f.endsWith('.ts')))
+        assert.ok(
+          files.includes(`dist/src/functions/${name.slice(0, -3)}.js`),
+          `the package lacks dist/src/functions/${name.slice(0, -3)}.js`,
+        );
+      for (const [path, content] of Object.entries(STRAY_FILES)) {
+        assert.ok(!files.some((f) => f === path || f.endsWith(`/${path}`)), `${path} shipped`);
+        const marker = /stray-[a-z-]+-marker/.exec(content)![0];
+        const carrier = files.find((f) => readFileSync(join(unpacked, f), 'utf8').includes(marker));
+        assert.equal(carrier, undefined, `the content of ${path} shipped in ${carrier}`);
+      }
+      const shipped = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'));
+      const projectPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+      assert.equal(shipped.main, projectPackage.main);
+      assert.equal(shipped.type, 'module', 'the worker imports the entries as ES modules only when package.json says so');
+      assert.equal(shipped.dependencies, undefined, 'nothing is installed in Azure: the bundle holds every dependency');
+
+      // Load every function from the unpacked zip alone: no NODE_PATH, no node_modules anywhere above it.
+      const loadEnv: NodeJS.ProcessEnv = { ...process.env, ...START_SETTINGS };
+      for (const name of ['NODE_PATH', 'NODE_OPTIONS', 'MAIL_CALLERS', 'APPLICATIONINSIGHTS_CONNECTION_STRING']) delete loadEnv[name];
+      const loaderPath = join(dir, 'load-functions.cjs');
+      writeFileSync(loaderPath, LOADER);
+      const load = spawnSync(process.execPath, [loaderPath], { cwd: unpacked, encoding: 'utf8', timeout: 60_000, env: loadEnv });
+      assert.equal(load.status, 0, `loading the functions from the package failed:\n${load.stderr}`);
+      const loaded = JSON.parse(load.stdout) as {
+        entries: string[];
+        chunks: string[];
+        seen: Registration[];
+        logged: string[];
+        outside: string[];
+      };
+      assert.deepEqual(loaded.outside, [], 'modules loaded from outside the package');
+      assert.equal(
+        loaded.seen.filter((r) => r.kind === 'programmingModel').length,
+        1,
+        'one copy of @azure/functions for every entry: app.setup and the registrations must share it',
+      );
+      const registered = new Map(
+        loaded.seen.filter((r) => r.kind === 'function').map((r) => [r.metadata!.name, Object.values(r.metadata!.bindings)]),
+      );
+      assert.deepEqual(
+        [...registered.keys()].sort(),
+        [...httpFunctions(), ...queueFunctions()].map((f) => f.name).sort(),
+        `registered from ${loaded.entries.join(', ')}`,
+      );
+      const described: string[] = [];
+      for (const spec of httpFunctions()) {
+        const trigger = registered.get(spec.name)!.find((b) => b.type === 'httpTrigger')!;
+        assert.deepEqual(
+          { route: trigger.route, methods: trigger.methods, authLevel: trigger.authLevel },
+          { route: spec.route, methods: [spec.method], authLevel: spec.authLevel },
+          spec.name,
+        );
+        described.push(`${spec.name} (httpTrigger ${spec.method} /api/${spec.route}, ${spec.authLevel})`);
+      }
+      for (const spec of queueFunctions()) {
+        const trigger = registered.get(spec.name)!.find((b) => b.type === 'queueTrigger')!;
+        assert.deepEqual(
+          { queueName: trigger.queueName, connection: trigger.connection },
+          { queueName: spec.queueName, connection: spec.connection },
+          spec.name,
+        );
+        described.push(`${spec.name} (queueTrigger ${spec.queueName} on ${spec.connection})`);
+      }
+      assert.ok(
+        loaded.seen.some((r) => r.kind === 'hook' && r.name === 'appStart'),
+        'the configuration check at start is registered',
+      );
+      assert.ok(
+        loaded.logged.some((line) => line.startsWith('Mail sender ready: auth managedIdentity')),
+        `the runtime did not start from the package:\n${loaded.logged.join('\n')}\n${load.stderr}`,
+      );
+      assert.ok(loaded.chunks.length > 0);
+
+      const bytes = [...result.beforeZip.values()].reduce((sum, content) => sum + content.length, 0);
+      const mb = (n: number) => `${(n / 1048576).toFixed(2)} MB`;
+      console.log(
+        [
+          `azd package, in azd's order (${result.steps.map((s) => s.step).join(' -> ')}):`,
+          `  restore: ${lastLine(result.steps.find((s) => s.step === 'restore')!.output)}; prepackage hook: ${lastLine(result.steps.find((s) => s.step === 'prepackage hook')!.output)}`,
+          `  ${service.dist} after the prepackage hook: ${result.afterPrepackage.size} files; after npm run build: ${result.beforeZip.size} files, identical`,
+          `  zip: ${files.length} files, ${mb(result.zip.length)} (${mb(bytes)} unpacked); stray files in the project, none shipped: ${Object.keys(STRAY_FILES).join(', ')}`,
+          `  registered from the unpacked zip alone (${loaded.entries.length} entries, ${loaded.chunks.length} chunks imported, nothing from outside):`,
+          ...described.map((line) => `    ${line}`),
+        ].join('\n'),
+      );
+    }),
 );
 
-test('the staging script reads .funcignore as git does, for every file of the project', { timeout: 60_000 }, async (t) => {
-  const git = spawnSync('git', ['--version'], { encoding: 'utf8' });
-  if (git.status !== 0) {
-    t.skip('git is not installed');
-    return;
-  }
-  const { parseIgnore, isIgnored } = await stageModule();
-  const rules = parseIgnore(readFileSync(FUNCIGNORE, 'utf8'));
-  const paths = listFiles(ROOT).filter((f) => !/^(node_modules|\.git|dist\/package)\//.test(f) && !f.includes('/node_modules/'));
-  assert.ok(paths.includes('host.json'));
-  withTempDir('mail-funcignore-', (dir) => {
-    // An empty repository whose only ignore file is .funcignore: git decides on the paths alone (--no-index).
-    assert.equal(spawnSync('git', ['init', '-q', dir]).status, 0);
-    writeFileSync(join(dir, '.gitignore'), readFileSync(FUNCIGNORE));
-    const check = spawnSync('git', ['-C', dir, 'check-ignore', '--no-index', '--stdin'], {
-      input: paths.join('\n'),
-      encoding: 'utf8',
-      timeout: 30_000,
+test(
+  'the bundle holds production dependencies only, each with its licence, and leaves out no production package',
+  { timeout: 180_000 },
+  async () => {
+    const { stagePackage } = await stageModule();
+    await withTempDir('mail-package-', async (dir) => {
+      const out = join(dir, 'package');
+      const { bundle } = await stagePackage({ out, typeCheck: false });
+      // Only production dependencies are bundled, each with its licence text. The bundle imports nothing outside itself
+      // but Node's built-ins, the worker's core API, and what a production install would not have either (packages that
+      // optional requires try: development-only or not installed at all).
+      const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')).packages as Record<string, { dev?: boolean }>;
+      const production = (path: string) => lock[path] !== undefined && lock[path].dev !== true;
+      assert.deepEqual(
+        bundle.packages.filter((p) => !production(p.path)).map((p) => p.path),
+        [],
+        'development or unlocked packages in the bundle',
+      );
+      const notices = readFileSync(join(out, 'dist', 'src', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+      for (const p of bundle.packages) assert.ok(notices.includes(`${p.name}@${p.version}`), `no licence entry for ${p.name}@${p.version}`);
+      const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+      const packageOf = (specifier: string) =>
+        specifier
+          .split('/')
+          .slice(0, specifier.startsWith('@') ? 2 : 1)
+          .join('/');
+      const externals = [...new Set(bundle.outputs.flatMap((o) => o.externals))].filter(
+        (e) => !builtins.has(e) && e !== '@azure/functions-core',
+      );
+      assert.deepEqual(
+        externals.filter((e) => production(`node_modules/${packageOf(e)}`)),
+        [],
+        'production packages left out of the bundle',
+      );
     });
-    assert.ok(check.status === 0 || check.status === 1, `git check-ignore failed: ${check.stderr}`);
-    const byGit = new Set(check.stdout.split('\n').filter(Boolean));
-    const disagree = paths.filter((p) => byGit.has(p) !== isIgnored(rules, p));
-    assert.deepEqual(disagree, [], 'paths on which the staging script and git disagree');
+  },
+);
+
+test('the staging takes project files by allow-list: host.json and template files, no other file, no symlink', async () => {
+  const { selectProjectFiles } = await stageModule();
+  await withTempDir('mail-allow-list-', (dir) => {
+    writeFileSync(join(dir, 'host.json'), '{}');
+    for (const path of [
+      'templates/generic/template.json',
+      'templates/generic/html.liquid',
+      'templates/generic/notes.txt',
+      'templates/generic/.env',
+    ]) {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), 'x');
+    }
+    for (const path of ['stage.log', '.env', 'client.pem', 'local.settings.json', 'package-lock.json']) writeFileSync(join(dir, path), 'x');
+    let linked = true;
+    try {
+      symlinkSync(join(dir, '.env'), join(dir, 'templates', 'generic', 'text.liquid'));
+    } catch {
+      linked = false; // Windows without the symlink privilege: the rest still holds
+    }
+    const { files, notShipped } = selectProjectFiles(dir);
+    assert.deepEqual(files, ['host.json', 'templates/generic/html.liquid', 'templates/generic/template.json']);
+    assert.deepEqual(
+      notShipped,
+      ['templates/generic/.env', 'templates/generic/notes.txt', ...(linked ? ['templates/generic/text.liquid'] : [])].sort(),
+      'files of templates/ that are not template files are named, not shipped',
+    );
   });
 });
 
-test('a .funcignore that drops host.json stops the staging before anything is built', { timeout: 60_000 }, async () => {
+test('the staging stops before anything is built when host.json is missing', async () => {
   const { stagePackage } = await stageModule();
-  await withTempDir('mail-funcignore-', async (dir) => {
-    // The mistake this guards against: an unanchored pattern ("*.json") matches host.json, without which the host
-    // finds no app.
-    const broken = join(dir, '.funcignore');
-    writeFileSync(broken, `${readFileSync(FUNCIGNORE, 'utf8')}\n*.json\n`);
+  await withTempDir('mail-no-host-', async (dir) => {
     const out = join(dir, 'package');
-    await assert.rejects(stagePackage({ out, build: false, ignoreFile: broken }), /host\.json is not in the package/);
+    await assert.rejects(stagePackage({ root: dir, out, typeCheck: false }), /host\.json is missing/);
     assert.ok(!existsSync(out), 'nothing staged');
   });
 });
+
+test(
+  '.funcignore, read by git, keeps what the package needs and drops sources, secrets and the staged folder for func azure functionapp publish',
+  { timeout: 60_000 },
+  async (t) => {
+    const git = spawnSync('git', ['--version'], { encoding: 'utf8' });
+    if (git.status !== 0) {
+      t.skip('git is not installed: install git to check .funcignore');
+      return;
+    }
+    const { selectProjectFiles } = await stageModule();
+    await withTempDir('mail-funcignore-', (dir) => {
+      // An empty repository whose only ignore file is .funcignore: git decides on the paths alone (--no-index).
+      assert.equal(spawnSync('git', ['init', '-q', dir]).status, 0);
+      writeFileSync(join(dir, '.gitignore'), readFileSync(FUNCIGNORE));
+      const ignored = (paths: string[]) => {
+        const check = spawnSync('git', ['-C', dir, 'check-ignore', '--no-index', '--stdin'], {
+          input: paths.join('\n'),
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        assert.ok(check.status === 0 || check.status === 1, `git check-ignore failed: ${check.stderr}`);
+        return new Set(check.stdout.split('\n').filter(Boolean));
+      };
+      // Kept: what the package takes from the project, the compiled functions (an unanchored "src" would drop
+      // dist/src), and node_modules, which azd requires a .funcignore not to exclude when remoteBuild is false.
+      const kept = [
+        ...selectProjectFiles().files,
+        'dist/src/functions/sendMail.js',
+        'dist/src/chunk-ABC123.js',
+        'package.json',
+        'node_modules/zod/package.json',
+      ];
+      assert.deepEqual([...ignored(kept)], [], 'needed paths that .funcignore drops');
+      const dropped = [
+        ...Object.keys(STRAY_FILES).filter((path) => !path.startsWith('templates/')),
+        '.env.production',
+        'certs/app.pfx',
+        'src/config.ts',
+        'test/config.test.ts',
+        'infra/main.bicep',
+        'dist/test/config.test.js',
+        'dist/src/local/sandbox.js',
+        '.deploy/host.json',
+        '.azure/mail-prod/.env',
+        'local.settings.example.json',
+      ];
+      const byGit = ignored(dropped);
+      assert.deepEqual(
+        dropped.filter((path) => !byGit.has(path)),
+        [],
+        'paths that func azure functionapp publish from the project folder would ship',
+      );
+    });
+  },
+);

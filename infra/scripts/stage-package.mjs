@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // Builds the deployment package of the Function App into a folder: what azd zips and deploys as is (azure.yaml:
-// remoteBuild false, dist dist/package, this script as the service's prepackage hook).
+// remoteBuild false, dist .deploy, this script as the service's prepackage hook).
 //
-//   1. type-checks the project (tsc --noEmit; skipped with --no-build): esbuild strips types without checking them
-//   2. copies every project file that .funcignore does not exclude (gitignore rules, matched here without git, so it
-//      also works from a downloaded copy), except dist/ and package*.json; node_modules is never copied
+// The folder is outside dist/ on purpose. azd's Node.js packaging runs the prepackage hook, then `npm run build`
+// (whose prebuild cleans dist/), then zips the service's dist folder: a package staged under dist/ is deleted
+// before azd zips it.
+//
+//   1. type-checks the project (tsc --noEmit; skipped with --no-type-check, as the azd hook does: azd runs
+//      `npm run build` right after the hook and a type error stops the packaging there)
+//   2. copies what the app reads beside host.json, by an allow-list (PROJECT_FILES): host.json and the mail
+//      templates; nothing else of the project folder, so a stray log, .env or key file there never ships
 //   3. bundles the functions into dist/src (scripts/bundle.mjs): one entry file per function, shared and lazily
 //      loaded chunks, every production dependency inside them, the licences beside them
 //   4. writes the package's package.json: the project's "main", "type": "module" for the bundle, no dependencies
@@ -12,14 +17,13 @@
 // No node_modules and no npm install: the bundle holds what runs, so a cold start reads a few files and the
 // development dependencies (TypeScript, Azurite, the test SMTP server) never reach Azure.
 //
-// Usage: node infra/scripts/stage-package.mjs [--out DIR] [--no-build] [--ignore-file FILE] [--report FILE]
-//   --out          package folder (default dist/package; emptied first)
-//   --ignore-file  another ignore file instead of .funcignore (tests)
-//   --report       writes the package's size and the bundled packages as JSON (tests, benchmarks)
-//   --offline      accepted and ignored: nothing is installed any more
+// Usage: node infra/scripts/stage-package.mjs [--out DIR] [--no-type-check] [--report FILE]
+//   --out            package folder (default .deploy; emptied first)
+//   --no-type-check  skips step 1
+//   --report         writes the package's size and the bundled packages as JSON (tests, benchmarks)
 // Needs node and the project's npm ci (esbuild, typescript). Exit code 1 with a message on any failure.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,113 +31,50 @@ import { deflateRawSync } from 'node:zlib';
 import { bundleApp } from '../../scripts/bundle.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEFAULT_OUT = join(ROOT, 'dist', 'package');
+export const DEFAULT_OUT = join(ROOT, '.deploy');
 
-/** Escapes a literal for a regular expression. */
-const literal = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/**
+ * The project files the package takes, as slash-separated paths relative to the project: host.json (the host's
+ * configuration) and the shipped mail templates (src/hooks reads them from templates/ beside host.json). Everything
+ * else in the package is written here: the bundle and a package.json.
+ */
+export const PROJECT_FILES = [/^host\.json$/, /^templates\/[a-z0-9][a-z0-9-]*\/(template\.json|[a-z0-9][a-z0-9-]*\.liquid)$/];
 
-/** One gitignore pattern as a regular expression over a slash-separated path relative to the ignore file. */
-function patternToRegExp(pattern) {
-  let out = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*' && pattern[i + 1] === '*') {
-      const before = i === 0 || pattern[i - 1] === '/';
-      const after = pattern[i + 2] === undefined || pattern[i + 2] === '/';
-      if (before && after) {
-        // "**/" = zero or more directories; a trailing "/**" = everything inside.
-        if (pattern[i + 2] === '/') {
-          out += '(?:[^/]*/)*';
-          i += 2;
-        } else {
-          out += '.*';
-          i += 1;
-        }
-        continue;
-      }
-    }
-    if (c === '*') out += '[^/]*';
-    else if (c === '?') out += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) {
-        out += '\\[';
-        continue;
-      }
-      let set = pattern.slice(i + 1, end);
-      if (set.startsWith('!')) set = `^${set.slice(1)}`;
-      out += `[${set.replace(/\\/g, '\\\\')}]`;
-      i = end;
-    } else if (c === '\\' && i + 1 < pattern.length) out += literal(pattern[++i]);
-    else out += literal(c);
-  }
-  return out;
-}
-
-/** Parses an ignore file (gitignore syntax) into ordered rules. */
-export function parseIgnore(text) {
-  const rules = [];
-  for (let line of text.split('\n')) {
-    line = line.replace(/\r$/, '');
-    if (!line.trim() || line.startsWith('#')) continue;
-    line = line.replace(/(?<!\\)\s+$/, '');
-    let negate = false;
-    if (line.startsWith('!')) {
-      negate = true;
-      line = line.slice(1);
-    } else if (line.startsWith('\\!') || line.startsWith('\\#')) line = line.slice(1);
-    let dirOnly = false;
-    if (line.endsWith('/')) {
-      dirOnly = true;
-      line = line.replace(/\/+$/, '');
-    }
-    // A slash at the start or in the middle anchors the pattern to the ignore file's folder; otherwise it matches
-    // at any depth (the trap: an unanchored "src" also matches dist/src).
-    const anchored = line.includes('/');
-    line = line.replace(/^\//, '');
-    if (!line) continue;
-    const body = patternToRegExp(line);
-    rules.push({ negate, dirOnly, regexp: new RegExp(anchored ? `^${body}$` : `^(?:.*/)?${body}$`) });
-  }
-  return rules;
-}
-
-/** The last matching rule decides for this one path (its parents are not looked at). */
-function decide(rules, path, isDir) {
-  let ignored = false;
-  for (const rule of rules) {
-    if (rule.dirOnly && !isDir) continue;
-    if (rule.regexp.test(path)) ignored = !rule.negate;
-  }
-  return ignored;
-}
-
-/** gitignore semantics: a path is excluded when it or any folder above it is (a file in an excluded folder cannot be re-included). */
-export function isIgnored(rules, path, isDir = false) {
-  const parts = path.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    if (decide(rules, parts.slice(0, i).join('/'), true)) return true;
-  }
-  return decide(rules, path, isDir);
-}
-
-/** Project files the package takes, as slash-separated paths relative to root; never node_modules or the output. */
-export function selectFiles(root = ROOT, { ignoreFile = join(root, '.funcignore'), out = DEFAULT_OUT } = {}) {
-  const rules = parseIgnore(existsSync(ignoreFile) ? readFileSync(ignoreFile, 'utf8') : '');
-  const files = [];
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const abs = join(dir, entry.name);
-      const rel = relative(root, abs).split(sep).join('/');
-      const isDir = entry.isDirectory();
-      if (isDir && (rel === 'node_modules' || resolve(abs) === resolve(out))) continue;
-      if (isIgnored(rules, rel, isDir)) continue;
-      if (isDir) walk(abs);
-      else if (entry.isFile()) files.push(rel);
+/** Files under dir, slash-separated and relative to root; only regular files (a symlink could point anywhere). */
+function regularFiles(root, dir) {
+  const found = { files: [], skipped: [] };
+  const walk = (abs) => {
+    for (const entry of readdirSync(abs, { withFileTypes: true })) {
+      const path = join(abs, entry.name);
+      const rel = relative(root, path).split(sep).join('/');
+      const stat = lstatSync(path);
+      if (stat.isDirectory()) walk(path);
+      else if (stat.isFile()) found.files.push(rel);
+      else found.skipped.push(rel);
     }
   };
-  walk(root);
-  return files.sort();
+  walk(join(root, dir));
+  return found;
+}
+
+/**
+ * What the package takes from the project: every file PROJECT_FILES allows in host.json and templates/, and the
+ * files of templates/ it does not allow (not shipped, and said so). Fails when host.json is not a regular file.
+ */
+export function selectProjectFiles(root = ROOT) {
+  let host;
+  try {
+    host = lstatSync(join(root, 'host.json'));
+  } catch {
+    throw new Error('host.json is missing: the package needs it');
+  }
+  if (!host.isFile()) throw new Error('host.json is not a regular file');
+  const templates = regularFiles(root, 'templates');
+  const allowed = (path) => PROJECT_FILES.some((pattern) => pattern.test(path));
+  return {
+    files: ['host.json', ...templates.files.filter(allowed)].sort(),
+    notShipped: [...templates.files.filter((path) => !allowed(path)), ...templates.skipped].sort(),
+  };
 }
 
 /** Size of a folder: files, bytes, and the bytes of a zip of it (deflate per file plus zip headers, as azd zips it). */
@@ -169,13 +110,9 @@ function packageJsonFor(root) {
   return { name, version, description, private: true, license, main, type: 'module', engines };
 }
 
-export async function stagePackage({ root = ROOT, out = DEFAULT_OUT, build = true, ignoreFile } = {}) {
-  if (build) typeCheck(root);
-  // dist/ comes from the bundle, not from tsc's output; package.json is written for the package.
-  const files = selectFiles(root, { ignoreFile: ignoreFile ?? join(root, '.funcignore'), out }).filter(
-    (file) => !file.startsWith('dist/') && file !== 'package.json' && file !== 'package-lock.json',
-  );
-  if (!files.includes('host.json')) throw new Error('host.json is not in the package: .funcignore excludes it');
+export async function stagePackage({ root = ROOT, out = DEFAULT_OUT, typeCheck: check = true } = {}) {
+  if (check) typeCheck(root);
+  const { files, notShipped } = selectProjectFiles(root);
   rmSync(out, { recursive: true, force: true });
   for (const file of files) {
     const target = join(out, ...file.split('/'));
@@ -184,18 +121,16 @@ export async function stagePackage({ root = ROOT, out = DEFAULT_OUT, build = tru
   }
   const bundle = await bundleApp({ root, out });
   writeFileSync(join(out, 'package.json'), `${JSON.stringify(packageJsonFor(root), null, 2)}\n`);
-  return { out, files, size: folderSize(out), bundle };
+  return { out, files, notShipped, size: folderSize(out), bundle };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const args = process.argv.slice(2);
-  const options = { build: true };
+  const options = {};
   let report;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--out') options.out = resolve(args[++i]);
-    else if (args[i] === '--no-build') options.build = false;
-    else if (args[i] === '--offline') continue;
-    else if (args[i] === '--ignore-file') options.ignoreFile = resolve(args[++i]);
+    else if (args[i] === '--no-type-check') options.typeCheck = false;
     else if (args[i] === '--report') report = resolve(args[++i]);
     else {
       console.error(`stage-package: unknown argument ${args[i]}`);
@@ -203,12 +138,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     }
   }
   try {
-    const { out, size, bundle } = await stagePackage(options);
+    const { out, size, bundle, notShipped } = await stagePackage(options);
     const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
     if (report) {
       const { entries, outputs, packages, leftOut } = bundle;
-      writeFileSync(report, JSON.stringify({ out, size, entries, outputs, packages, leftOut }, null, 2));
+      writeFileSync(report, JSON.stringify({ out, size, entries, outputs, packages, leftOut, notShipped }, null, 2));
     }
+    for (const path of notShipped) console.log(`stage-package: not shipped (not a template file): ${path}`);
     console.log(
       `stage-package: ${relative(process.cwd(), out) || '.'}: ${size.files} files, ${mb(size.bytes)}, ${mb(size.zipBytes)} zipped; ${bundle.packages.length} packages bundled`,
     );

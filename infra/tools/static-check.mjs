@@ -489,7 +489,7 @@ else {
     'host: function',
     'project: .',
     'remoteBuild: false',
-    'dist: dist/package',
+    'dist: .deploy',
     'prepackage:',
     'preprovision:',
     'postprovision:',
