@@ -164,6 +164,13 @@ function readHooks(settings: Settings, problems: string[]): HookConfig {
     const list = value === undefined ? [] : typeof value === 'string' ? [value] : value;
     if (list.length === 0) problems.push(`MAIL_HOOK_SECRETS: no secret for the signed hook ${hook.template}`);
     for (const problem of secretProblems(hook.signature, list)) problems.push(`MAIL_HOOK_SECRETS.${hook.template}: ${problem}`);
+    // The template is in the URL, outside what is signed: only a secret of its own binds a signature to its hook.
+    for (const secret of list) {
+      const other = [...secrets].find(([, theirs]) => theirs.includes(secret))?.[0];
+      if (other) problems.push(`MAIL_HOOK_SECRETS.${hook.template}: the same secret as ${other}; each signed hook needs its own`);
+      if (secret === settings.MAIL_CALLBACK_SECRET)
+        problems.push(`MAIL_HOOK_SECRETS.${hook.template}: the same secret as MAIL_CALLBACK_SECRET; the hook would take our own callbacks`);
+    }
     secrets.set(hook.template, list);
   });
   // A secret for no hook is most likely a misspelt template name.

@@ -61,3 +61,21 @@ test('an unresolved Key Vault reference for the hook secrets is named without it
   );
   assert.ok(!found.join('\n').includes('kv.vault.azure.net'));
 });
+
+test('each signed hook has a secret of its own, and none is the callback secret', () => {
+  const shared = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+  const callback = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;
+  const found = problems({
+    MAIL_HOOKS: JSON.stringify([HOOK, { ...HOOK, template: 'generic-two' }, { ...HOOK, template: 'generic-three' }]),
+    MAIL_HOOK_SECRETS: JSON.stringify({ generic: shared, 'generic-two': [callback, shared], 'generic-three': callback }),
+    MAIL_CALLBACK_HOSTS: 'hooks.example.com',
+    MAIL_CALLBACK_SECRET: callback,
+  });
+  assert.deepEqual(found, [
+    'MAIL_HOOK_SECRETS.generic-two: the same secret as MAIL_CALLBACK_SECRET; the hook would take our own callbacks',
+    'MAIL_HOOK_SECRETS.generic-two: the same secret as generic; each signed hook needs its own',
+    'MAIL_HOOK_SECRETS.generic-three: the same secret as generic-two; each signed hook needs its own',
+    'MAIL_HOOK_SECRETS.generic-three: the same secret as MAIL_CALLBACK_SECRET; the hook would take our own callbacks',
+  ]);
+  assert.ok(!found.join('\n').includes(shared.slice(6)) && !found.join('\n').includes(callback.slice(6)), 'no secret echoed');
+});

@@ -1,9 +1,10 @@
 // Signed hooks: Standard Webhooks and GitHub signatures, checked against the specifications' published examples and
-// through the real stack — valid, forged, wrong secret, missing, expired, from the future, replayed, rotated — and a
-// signed hook sending as the caller it is, under its own sender policy.
+// through the real stack — valid, forged, wrong secret, missing, expired, from the future, replayed, rotated — a
+// signed hook sending as the caller it is, under its own sender policy, with recipients only from what is signed or
+// configured, and the replay record that answers a repeated delivery with its first mails.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, type Harness } from './support/harness';
@@ -17,6 +18,8 @@ const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const SECRET = secret();
 const NEXT_SECRET = secret();
 const GITHUB_SECRET = randomBytes(24).toString('hex');
+const QUERY_SECRET = secret();
+const FIXED_SECRET = secret();
 const CONTAINER = 'mail-templates';
 const HOOKS = [
   {
@@ -27,6 +30,10 @@ const HOOKS = [
     recipientDomains: ['example.com'],
   },
   { template: 'github-push', signature: 'github', senders: ['ci@contoso.example'], defaultSender: 'ci@contoso.example' },
+  // A template that reads ?to=, signed: refused, the URL being outside the signature.
+  { template: 'signed-query', signature: 'standard-webhooks', senders: ['saas@contoso.example'], defaultSender: 'saas@contoso.example' },
+  // The same body as generic's, under another template with its own secret and fixed recipients.
+  { template: 'signed-fixed', signature: 'standard-webhooks', senders: ['saas@contoso.example'], defaultSender: 'saas@contoso.example' },
 ];
 
 let h: Harness;
@@ -34,7 +41,12 @@ before(async () => {
   h = await startHarness({
     settings: {
       MAIL_HOOKS: JSON.stringify(HOOKS),
-      MAIL_HOOK_SECRETS: JSON.stringify({ generic: [SECRET, NEXT_SECRET], 'github-push': GITHUB_SECRET }),
+      MAIL_HOOK_SECRETS: JSON.stringify({
+        generic: [SECRET, NEXT_SECRET],
+        'github-push': GITHUB_SECRET,
+        'signed-query': QUERY_SECRET,
+        'signed-fixed': FIXED_SECRET,
+      }),
       MAIL_TEMPLATE_CONTAINER: CONTAINER,
     },
   });
@@ -47,8 +59,20 @@ before(async () => {
     }),
     'text.liquid': '{% for c in payload.commits %}{{ c.id | slice: 0, 7 }} {{ c.message }}\n{% endfor %}',
   };
-  for (const [file, text] of Object.entries(files))
-    await container.getBlockBlobClient(`github-push/${file}`).upload(text, Buffer.byteLength(text));
+  const templates: Record<string, Record<string, string>> = {
+    'github-push': files,
+    'signed-query': {
+      'template.json': JSON.stringify({ recipientsFromRequest: { to: '{{ query.to }}' }, subject: '{{ payload.subject }}' }),
+      'text.liquid': '{{ payload.message }}',
+    },
+    'signed-fixed': {
+      'template.json': JSON.stringify({ to: ['fixed@example.com'], subject: '{{ payload.subject }}' }),
+      'text.liquid': '{{ payload.message }}',
+    },
+  };
+  for (const [template, parts] of Object.entries(templates))
+    for (const [file, text] of Object.entries(parts))
+      await container.getBlockBlobClient(`${template}/${file}`).upload(text, Buffer.byteLength(text));
 });
 after(async () => h?.close());
 
@@ -116,7 +140,7 @@ async function deliver(path: string, body: string, headers: Record<string, strin
     body,
     signal: AbortSignal.timeout(15_000),
   });
-  return { status: response.status, json: (await response.json()) as Record<string, any> };
+  return { status: response.status, headers: response.headers, json: (await response.json()) as Record<string, any> };
 }
 
 function signed(body: string, { id = `msg_${randomBytes(8).toString('hex')}`, at = Math.floor(Date.now() / 1000), key = SECRET } = {}) {
@@ -211,4 +235,103 @@ test('an unsigned hook with no caller policy is refused when the host lets hook 
   const result = await unsignedHookCaller(runtime, {} as HttpRequest);
   assert.equal(result.ok, false);
   assert.equal(!result.ok && result.response.status, 401);
+});
+
+test(
+  'a signed hook takes no recipients from the URL: a template reading query is refused, whatever ?to= says',
+  { timeout: 30_000 },
+  async () => {
+    const before = h.stack.smtp.messages.length;
+    const body = JSON.stringify({ subject: 'Query', message: 'x' });
+    const answer = await deliver('signed-query?to=attacker@example.com', body, signed(body, { key: QUERY_SECRET }));
+    assert.equal(answer.status, 500, JSON.stringify(answer.json));
+    assert.ok(
+      h.logs.some((l) => l.includes('signed hook signed-query') && l.includes('reads query')),
+      'the operator learns why from the log',
+    );
+    // A signed template that takes its recipients from the signed payload ignores the URL's parameters altogether.
+    const generic = JSON.stringify({ ...JSON.parse(sample('generic.json')), subject: 'Payload recipients only' });
+    const sent = await deliver('generic?to=attacker@example.com', generic, signed(generic));
+    assert.equal(sent.status, 202, JSON.stringify(sent.json));
+    const record = await h.waitForFinal(sent.json.mails[0].id);
+    const message = h.stack.smtp.messages.find((m) => m.messageId === record.smtpMessageId)!;
+    assert.deepEqual(message.rcptTo, [JSON.parse(generic).to]);
+    assert.equal(h.stack.smtp.messages.filter((m) => m.rcptTo.includes('attacker@example.com')).length, 0);
+    assert.equal(h.stack.smtp.messages.length, before + 1);
+  },
+);
+
+test('a delivery signed for one hook does not verify at another: each template has its own secret', { timeout: 30_000 }, async () => {
+  const body = JSON.stringify({ subject: 'Meant for generic', message: 'x', to: 'oncall@example.com' });
+  const headers = signed(body);
+  for (const other of ['signed-fixed', 'signed-query']) {
+    const answer = await deliver(other, body, headers);
+    assert.equal(answer.status, 401, other);
+  }
+});
+
+test(
+  'the replay record: a repeat is answered with the first mails, even with another ?to=; a delivery in hand is 409',
+  { timeout: 60_000 },
+  async () => {
+    const body = JSON.stringify({ subject: 'Replayed', message: 'x' });
+    const headers = signed(body, { key: FIXED_SECRET });
+    const first = await deliver('signed-fixed', body, headers);
+    assert.equal(first.status, 202, JSON.stringify(first.json));
+    const id = first.json.mails[0].id as string;
+    await h.waitForFinal(id);
+    const rows = h.runtime.storage
+      .table(h.config.statusTable)
+      .listEntities({ queryOptions: { filter: "PartitionKey eq '~hook-delivery'" } });
+    const recorded = [];
+    for await (const row of rows) if (String(row.rowKey).startsWith('signed-fixed|')) recorded.push(row);
+    assert.deepEqual(
+      recorded.map((r) => [r.state, JSON.parse(String(r.mailIds))]),
+      [['accepted', [id]]],
+    );
+
+    // Replayed with another ?to=: answered from the record with the first delivery's mail, nothing rendered or sent.
+    const replay = await deliver('signed-fixed?to=attacker@example.com', body, headers);
+    assert.equal(replay.status, 202);
+    assert.deepEqual(
+      replay.json.mails.map((m: { id: string; status: string }) => [m.id, m.status]),
+      [[id, 'sent']],
+    );
+    assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${id}@contoso.example>`).length, 1);
+    assert.equal(h.stack.smtp.messages.filter((m) => m.rcptTo.includes('attacker@example.com')).length, 0);
+
+    // A delivery whose first presentation is still being handled (its row says so, within the lease) is refused for now.
+    const table = h.runtime.storage.table(h.config.statusTable);
+    const other = JSON.stringify({ subject: 'In hand', message: 'x' });
+    const inHand = signed(other, { key: FIXED_SECRET });
+    const busy = await deliver('signed-fixed', other, inHand);
+    assert.equal(busy.status, 202);
+    const partitionKey = '~hook-delivery';
+    const rowKey = `signed-fixed|${createHash('sha256').update(`webhook-id:${inHand['webhook-id']}`).digest('hex')}`;
+    await table.upsertEntity({ partitionKey, rowKey, state: 'handling', since: new Date().toISOString() }, 'Replace');
+    const refused = await deliver('signed-fixed', other, inHand);
+    assert.equal(refused.status, 409, JSON.stringify(refused.json));
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    // One whose handler stopped (its lease lapsed) is handled again, and its mail found by its key: still one mail.
+    await table.upsertEntity(
+      { partitionKey, rowKey, state: 'handling', since: new Date(Date.now() - 10 * 60_000).toISOString() },
+      'Replace',
+    );
+    const again = await deliver('signed-fixed', other, inHand);
+    assert.equal(again.status, 202, JSON.stringify(again.json));
+    assert.equal(again.json.mails[0].id, busy.json.mails[0].id);
+    await h.waitForFinal(busy.json.mails[0].id);
+    assert.equal(h.stack.smtp.messages.filter((m) => m.messageId === `<${busy.json.mails[0].id}@contoso.example>`).length, 1);
+  },
+);
+
+test("a refused delivery leaves no replay record: the sender's retry of the same id is handled anew", { timeout: 30_000 }, async () => {
+  // generic needs payload.to; without it the delivery is a 400, and the same webhook-id may come again.
+  const id = `msg_${randomBytes(8).toString('hex')}`;
+  const at = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({ subject: 'No recipient', message: 'x' });
+  const refused = await deliver('generic', body, signed(body, { id, at }));
+  assert.equal(refused.status, 400, JSON.stringify(refused.json));
+  const retried = await deliver('generic', body, signed(body, { id, at }));
+  assert.equal(retried.status, 400, 'handled again, not answered from a record');
 });

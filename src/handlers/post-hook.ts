@@ -6,7 +6,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { AuthenticatedCaller } from '../callers/authenticate';
 import { acceptMail } from '../intake/accept-mail';
 import { hookCaller } from '../hooks/hook-policy';
-import { templateStoreOf } from '../hooks/hook-runtime';
+import { deliveryRecordsOf, templateStoreOf } from '../hooks/hook-runtime';
+import type { DeliveryClaim, NewDelivery } from '../hooks/delivery-record';
 import { renderMail, type CompiledTemplate } from '../hooks/render';
 import { verifySignature } from '../hooks/signatures';
 import { isTemplateName } from '../hooks/template-name';
@@ -47,6 +48,7 @@ export function createPostHookHandler(runtime: () => Runtime) {
     let caller: AuthenticatedCaller;
     let body: Buffer;
     let deliveryKey: string | undefined;
+    let claim: NewDelivery | undefined;
     if (signed) {
       const read = await readBodyWithin(request, limit);
       if (!read.ok) return tooLarge(limit, read.bytes);
@@ -58,6 +60,25 @@ export function createPostHookHandler(runtime: () => Runtime) {
       caller = { caller: hookCaller(signed) };
       body = read.body;
       deliveryKey = check.deliveryKey;
+      // A delivery the signature vouches for is handled once: a repeat is answered with what the first one made.
+      let seen: DeliveryClaim;
+      try {
+        seen = await deliveryRecordsOf(rt).claim(name, check.deliveryKey);
+      } catch (error) {
+        context.error(`Could not read the replay record of hook ${name}: ${(error as Error).message}`);
+        return problem(503, 'Storage unavailable', 'The delivery could not be checked against earlier ones; deliver it again.');
+      }
+      if (seen.state === 'accepted') {
+        context.log(`Hook ${name}: a repeated delivery, answered with its ${seen.mailIds.length} mail(s); nothing sent again`);
+        return accepted(rt, request, await knownRecords(rt, seen.mailIds));
+      }
+      if (seen.state === 'handling') {
+        return withRetryAfter(
+          problem(409, 'Delivery being handled', 'This delivery is being handled right now; deliver it again later.'),
+          seen.retryAfterSeconds,
+        );
+      }
+      claim = seen;
     } else {
       const who = await unsignedHookCaller(rt, request);
       if (!who.ok) return who.response;
@@ -75,82 +96,136 @@ export function createPostHookHandler(runtime: () => Runtime) {
       }
     }
 
-    const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
-    if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
-      return problem(415, 'Unsupported media type', `Send the payload as application/json (got ${mediaType || 'no Content-Type'}).`);
-    }
-    const found = await templateStoreOf(rt).get(name);
-    if (!found.ok) {
-      if (found.status === 404) return noSuchTemplate();
-      context.error(found.detail);
-      return found.status === 503
-        ? problem(503, 'Template unavailable', 'The template could not be read; send the request again.')
-        : problem(500, 'Template invalid', `Template ${name} cannot be used; the operators have been told in the logs.`);
-    }
-    const template = found.template;
-    let json: unknown;
+    let outcome: Outcome;
     try {
-      json = JSON.parse(body.toString('utf8'));
+      outcome = await handle(rt, { request, context, name, signed: signed !== undefined, caller, body, deliveryKey });
     } catch (error) {
-      return problem(400, 'Invalid JSON', `The body is not valid JSON: ${(error as Error).message}`, [
-        { field: '(body)', detail: 'not valid JSON' },
-      ]);
+      await claim?.abandon().catch(() => undefined);
+      throw error;
     }
-
-    const deliveries = toDeliveries(template, json, deliveryKey, request);
-    if ('response' in deliveries) return deliveries.response;
-
-    // The URL's parameters, less a key: whoever sets up the webhook chooses them (e.g. ?to= for recipients).
-    const query = Object.fromEntries([...request.query.entries()].filter(([key]) => key !== 'code'));
-    const mails = [];
-    for (const delivery of deliveries.list) {
-      const rendered = await renderMail(template, { ...delivery.scope, query, hook: { template: name } });
-      if (!rendered.ok) {
-        context.warn(`Could not render template ${name} for ${caller.caller.name}: ${rendered.detail}`);
-        return problem(rendered.status, rendered.title, rendered.detail, rendered.errors);
-      }
-      const material = rendered.keyMaterial ? `template:${rendered.keyMaterial}` : delivery.key;
-      mails.push({ mail: rendered.mail, key: material ? `hook-${name}-${sha256(material).slice(0, 48)}` : undefined });
+    if (claim) {
+      // Not recorded: a repeat waits for the lease to lapse, then is handled again and finds the same mails by their keys.
+      await (outcome.records ? claim.accepted(outcome.records.map((r) => r.id)) : claim.abandon()).catch((error: Error) =>
+        context.warn(`Could not record the outcome of a delivery to hook ${name}: ${error.message}`),
+      );
     }
-    // Every mail is rendered before any is queued: a bad event refuses the delivery without sending half of it.
-    const accepted: StatusRecord[] = [];
-    for (const { mail, key } of mails) {
-      let result;
-      try {
-        result = await acceptMail(
-          { contentType: 'application/json', body: Buffer.from(JSON.stringify(mail)), idempotencyKey: key, caller },
-          { config, outbox: rt.outbox, status: rt.status, quota: rt.quota },
-        );
-      } catch (error) {
-        context.error(`Could not queue a mail of hook ${name}: ${(error as Error).message}`);
-        return problem(
-          503,
-          'Could not queue the message',
-          'Storage is unavailable; deliver again (mails already queued are not sent twice).',
-        );
-      }
-      if (result.status !== 202) {
-        context.warn(
-          `Rejected a mail of hook ${name} for ${caller.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
-        );
-        const response = problem(result.status, result.title, result.detail, result.errors);
-        if (result.retryAfterSeconds)
-          response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
-        return response;
-      }
-      accepted.push(result.record);
-    }
-    context.log(
-      `Hook ${name}: ${accepted.length} mail(s) accepted for ${caller.caller.name} (${accepted.map((r) => r.id).join(', ') || 'none'})`,
-    );
-    const views = accepted.map((record) => ({ ...statusView(record), statusUrl: statusUrl(config.publicBaseUrl, request, record.id) }));
-    const single = accepted.length === 1 ? accepted[0] : undefined;
-    return {
-      status: 202,
-      headers: single ? { Location: views[0].statusUrl, 'Retry-After': String(retryAfterSeconds(single)) } : {},
-      jsonBody: { mails: views },
-    };
+    return outcome.records ? accepted(rt, request, outcome.records) : outcome.response;
   };
+}
+
+interface Attempt {
+  request: HttpRequest;
+  context: InvocationContext;
+  name: string;
+  signed: boolean;
+  caller: AuthenticatedCaller;
+  body: Buffer;
+  deliveryKey: string | undefined;
+}
+
+/** The mails a delivery was accepted as, or the answer that refused it. */
+type Outcome = { records: StatusRecord[] } | { records?: undefined; response: HttpResponseInit };
+
+/** Renders a delivery into mails and hands each to the intake: all of them, or (refused) none. */
+async function handle(rt: Runtime, { request, context, name, signed, caller, body, deliveryKey }: Attempt): Promise<Outcome> {
+  const { config } = rt;
+  const refused = (response: HttpResponseInit): Outcome => ({ response });
+  const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
+    return refused(problem(415, 'Unsupported media type', `Send the payload as application/json (got ${mediaType || 'no Content-Type'}).`));
+  }
+  const found = await templateStoreOf(rt).get(name);
+  if (!found.ok) {
+    if (found.status === 404) return refused(noSuchTemplate());
+    context.error(found.detail);
+    return refused(
+      found.status === 503
+        ? problem(503, 'Template unavailable', 'The template could not be read; send the request again.')
+        : templateInvalid(name),
+    );
+  }
+  const template = found.template;
+  if (signed && template.readsQuery) {
+    // The URL is not signed: whoever presents a captured delivery could choose the recipients (or anything else) there.
+    context.error(
+      `Template ${name} cannot be used by the signed hook ${name}: it reads query (the URL's parameters), which the signature does not cover. Take the recipients from the template or the signed payload.`,
+    );
+    return refused(templateInvalid(name));
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    return refused(
+      problem(400, 'Invalid JSON', `The body is not valid JSON: ${(error as Error).message}`, [
+        { field: '(body)', detail: 'not valid JSON' },
+      ]),
+    );
+  }
+
+  const deliveries = toDeliveries(template, json, deliveryKey, request);
+  if ('response' in deliveries) return refused(deliveries.response);
+
+  // The URL's parameters, less a key: whoever sets up an unsigned hook chooses them (e.g. ?to= for recipients).
+  const query = signed ? {} : { query: Object.fromEntries([...request.query.entries()].filter(([key]) => key !== 'code')) };
+  const mails = [];
+  for (const delivery of deliveries.list) {
+    const rendered = await renderMail(template, { ...delivery.scope, ...query, hook: { template: name } });
+    if (!rendered.ok) {
+      context.warn(`Could not render template ${name} for ${caller.caller.name}: ${rendered.detail}`);
+      return refused(problem(rendered.status, rendered.title, rendered.detail, rendered.errors));
+    }
+    const material = rendered.keyMaterial ? `template:${rendered.keyMaterial}` : delivery.key;
+    mails.push({ mail: rendered.mail, key: material ? `hook-${name}-${sha256(material).slice(0, 48)}` : undefined });
+  }
+  // Every mail is rendered before any is queued: a bad event refuses the delivery without sending half of it.
+  const records: StatusRecord[] = [];
+  for (const { mail, key } of mails) {
+    let result;
+    try {
+      result = await acceptMail(
+        { contentType: 'application/json', body: Buffer.from(JSON.stringify(mail)), idempotencyKey: key, caller },
+        { config, outbox: rt.outbox, status: rt.status, quota: rt.quota },
+      );
+    } catch (error) {
+      context.error(`Could not queue a mail of hook ${name}: ${(error as Error).message}`);
+      return refused(
+        problem(503, 'Could not queue the message', 'Storage is unavailable; deliver again (mails already queued are not sent twice).'),
+      );
+    }
+    if (result.status !== 202) {
+      context.warn(
+        `Rejected a mail of hook ${name} for ${caller.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
+      );
+      const response = problem(result.status, result.title, result.detail, result.errors);
+      return refused(result.retryAfterSeconds ? withRetryAfter(response, result.retryAfterSeconds) : response);
+    }
+    records.push(result.record);
+  }
+  context.log(
+    `Hook ${name}: ${records.length} mail(s) accepted for ${caller.caller.name} (${records.map((r) => r.id).join(', ') || 'none'})`,
+  );
+  return { records };
+}
+
+/** 202 with each mail's status URL (and Location / Retry-After when the delivery became exactly one mail). */
+function accepted(rt: Runtime, request: HttpRequest, records: readonly StatusRecord[]): HttpResponseInit {
+  const views = records.map((record) => ({ ...statusView(record), statusUrl: statusUrl(rt.config.publicBaseUrl, request, record.id) }));
+  const single = records.length === 1 ? records[0] : undefined;
+  return {
+    status: 202,
+    headers: single ? { Location: views[0].statusUrl, 'Retry-After': String(retryAfterSeconds(single)) } : {},
+    jsonBody: { mails: views },
+  };
+}
+
+async function knownRecords(rt: Runtime, ids: readonly string[]): Promise<StatusRecord[]> {
+  const found = await Promise.all(ids.map((id) => rt.status.get(id)));
+  return found.flatMap((stored) => (stored ? [stored.record] : []));
+}
+
+function withRetryAfter(response: HttpResponseInit, seconds: number): HttpResponseInit {
+  return { ...response, headers: { ...(response.headers as Record<string, string>), 'Retry-After': String(seconds) } };
 }
 
 /** The deliveries a payload makes: the payload itself, or for Event Grid each event or one digest of them. */
@@ -202,6 +277,10 @@ function toDeliveries(
   return {
     list: events.map((event) => ({ scope: { event: eventView(event), count: 1, schema: parsed.batch.schema }, key: eventKey(event) })),
   };
+}
+
+function templateInvalid(name: string): HttpResponseInit {
+  return problem(500, 'Template invalid', `Template ${name} cannot be used; the operators have been told in the logs.`);
 }
 
 function noSuchTemplate(): HttpResponseInit {

@@ -69,6 +69,8 @@ export interface CompiledTemplate {
   headers: [string, Parsed][];
   idempotencyKey?: Parsed;
   recipients: Partial<Record<'to' | 'cc' | 'bcc', Parsed>>;
+  /** Whether any part reads `query`, the URL's parameters: no signature covers them, so a signed hook refuses it. */
+  readsQuery: boolean;
 }
 
 export type Compiled = { ok: true; template: CompiledTemplate } | { ok: false; problem: string };
@@ -105,11 +107,23 @@ export function compileTemplate(name: string, source: 'blob' | 'file', files: Pa
       recipients: Object.fromEntries(
         Object.entries(spec.recipientsFromRequest ?? {}).map(([field, value]) => [field, line(value, `recipientsFromRequest.${field}`)]),
       ),
+      readsQuery: false,
     };
     where.current = 'html.liquid';
     if (files['html.liquid'] !== undefined) template.html = engines.html.parse(files['html.liquid']);
     where.current = 'text.liquid';
     if (files['text.liquid'] !== undefined) template.text = engines.text.parse(files['text.liquid']);
+    const parts = [
+      template.subject,
+      template.importance,
+      template.idempotencyKey,
+      template.html,
+      template.text,
+      ...template.headers.map(([, parsed]) => parsed),
+      ...Object.values(template.recipients),
+    ];
+    // Partials are not followed: templates include nothing, and resolving one here would try to read it.
+    template.readsQuery = parts.some((parsed) => parsed && engines.line.globalVariablesSync(parsed, { partials: false }).includes('query'));
     return { ok: true, template };
   } catch (error) {
     return { ok: false, problem: `${where.current}: ${(error as Error).message}` };
