@@ -29,3 +29,17 @@ if ($LASTEXITCODE -ne 0) {
     exit 1
 }
 Write-Host 'preprovision: azd deploys with the Azure CLI sign-in'
+
+# Private networking: the app's subnet is delegated to Microsoft.App/environments, which the subscription must know.
+# The template deploys no Microsoft.App resource, so Resource Manager does not register the provider by itself.
+if ("$env:VNET_ENABLED".Trim().ToLowerInvariant() -eq 'true') {
+    $state = (& az provider show --namespace Microsoft.App --query registrationState -o tsv --only-show-errors 2>$null | Out-String).Trim()
+    if ($state -ne 'Registered') {
+        Write-Host 'preprovision: registering the Microsoft.App resource provider (VNET_ENABLED; a few minutes, once per subscription)'
+        & az provider register --namespace Microsoft.App --wait --only-show-errors
+        if ($LASTEXITCODE -ne 0) {
+            [Console]::Error.WriteLine("error: could not register Microsoft.App, which Flex Consumption VNet integration needs: ask a subscription owner to run 'az provider register --namespace Microsoft.App'")
+            exit 1
+        }
+    }
+}

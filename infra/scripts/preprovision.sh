@@ -27,3 +27,16 @@ if ! az account show --only-show-errors -o none 2>/dev/null; then
   exit 1
 fi
 echo "preprovision: azd deploys with the Azure CLI sign-in"
+
+# Private networking: the app's subnet is delegated to Microsoft.App/environments, which the subscription must know.
+# The template deploys no Microsoft.App resource, so Resource Manager does not register the provider by itself.
+if [ "$(printf '%s' "${VNET_ENABLED:-false}" | tr '[:upper:]' '[:lower:]')" = "true" ]; then
+  state=$(az provider show --namespace Microsoft.App --query registrationState -o tsv --only-show-errors 2>/dev/null || true)
+  if [ "$state" != "Registered" ]; then
+    echo "preprovision: registering the Microsoft.App resource provider (VNET_ENABLED; a few minutes, once per subscription)"
+    if ! az provider register --namespace Microsoft.App --wait --only-show-errors; then
+      echo "error: could not register Microsoft.App, which Flex Consumption VNet integration needs: ask a subscription owner to run 'az provider register --namespace Microsoft.App'" >&2
+      exit 1
+    fi
+  fi
+fi

@@ -1,0 +1,92 @@
+// The preprovision hook with private networking: the app's subnet is delegated to Microsoft.App/environments, a
+// provider Resource Manager does not register for this template, so the hook registers it when VNET_ENABLED is true
+// and stops with the command to run when it cannot. `az` and `azd` are stand-ins on PATH (Azure cannot run here);
+// the hook runs with sh, as azd runs it.
+import { afterEach, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// Compiled to dist/test/, so the repo root is two levels up.
+const HOOK = join(__dirname, '..', '..', 'infra', 'scripts', 'preprovision.sh');
+
+// Each call is appended to $FAKE_LOG; `provider show` answers $FAKE_PROVIDER_STATE, `provider register` fails when
+// $FAKE_REGISTER_FAILS is set.
+const FAKE_AZ = `#!/bin/sh
+echo "az $*" >> "$FAKE_LOG"
+case "$1 $2" in
+  "account show") exit 0 ;;
+  "provider show") echo "$FAKE_PROVIDER_STATE" ;;
+  "provider register") [ -z "$FAKE_REGISTER_FAILS" ] || { echo "AuthorizationFailed" >&2; exit 1; } ;;
+  *) echo "fake az: unexpected call: $*" >&2; exit 2 ;;
+esac
+`;
+const FAKE_AZD = `#!/bin/sh
+echo "azd $*" >> "$FAKE_LOG"
+[ "$1 $2 $3" = "config get auth.useAzCliAuth" ] && echo true
+`;
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'preprovision-vnet-'));
+  for (const [name, text] of [
+    ['az', FAKE_AZ],
+    ['azd', FAKE_AZD],
+  ]) {
+    writeFileSync(join(dir, name), text);
+    chmodSync(join(dir, name), 0o755);
+  }
+  writeFileSync(join(dir, 'log'), '');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function runHook(env: Record<string, string>) {
+  return new Promise<{ code: number | null; stderr: string; calls: string[] }>((resolve, reject) => {
+    const child = spawn('sh', [HOOK], {
+      env: { PATH: `${dir}:${process.env.PATH ?? ''}`, FAKE_LOG: join(dir, 'log'), ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const limit = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`preprovision.sh did not end within 30 s:\n${stderr}`));
+    }, 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(limit);
+      resolve({ code, stderr, calls: readFileSync(join(dir, 'log'), 'utf8').split('\n').filter(Boolean) });
+    });
+  });
+}
+
+const providerCalls = (calls: string[]) => calls.filter((call) => call.startsWith('az provider'));
+
+test('without VNET_ENABLED the hook leaves resource providers alone', async () => {
+  const { code, stderr, calls } = await runHook({ FAKE_PROVIDER_STATE: 'NotRegistered' });
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(providerCalls(calls), []);
+});
+
+test('with VNET_ENABLED=true an unregistered Microsoft.App is registered before provisioning', async () => {
+  const { code, stderr, calls } = await runHook({ VNET_ENABLED: 'True', FAKE_PROVIDER_STATE: 'NotRegistered' });
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(providerCalls(calls), [
+    'az provider show --namespace Microsoft.App --query registrationState -o tsv --only-show-errors',
+    'az provider register --namespace Microsoft.App --wait --only-show-errors',
+  ]);
+});
+
+test('with VNET_ENABLED=true and Microsoft.App registered nothing is registered', async () => {
+  const { code, stderr, calls } = await runHook({ VNET_ENABLED: 'true', FAKE_PROVIDER_STATE: 'Registered' });
+  assert.equal(code, 0, stderr);
+  assert.equal(providerCalls(calls).filter((call) => call.startsWith('az provider register')).length, 0);
+});
+
+test('a registration that fails stops provisioning with the command to run', async () => {
+  const { code, stderr } = await runHook({ VNET_ENABLED: 'true', FAKE_PROVIDER_STATE: 'NotRegistered', FAKE_REGISTER_FAILS: '1' });
+  assert.equal(code, 1);
+  assert.match(stderr, /az provider register --namespace Microsoft\.App/);
+});
