@@ -52,3 +52,14 @@ test('token errors: transient ones retry, configuration ones are permanent with 
   assert.equal(permanent.kind, 'permanent');
   assert.match(permanent.hint, /AADSTS7000215.*MAIL_CLIENT_ID/);
 });
+
+test('5.7.139 hints at security defaults too: with them on, Set-CASMailbox alone still gets 5.7.139', () => {
+  for (const scope of ['Mailbox', 'Tenant']) {
+    const response = `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the ${scope}.`;
+    const failure = classifyFailure(Object.assign(new Error(response), { code: 'EAUTH', response, responseCode: 535 }));
+    assert.equal(failure.category, 'smtp-auth-disabled');
+    assert.match(failure.hint, /Set-CASMailbox <mailbox> -SmtpClientAuthenticationDisabled \$false/);
+    assert.match(failure.hint, /security defaults are on \(the default in new Microsoft 365 tenants\)/);
+    assert.match(failure.hint, /turn them off .*Conditional Access/);
+  }
+});

@@ -289,7 +289,7 @@ describe('doctor', { timeout: 180_000 }, () => {
     ['535 5.7.3 Authentication unsuccessful', /Register-ExchangeSender\.ps1.*New-ServicePrincipal/],
     [
       '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.',
-      /Set-CASMailbox noreply@contoso\.example -SmtpClientAuthenticationDisabled \$false/,
+      /Set-CASMailbox noreply@contoso\.example -SmtpClientAuthenticationDisabled \$false.*security defaults are on.*Conditional Access/,
     ],
   ];
   for (const [reply, fix] of replies) {

@@ -72,7 +72,7 @@ const permanent: Array<[string, 'auth' | 'mail' | 'data', string, RegExp]> = [
     '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.',
     'auth',
     'smtp-auth-disabled',
-    /Set-CASMailbox/,
+    /Set-CASMailbox.*security defaults are on.*turn them off/,
   ],
   ['552 5.3.4 Message size exceeds fixed maximum message size', 'data', 'message-too-large', /size/],
   ['550 5.1.8 Access denied, bad outbound sender', 'mail', 'sender-blocked', /blocked/],

@@ -22,6 +22,12 @@ Bicep can create the Entra objects but nothing inside Exchange Online. This scri
                             SMTP.SendAsApp with admin consent (deploy with exchangeAuthorization=mailboxPermission).
   3. Enables SMTP AUTH per mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); without it even OAuth
      fails with "535 5.7.139". Skip with -SkipSmtpAuth when the tenant-wide setting is managed elsewhere.
+     Not enough in a tenant with Microsoft Entra security defaults on, which new Microsoft 365 tenants have: security
+     defaults disable SMTP AUTH for the whole tenant, above the mailbox setting, and Exchange keeps answering
+     "535 5.7.139". Microsoft's "Enable or disable SMTP AUTH in Exchange Online" says to turn security defaults off to
+     use SMTP AUTH (Entra admin center > Overview > Properties > Manage security defaults; a Global Administrator or
+     Conditional Access Administrator) and to protect sign-ins with Conditional Access instead. This script cannot
+     see or change security defaults (they are an Entra setting, not an Exchange one); it says so at the end.
 
 Every step first reads the current state (Get-ServicePrincipal, Get-ManagementScope, Get-ManagementRoleAssignment,
 Get-MailboxPermission, Get-RecipientPermission, Get-CASMailbox) and prints EXISTS, CREATED / CHANGED, or with -WhatIf
@@ -349,3 +355,9 @@ if ($Mode -eq 'RbacForApplications' -and -not $WhatIfPreference -and $sp) {
 Write-Host ''
 $Summary | Format-Table -AutoSize
 Write-Host 'Changes to Exchange permissions can take up to an hour to apply to new SMTP sessions.'
+if (-not $SkipSmtpAuth) {
+    # Security defaults are an Entra setting that Exchange Online PowerShell cannot read: name the check instead.
+    Write-Host ('If sending still fails with "535 5.7.139": Microsoft Entra security defaults (on in new Microsoft 365 tenants) ' +
+        'disable SMTP AUTH for the whole tenant whatever Set-CASMailbox says. Turn them off in the Entra admin center ' +
+        '(Overview > Properties > Manage security defaults) and protect sign-ins with Conditional Access instead.')
+}

@@ -30,13 +30,23 @@ const PERMISSION_HINT =
   'then RBAC for Applications ("Application SMTP.SendAsApp" role assignment) or SMTP.SendAsApp with admin consent plus FullAccess on the mailbox. ' +
   "With sender profiles, also check that the sender's profile (MAIL_SENDER_PROFILES) names the mailbox's own tenant: Exchange takes only a token of that tenant.";
 
+/**
+ * Microsoft Entra security defaults, on in new Microsoft 365 tenants, disable SMTP AUTH for the whole tenant above the
+ * per-mailbox setting, so Set-CASMailbox alone still gets 5.7.139 there.
+ */
+export const SMTP_AUTH_DISABLED_HINT =
+  'SMTP AUTH is disabled for the mailbox or tenant: Set-CASMailbox <mailbox> -SmtpClientAuthenticationDisabled $false. ' +
+  'If it still fails, Microsoft Entra security defaults are on (the default in new Microsoft 365 tenants) and disable SMTP AUTH ' +
+  'whatever the mailbox says: turn them off (Entra admin center, Overview, Properties, Manage security defaults) and protect sign-ins ' +
+  'with Conditional Access instead.';
+
 // First match wins: specific enhanced status codes before the generic 4xx/5xx split.
 const RULES: Rule[] = [
   {
     test: /\b5\.7\.139\b/,
     kind: 'permanent',
     category: 'smtp-auth-disabled',
-    hint: 'SMTP AUTH is disabled for the tenant or mailbox: Set-CASMailbox <mailbox> -SmtpClientAuthenticationDisabled $false.',
+    hint: SMTP_AUTH_DISABLED_HINT,
   },
   {
     test: /\b5\.5\.127\b|Token will expire soon/i,

@@ -102,7 +102,11 @@ export function explainSmtpError(error: unknown, mailbox: string, { profile, nam
     case 'smtp-auth-disabled':
       return {
         detail,
-        fix: `Set-CASMailbox ${mailbox} -SmtpClientAuthenticationDisabled $false (SMTP AUTH must be on for the mailbox even with OAuth).`,
+        fix:
+          `Set-CASMailbox ${mailbox} -SmtpClientAuthenticationDisabled $false (SMTP AUTH must be on for the mailbox even with OAuth). ` +
+          'If it is on and Exchange still answers 5.7.139, Microsoft Entra security defaults are on (the default in new Microsoft 365 ' +
+          'tenants) and disable SMTP AUTH for the whole tenant: turn them off (Entra admin center, Overview, Properties, Manage ' +
+          'security defaults) and protect sign-ins with Conditional Access instead.',
       };
     case 'connection-limit':
       return { detail, fix: `${mailbox} has its 3 connections in use (the app, or another client): try again when it is idle.` };
