@@ -85,6 +85,7 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     profiles,
     worker: {
       allowedSenders: config.allowedSenders,
+      maxMessageBytes: config.maxMessageBytes,
       outbox,
       status,
       tokens,

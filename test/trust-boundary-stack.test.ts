@@ -53,7 +53,7 @@ test('the outbox refuses a traversing name before the blob client sees it', asyn
   const victim = h.runtime.storage.blobs.getContainerClient('victim');
   await victim.createIfNotExists();
   await victim.getBlockBlobClient('keep.json').uploadData(Buffer.from('{}'));
-  await assert.rejects(h.runtime.outbox.loadMail('../victim/keep.json'), PayloadNameError);
+  await assert.rejects(h.runtime.outbox.loadPayload('../victim/keep.json', 1024), PayloadNameError);
   await assert.rejects(h.runtime.outbox.deletePayload('../victim/keep.json'), PayloadNameError);
   assert.ok(await victim.getBlockBlobClient('keep.json').exists());
 });
@@ -212,3 +212,59 @@ test("queue messages naming another mail's id neither fail, send nor close it: t
   );
   assert.equal(h.stack.smtp.messages.filter((m) => m.rcptTo.includes('attacker@evil.example')).length, 0);
 });
+
+test(
+  "a producer's payload over MAIL_MAX_MESSAGE_BYTES fails as too large: measured before it is read, never sent",
+  { timeout: 60_000 },
+  async () => {
+    const payloads = h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer);
+    const queue = h.runtime.storage.queues.getQueueClient(h.config.queueName);
+    const mail = (text: string) => ({ from: 'noreply@contoso.example', to: 'big@example.com', subject: 'big', text });
+    const eml = (bytes: number) => `From: noreply@contoso.example\r\nTo: big@example.com\r\nSubject: big\r\n\r\n${'x'.repeat(bytes)}\r\n`;
+    const cases: Array<[string, string, string, Record<string, unknown>, RegExp]> = [
+      ['3 MB payload blob', 'big-json-1', JSON.stringify(mail('x'.repeat(3 * 1024 * 1024))), {}, /big-json-1\.json is \d+ bytes; at most/],
+      [
+        '200 KB mail in a small blob',
+        'big-json-2',
+        JSON.stringify(mail('x'.repeat(200 * 1024))),
+        {},
+        /come to \d+ bytes; MAIL_MAX_MESSAGE_BYTES is 65536/,
+      ],
+      ['2 MB composed message', 'big-eml-1', eml(2 * 1024 * 1024), { mime: true }, /big-eml-1\.eml is \d+ bytes; at most/],
+    ];
+    for (const [, id, content, { mime }] of cases) {
+      await payloads.getBlockBlobClient(`${id}${mime ? '.eml' : '.json'}`).uploadData(Buffer.from(content));
+      const reference = mime
+        ? { mime: { blob: `${id}.eml`, from: 'noreply@contoso.example', to: ['big@example.com'] } }
+        : { mailBlob: `${id}.json` };
+      await queue.sendMessage(encodeQueueMessage({ version: 1, id, createdAt: new Date().toISOString(), ...reference }));
+    }
+    for (const [what, id, , , hint] of cases) {
+      const record = await h.waitForFinal(id, 30_000);
+      assert.deepEqual([record.status, record.errorCategory], ['failed', 'message-too-large'], what);
+      assert.match(record.hint ?? '', hint, what);
+      assert.equal(record.attempts, 0, `${what}: no SMTP attempt`);
+    }
+    assert.equal(h.stack.smtp.messages.filter((m) => m.rcptTo.includes('big@example.com')).length, 0);
+  },
+);
+
+test(
+  'a composed message is read as measured: a blob replaced by a larger one after opening yields no more',
+  { timeout: 30_000 },
+  async () => {
+    const payloads = h.runtime.storage.blobs.getContainerClient(h.config.payloadContainer);
+    const blob = payloads.getBlockBlobClient('grows-1.eml');
+    await blob.uploadData(Buffer.alloc(100 * 1024, 0x61));
+    const stream = await h.runtime.outbox.openMime('grows-1.eml', 1024 * 1024);
+    await blob.uploadData(Buffer.alloc(3 * 1024 * 1024, 0x62));
+    let read = 0;
+    try {
+      for await (const chunk of stream) read += (chunk as Buffer).length;
+    } catch {
+      // Storage refusing the changed blob (its etag no longer matches) is as good: nothing beyond what was measured.
+    }
+    assert.ok(read <= 100 * 1024, `read ${read} bytes of a blob measured at ${100 * 1024}`);
+    await assert.rejects(h.runtime.outbox.openMime('grows-1.eml', 1024 * 1024), /grows-1\.eml is 3145728 bytes; at most 1048576/);
+  },
+);

@@ -7,7 +7,8 @@ import { ThrottledError } from '../src/smtp/smtp-sender';
 import type { StatusRecord } from '../src/status/status-store';
 import type { Envelope } from '../src/mail/envelope';
 import { envelopeIdentity } from '../src/mail/canonical';
-import { fakeWorld, smtpError } from './fakes/worker';
+import { FAKE_MAX_MESSAGE_BYTES, fakeWorld, smtpError } from './fakes/worker';
+import { maxComposedBytes, maxRequestBytes } from '../src/mail/message-size';
 
 type World = ReturnType<typeof fakeWorld>;
 
@@ -76,6 +77,11 @@ const badPayloads: Array<[string, string | undefined, RegExp]> = [
   ['missing', undefined, /^payload blob m-1\.json does not exist$/],
   ['not JSON', '{"from":', /^payload blob m-1\.json is not JSON$/],
   ['invalid', JSON.stringify({ ...MAIL, to: 'nope' }), /^mailBlob:to/],
+  [
+    'with a member given twice',
+    '{"from":"noreply@contoso.example","to":"a@example.com","to":"b@example.com","subject":"s","text":"x"}',
+    /^mailBlob:to: given twice/,
+  ],
 ];
 for (const [what, blob, hint] of badPayloads) {
   test(`payload blob ${what}: failed as malformed at once, the blob removed, nothing sent`, async () => {
@@ -487,4 +493,40 @@ test("a message borrowing another message's id cannot fail, send or close it; th
     notified.map((r) => [r.id, r.status]),
     [[ID, 'sent']],
   );
+});
+
+test("a producer's message over MAIL_MAX_MESSAGE_BYTES fails as too large, once, and a blob over its bound is never read", async () => {
+  const LIMIT = FAKE_MAX_MESSAGE_BYTES;
+  const big = 'x'.repeat(LIMIT + 1);
+  const cases: Array<[string, (w: World) => unknown, Record<string, string>, boolean, RegExp]> = [
+    ['inline', (w) => envelope(w, { mail: { ...MAIL, text: big } }), {}, false, /come to \d+ bytes; MAIL_MAX_MESSAGE_BYTES is 16384/],
+    ['a payload blob within its bytes', byBlob, { [BLOB]: JSON.stringify({ ...MAIL, text: big }) }, true, /come to \d+ bytes/],
+    [
+      'a payload blob over its bytes',
+      byBlob,
+      { [BLOB]: JSON.stringify({ ...MAIL, text: 'x'.repeat(maxRequestBytes(LIMIT)) }) },
+      false,
+      /m-1\.json is \d+ bytes; at most/,
+    ],
+    [
+      'a composed message over its bytes',
+      (w) => byMime(w),
+      { [EML]: RAW + 'x'.repeat(maxComposedBytes(LIMIT)) },
+      false,
+      /m-1\.eml is \d+ bytes; at most/,
+    ],
+  ];
+  for (const [what, item, blobs, read, hint] of cases) {
+    const w = fakeWorld(blobs);
+    await run(w, item(w));
+    assert.deepEqual([record(w).status, record(w).errorCategory], ['failed', 'message-too-large'], what);
+    assert.match(record(w).hint!, hint, what);
+    assert.equal(w.outbox.loaded.length, read ? 1 : 0, `${what}: read ${w.outbox.loaded.length} time(s)`);
+    assert.equal(w.smtp.sent.length + w.outbox.requeued.length, 0, `${what}: not sent, not retried`);
+    assert.equal(w.log.lines.filter((l) => l.includes('[message-too-large]')).length, 1, what);
+  }
+  // At the limit exactly, as at intake, it is sent.
+  const w = fakeWorld({ [BLOB]: JSON.stringify({ ...MAIL, subject: 's', text: 'x'.repeat(LIMIT - 1) }) });
+  await run(w, byBlob(w));
+  assert.equal(record(w).status, 'sent');
 });

@@ -12,14 +12,16 @@ import { StatusConflictError, type StatusRecord, type StatusStore, type StoredSt
 import * as transition from '../status/transitions';
 import { deliver, release, type DeliveryDeps } from './deliver';
 import { decideFailure, type DeliveryPolicy } from './policy';
-import { MissingPayloadError, resolveMessage, type ResolvedMessage } from './resolve-mail';
+import { resolveMessage, UnsendableError, type ResolvedMessage, type Unsendable } from './resolve-mail';
 import type Mail from 'nodemailer/lib/mailer';
 import type { Failure } from './classify-failure';
 import { instruments } from '../telemetry/instruments';
 
 export interface WorkerDeps extends DeliveryDeps {
   allowedSenders: readonly string[];
-  outbox: Pick<Outbox, 'requeue' | 'loadMail' | 'openMime' | 'deletePayload'>;
+  /** MAIL_MAX_MESSAGE_BYTES: a producer's message over it fails as intake would refuse it. */
+  maxMessageBytes: number;
+  outbox: Pick<Outbox, 'requeue' | 'loadPayload' | 'openMime' | 'deletePayload'>;
   status: Pick<StatusStore, 'get' | 'create' | 'update'>;
   policy: DeliveryPolicy;
   now?: () => number;
@@ -59,12 +61,12 @@ export class MessageWorker {
       if (existing.record.callback === undefined) await this.notify();
       return;
     }
-    const message = await resolveMessage(envelope, deps.outbox);
-    if ('errors' in message) {
+    const message = await resolveMessage(envelope, deps.outbox, deps.maxMessageBytes);
+    if ('unsendable' in message) {
       const stored = existing ?? (await this.create(undefined));
       if (!this.owns(stored)) return this.foreign();
       this.stored = stored;
-      await this.malformed(message.errors);
+      await this.unsendable(message.unsendable);
       return;
     }
     const stored = existing ?? (await this.create(message));
@@ -142,8 +144,8 @@ export class MessageWorker {
     try {
       first = await message.open();
     } catch (error) {
-      if (!(error instanceof MissingPayloadError)) throw error;
-      await this.malformed(error.message);
+      if (!(error instanceof UnsendableError)) throw error;
+      await this.unsendable(error.unsendable);
       return;
     }
     try {
@@ -222,9 +224,9 @@ export class MessageWorker {
   }
 
   /** The message can never be sent as it stands: closed with the reason, never retried. */
-  private async malformed(errors: string): Promise<void> {
-    await this.finish(transition.malformed(errors));
-    this.deps.log.error(`Permanent failure: message ${this.envelope.id}: ${errors}`);
+  private async unsendable({ category, reason }: Unsendable): Promise<void> {
+    await this.finish(category === 'malformed' ? transition.malformed(reason) : transition.fail(category, reason));
+    this.deps.log.error(`Permanent failure: message ${this.envelope.id} [${category}]: ${reason}`);
   }
 
   private async finish(changes: transition.Changes): Promise<void> {

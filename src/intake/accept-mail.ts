@@ -3,7 +3,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
 import { parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
-import { messageBytes } from '../mail/message-size';
+import { maxRequestBytes, messageBytes } from '../mail/message-size';
 import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
 import type { AuthenticatedCaller } from '../callers/authenticate';
 import { applySenderPolicy, FUNCTION_KEY_CALLER, type GlobalSenders } from '../callers/sender-policy';
@@ -35,10 +35,7 @@ export interface IntakeDeps {
   now?: () => Date;
 }
 
-/** Largest JSON body worth reading: the message limit in base64 (4/3) plus room for the JSON around it. */
-export function maxRequestBytes(maxMessageBytes: number): number {
-  return Math.ceil(maxMessageBytes / 3) * 4 + 1024 * 1024;
-}
+export { maxRequestBytes };
 
 /** application/json, or a structured-syntax suffix of it such as application/vnd.contoso.mail+json. */
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9][\w.-]*\+)?json$/;

@@ -77,6 +77,13 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
     }
     return payloads.getBlockBlobClient(blobName);
   };
+  // The size as storage states it, with the version it belongs to: what is read next is that version or nothing.
+  const measured = async (blobName: string, maxBytes: number) => {
+    const blob = payload(blobName);
+    const { contentLength = 0, etag } = await blob.getProperties();
+    if (contentLength > maxBytes) throw new PayloadTooLargeError(blobName, contentLength, maxBytes);
+    return { blob, bytes: contentLength, etag };
+  };
   const send = async (envelope: Envelope, options?: EnqueueOptions) => {
     const delayMs = Math.min(Math.max(0, options?.delayMs ?? 0), MAX_VISIBILITY_DELAY_MS - 1000);
     await queue.sendMessage(encodeQueueMessage(envelope), {
@@ -117,14 +124,20 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
     /** Puts an envelope already on the queue back, to be seen again after a delay. */
     requeue: send,
 
-    async loadMail(blobName: string): Promise<MailRequest> {
-      const buffer = await payload(blobName).downloadToBuffer();
-      return JSON.parse(buffer.toString('utf8')) as MailRequest;
+    /** A producer's payload blob ("<id>.json"): refused over maxBytes before it is read, and only the bytes measured read. */
+    async loadPayload(blobName: string, maxBytes: number): Promise<Buffer> {
+      const { blob, bytes, etag } = await measured(blobName, maxBytes);
+      if (bytes === 0) return Buffer.alloc(0);
+      return blob.downloadToBuffer(0, bytes, { conditions: { ifMatch: etag } });
     },
 
-    /** A composed message as a stream straight from storage (resumed where it broke off if the connection drops). */
-    async openMime(blobName: string): Promise<Readable> {
-      const response = await payload(blobName).download(0, undefined, { maxRetryRequests: 5 });
+    /**
+     * A composed message as a stream straight from storage (resumed where it broke off if the connection drops): refused
+     * over maxBytes before a byte is read, and never more than was measured, even if the blob is replaced meanwhile.
+     */
+    async openMime(blobName: string, maxBytes: number): Promise<Readable> {
+      const { blob, bytes, etag } = await measured(blobName, maxBytes);
+      const response = await blob.download(0, bytes || undefined, { conditions: { ifMatch: etag }, maxRetryRequests: 5 });
       return response.readableStreamBody as Readable;
     },
 
@@ -140,5 +153,17 @@ export class PayloadNameError extends Error {
   constructor(readonly blobName: string) {
     super(`not a payload blob name: ${JSON.stringify(blobName.slice(0, 200))}`);
     this.name = 'PayloadNameError';
+  }
+}
+
+/** A payload blob larger than any message within MAIL_MAX_MESSAGE_BYTES can be: never read. */
+export class PayloadTooLargeError extends Error {
+  constructor(
+    readonly blobName: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`payload blob ${blobName} is ${bytes} bytes; at most ${maxBytes} for MAIL_MAX_MESSAGE_BYTES`);
+    this.name = 'PayloadTooLargeError';
   }
 }

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { changesNothing, StatusConflictError, type StatusRecord, type StoredStatus } from '../../src/status/status-store';
 import type { Envelope } from '../../src/mail/envelope';
+import { PayloadTooLargeError } from '../../src/storage/outbox';
 import type { SentInfo } from '../../src/smtp/smtp-sender';
 import type { DeliveryPolicy, WorkerDeps } from '../../src/delivery/process-message';
 
@@ -78,17 +79,19 @@ export function memoryOutbox(payloads: Record<string, string> = {}) {
       if (this.requeueError) throw this.requeueError;
       this.requeued.push({ envelope, delayMs: options?.delayMs ?? 0 });
     },
-    async loadMail(name: string) {
-      this.loaded.push(name);
-      const text = blobs.get(name);
-      if (text === undefined) throw Object.assign(new Error('The specified blob does not exist.'), { statusCode: 404 });
-      return JSON.parse(text) as never;
+    /** Like the real outbox: a blob over maxBytes is refused before it is read (and not counted as loaded). */
+    async loadPayload(name: string, maxBytes: number) {
+      return Buffer.from(this.measured(name, maxBytes));
     },
-    async openMime(name: string) {
-      this.loaded.push(name);
+    async openMime(name: string, maxBytes: number) {
+      return Readable.from([Buffer.from(this.measured(name, maxBytes))]);
+    },
+    measured(name: string, maxBytes: number) {
       const text = blobs.get(name);
       if (text === undefined) throw Object.assign(new Error('The specified blob does not exist.'), { statusCode: 404 });
-      return Readable.from([Buffer.from(text)]);
+      if (Buffer.byteLength(text) > maxBytes) throw new PayloadTooLargeError(name, Buffer.byteLength(text), maxBytes);
+      this.loaded.push(name);
+      return text;
     },
     async deletePayload(name: string) {
       this.deleted.push(name);
@@ -154,6 +157,9 @@ export const TEST_POLICY: DeliveryPolicy = {
 };
 
 /** A worker's dependencies, all in memory, at a clock that only moves when a test moves it. */
+/** The worlds' MAIL_MAX_MESSAGE_BYTES. */
+export const FAKE_MAX_MESSAGE_BYTES = 16 * 1024;
+
 export function fakeWorld(payloads?: Record<string, string>) {
   const clock = { ms: Date.parse('2025-03-01T10:00:00.000Z') };
   const world = {
@@ -167,6 +173,7 @@ export function fakeWorld(payloads?: Record<string, string>) {
   const deps: WorkerDeps = {
     ...world,
     allowedSenders: ['noreply@contoso.example', '@contoso.example'],
+    maxMessageBytes: FAKE_MAX_MESSAGE_BYTES,
     policy: TEST_POLICY,
     now: () => clock.ms,
   };
