@@ -554,6 +554,7 @@ output API_AUDIENCE string = entra.outputs.apiIdentifierUri
 output API_APP_ID string = entra.outputs.apiAppId
 output API_SERVICE_PRINCIPAL_ID string = entra.outputs.apiServicePrincipalId
 output API_MAIL_SEND_ROLE_ID string = entra.outputs.mailSendRoleId
+output API_MAIL_STATUS_READ_ROLE_ID string = entra.outputs.mailStatusReadRoleId
 // Multi-tenant app registration: the URL an administrator of a customer tenant opens to consent (which creates the
 // app's service principal there); <customer-tenant-id> is a placeholder. Empty when the registration is single-tenant.
 output EXO_ADMIN_CONSENT_URL string = entra.outputs.adminConsentUrl

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SETTINGS } from '../src/settings';
 import { AUTH_MODES } from '../src/identity/auth-mode';
-import { callerSchema, SEND_ROLE } from '../src/callers/caller-policy';
+import { callerSchema, OPERATION_ROLES, SEND_ROLE, STATUS_READ_ROLE } from '../src/callers/caller-policy';
 import { senderProfileSchema } from '../src/profiles/sender-profiles';
 
 // Compiled to dist/test/, so the repo root is two levels up.
@@ -444,25 +444,37 @@ test("the API application: the audience and tenant of callers' tokens, and the a
     assert.ok(found, `modules/entra.bicep declares no '${symbol}'`);
     return found;
   };
+  type AppRole = { id?: unknown; value?: unknown; allowedMemberTypes?: unknown; isEnabled?: unknown };
   const api = bySymbol('api');
   assert.equal(api.type, 'Microsoft.Graph/applications@v1.0');
   const properties = api.properties as {
     identifierUris?: unknown;
     api?: { requestedAccessTokenVersion?: unknown };
-    appRoles?: { id?: unknown; value?: unknown; allowedMemberTypes?: unknown; isEnabled?: unknown }[];
+    appRoles?: AppRole[];
+    optionalClaims?: { accessToken?: { name?: unknown }[] };
   };
   // v2 tokens: the issuer <authority>/<tenant>/v2.0 and azp the app checks, and aud = the API's client id.
   assert.equal(properties.api?.requestedAccessTokenVersion, 2);
   assert.deepEqual(properties.identifierUris, [param('apiIdentifierUri')]);
-  assert.equal(properties.appRoles?.length, 1);
-  const [role] = properties.appRoles ?? [];
-  assert.equal(role.value, variable('mailSendRole'));
-  assert.equal(entra.variables?.mailSendRole, SEND_ROLE, 'the app role infra creates is the one the code requires to send');
-  assert.deepEqual(role.allowedMemberTypes, ['Application']);
-  assert.equal(role.isEnabled, true);
-  // A stable id: Entra refuses to change the id of an enabled role, and assignments refer to it.
-  assert.equal(role.id, variable('mailSendRoleId'));
-  assert.match(String(entra.variables?.mailSendRoleId), /^\[guid\(/);
+  // Every role an operation names (OPERATION_ROLES) exists on the API, for applications only.
+  const needed = [...new Set(Object.values(OPERATION_ROLES).flat())].sort();
+  assert.deepEqual(needed, [SEND_ROLE, STATUS_READ_ROLE].sort());
+  assert.equal(properties.appRoles?.length, needed.length);
+  for (const [value, name] of [
+    [SEND_ROLE, 'mailSendRole'],
+    [STATUS_READ_ROLE, 'mailStatusReadRole'],
+  ]) {
+    const role: AppRole | undefined = (properties.appRoles ?? []).find((r) => r.value === variable(name));
+    assert.ok(role, `no app role ${value}`);
+    assert.equal(entra.variables?.[name], value, `the app role infra creates is the one the code requires (${value})`);
+    assert.deepEqual(role.allowedMemberTypes, ['Application']);
+    assert.equal(role.isEnabled, true);
+    // A stable id: Entra refuses to change the id of an enabled role, and assignments refer to it.
+    assert.equal(role.id, variable(`${name}Id`));
+    assert.match(String(entra.variables?.[`${name}Id`]), /^\[guid\(/);
+  }
+  // idtyp in every access token, so a delegated token says so even where scp would be missing.
+  assert.deepEqual(properties.optionalClaims?.accessToken, [{ name: 'idtyp' }]);
 
   const servicePrincipal = bySymbol('apiServicePrincipal');
   assert.equal(servicePrincipal.type, 'Microsoft.Graph/servicePrincipals@v1.0');
@@ -495,6 +507,7 @@ test("the API application: the audience and tenant of callers' tokens, and the a
     ['API_APP_ID', 'apiAppId'],
     ['API_SERVICE_PRINCIPAL_ID', 'apiServicePrincipalId'],
     ['API_MAIL_SEND_ROLE_ID', 'mailSendRoleId'],
+    ['API_MAIL_STATUS_READ_ROLE_ID', 'mailStatusReadRoleId'],
   ]) {
     assert.equal(main.outputs?.[output]?.value, `[reference('entra').outputs.${from}.value]`, `main.bicep output ${output}`);
   }

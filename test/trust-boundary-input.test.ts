@@ -112,7 +112,7 @@ test('custom headers count toward MAIL_MAX_MESSAGE_BYTES, and a refused request 
   const deps: IntakeDeps = {
     config: { allowedSenders: ['noreply@contoso.example'], defaultSender: 'noreply@contoso.example', maxMessageBytes: 4096 },
     outbox: { enqueue: untouched },
-    status: { create: untouched, get: untouched, update: untouched },
+    status: { create: untouched, get: untouched, update: untouched, messageIdKey: untouched },
   };
   const headers = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`X-H${i}`, 'v'.repeat(900)]));
   const body = Buffer.from(JSON.stringify({ ...valid, headers }));

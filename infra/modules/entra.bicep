@@ -90,6 +90,9 @@ var trustIdentity = createApp && (authMode == 'federatedIdentity' || federatedPr
 // role, and assignments refer to it.
 var mailSendRole = 'Mail.Send'
 var mailSendRoleId = guid(apiUniqueName, mailSendRole)
+// Reads statuses without sending (STATUS_READ_ROLE): a dashboard or an auditor.
+var mailStatusReadRole = 'MailStatus.Read'
+var mailStatusReadRoleId = guid(apiUniqueName, mailStatusReadRole)
 
 // "Office 365 Exchange Online" exists in every tenant with Exchange Online; read it, never create it.
 resource exchangeOnline 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
@@ -182,12 +185,31 @@ resource api 'Microsoft.Graph/applications@v1.0' = if (exposeApi) {
   api: {
     requestedAccessTokenVersion: 2
   }
+  // idtyp says "app" or "user" in every access token: the app takes app-only tokens only (and also refuses any token
+  // with scp, a delegated token's scopes). The API exposes no delegated scopes at all.
+  optionalClaims: {
+    accessToken: [
+      {
+        name: 'idtyp'
+      }
+    ]
+  }
   appRoles: [
     {
       id: mailSendRoleId
       value: mailSendRole
       displayName: 'Send mail'
-      description: 'Send mail through the exo-smtp-mailer API, within the senders its caller policy allows.'
+      description: 'Send mail through the exo-smtp-mailer API, within the senders its caller policy allows; read the status of its own mail; subscribe hooks.'
+      allowedMemberTypes: [
+        'Application'
+      ]
+      isEnabled: true
+    }
+    {
+      id: mailStatusReadRoleId
+      value: mailStatusReadRole
+      displayName: 'Read mail status'
+      description: 'Read the status of mail sent through the exo-smtp-mailer API (its own; every caller\'s with readAllStatus), without sending.'
       allowedMemberTypes: [
         'Application'
       ]
@@ -241,3 +263,6 @@ output apiServicePrincipalId string = exposeApi ? apiServicePrincipal!.id : ''
 
 @description('Id of the Mail.Send app role, the appRoleId of app role assignments.')
 output mailSendRoleId string = exposeApi ? mailSendRoleId : ''
+
+@description('Id of the MailStatus.Read app role, the appRoleId of a read-only caller\'s assignment.')
+output mailStatusReadRoleId string = exposeApi ? mailStatusReadRoleId : ''

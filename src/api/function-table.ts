@@ -7,6 +7,7 @@ import { STORAGE_CONNECTION } from '../settings';
 import { appAuthenticatesCallers, appVerifiesHookSignatures, type MailConfig } from '../config';
 import { loadRuntimeModule } from '../shared-runtime';
 import { ROUTES } from './routes';
+import { OPERATION_ROLES } from '../callers/caller-policy';
 
 export interface ResponseSpec {
   description: string;
@@ -47,6 +48,8 @@ export interface HttpFunctionSpec {
   route: string;
   /** admin: the host's master key only (diagnostics). */
   authLevel: 'anonymous' | 'function' | 'admin';
+  /** The app roles an Entra token needs for it, any one of them (the handler checks them; the description names them). */
+  appRoles?: readonly string[];
   /** Whether the app checks this function's requests itself even without MAIL_CALLERS (signed hooks). */
   appAuthenticates?: () => boolean;
   handler: (runtime: () => Runtime) => HttpHandler;
@@ -100,6 +103,7 @@ export const FUNCTIONS = {
     method: 'POST',
     route: ROUTES.mail,
     authLevel: 'function',
+    appRoles: OPERATION_ROLES.send,
     handler: lazyHttp(() => import('../handlers/send-mail.js').then((m) => m.createSendMailHandler)),
     operation: {
       summary: 'Queue a mail for sending; follow the returned Location for its outcome.',
@@ -133,6 +137,7 @@ export const FUNCTIONS = {
     method: 'GET',
     route: ROUTES.mailStatus,
     authLevel: 'function',
+    appRoles: OPERATION_ROLES.readStatus,
     handler: lazyHttp(() => import('../handlers/get-mail-status.js').then((m) => m.createGetMailStatusHandler)),
     operation: {
       summary: 'The outcome of a mail (Logic Apps asynchronous pattern).',
@@ -210,6 +215,7 @@ export const FUNCTIONS = {
     method: 'POST',
     route: ROUTES.hook,
     authLevel: 'function',
+    appRoles: OPERATION_ROLES.hook,
     appAuthenticates: () => appVerifiesHookSignatures(),
     handler: lazyHttp(() => import('../handlers/post-hook.js').then((m) => m.createPostHookHandler)),
     operation: {
@@ -273,6 +279,7 @@ export const FUNCTIONS = {
     method: 'OPTIONS',
     route: ROUTES.hook,
     authLevel: 'function',
+    appRoles: OPERATION_ROLES.hook,
     appAuthenticates: () => appVerifiesHookSignatures(),
     handler: lazyHttp(() => import('../handlers/hook-options.js').then((m) => m.createHookOptionsHandler)),
     operation: {

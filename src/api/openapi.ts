@@ -68,7 +68,8 @@ const requestHeaders: Record<RequestHeader, string> = {
 
 const UNAUTHENTICATED =
   'No valid credential: a function or caller key (x-functions-key header or code query parameter), or an Entra access token.';
-const NOT_A_CALLER = 'Authenticated, but not a caller of this API (MAIL_CALLERS).';
+const NOT_A_CALLER =
+  'Authenticated, but not a caller of this API (MAIL_CALLERS), or its Entra token lacks the app role the operation needs.';
 
 /** Every status an operation answers, with the ones authentication adds. */
 function responsesOf(fn: HttpFunctionSpec): [string, ResponseSpec][] {
@@ -126,7 +127,8 @@ function security31(fn: HttpFunctionSpec): Record<string, string[]>[] {
   return [
     { functionKey: [] },
     { functionKeyQuery: [] },
-    { entraToken: [] },
+    // For a scheme other than OAuth 2.0 the list names the roles the operation needs (OpenAPI 3.1, Security Requirement).
+    { entraToken: [...(fn.appRoles ?? [])] },
     ...(fn.operation.signatures ? [{ standardWebhooks: [] }, { githubSignature: [] }] : []),
   ];
 }

@@ -8,6 +8,16 @@ export interface AuthenticatedCaller {
   caller: Caller;
   /** App roles of an Entra caller's token; undefined for key callers. */
   roles?: string[];
+  /**
+   * Whom the caller's messages, Idempotency-Keys, quota and callback secret belong to, when that is not the caller
+   * entry itself: an `entraRole` entry admits every application holding the role, each as `<name>:<app id>`.
+   */
+  principal?: string;
+}
+
+/** The owner of what a caller does: its calling application under an `entraRole` entry, else the entry's name. */
+export function principalOf({ caller, principal }: AuthenticatedCaller): string {
+  return principal ?? caller.name;
 }
 
 export type Authentication = { ok: true; value: AuthenticatedCaller } | { ok: false; status: 401 | 403 | 503; detail: string };
@@ -36,9 +46,12 @@ export function createAuthenticator(callers: readonly Caller[], verifyToken: Tok
           ? refused(503, `Could not check the token: ${check.reason}.`)
           : refused(401, `The access token was refused: ${check.reason}.`);
       const { appId, roles } = check.identity;
-      const caller = callers.find((c) => c.entraAppId === appId) ?? callers.find((c) => c.entraRole && roles.includes(c.entraRole));
-      if (!caller) return refused(403, `Application ${appId} is not a caller of this API (MAIL_CALLERS).`);
-      return { ok: true, value: { caller, roles } };
+      const own = callers.find((c) => c.entraAppId === appId);
+      if (own) return { ok: true, value: { caller: own, roles } };
+      const byRole = callers.find((c) => c.entraRole && roles.includes(c.entraRole));
+      if (!byRole) return refused(403, `Application ${appId} is not a caller of this API (MAIL_CALLERS).`);
+      // One policy for every holder of the role, but each application is its own principal.
+      return { ok: true, value: { caller: byRole, roles, principal: `${byRole.name}:${appId}` } };
     }
     if (key !== null && key.length <= MAX_CREDENTIAL_LENGTH) {
       const hash = createHash('sha256').update(key).digest();
@@ -49,6 +62,18 @@ export function createAuthenticator(callers: readonly Caller[], verifyToken: Tok
     }
     return refused(401, 'Authenticate with an Entra access token (Authorization: Bearer) or a caller key (x-functions-key header).');
   };
+}
+
+/**
+ * Whether an authenticated caller may do an operation that needs one of `needed` (OPERATION_ROLES). An Entra token
+ * must carry one of those app roles; a key caller is bound by its policy alone (a key carries no roles).
+ */
+export function authorize(who: AuthenticatedCaller, needed: readonly string[], operation: string): Authentication {
+  if (!who.roles || needed.some((role) => who.roles!.includes(role))) return { ok: true, value: who };
+  return refused(
+    403,
+    `The access token of ${principalOf(who)} does not carry the app role ${needed.join(' or ')}, which ${operation} needs.`,
+  );
 }
 
 function refused(status: 401 | 403 | 503, detail: string): Authentication {

@@ -6,6 +6,21 @@ import { senderEntrySchema, domainSchema } from '../mail/senders';
 import { emailAddressSchema } from '../mail/mail-request';
 
 export const SEND_ROLE = 'Mail.Send';
+/** Reads statuses without sending: an auditor, a dashboard (with readAllStatus, every caller's). */
+export const STATUS_READ_ROLE = 'MailStatus.Read';
+
+/**
+ * The app roles an Entra token needs per operation, any one of them (infra/modules/entra.bicep declares them). A hook
+ * sends mail, and confirming an Event Grid subscription to one starts that, so both need Mail.Send. The doctor is not
+ * here: it takes the host's master key, never a caller's credential.
+ */
+export const OPERATION_ROLES = {
+  send: [SEND_ROLE],
+  readStatus: [SEND_ROLE, STATUS_READ_ROLE],
+  hook: [SEND_ROLE],
+} as const satisfies Record<string, readonly string[]>;
+
+export type Operation = keyof typeof OPERATION_ROLES;
 
 /** What a sender may do, the same for a caller and for a signed hook (which sends as a caller of its own). */
 export const senderPolicyShape = {

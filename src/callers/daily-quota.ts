@@ -1,4 +1,4 @@
-// A caller's optional daily message quota: one small counter per caller and UTC day in Table storage, updated
+// A caller's optional daily message quota: one small counter per principal and UTC day in Table storage, updated
 // under its etag so concurrent instances never both take the last message.
 import type { TableClient } from '@azure/data-tables';
 import type { Caller } from './caller-policy';
@@ -10,7 +10,8 @@ const MAX_TRIES = 8;
 export type QuotaResult = { ok: true; refund(): Promise<void> } | { ok: false; used: number; limit: number };
 
 export interface DailyQuota {
-  take(caller: Caller, now?: Date): Promise<QuotaResult>;
+  /** One message of `caller`'s quota for `principal` (each application of an entraRole entry has its own count). */
+  take(caller: Caller, principal: string, now?: Date): Promise<QuotaResult>;
 }
 
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
@@ -39,9 +40,9 @@ export function createDailyQuota(table: TableClient): DailyQuota {
     throw new Error(`daily quota counter ${rowKey} stayed contended`);
   };
   return {
-    async take(caller, now = new Date()) {
+    async take(caller, principal, now = new Date()) {
       if (caller.dailyQuota === undefined) return { ok: true, refund: () => Promise.resolve() };
-      const rowKey = `${caller.name}|${now.toISOString().slice(0, 10)}`;
+      const rowKey = `${principal}|${now.toISOString().slice(0, 10)}`;
       const taken = await change(rowKey, 1, caller.dailyQuota);
       if (!taken.ok) return { ok: false, used: taken.used, limit: caller.dailyQuota };
       return { ok: true, refund: async () => void (await change(rowKey, -1, caller.dailyQuota!)) };

@@ -44,6 +44,10 @@ export function createEntraTokenVerifier(options: EntraTokenOptions): (token: st
       return { ok: false, reason: describe(error) };
     }
     if (String(payload.tid).toLowerCase() !== options.tenantId.toLowerCase()) return { ok: false, reason: 'token of another tenant' };
+    // App-only tokens only: a delegated token acts for a signed-in user (scp names its delegated scopes; idtyp, an
+    // optional claim the API's registration asks for, says "user"), and no user is a caller of this API.
+    if (payload.scp !== undefined || (payload.idtyp !== undefined && payload.idtyp !== 'app'))
+      return { ok: false, reason: 'a delegated (user) token: this API takes app-only tokens (client credentials, managed identity)' };
     const appId = typeof payload.azp === 'string' ? payload.azp : typeof payload.appid === 'string' ? payload.appid : undefined;
     if (!appId) return { ok: false, reason: 'an app-only token names its client in azp or appid' };
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];

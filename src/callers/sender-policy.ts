@@ -5,7 +5,7 @@ import type { MailRequest } from '../mail/mail-request';
 import { addressOf, type FieldError } from '../mail/mail-request';
 import { emailDomain, recipientsOf } from '../mail/addresses';
 import { isAllowedSender } from '../mail/senders';
-import { SEND_ROLE, type Caller } from './caller-policy';
+import type { Caller } from './caller-policy';
 import type { AuthenticatedCaller } from './authenticate';
 import { callbackUrlPolicyProblem } from '../callbacks/callback-url';
 
@@ -28,10 +28,7 @@ export function functionKeyCaller(senders: GlobalSenders): AuthenticatedCaller {
   };
 }
 
-export function applySenderPolicy(mail: MailRequest, { caller, roles }: AuthenticatedCaller, global: GlobalSenders): PolicyDecision {
-  if (roles && !roles.includes(SEND_ROLE)) {
-    return forbidden(caller, `The access token of ${caller.name} does not carry the app role ${SEND_ROLE}.`, []);
-  }
+export function applySenderPolicy(mail: MailRequest, { caller }: AuthenticatedCaller, global: GlobalSenders): PolicyDecision {
   // The operator's allow-list, which the request schema cannot know: a URL elsewhere is an invalid field.
   const callbackProblem =
     mail.callbackUrl === undefined ? undefined : callbackUrlPolicyProblem(mail.callbackUrl, global.callbacks?.hosts ?? []);

@@ -7,19 +7,19 @@ import type { Runtime } from '../runtime';
 import { problem } from './http-problem';
 import { statusUrl } from './status-url';
 import { callerOf } from './caller';
+import { principalOf } from '../callers/authenticate';
 
 export function createGetMailStatusHandler(runtime: () => Runtime) {
   return async function getMailStatus(request: HttpRequest): Promise<HttpResponseInit> {
     const rt = runtime();
-    const caller = await callerOf(rt, request);
+    const caller = await callerOf(rt, request, 'readStatus');
     if (!caller.ok) return caller.response;
     const id = request.params.id ?? '';
     if (!messageIdSchema.safeParse(id).success) return problem(404, 'Unknown message', `No message has the id "${id.slice(0, 100)}".`);
     const { config, status } = rt;
     const stored = await status.get(id);
     // Another caller's message is answered exactly like a missing one: its existence is not ours to tell.
-    const { caller: who } = caller.value;
-    if (!stored || (!who.readAllStatus && stored.record.caller !== who.name))
+    if (!stored || (!caller.value.caller.readAllStatus && stored.record.caller !== principalOf(caller.value)))
       return problem(404, 'Unknown message', `No message has the id ${id}.`);
     const { record } = stored;
     const view = statusView(record);

@@ -21,5 +21,5 @@ export async function unsignedHookCaller(
       ),
     };
   }
-  return callerOf(runtime, request);
+  return callerOf(runtime, request, 'hook');
 }

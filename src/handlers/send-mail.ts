@@ -8,6 +8,7 @@ import { problem } from './http-problem';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
 import { callerOf } from './caller';
+import { principalOf } from '../callers/authenticate';
 import { inSpan } from '../telemetry/spans';
 
 export function createSendMailHandler(runtime: () => Runtime) {
@@ -15,7 +16,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
     const rt = runtime();
     const { config, outbox, status, quota } = rt;
     // Who is calling comes first: an unknown caller learns nothing about the request's validity.
-    const caller = await callerOf(rt, request);
+    const caller = await callerOf(rt, request, 'send');
     if (!caller.ok) return caller.response;
     const limit = maxRequestBytes(config.maxMessageBytes);
     const read = await readBodyWithin(request, limit);
@@ -23,7 +24,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
     const { body } = read;
     let result;
     try {
-      result = await inSpan('mail.accept', { 'mail.caller': caller.value.caller.name }, () =>
+      result = await inSpan('mail.accept', { 'mail.caller': principalOf(caller.value) }, () =>
         acceptMail(
           {
             contentType: request.headers.get('content-type'),
@@ -44,7 +45,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
     }
     if (result.status !== 202) {
       context.warn(
-        `Rejected mail request of ${caller.value.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
+        `Rejected mail request of ${principalOf(caller.value)} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
       );
       const response = problem(result.status, result.title, result.detail, result.errors);
       if (result.retryAfterSeconds)
@@ -56,7 +57,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
     context.log(
       result.repeated
         ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.`
-        : `Accepted message ${record.id} from ${caller.value.caller.name}`,
+        : `Accepted message ${record.id} from ${principalOf(caller.value)}`,
     );
     return {
       status: 202,

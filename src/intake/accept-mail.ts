@@ -1,12 +1,12 @@
 // Turns an HTTP body into an envelope on the outbox, or into a problem naming every bad field.
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
 import { parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
 import { maxRequestBytes, messageBytes } from '../mail/message-size';
 import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
-import type { AuthenticatedCaller } from '../callers/authenticate';
-import { applySenderPolicy, FUNCTION_KEY_CALLER, type GlobalSenders } from '../callers/sender-policy';
+import { principalOf, type AuthenticatedCaller } from '../callers/authenticate';
+import { applySenderPolicy, type GlobalSenders } from '../callers/sender-policy';
 import type { DailyQuota } from '../callers/daily-quota';
 import { envelopeIdentity, mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
@@ -30,7 +30,7 @@ export interface IntakeDeps {
   /** The senders and callback hosts the operator allows (a callbackUrl is refused without hosts), and the size limit. */
   config: Pick<MailConfig, 'maxMessageBytes'> & GlobalSenders;
   outbox: Pick<Outbox, 'enqueue'>;
-  status: Pick<StatusStore, 'create' | 'get' | 'update'>;
+  status: Pick<StatusStore, 'create' | 'get' | 'update' | 'messageIdKey'>;
   quota?: DailyQuota;
   now?: () => Date;
 }
@@ -91,9 +91,9 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
     };
   }
   const now = deps.now?.() ?? new Date();
-  const caller = input.caller.caller.name;
-  const id = messageIdFor(key, caller);
-  const quota = deps.quota ? await deps.quota.take(input.caller.caller, now) : undefined;
+  const caller = principalOf(input.caller);
+  const id = key ? keyedMessageId(await deps.status.messageIdKey(), caller, key) : randomUUID();
+  const quota = deps.quota ? await deps.quota.take(input.caller.caller, caller, now) : undefined;
   // A repeat of an accepted request sends nothing new, so a used-up quota does not refuse it.
   if (quota && !quota.ok && !(key && (await deps.status.get(id)))) {
     const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
@@ -118,11 +118,11 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
 
 /**
  * With an Idempotency-Key the id is derived from the key, so the status record itself says whether a request was
- * seen. Keys are the caller's own: two callers using the same key get two messages, and neither sees the other's.
+ * seen. Keys are their principal's own: two callers (or two applications of one entraRole entry) using the same key
+ * get two messages. Keyed with a server secret, so nobody can compute another's id from a guessable key.
  */
-function messageIdFor(key: string | undefined, caller: string): string {
-  if (!key) return randomUUID();
-  return `k-${sha256(caller === FUNCTION_KEY_CALLER ? key : `${caller}\n${key}`).slice(0, 40)}`;
+export function keyedMessageId(idKey: Buffer, principal: string, key: string): string {
+  return `k-${createHmac('sha256', idKey).update(`${principal}\n${key}`).digest('hex').slice(0, 40)}`;
 }
 
 /**

@@ -32,8 +32,19 @@ export interface EntraApp {
 export interface LocalApi {
   tenantId: string;
   audience: string;
-  /** Client id → app roles assigned to it (Entra omits the roles claim when there are none). */
+  /** Client id (or a user's name) → app roles assigned to it (Entra omits the roles claim when there are none). */
   roles: Record<string, string[]>;
+  /** Delegated permissions (scopes) the API exposes; a user's token names those it was granted in `scp`. */
+  scopes?: string[];
+  /** Optional access token claims the API's registration asks for: `idtyp` says "app" or "user". */
+  optionalClaims?: readonly 'idtyp'[];
+}
+
+/** A user of the tenant, for delegated tokens (the resource owner password grant, which Entra still serves). */
+export interface EntraUser {
+  tenantId: string;
+  username: string;
+  password: string;
 }
 
 export interface EntraEndpointOptions {
@@ -66,6 +77,7 @@ export interface EntraEndpoint {
   hits: EntraHits;
   register(app: EntraApp): void;
   registerApi(api: LocalApi): void;
+  registerUser(user: EntraUser): void;
   /** The next `count` token requests fail with `status` and `body` (default: a transient Entra error). */
   failNext(count: number, status: number, body?: unknown): void;
   close(): Promise<void>;
@@ -88,17 +100,23 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
   let origin = '';
 
   const apis: LocalApi[] = [...(options.apis ?? [])];
+  const users: EntraUser[] = [];
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyId = randomUUID();
   const jwks = { keys: [{ ...signingKey.publicKey.export({ format: 'jwk' }), kid: keyId, use: 'sig', alg: 'RS256' }] };
-  /** A v2 app-only access token for one of the local APIs, shaped like Entra's. */
-  const apiToken = (api: LocalApi, clientId: string): string => {
+  /**
+   * A v2 access token for one of the local APIs, shaped like Entra's: app-only for the client itself, or delegated
+   * (with `scp`, the user's object id and the user's own app roles) when a user signed in through the client.
+   */
+  const apiToken = (api: LocalApi, clientId: string, user?: { username: string; scopes: string[] }): string => {
     const now = Math.floor(Date.now() / 1000);
     const objectId = createHash('sha256')
-      .update(`${api.tenantId}/${clientId}`)
+      .update(`${api.tenantId}/${user?.username ?? clientId}`)
       .digest('hex')
       .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, '$1-$2-$3-$4-$5');
-    const roles = api.roles[clientId.toLowerCase()] ?? api.roles[clientId];
+    const holder = user?.username ?? clientId;
+    const roles = api.roles[holder.toLowerCase()] ?? api.roles[holder];
+    const delegated = user ? { scp: user.scopes.join(' '), name: user.username, preferred_username: user.username } : {};
     const claims = {
       aud: api.audience,
       iss: `${origin}/${api.tenantId}/v2.0`,
@@ -113,6 +131,8 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
       ver: '2.0',
       uti: randomUUID(),
       ...(roles && roles.length > 0 ? { roles } : {}),
+      ...delegated,
+      ...(api.optionalClaims?.includes('idtyp') ? { idtyp: user ? 'user' : 'app' } : {}),
     };
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const signed = `${encode({ typ: 'JWT', alg: 'RS256', kid: keyId })}.${encode(claims)}`;
@@ -173,6 +193,32 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
     };
   };
 
+  /**
+   * The resource owner password grant: a user signs in through a (confidential) client and gets a delegated token
+   * for scopes of one API, `<application ID URI>/<scope>` or `/.default` for every scope it exposes.
+   */
+  const userTokenRequest = (tenantId: string, form: URLSearchParams, scopes: string[]): EntraError | { accessToken: string } => {
+    const clientId = form.get('client_id')!;
+    const app = apps.find((a) => a.tenantId === tenantId && a.clientId.toLowerCase() === clientId.toLowerCase());
+    if (!app) return fail(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory.`);
+    const credentialError = checkCredential(app, form, options.tokens, []);
+    if (credentialError) return credentialError;
+    const user = users.find((u) => u.tenantId === tenantId && u.username.toLowerCase() === (form.get('username') ?? '').toLowerCase());
+    if (!user || user.password !== form.get('password')) {
+      return fail(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.');
+    }
+    const audience = scopes[0]?.replace(/\/[^/]*$/, '');
+    const api = apis.find((a) => a.tenantId === tenantId && a.audience === audience);
+    if (!api || scopes.some((s) => !s.startsWith(`${audience}/`))) {
+      return fail(400, 'invalid_scope', 70011, `The provided value for the input parameter 'scope' is not valid.`);
+    }
+    const asked = scopes.map((s) => s.slice(audience.length + 1));
+    const granted = asked.includes('.default') ? (api.scopes ?? []) : asked.filter((s) => api.scopes?.includes(s));
+    if (granted.length === 0)
+      return fail(400, 'invalid_scope', 65001, 'The user or administrator has not consented to use the application.');
+    return { accessToken: apiToken(api, app.clientId, { username: user.username, scopes: granted }) };
+  };
+
   const tokenRequest = (tenantPath: string, form: URLSearchParams): EntraError | { accessToken: string } => {
     const tenantId = findTenant(tenantPath);
     if (!tenantId) {
@@ -188,10 +234,11 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
     const grantType = form.get('grant_type')!;
     const clientId = form.get('client_id')!;
     const scope = form.get('scope')!;
-    if (grantType !== 'client_credentials') {
+    if (grantType !== 'client_credentials' && grantType !== 'password') {
       return fail(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
     }
     const scopes = scope.split(' ').filter((s) => !['openid', 'profile', 'offline_access'].includes(s));
+    if (grantType === 'password') return userTokenRequest(tenantId, form, scopes);
     if (scopes.length !== 1 || !scopes[0].endsWith('/.default')) {
       return fail(
         400,
@@ -292,6 +339,7 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
     hits,
     register,
     registerApi: (api) => void apis.push(api),
+    registerUser: (user) => void users.push(user),
     failNext: (count, status, body) => failures.failNext(count, status, body),
     close: () => closeServer(server),
   };

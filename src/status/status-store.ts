@@ -1,4 +1,5 @@
 // One record per message in Table storage: what happened to it and why. Never the body.
+import { randomBytes } from 'node:crypto';
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import type { MailState } from './mail-state';
 
@@ -59,6 +60,8 @@ export interface StoredStatus {
 }
 
 const ROW = 'status';
+// Message ids start with a letter or digit, so this partition can never hold a status record.
+const KEYS = { partitionKey: '~keys', rowKey: 'message-ids' };
 /** Fields a table entity cannot hold as they are: stored as JSON text. */
 const LIST_FIELDS = ['accepted', 'rejected', 'callback'] as const;
 
@@ -99,8 +102,39 @@ export function changesNothing(record: StatusRecord, changes: Partial<StatusReco
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
 export function createStatusStore(table: TableClient) {
+  let idKey: Promise<Buffer> | undefined;
+  /** Made once per table by whichever instance comes first; a second one finds it there (409) and reads it. */
+  const readOrCreateIdKey = async (): Promise<Buffer> => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const entity = await table.getEntity<{ key: string }>(KEYS.partitionKey, KEYS.rowKey);
+        return Buffer.from(entity.key, 'base64');
+      } catch (error) {
+        if (statusCode(error) !== 404) throw error;
+      }
+      try {
+        const key = randomBytes(32);
+        await table.createEntity({ ...KEYS, key: key.toString('base64') });
+        return key;
+      } catch (error) {
+        if (statusCode(error) !== 409) throw error;
+      }
+    }
+    throw new Error('the message id key could not be read or made');
+  };
   return {
     table,
+    /**
+     * The secret that keyed message ids are derived with (a random key kept in the status table, where the records
+     * it names live): read once per process, made on first use.
+     */
+    messageIdKey(): Promise<Buffer> {
+      idKey ??= readOrCreateIdKey().catch((error: unknown) => {
+        idKey = undefined;
+        throw error;
+      });
+      return idKey;
+    },
     async create(record: StatusRecord): Promise<StoredStatus> {
       try {
         const response = await table.createEntity(toEntity(record));

@@ -3,6 +3,7 @@
 // an outbox, a token source and an SMTP sender that answer from a script, a fixed clock and a logger that
 // keeps its lines.
 /* eslint-disable @typescript-eslint/require-await -- the stand-ins answer at once, with the async signatures of what they replace */
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { changesNothing, StatusConflictError, type StatusRecord, type StoredStatus } from '../../src/status/status-store';
@@ -18,6 +19,7 @@ const stored = (record: StatusRecord, etag: string): StoredStatus => ({ record: 
 
 export function memoryStatusStore() {
   const rows = new Map<string, StoredStatus>();
+  const idKey = randomBytes(32);
   let version = 0;
   const put = (record: StatusRecord) => {
     const row = stored(record, `W/"${++version}"`);
@@ -36,6 +38,7 @@ export function memoryStatusStore() {
     /** Writes a record as someone else would: a new etag, so versions read before no longer match. */
     put,
     record: (id: string) => rows.get(id)?.record,
+    messageIdKey: () => Promise.resolve(idKey),
     async get(id: string) {
       take(this.failNext, 'get');
       this.reads++;
