@@ -29,6 +29,7 @@ if (!existsSync(certsModule)) {
   process.exit(1);
 }
 const { ensureLocalCertificates } = await import(certsModule);
+const { watchParent } = await import(pathToFileURL(join(repo, 'dist/src/local/parent-watch.js')).href);
 const { caPath } = await ensureLocalCertificates(join(repo, '.local/certs'));
 // A CA the user trusts already (a corporate proxy, a private SMTP relay) stays trusted: node reads one file, so both
 // go into a bundle rather than the local CA replacing the user's.
@@ -102,9 +103,14 @@ async function killGroup() {
     if (!listProcesses().some((p) => p.pgid === child.pid)) return;
   }
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
+// SIGHUP too: a closing terminal sends it, and the child, in a group of its own, would not get it from the terminal.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => signalTree(signal));
 }
+// A parent that went without passing a signal on (npm forwards SIGINT and SIGTERM to its shell, which dies of them
+// without passing them on, and forwards no SIGHUP at all; or SIGKILL): the child is told to stop as on SIGTERM, and
+// this process exits as the child does.
+watchParent(() => signalTree('SIGTERM'));
 
 let watchdog;
 let timedOut = false;

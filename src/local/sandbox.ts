@@ -7,7 +7,8 @@ import { simpleParser } from 'mailparser';
 import { ConfigError } from '../config';
 import { APP_ROOT } from '../host-settings';
 import { readLocalSettings } from './local-settings';
-import { startSandbox } from './start-sandbox';
+import { startSandbox, type Sandbox } from './start-sandbox';
+import { watchParent } from './parent-watch';
 import type { ReceivedMessage } from './smtp-sink';
 import type { ReceivedCallback } from './callback-receiver';
 
@@ -33,11 +34,28 @@ function printCallback(callback: ReceivedCallback): void {
   );
 }
 
+// Stopping is set up before anything starts, so a signal during the start still stops what has started. SIGHUP is
+// what a closing terminal sends; the parent watch covers a parent that went without passing a signal on.
+let started: Promise<Sandbox> | undefined;
+let stopping = false;
+function stop(why: string): void {
+  if (stopping) return;
+  stopping = true;
+  // The terminal may be gone (SIGHUP): a failed write must not end the process before it has stopped its parts.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  console.log(`Stopping (${why}).`);
+  // Bounded: a stop must not wait on storage retries if something else stopped Azurite first.
+  const closed = (started ?? Promise.reject(new Error('not started'))).then((sandbox) => sandbox.close()).catch(() => undefined);
+  void Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]).then(() => process.exit(0));
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(signal));
+watchParent((pid) => stop(`process ${pid}, which started this one, is gone`));
+
 async function main(): Promise<void> {
   const user = { ...readLocalSettings(), ...process.env } as Record<string, string | undefined>;
   // With real settings, whatever reads the environment (as on Azure) sees them too.
   if (user.MAIL_SMTP_HOST) for (const [name, value] of Object.entries(user)) if (value !== undefined) process.env[name] = value;
-  const sandbox = await startSandbox({
+  started = startSandbox({
     port: PORT,
     env: user,
     dataDir: join(DATA_DIR, 'azurite'),
@@ -47,6 +65,8 @@ async function main(): Promise<void> {
     onCallback: printCallback,
     log: (level, fn, message) => (level === 'error' || level === 'warning' ? console.error : console.log)(`[${fn}] ${message}`),
   });
+  const sandbox = await started;
+  if (stopping) return;
   const { url, embedded, config } = sandbox;
   const callbackUrl = sandbox.stack ? `${sandbox.stack.callbacks.url}/sandbox` : undefined;
 
@@ -64,17 +84,10 @@ ${
     : ''
 }
 Press Ctrl+C to stop.`);
-
-  const stop = async () => {
-    // Bounded: a stop must not wait on storage retries if something else stopped Azurite first.
-    await Promise.race([sandbox.close(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
 }
 
 main().catch((error) => {
+  if (stopping) return;
   console.error(error instanceof ConfigError ? error.message : error);
   process.exit(1);
 });
