@@ -18,7 +18,11 @@ export interface AzuriteOptions {
   location?: string;
   /** Fixed ports (each must be free); free ones are picked for the rest. */
   ports?: Partial<Record<Service, number>>;
-  /** How long Azurite may take to accept connections on all three ports. */
+  /**
+   * How long Azurite may take to accept connections on all three ports (default 60 s). On a loaded 2-core machine
+   * (test runs side by side) Azurite 3.37 took 13.5–16 s, so the bound is generous: it ends a start that hangs, it does
+   * not time one.
+   */
   startTimeoutMs?: number;
 }
 
@@ -63,7 +67,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   process.once('exit', killOnExit);
 
   try {
-    await waitUntilListening(child, exited, Object.values(ports), options.startTimeoutMs ?? 15_000, () => stderr);
+    await waitUntilListening(child, exited, Object.values(ports), options.startTimeoutMs ?? 60_000, () => stderr);
   } catch (error) {
     process.off('exit', killOnExit);
     // Gone before we report: a caller that gives up must not find Azurite still holding its ports.

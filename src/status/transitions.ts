@@ -30,8 +30,11 @@ export function fail(errorCategory: string, hint: string, reply: Reply = {}): Ch
 }
 
 /** The host gave up on the message after repeated errors of our own dependencies. */
-export function poison(error: Error): Changes {
-  return fail('poisoned', `Moved to the poison queue after repeated errors: ${error.message.slice(0, 500)}`);
+export function poison(error: Error & { code?: unknown }): Changes {
+  // The storage SDKs put the service's reason (QueueNotFound, AuthorizationFailure) in `code`; their message may only
+  // say "Unexpected status code: 404".
+  const code = typeof error.code === 'string' && !error.message.includes(error.code) ? `${error.code}: ` : '';
+  return fail('poisoned', `Moved to the poison queue after repeated errors: ${(code + error.message).slice(0, 500)}`);
 }
 
 /** Intake recorded the message but could not queue it, and the caller has no key to come back with. */
