@@ -40,7 +40,7 @@ param principalType string = 'User'
   'clientCertificate'
   'federatedIdentity'
 ])
-param authMode string = 'clientCertificate'
+param authMode string = 'federatedIdentity'
 
 @description('How Exchange Online authorises the sender. rbacForApplications: an Exchange role assignment (Application SMTP.SendAsApp) scoped to the sending mailboxes, and no Entra permission. mailboxPermission: the classic onboarding, Entra SMTP.SendAsApp with admin consent plus mailbox FullAccess. Drives the Entra grant here, the postprovision hook and the printed Exchange command.')
 @allowed([
@@ -60,6 +60,9 @@ param defaultSender string = ''
 @minLength(1)
 @maxLength(127)
 param credentialName string = 'mail-client-credential'
+
+@description('Recover this environment\'s soft-deleted Key Vault instead of creating it (azd: KEY_VAULT_RECOVER, set by the preprovision hook). The vault name is fixed per environment and purge protection keeps a deleted vault 90 days, so after azd down the next azd up must recover it: creating fails while it exists, recovering fails when it does not.')
+param keyVaultRecover bool = false
 
 @description('App registration uniqueName and display name stem; empty: exo-smtp-mailer-<token>.')
 param appRegistrationName string = ''
@@ -351,6 +354,7 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     privateNetwork: vnetEnabled
+    recover: keyVaultRecover
   }
 }
 

@@ -14,10 +14,18 @@ const HOOK = join(__dirname, '..', '..', 'infra', 'scripts', 'preprovision.sh');
 
 // Each call is appended to $FAKE_LOG; `provider show` answers $FAKE_PROVIDER_STATE, `provider register` fails when
 // $FAKE_REGISTER_FAILS is set.
+// The checks before it (subscription, directory, senders, deleted vault) are answered as a passing deployment's;
+// test/preprovision.test.ts covers them.
 const FAKE_AZ = `#!/bin/sh
 echo "az $*" >> "$FAKE_LOG"
 case "$1 $2" in
-  "account show") exit 0 ;;
+  "account show")
+    case "$*" in
+      *"--query id"*) echo "$AZURE_SUBSCRIPTION_ID" ;;
+      *"--query tenantId"*) echo "7a8b9c0d-aaaa-4bbb-8ccc-dddddddddddd" ;;
+    esac ;;
+  "ad sp") echo "5f2a6d1e-0000-4000-8000-00000000e0e0" ;;
+  "keyvault list-deleted") ;;
   "provider show") echo "$FAKE_PROVIDER_STATE" ;;
   "provider register") [ -z "$FAKE_REGISTER_FAILS" ] || { echo "AuthorizationFailed" >&2; exit 1; } ;;
   *) echo "fake az: unexpected call: $*" >&2; exit 2 ;;
@@ -26,6 +34,7 @@ esac
 const FAKE_AZD = `#!/bin/sh
 echo "azd $*" >> "$FAKE_LOG"
 [ "$1 $2 $3" = "config get auth.useAzCliAuth" ] && echo true
+exit 0
 `;
 
 let dir: string;
@@ -45,7 +54,14 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function runHook(env: Record<string, string>) {
   return new Promise<{ code: number | null; stderr: string; calls: string[] }>((resolve, reject) => {
     const child = spawn('sh', [HOOK], {
-      env: { PATH: `${dir}:${process.env.PATH ?? ''}`, FAKE_LOG: join(dir, 'log'), ...env },
+      env: {
+        PATH: `${dir}:${process.env.PATH ?? ''}`,
+        FAKE_LOG: join(dir, 'log'),
+        AZURE_SUBSCRIPTION_ID: '0b1c2d3e-1111-4222-8333-444455556666',
+        AZURE_ENV_NAME: 'mail-prod',
+        AZURE_LOCATION: 'swedencentral',
+        ...env,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -16,12 +16,16 @@ param tags object
 @description('Private networking: public network access off, the vault reached through its private endpoint (network.bicep). The postprovision hook opens it to the deployer\'s address while it writes a credential (infra/scripts/common.sh).')
 param privateNetwork bool = false
 
+@description('Recover the soft-deleted vault of this name (createMode recover) instead of creating one: purge protection keeps a deleted vault 90 days, and its name cannot be reused meanwhile.')
+param recover bool = false
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
   tags: tags
   properties: {
     tenantId: tenant().tenantId
+    createMode: recover ? 'recover' : 'default'
     sku: {
       family: 'A'
       name: 'standard'
