@@ -35,6 +35,8 @@ export interface MailConfig {
   /** Sender profiles besides the default one (MAIL_SENDER_PROFILES). */
   senderProfiles: SenderProfile[];
   callbacks: CallbackConfig;
+  /** MAIL_LOG_ADDRESSES: logs and telemetry name mail addresses in full; otherwise only their domains. */
+  logAddresses: boolean;
 }
 
 /** Callbacks to a request's callbackUrl when its mail is sent or has failed. */
@@ -297,6 +299,7 @@ function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConf
     maxMessagesPerMinute: s.MAIL_MAX_MESSAGES_PER_MINUTE,
     maxMessageBytes: s.MAIL_MAX_MESSAGE_BYTES,
     publicBaseUrl,
+    logAddresses: s.MAIL_LOG_ADDRESSES,
     storage: {
       connectionString: s[STORAGE_CONNECTION],
       queueServiceUri: s[`${STORAGE_CONNECTION}__queueServiceUri`],

@@ -35,6 +35,12 @@ const wholeNumber = (min: number, max: number) =>
     ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, got "${raw}"` });
     return z.NEVER;
   });
+const flag = () =>
+  z.string().transform((raw, ctx) => {
+    if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
+    ctx.addIssue({ code: 'custom', message: `expected true or false, got "${raw.slice(0, 100)}"` });
+    return z.NEVER;
+  });
 const httpsUrl = () =>
   z.string().transform((raw, ctx) => {
     let url: URL | undefined;
@@ -240,6 +246,10 @@ export const settingsSchema = z.object({
   MAIL_CALLBACK_PRIVATE_HOSTS: doc(hostList(false).optional(), {
     description:
       'Development only (the local sandbox sets `localhost`): callback hosts that may resolve to private or loopback addresses. Never set it in Azure.',
+  }),
+  MAIL_LOG_ADDRESSES: doc(flag().default(false), {
+    description:
+      'Whether logs and telemetry name mail addresses in full. `false`: `***@domain` in their place (see Privacy); `true` for a deployment whose operators may see who mails whom.',
   }),
   WEBSITE_HOSTNAME: doc(text().optional(), {
     platform: true,

@@ -1,7 +1,9 @@
 // One POST to a callback URL, guarded: https only, the host's addresses resolved here and refused when any is
 // private, loopback or link-local (so a public name that resolves, or is rebound, into a private network is not
 // reached), a deadline for the whole exchange, no redirects followed, and the response body never read.
-import { request } from 'node:https';
+// The module object, not its named export: telemetry's HTTP instrumentation replaces `request` on it once started, and
+// a named import (in the bundle, an ES import binding) would keep the original, leaving callbacks untraced.
+import https from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { hostOf, isPrivateAddress } from './callback-url';
@@ -69,7 +71,7 @@ export function postCallback(rawUrl: string, body: Buffer, headers: Record<strin
       clearTimeout(deadline);
       resolve(result);
     };
-    const req = request(
+    const req = https.request(
       url,
       {
         method: 'POST',

@@ -6,6 +6,7 @@ import type { TokenSource } from '../identity/token-source';
 import type { SentInfo, SmtpSender } from '../smtp/smtp-sender';
 import type { Logger } from '../logger';
 import { classifyFailure, type Failure } from './classify-failure';
+import { SpanKind } from '@opentelemetry/api';
 import { inSpan } from '../telemetry/spans';
 import { instruments } from '../telemetry/instruments';
 
@@ -28,7 +29,7 @@ export interface Outgoing {
 
 export async function deliver(outgoing: Outgoing, deps: DeliveryDeps): Promise<DeliveryOutcome> {
   const { sender } = outgoing;
-  instruments().queueAge.record(Math.max(0, Date.now() - Date.parse(outgoing.createdAt)));
+  instruments().queueAge.record(Math.max(0, Date.now() - Date.parse(outgoing.createdAt)) / 1000);
   const first = await attempt(sender, outgoing.message, deps, false);
   if (first.ok || first.failure.kind !== 'reauthenticate') return first;
 
@@ -50,12 +51,19 @@ export async function deliver(outgoing: Outgoing, deps: DeliveryDeps): Promise<D
 async function attempt(sender: string, message: Mail.Options, deps: DeliveryDeps, freshToken: boolean): Promise<DeliveryOutcome> {
   try {
     // Asking first keeps token failures apart from SMTP ones; the cached token makes it free.
-    await inSpan('mail.token', { 'mail.token.fresh': freshToken }, () =>
-      deps.tokens.getToken({ forceRefresh: freshToken, mailbox: sender }),
+    await inSpan(
+      'mail.token',
+      { 'mail.token.fresh': freshToken },
+      () => deps.tokens.getToken({ forceRefresh: freshToken, mailbox: sender }),
+      {
+        kind: SpanKind.CLIENT,
+      },
     );
     return {
       ok: true,
-      info: await inSpan('mail.smtp.send', { 'mail.attempt.fresh_token': freshToken }, () => deps.smtp.send(sender, message)),
+      info: await inSpan('mail.smtp.send', { 'mail.attempt.fresh_token': freshToken }, () => deps.smtp.send(sender, message), {
+        kind: SpanKind.CLIENT,
+      }),
     };
   } catch (error) {
     return { ok: false, failure: classifyFailure(error) };

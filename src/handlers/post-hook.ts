@@ -28,6 +28,7 @@ import { problem } from './http-problem';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
 import { unsignedHookCaller } from './hook-caller';
+import { privateLogger, type Logger } from '../logger';
 
 interface Delivery {
   scope: Record<string, unknown>;
@@ -39,6 +40,7 @@ export function createPostHookHandler(runtime: () => Runtime) {
   return async function postHook(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     const rt = runtime();
     const { config } = rt;
+    const log = privateLogger(context, config.logAddresses);
     const name = request.params.template;
     if (!isTemplateName(name)) return noSuchTemplate();
     const limit = config.hooks.maxPayloadBytes;
@@ -54,7 +56,7 @@ export function createPostHookHandler(runtime: () => Runtime) {
       if (!read.ok) return tooLarge(limit, read.bytes);
       const check = verifySignature(signed.signature, (h) => request.headers.get(h), read.body, config.hooks.secrets.get(name) ?? []);
       if (!check.ok) {
-        context.warn(`Refused a delivery to hook ${name}: ${check.detail}`);
+        log.warn(`Refused a delivery to hook ${name}: ${check.detail}`);
         return problem(401, 'Signature not valid', check.detail);
       }
       caller = { caller: hookCaller(signed) };
@@ -65,11 +67,11 @@ export function createPostHookHandler(runtime: () => Runtime) {
       try {
         seen = await deliveryRecordsOf(rt).claim(name, check.deliveryKey);
       } catch (error) {
-        context.error(`Could not read the replay record of hook ${name}: ${(error as Error).message}`);
+        log.error(`Could not read the replay record of hook ${name}: ${(error as Error).message}`);
         return problem(503, 'Storage unavailable', 'The delivery could not be checked against earlier ones; deliver it again.');
       }
       if (seen.state === 'accepted') {
-        context.log(`Hook ${name}: a repeated delivery, answered with its ${seen.mailIds.length} mail(s); nothing sent again`);
+        log.log(`Hook ${name}: a repeated delivery, answered with its ${seen.mailIds.length} mail(s); nothing sent again`);
         return accepted(rt, request, await knownRecords(rt, seen.mailIds));
       }
       if (seen.state === 'handling') {
@@ -98,7 +100,7 @@ export function createPostHookHandler(runtime: () => Runtime) {
 
     let outcome: Outcome;
     try {
-      outcome = await handle(rt, { request, context, name, signed: signed !== undefined, caller, body, deliveryKey });
+      outcome = await handle(rt, { request, log, name, signed: signed !== undefined, caller, body, deliveryKey });
     } catch (error) {
       await claim?.abandon().catch(() => undefined);
       throw error;
@@ -106,7 +108,7 @@ export function createPostHookHandler(runtime: () => Runtime) {
     if (claim) {
       // Not recorded: a repeat waits for the lease to lapse, then is handled again and finds the same mails by their keys.
       await (outcome.records ? claim.accepted(outcome.records.map((r) => r.id)) : claim.abandon()).catch((error: Error) =>
-        context.warn(`Could not record the outcome of a delivery to hook ${name}: ${error.message}`),
+        log.warn(`Could not record the outcome of a delivery to hook ${name}: ${error.message}`),
       );
     }
     return outcome.records ? accepted(rt, request, outcome.records) : outcome.response;
@@ -115,7 +117,7 @@ export function createPostHookHandler(runtime: () => Runtime) {
 
 interface Attempt {
   request: HttpRequest;
-  context: InvocationContext;
+  log: Logger;
   name: string;
   signed: boolean;
   caller: AuthenticatedCaller;
@@ -127,7 +129,7 @@ interface Attempt {
 type Outcome = { records: StatusRecord[] } | { records?: undefined; response: HttpResponseInit };
 
 /** Renders a delivery into mails and hands each to the intake: all of them, or (refused) none. */
-async function handle(rt: Runtime, { request, context, name, signed, caller, body, deliveryKey }: Attempt): Promise<Outcome> {
+async function handle(rt: Runtime, { request, log, name, signed, caller, body, deliveryKey }: Attempt): Promise<Outcome> {
   const { config } = rt;
   const refused = (response: HttpResponseInit): Outcome => ({ response });
   const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
@@ -137,7 +139,7 @@ async function handle(rt: Runtime, { request, context, name, signed, caller, bod
   const found = await templateStoreOf(rt).get(name);
   if (!found.ok) {
     if (found.status === 404) return refused(noSuchTemplate());
-    context.error(found.detail);
+    log.error(found.detail);
     return refused(
       found.status === 503
         ? problem(503, 'Template unavailable', 'The template could not be read; send the request again.')
@@ -147,7 +149,7 @@ async function handle(rt: Runtime, { request, context, name, signed, caller, bod
   const template = found.template;
   if (signed && template.readsQuery) {
     // The URL is not signed: whoever presents a captured delivery could choose the recipients (or anything else) there.
-    context.error(
+    log.error(
       `Template ${name} cannot be used by the signed hook ${name}: it reads query (the URL's parameters), which the signature does not cover. Take the recipients from the template or the signed payload.`,
     );
     return refused(templateInvalid(name));
@@ -172,7 +174,7 @@ async function handle(rt: Runtime, { request, context, name, signed, caller, bod
   for (const delivery of deliveries.list) {
     const rendered = await renderMail(template, { ...delivery.scope, ...query, hook: { template: name } });
     if (!rendered.ok) {
-      context.warn(`Could not render template ${name} for ${caller.caller.name}: ${rendered.detail}`);
+      log.warn(`Could not render template ${name} for ${caller.caller.name}: ${rendered.detail}`);
       return refused(problem(rendered.status, rendered.title, rendered.detail, rendered.errors));
     }
     const material = rendered.keyMaterial ? `template:${rendered.keyMaterial}` : delivery.key;
@@ -188,13 +190,13 @@ async function handle(rt: Runtime, { request, context, name, signed, caller, bod
         { config, outbox: rt.outbox, status: rt.status, quota: rt.quota },
       );
     } catch (error) {
-      context.error(`Could not queue a mail of hook ${name}: ${(error as Error).message}`);
+      log.error(`Could not queue a mail of hook ${name}: ${(error as Error).message}`);
       return refused(
         problem(503, 'Could not queue the message', 'Storage is unavailable; deliver again (mails already queued are not sent twice).'),
       );
     }
     if (result.status !== 202) {
-      context.warn(
+      log.warn(
         `Rejected a mail of hook ${name} for ${caller.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
       );
       const response = problem(result.status, result.title, result.detail, result.errors);
@@ -202,9 +204,7 @@ async function handle(rt: Runtime, { request, context, name, signed, caller, bod
     }
     records.push(result.record);
   }
-  context.log(
-    `Hook ${name}: ${records.length} mail(s) accepted for ${caller.caller.name} (${records.map((r) => r.id).join(', ') || 'none'})`,
-  );
+  log.log(`Hook ${name}: ${records.length} mail(s) accepted for ${caller.caller.name} (${records.map((r) => r.id).join(', ') || 'none'})`);
   return { records };
 }
 

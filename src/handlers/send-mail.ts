@@ -10,11 +10,13 @@ import { statusUrl } from './status-url';
 import { callerOf } from './caller';
 import { principalOf } from '../callers/authenticate';
 import { inSpan } from '../telemetry/spans';
+import { privateLogger } from '../logger';
 
 export function createSendMailHandler(runtime: () => Runtime) {
   return async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     const rt = runtime();
     const { config, outbox, status, quota } = rt;
+    const log = privateLogger(context, config.logAddresses);
     // Who is calling comes first: an unknown caller learns nothing about the request's validity.
     const caller = await callerOf(rt, request, 'send');
     if (!caller.ok) return caller.response;
@@ -36,7 +38,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
         ),
       );
     } catch (error) {
-      context.error(`Could not queue a mail request: ${(error as Error).message}`);
+      log.error(`Could not queue a mail request: ${(error as Error).message}`);
       return problem(
         503,
         'Could not queue the message',
@@ -44,7 +46,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
       );
     }
     if (result.status !== 202) {
-      context.warn(
+      log.warn(
         `Rejected mail request of ${principalOf(caller.value)} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
       );
       const response = problem(result.status, result.title, result.detail, result.errors);
@@ -54,7 +56,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
     }
     const { record } = result;
     const location = statusUrl(config.publicBaseUrl, request, record.id);
-    context.log(
+    log.log(
       result.repeated
         ? `Repeated request for message ${record.id} (Idempotency-Key); nothing queued.`
         : `Accepted message ${record.id} from ${principalOf(caller.value)}`,

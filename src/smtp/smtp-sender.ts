@@ -9,6 +9,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import { RENEW_BEFORE_EXPIRY_MS, type TokenSource } from '../identity/token-source';
 import type { ConnectionSlots, Slot } from '../governor/connection-slots';
 import type { RateLimiter } from '../governor/rate-limiter';
+import { trace } from '@opentelemetry/api';
 import { instruments } from '../telemetry/instruments';
 
 export interface SmtpOptions {
@@ -82,7 +83,9 @@ export class SmtpSender {
       // connection carrying one send at a time.
       const reserved = await this.rate.tryReserve(mailbox);
       if (!reserved.ok) throw new ThrottledError('rate-limit', reserved.retryAfterMs);
-      instruments().governorWait.record(performance.now() - waitStarted);
+      instruments().governorWait.record((performance.now() - waitStarted) / 1000);
+      // The send's span (mail.smtp.send) names the server it talks to, as the semantic conventions' client spans do.
+      trace.getActiveSpan()?.setAttributes({ 'server.address': this.options.host, 'server.port': this.options.port });
       const info = await lane.transport.sendMail(message);
       return {
         messageId: info.messageId,

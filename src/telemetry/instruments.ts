@@ -13,10 +13,11 @@ function create(provider: MeterProvider) {
     failed: meter.createCounter('mail.failed', { description: 'Messages that failed for good, by category' }),
     deferred: meter.createCounter('mail.deferred', { description: 'Sends put off for later, by reason' }),
     tokenRenewals: meter.createCounter('mail.token.requests', { description: 'Access tokens fetched from the token endpoint' }),
-    queueAge: meter.createHistogram('mail.queue.age', { description: 'Time from acceptance to the send attempt', unit: 'ms' }),
+    // Durations in seconds, as the semantic conventions have them.
+    queueAge: meter.createHistogram('mail.queue.age', { description: 'Time from acceptance to the send attempt', unit: 's' }),
     governorWait: meter.createHistogram('mail.governor.wait', {
       description: 'Time waiting for a connection slot and a rate reservation',
-      unit: 'ms',
+      unit: 's',
     }),
   };
 }
