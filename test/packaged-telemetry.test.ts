@@ -49,7 +49,7 @@ before(
     dir = mkdtempSync(join(tmpdir(), 'mail-telemetry-'));
     pkg = join(dir, 'package');
     // The package as the prepackage hook builds it, less the type check (npm test has just compiled everything).
-    const stage = spawnSync(process.execPath, [STAGE_SCRIPT, '--out', pkg, '--no-build'], {
+    const stage = spawnSync(process.execPath, [STAGE_SCRIPT, '--out', pkg, '--no-type-check'], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 120_000,
