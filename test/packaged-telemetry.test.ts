@@ -220,6 +220,14 @@ async function runWorker(extraSettings: Record<string, string>): Promise<Run> {
     assert.equal(accepted.status, 202, accepted.body);
     const sentId = (JSON.parse(accepted.body) as { id: string }).id;
     await stack.callbacks.waitFor((c) => c.event?.subject === sentId, 30_000);
+    // The callback's invocation ends after the receiver answered (the worker records the delivery): its spans with it.
+    const delivered = `Callback delivered: message ${sentId}`;
+    await within(
+      'the callback invocation',
+      (async () => {
+        while (!logs.some((line) => line.includes(delivered))) await new Promise((resolve) => setTimeout(resolve, 50));
+      })(),
+    );
     const rejected = await postMail({ to: REJECTED_RECIPIENT, from: 'someone.else@not-allowed.example', subject: 'refused', text: 'x' });
 
     await host.close();
