@@ -1,6 +1,7 @@
 // Reads and checks the app settings (src/settings.ts) into the options each module takes. Every problem is
 // reported at once, each naming its setting, and a secret is never echoed.
 import { AUTH_MODES } from './identity/auth-mode';
+import { PLACEHOLDER } from './identity/entra-ids';
 import type { TokenSourceOptions } from './identity/token-source';
 import type { SmtpOptions } from './smtp/smtp-sender';
 import type { StorageConnection } from './storage/clients';
@@ -73,6 +74,7 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env): MailConfig {
   const input: Record<string, string | undefined> = {};
   for (const { name } of SETTINGS) input[name] = env[name]?.trim() || undefined;
+  const placeholders = takePlaceholders(input);
   const problems = [...unresolvedReferences(input), ...missingSettings(input)];
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) {
@@ -80,7 +82,7 @@ export function loadConfig(env: Env = process.env): MailConfig {
       const name = String(issue.path[0]);
       problems.push(`${fieldPath(issue.path)}: ${input[name] === undefined && issue.code === 'invalid_type' ? 'required' : issue.message}`);
     }
-    throw new ConfigError(problems);
+    throw new ConfigError(withPlaceholders(problems, placeholders));
   }
   const settings = parsed.data;
   const sender = settings.MAIL_DEFAULT_SENDER;
@@ -104,8 +106,28 @@ export function loadConfig(env: Env = process.env): MailConfig {
     settings.MAIL_ALLOWED_SENDERS,
     problems,
   );
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0 || placeholders.length > 0) throw new ConfigError(withPlaceholders(problems, placeholders));
   return { ...config, api, hooks, senderProfiles, callbacks };
+}
+
+/**
+ * Settings still holding an example's placeholder (`<client secret: …>`, as local.settings.example.json has them):
+ * taken out of the input, so each is reported once, as a placeholder, and never echoed (it may be a secret's setting).
+ */
+function takePlaceholders(input: Record<string, string | undefined>): SettingName[] {
+  const found = SETTINGS.filter((s) => PLACEHOLDER.test(input[s.name] ?? '')).map((s) => s.name);
+  for (const name of found) input[name] = undefined;
+  return found;
+}
+
+/** The placeholders first; no second problem for the same setting (such as "required"). */
+function withPlaceholders(problems: string[], placeholders: SettingName[]): string[] {
+  const about = (problem: string, name: string) =>
+    problem.startsWith(`${name}:`) || problem.startsWith(`${name}.`) || problem.startsWith(`${name}[`);
+  return [
+    ...placeholders.map((name) => `${name}: still the example's placeholder (local.settings.example.json): put in the real value`),
+    ...problems.filter((problem) => !placeholders.some((name) => about(problem, name))),
+  ];
 }
 
 /** Callback hosts need a valid signing secret; the secret is never echoed. */

@@ -21,6 +21,8 @@ import { eventSource } from './callbacks/cloud-event';
 
 export interface Runtime {
   config: MailConfig;
+  /** The app settings the configuration was read from: what the doctor checks. */
+  settings: Record<string, string | undefined>;
   host: QueueHostSettings;
   storage: StorageClients;
   outbox: Outbox;
@@ -40,6 +42,8 @@ export interface Runtime {
 
 /** Knobs for tests and the soak run; production uses the defaults. */
 export interface RuntimeOptions {
+  /** The app settings `config` was read from (default: the environment, as under the Functions host). */
+  settings?: Record<string, string | undefined>;
   host?: QueueHostSettings;
   policy?: Partial<DeliveryPolicy>;
   lanes?: LaneTiming;
@@ -76,6 +80,7 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     : (): Promise<Authentication> => Promise.resolve({ ok: true, value: keyHolder });
   return {
     config,
+    settings: options.settings ?? process.env,
     host: options.host ?? readQueueHostSettings(),
     storage,
     outbox,

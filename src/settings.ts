@@ -6,6 +6,7 @@ import { callerListSchema } from './callers/caller-policy';
 import { senderProfileListSchema } from './profiles/sender-profiles';
 import { hookSecretsSchema, signedHookListSchema } from './hooks/hook-policy';
 import { CALLBACK_HOST_ENTRY } from './callbacks/callback-url';
+import { clientIdSchema, tenantIdSchema } from './identity/entra-ids';
 
 /** The connection name used by the queue trigger binding and by our own storage clients. */
 export const STORAGE_CONNECTION = 'MailStorage';
@@ -122,11 +123,11 @@ export const settingsSchema = z.object({
     description:
       '`managedIdentity`, `clientSecret`, `clientCertificate` or `federatedIdentity`: how the access token is obtained (see Authentication modes).',
   }),
-  MAIL_TENANT_ID: doc(text().optional(), {
+  MAIL_TENANT_ID: doc(tenantIdSchema().optional(), {
     requirement: appModes,
-    description: 'Entra tenant id (GUID) or domain of the app registration.',
+    description: 'Entra tenant id (GUID) or verified domain (`contoso.onmicrosoft.com`) of the app registration.',
   }),
-  MAIL_CLIENT_ID: doc(text().optional(), {
+  MAIL_CLIENT_ID: doc(clientIdSchema().optional(), {
     requirement: appModes,
     description:
       'App registration client id; in `managedIdentity` mode the client id of a user-assigned identity (empty: system-assigned).',
@@ -141,7 +142,7 @@ export const settingsSchema = z.object({
     secret: true,
     description: 'PEM with the certificate and its private key. In Azure a Key Vault reference.',
   }),
-  MAIL_MANAGED_IDENTITY_CLIENT_ID: doc(text().optional(), {
+  MAIL_MANAGED_IDENTITY_CLIENT_ID: doc(clientIdSchema().optional(), {
     description: '`federatedIdentity`: client id of the user-assigned identity the app registration trusts (empty: system-assigned).',
   }),
   MAIL_FEDERATION_AUDIENCE: doc(text().default('api://AzureADTokenExchange'), {
@@ -201,7 +202,7 @@ export const settingsSchema = z.object({
     description:
       'Who may call the HTTP API and as whom each may send (JSON list, see Callers). Unset: the Functions host checks function keys and every key holder may use every allowed sender.',
   }),
-  MAIL_API_TENANT_ID: doc(text().optional(), {
+  MAIL_API_TENANT_ID: doc(tenantIdSchema().optional(), {
     description: 'Tenant whose Entra access tokens callers present (`entraAppId`/`entraRole` callers). Default: `MAIL_TENANT_ID`.',
   }),
   MAIL_API_AUDIENCE: doc(commaList().optional(), {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
+import { readLocalSettings } from '../src/local/local-settings';
 
 const base = {
   MAIL_AUTH_MODE: 'clientSecret',
@@ -99,4 +101,65 @@ test('the per-minute limit must leave room beyond the connections, for the defau
     problems.some((p) => p.startsWith('MAIL_SENDER_PROFILES[0].maxMessagesPerMinute: 2 must be more than')),
     JSON.stringify(problems),
   );
+});
+
+test('local.settings.example.json copied unchanged is refused, each placeholder named once and no secret placeholder echoed', () => {
+  const example = readLocalSettings(join(__dirname, '..', '..', 'local.settings.example.json'));
+  const problems = problemsOf(example);
+  const named = problems.map((p) => p.split(':')[0]);
+  for (const name of ['MAIL_TENANT_ID', 'MAIL_CLIENT_ID', 'MAIL_CLIENT_SECRET']) {
+    assert.equal(named.filter((n) => n === name).length, 1, `${name} once in ${JSON.stringify(problems)}`);
+  }
+  assert.ok(
+    problems.every((p) => !p.includes(example.MAIL_CLIENT_SECRET)),
+    'the secret setting is named, its value not shown',
+  );
+  assert.match(
+    problems.find((p) => p.startsWith('MAIL_CLIENT_SECRET:'))!,
+    /placeholder/,
+  );
+});
+
+test('tenant and client ids: a GUID or verified domain for the tenant, a GUID for client ids, each problem naming its setting', () => {
+  for (const tenant of ['contoso.onmicrosoft.com', 'contoso.com', '72f988bf-86f1-41af-91ab-2d7cd011db47']) {
+    assert.equal(loadConfig({ ...base, MAIL_TENANT_ID: tenant }).auth.tenantId, tenant);
+  }
+  const bad = {
+    MAIL_TENANT_ID: [
+      'common',
+      'contoso',
+      'https://login.microsoftonline.com/contoso.com',
+      '00000000-0000-0000-0000-000000000000',
+      'my tenant',
+    ],
+    MAIL_CLIENT_ID: ['abc', '11111111-2222-3333-4444-55555555555', '{11111111-2222-3333-4444-555555555555}', 'contoso.com'],
+    MAIL_MANAGED_IDENTITY_CLIENT_ID: ['system', '00000000-0000-0000-0000-000000000000'],
+    MAIL_API_TENANT_ID: ['organizations'],
+  };
+  for (const [name, values] of Object.entries(bad)) {
+    for (const value of values) {
+      const problems = problemsOf({
+        ...base,
+        MAIL_AUTH_MODE: name === 'MAIL_MANAGED_IDENTITY_CLIENT_ID' ? 'federatedIdentity' : 'clientSecret',
+        [name]: value,
+      });
+      assert.deepEqual(
+        problems.map((p) => p.split(':')[0]),
+        [name],
+        `${name}=${value}: ${JSON.stringify(problems)}`,
+      );
+    }
+  }
+});
+
+test("a sender profile's tenantId and clientId are checked the same way", () => {
+  const profile = { name: 'fabrikam', senders: ['@fabrikam.com'], authMode: 'clientSecret', clientSecretSetting: 'MAIL_FABRIKAM_SECRET' };
+  const env = (tenantId: string, clientId: string) => ({
+    ...base,
+    MAIL_FABRIKAM_SECRET: 'not-a-real-secret',
+    MAIL_SENDER_PROFILES: JSON.stringify([{ ...profile, tenantId, clientId }]),
+  });
+  assert.equal(loadConfig(env('fabrikam.com', '11111111-2222-3333-4444-555555555555')).senderProfiles.length, 1);
+  const problems = problemsOf(env('<fabrikam tenant>', 'abc'));
+  assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['MAIL_SENDER_PROFILES[0].clientId', 'MAIL_SENDER_PROFILES[0].tenantId']);
 });

@@ -4,7 +4,7 @@
 import type { HttpFunctionOptions, HttpHandler, StorageQueueFunctionOptions, StorageQueueHandler } from '@azure/functions';
 import type { Runtime } from '../runtime';
 import { STORAGE_CONNECTION } from '../settings';
-import { appAuthenticatesCallers, appVerifiesHookSignatures, type MailConfig } from '../config';
+import { appAuthenticatesCallers, appVerifiesHookSignatures, ConfigError, type MailConfig } from '../config';
 import { loadRuntimeModule } from '../shared-runtime';
 import { ROUTES } from './routes';
 import { OPERATION_ROLES } from '../callers/caller-policy';
@@ -198,7 +198,7 @@ export const FUNCTIONS = {
         import('../handlers/doctor.js'),
         import('../doctor/defaults.js'),
       ]);
-      return () => createDoctorHandler(() => appDoctorDeps(process.env));
+      return (runtime) => createDoctorHandler(() => appDoctorDeps(appSettings(runtime)));
     }),
     operation: {
       summary: "Checks this deployment's setup from inside the app.",
@@ -349,6 +349,19 @@ export function queueNameOf(spec: QueueFunctionSpec, config: Pick<MailConfig, 'q
 /** What app.storageQueue takes for a function of the table. */
 export function queueOptions(spec: QueueFunctionSpec, runtime: () => Runtime): StorageQueueFunctionOptions {
   return { queueName: spec.queueName, connection: spec.connection, handler: spec.handler(runtime) };
+}
+
+/**
+ * The settings the app runs with, for the doctor: the runtime's own (the sandbox builds it from more than the
+ * environment), or the environment when settings the doctor is there to report keep the runtime from being built.
+ */
+function appSettings(runtime: () => Runtime): Record<string, string | undefined> {
+  try {
+    return runtime().settings;
+  } catch (error) {
+    if (error instanceof ConfigError) return process.env;
+    throw error;
+  }
 }
 
 /** Where the app is reached, for the served OpenAPI 2.0 host; unknown (no host) when the settings do not load. */

@@ -9,6 +9,7 @@ import { APP_ROOT } from '../host-settings';
 import { readLocalSettings } from './local-settings';
 import { startSandbox, type Sandbox } from './start-sandbox';
 import { watchParent } from './parent-watch';
+import { startBanner } from './banner';
 import type { ReceivedMessage } from './smtp-sink';
 import type { ReceivedCallback } from './callback-receiver';
 
@@ -70,20 +71,7 @@ async function main(): Promise<void> {
   const { url, embedded, config } = sandbox;
   const callbackUrl = sandbox.stack ? `${sandbox.stack.callbacks.url}/sandbox` : undefined;
 
-  console.log(`
-Mail sender running on ${url} (${embedded ? `local sandbox, auth mode ${config.auth.mode}` : `SMTP ${config.smtp.host}:${config.smtp.port}, auth mode ${config.auth.mode}`})
-  Send:    POST ${url}/api/mail      Status: GET ${url}/api/mail/{id}      API: ${url}/api/openapi.json
-${embedded ? `  Inbox:   ${url}/ (received mail with its status, live)\n  Mailbox: ${relative(process.cwd(), MAIL_DIR)}/ (each message as an .eml file; a line per message below)\n` : ''}
-Try it:
-  curl -i -X POST ${url}/api/mail -H 'Content-Type: application/json' \\
-    -d '{"to":"someone@example.com","subject":"Hello from the sandbox","text":"It works."${callbackUrl ? `,"callbackUrl":"${callbackUrl}"` : ''}}'
-${
-  callbackUrl
-    ? `  (callbackUrl: the sandbox's https receiver, which verifies the signed callback; a line per callback below)
-`
-    : ''
-}
-Press Ctrl+C to stop.`);
+  console.log(startBanner({ url, embedded, config, mailDir: relative(process.cwd(), MAIL_DIR), callbackUrl }));
 }
 
 main().catch((error) => {

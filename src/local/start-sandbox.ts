@@ -98,7 +98,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     // Status URLs point at this address, as WEBSITE_HOSTNAME makes them point at the app in Azure.
     settings.MAIL_PUBLIC_BASE_URL ??= front.url;
     const config = loadConfig(settings);
-    const created = (runtime = createRuntime(config, options.runtime));
+    const created = (runtime = createRuntime(config, { ...options.runtime, settings }));
     closers.push(() => created.close());
     await provisionStorage(config, created.storage);
     const host = await startLocalHost({ port: 0, settings: created.host, ...localFunctions(created), log: options.log });

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   setInterval(() => process.ppid !== parent && void stop('parent gone'), 1000).unref();
 
   const config = loadConfig(settings);
-  const runtime = (started.runtime = createRuntime(config, runtimeOptions(options)));
+  const runtime = (started.runtime = createRuntime(config, { ...runtimeOptions(options), settings }));
   await provisionStorage(config, runtime.storage);
   const { queue } = localFunctions(runtime);
   started.host = await startLocalHost({ port: 0, http: [], queue, settings: runtime.host, log: print });

@@ -7,6 +7,7 @@ import { AUTH_MODES } from '../identity/auth-mode';
 import type { TokenSourceOptions } from '../identity/token-source';
 import type { SmtpOptions } from '../smtp/smtp-sender';
 import { isAllowedSender, senderEntrySchema } from '../mail/senders';
+import { clientIdSchema, tenantIdSchema } from '../identity/entra-ids';
 
 export const DEFAULT_PROFILE = 'default';
 
@@ -23,11 +24,11 @@ export const senderProfileSchema = z
       .refine((name) => name !== DEFAULT_PROFILE, { message: `"${DEFAULT_PROFILE}" is the profile of the MAIL_* settings` }),
     senders: z.array(senderEntrySchema.transform((s) => s.toLowerCase())).min(1),
     authMode: z.enum(AUTH_MODES),
-    tenantId: z.string().min(1).max(200).optional(),
-    clientId: z.string().min(1).max(200).optional(),
+    tenantId: tenantIdSchema().optional(),
+    clientId: clientIdSchema().optional(),
     clientSecretSetting: settingName.optional(),
     clientCertificateSetting: settingName.optional(),
-    managedIdentityClientId: z.string().min(1).max(200).optional(),
+    managedIdentityClientId: clientIdSchema().optional(),
     federationAudience: z.string().min(1).max(200).optional(),
     authorityHost: z
       .url({ protocol: /^https$/, message: 'an https URL' })

@@ -1,0 +1,92 @@
+// Setting up the sandbox (npm start): a setup mistake stops the start naming the setting, the printed request says
+// where mail goes, and the doctor served by the sandbox agrees with what the sandbox does.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../src/config';
+import { readLocalSettings } from '../src/local/local-settings';
+import { startSandbox, type Sandbox } from '../src/local/start-sandbox';
+import { startBanner } from '../src/local/banner';
+import { FAST_RUNTIME } from './support/harness';
+
+const ROOT = join(__dirname, '..', '..');
+const sandboxes: Sandbox[] = [];
+after(async () => {
+  await Promise.all(sandboxes.map((s) => s.close()));
+});
+const logs: string[] = [];
+const log = (level: string, fn: string, message: string) => void logs.push(`${level} ${fn}: ${message}`);
+
+test('local.settings.example.json copied unchanged stops the start, naming each placeholder setting', { timeout: 60_000 }, async () => {
+  const example = readLocalSettings(join(ROOT, 'local.settings.example.json'));
+  // As the sandbox takes it: MAIL_SMTP_HOST is set there, so these are the settings of a real tenant.
+  const failure = await startSandbox({ port: 0, env: example, log }).then(
+    (started) => {
+      sandboxes.push(started);
+      return undefined;
+    },
+    (error: unknown) => error,
+  );
+  assert.ok(failure instanceof ConfigError, `the start is refused: ${String(failure)}`);
+  const named = failure.problems.map((p) => p.split(':')[0]);
+  for (const name of ['MAIL_TENANT_ID', 'MAIL_CLIENT_ID', 'MAIL_CLIENT_SECRET'])
+    assert.ok(named.includes(name), `${name} in ${failure.message}`);
+});
+
+test('the printed request: a sandbox mail in the sandbox; with a real tenant, a real mail to the own mailbox and no word of a sandbox', () => {
+  const real = loadConfig({
+    MAIL_SMTP_HOST: 'smtp.office365.com',
+    MAIL_AUTH_MODE: 'clientSecret',
+    MAIL_TENANT_ID: 'contoso.onmicrosoft.com',
+    MAIL_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+    MAIL_CLIENT_SECRET: 'not-a-real-secret',
+    MAIL_ALLOWED_SENDERS: '@contoso.com, noreply@contoso.com',
+    MAIL_DEFAULT_SENDER: 'noreply@contoso.com',
+    MailStorage: 'UseDevelopmentStorage=true',
+  });
+  const banner = startBanner({ url: 'http://localhost:7071', embedded: false, config: real });
+  assert.doesNotMatch(banner, /sandbox/i);
+  assert.match(banner, /real mail through smtp\.office365\.com:587/);
+  assert.match(banner, /"to":"noreply@contoso\.com"/);
+  assert.ok(!banner.includes('not-a-real-secret'));
+
+  const local = startBanner({
+    url: 'http://localhost:7071',
+    embedded: true,
+    config: { ...real, smtp: { ...real.smtp, host: '127.0.0.1' } },
+    mailDir: '.local/mailbox',
+    callbackUrl: 'https://localhost:1234/sandbox',
+  });
+  assert.match(local, /local sandbox/);
+  assert.match(local, /"subject":"Hello from the sandbox"/);
+  assert.match(local, /"callbackUrl":"https:\/\/localhost:1234\/sandbox"/);
+});
+
+test(
+  "the sandbox's doctor answers 200 with every check passed, and a mail the same sandbox takes is sent",
+  { timeout: 90_000 },
+  async () => {
+    const sandbox = await startSandbox({ port: 0, env: {}, runtime: FAST_RUNTIME, log });
+    sandboxes.push(sandbox);
+    const doctor = await fetch(`${sandbox.url}/api/diagnostics/doctor`);
+    const report = (await doctor.json()) as { ok: boolean; checks: Array<{ id: string; status: string; title: string }> };
+    assert.equal(doctor.status, 200, JSON.stringify(report, null, 2));
+    assert.equal(report.ok, true);
+    const passed = (prefix: string) => report.checks.some((c) => c.id.startsWith(prefix) && c.status === 'pass');
+    for (const prefix of ['settings', 'token', 'smtp', 'storage:queue', 'storage:table'])
+      assert.ok(passed(prefix), `${prefix}: ${JSON.stringify(report.checks)}`);
+
+    const accepted = await fetch(`${sandbox.url}/api/mail`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'doctor@example.com', subject: 'doctor agrees', text: 'x' }),
+    });
+    assert.equal(accepted.status, 202);
+    const { id } = (await accepted.json()) as { id: string };
+    let status = '';
+    for (const deadline = Date.now() + 30_000; status !== 'sent' && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      status = ((await (await fetch(`${sandbox.url}/api/mail/${id}`)).json()) as { status: string }).status;
+    }
+    assert.equal(status, 'sent', logs.join('\n'));
+  },
+);
