@@ -74,3 +74,39 @@ test('text or html is required; importance is one of low, normal, high', () => {
   assert.ok(parseMailRequest({ to: 'a@example.com', subject: 'x', html: '<p>x</p>', importance: 'high' }).ok);
   assert.deepEqual(fields({ ...valid, importance: 'urgent' }), ['importance']);
 });
+
+test('the subject is required and not empty or blank', () => {
+  for (const subject of ['', '   ', undefined]) {
+    const result = parseMailRequest({ ...valid, subject });
+    assert.ok(!result.ok, JSON.stringify(subject));
+    assert.deepEqual(
+      result.errors.map((e) => e.field),
+      ['subject'],
+    );
+    assert.match(result.errors[0].detail, /^required/, JSON.stringify(subject));
+  }
+});
+
+test('a misspelt member: its intended field is "required", and the unknown one says what it likely meant', () => {
+  const result = parseMailRequest({
+    to: [{ name: 'A', adress: 'a@example.com' }],
+    subjct: 'Hello',
+    Text: 'Hi',
+    attachments: [{ filname: 'a.txt', content: 'aGk=' }],
+    colour: 'blue',
+  });
+  assert.ok(!result.ok);
+  const byField = Object.fromEntries(result.errors.map((e) => [e.field, e.detail]));
+  assert.deepEqual(byField, {
+    subject: 'required',
+    subjct: 'unknown field; did you mean subject?',
+    Text: 'unknown field; did you mean text?',
+    text: 'text or html is required',
+    colour: 'unknown field',
+    'to[0].address': 'required',
+    'to[0].adress': 'unknown field; did you mean address?',
+    'attachments[0].filename': 'required',
+    'attachments[0].filname': 'unknown field; did you mean filename?',
+  });
+  assert.ok(!JSON.stringify(result.errors).includes('received undefined'), "never the validation library's wording");
+});

@@ -28,46 +28,40 @@ export function functionKeyCaller(senders: GlobalSenders): AuthenticatedCaller {
   };
 }
 
-export function applySenderPolicy(mail: MailRequest, { caller }: AuthenticatedCaller, global: GlobalSenders): PolicyDecision {
-  // The operator's allow-list, which the request schema cannot know: a URL elsewhere is an invalid field.
+/**
+ * The sender and callback URL against the operator's lists, which the request schema cannot know: a URL or sender
+ * nobody here may use, or no sender at all, is an invalid field like any other (400). Intake folds these into the
+ * schema's own errors, so one answer lists every bad field.
+ */
+export function senderFieldProblems(mail: Pick<MailRequest, 'from' | 'callbackUrl'>, caller: Caller, global: GlobalSenders): FieldError[] {
+  const problems: FieldError[] = [];
   const callbackProblem =
     mail.callbackUrl === undefined ? undefined : callbackUrlPolicyProblem(mail.callbackUrl, global.callbacks?.hosts ?? []);
-  if (callbackProblem) {
-    return {
-      ok: false,
-      status: 400,
-      title: 'Invalid mail request',
-      detail: '1 field(s) are invalid.',
-      errors: [{ field: 'callbackUrl', detail: callbackProblem }],
-    };
-  }
-  const mayUse = (address: string) => isAllowedSender(address, caller.senders) && isAllowedSender(address, global.allowedSenders);
-  let withSender = mail;
+  if (callbackProblem) problems.push({ field: 'callbackUrl', detail: callbackProblem });
   if (!mail.from) {
-    const fallback = [caller.defaultSender, global.defaultSender].find((s) => s !== undefined && mayUse(s));
-    if (!fallback) {
-      return {
-        ok: false,
-        status: 400,
-        title: 'Invalid mail request',
-        detail: '1 field(s) are invalid.',
-        errors: [{ field: 'from', detail: `required: no default sender for ${caller.name}` }],
-      };
-    }
-    withSender = { ...mail, from: fallback };
+    if (!fallbackSender(caller, global)) problems.push({ field: 'from', detail: `required: no default sender for ${caller.name}` });
+  } else if (!isAllowedSender(addressOf(mail.from), global.allowedSenders)) {
+    problems.push({ field: 'from', detail: `${addressOf(mail.from)} is not an allowed sender (MAIL_ALLOWED_SENDERS)` });
   }
+  return problems;
+}
+
+const mayUse = (address: string, caller: Caller, global: GlobalSenders) =>
+  isAllowedSender(address, caller.senders) && isAllowedSender(address, global.allowedSenders);
+
+function fallbackSender(caller: Caller, global: GlobalSenders): string | undefined {
+  return [caller.defaultSender, global.defaultSender].find((s) => s !== undefined && mayUse(s, caller, global));
+}
+
+export function applySenderPolicy(mail: MailRequest, { caller }: AuthenticatedCaller, global: GlobalSenders): PolicyDecision {
+  const problems = senderFieldProblems(mail, caller, global);
+  if (problems.length > 0) {
+    return { ok: false, status: 400, title: 'Invalid mail request', detail: `${problems.length} field(s) are invalid.`, errors: problems };
+  }
+  const withSender = mail.from ? mail : { ...mail, from: fallbackSender(caller, global)! };
   const sender = addressOf(withSender.from!);
-  // Nobody here may send as it: an invalid field. Someone may, but not this caller: forbidden.
-  if (!isAllowedSender(sender, global.allowedSenders)) {
-    return {
-      ok: false,
-      status: 400,
-      title: 'Invalid mail request',
-      detail: '1 field(s) are invalid.',
-      errors: [{ field: 'from', detail: `${sender} is not an allowed sender (MAIL_ALLOWED_SENDERS)` }],
-    };
-  }
-  if (!mayUse(sender)) {
+  // Allowed here (an invalid field above otherwise), but not for this caller: forbidden.
+  if (!mayUse(sender, caller, global)) {
     return forbidden(caller, `${sender} is not a sender ${caller.name} may use.`, [
       { field: 'from', detail: `may send as: ${caller.senders.join(', ')}` },
     ]);

@@ -2,11 +2,11 @@
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
-import { parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import { addressSchema, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
 import { maxRequestBytes, messageBytes } from '../mail/message-size';
 import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
 import { principalOf, type AuthenticatedCaller } from '../callers/authenticate';
-import { applySenderPolicy, type GlobalSenders } from '../callers/sender-policy';
+import { applySenderPolicy, senderFieldProblems, type GlobalSenders } from '../callers/sender-policy';
 import type { DailyQuota } from '../callers/daily-quota';
 import { envelopeIdentity, mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
@@ -76,7 +76,7 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
     };
   }
   const parsed = parseMailRequest(json);
-  if (!parsed.ok) return invalid(parsed.errors);
+  if (!parsed.ok) return invalid([...parsed.errors, ...policyProblems(json, parsed.errors, input.caller, deps.config)]);
 
   const decision = applySenderPolicy(parsed.value, input.caller, deps.config);
   if (!decision.ok) return decision;
@@ -197,6 +197,24 @@ async function enqueueOnce(
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The sender policy's field checks for a request the schema refused, on its sender and callback URL where those are
+ * valid in themselves: one 400 lists every bad field, a sender nobody may use among them.
+ */
+function policyProblems(
+  json: unknown,
+  errors: readonly FieldError[],
+  { caller }: AuthenticatedCaller,
+  senders: GlobalSenders,
+): FieldError[] {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return [];
+  const { from, callbackUrl } = json as Record<string, unknown>;
+  const named = (field: string) =>
+    errors.some((e) => e.field === field || e.field.startsWith(`${field}.`) || e.field.startsWith(`${field}[`));
+  const fields = { from: addressSchema.safeParse(from).data, callbackUrl: typeof callbackUrl === 'string' ? callbackUrl : undefined };
+  return senderFieldProblems(fields, caller, senders).filter((problem) => !named(problem.field));
+}
 
 function invalid(errors: FieldError[]): IntakeResult {
   return { status: 400, title: 'Invalid mail request', detail: `${errors.length} field(s) are invalid.`, errors };

@@ -11,6 +11,7 @@ import {
   MAX_RECIPIENTS,
   structureProblems,
   mailRequestSchema,
+  requiredMembers,
   toFieldErrors,
   type FieldError,
   type MailRequest,
@@ -119,7 +120,7 @@ export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } 
 export function checkLoadedMail(value: unknown): { ok: true; mail: MailRequest } | { ok: false; errors: FieldError[] } {
   const reserved = structureProblems(value);
   if (reserved.length > 0) return { ok: false, errors: reserved.map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
-  const result = mailRequestSchema.safeParse(value);
+  const result = mailRequestSchema.safeParse(value, { error: requiredMembers });
   if (!result.success) return { ok: false, errors: toFieldErrors(result.error).map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
   if (!result.data.from) return { ok: false, errors: [{ field: 'mailBlob:from', detail: 'required in an envelope' }] };
   return { ok: true, mail: result.data };

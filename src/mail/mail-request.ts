@@ -35,7 +35,11 @@ const headerText = (max: number) =>
 const EMAIL_ADDRESS =
   /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+\-.]{0,63}[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/i;
 export const emailAddressSchema = z
-  .email({ pattern: EMAIL_ADDRESS, message: 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)' })
+  .email({
+    pattern: EMAIL_ADDRESS,
+    error: (issue) =>
+      issue.input === undefined ? 'required' : 'not a valid email address (ASCII; internationalised domains as xn-- A-labels)',
+  })
   .max(254);
 
 export const addressSchema = z
@@ -129,7 +133,9 @@ export const mailRequestSchema = z
     cc: addressListSchema(MAX_RECIPIENTS).optional(),
     bcc: addressListSchema(MAX_RECIPIENTS).optional(),
     replyTo: addressListSchema(MAX_REPLY_TO).optional(),
-    subject: headerText(MAX_HEADER_VALUE),
+    subject: headerText(MAX_HEADER_VALUE)
+      .min(1, { message: 'required: must not be empty', abort: true })
+      .refine((subject) => subject.trim() !== '', { message: 'required: must not be blank' }),
     text: z.string().optional(),
     html: z.string().optional(),
     attachments: z.array(attachmentSchema).max(MAX_ATTACHMENTS).optional(),
@@ -145,55 +151,65 @@ export const mailRequestSchema = z
     callbackUrl: callbackUrlSchema.optional(),
   })
   .strict()
-  .superRefine((mail, ctx) => {
-    const count = (list: unknown) => (list === undefined ? 0 : Array.isArray(list) ? list.length : 1);
-    const recipients = count(mail.to) + count(mail.cc) + count(mail.bcc);
-    if (recipients === 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'at least one recipient in to, cc or bcc' });
-    if (recipients > MAX_RECIPIENTS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['to'],
-        message: `${recipients} recipients; at most ${MAX_RECIPIENTS} in to, cc and bcc together`,
-      });
-    }
-    if (mail.sendAt && Date.parse(mail.sendAt) > Date.now() + MAX_SCHEDULE_DAYS * 86_400_000) {
-      ctx.addIssue({ code: 'custom', path: ['sendAt'], message: `at most ${MAX_SCHEDULE_DAYS} days ahead` });
-    }
-    if (mail.text === undefined && mail.html === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
-    }
-    if (mail.headers) {
-      const entries = Object.entries(mail.headers);
-      if (entries.length > MAX_CUSTOM_HEADERS) {
-        ctx.addIssue({ code: 'custom', path: ['headers'], message: `${entries.length} headers; at most ${MAX_CUSTOM_HEADERS}` });
-      }
-      const bytes = customHeaderBytes(mail.headers);
-      if (bytes > MAX_CUSTOM_HEADER_BYTES) {
+  .superRefine(
+    (mail, ctx) => {
+      const count = (list: unknown) => (list === undefined ? 0 : Array.isArray(list) ? list.length : 1);
+      const recipients = count(mail.to) + count(mail.cc) + count(mail.bcc);
+      if (recipients === 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'at least one recipient in to, cc or bcc' });
+      // A list over the limit on its own is named by its own check.
+      if (recipients > MAX_RECIPIENTS && [mail.to, mail.cc, mail.bcc].every((list) => count(list) <= MAX_RECIPIENTS)) {
         ctx.addIssue({
           code: 'custom',
-          path: ['headers'],
-          message: `${bytes} bytes of names and values; at most ${MAX_CUSTOM_HEADER_BYTES}`,
+          path: ['to'],
+          message: `${recipients} recipients; at most ${MAX_RECIPIENTS} in to, cc and bcc together`,
         });
       }
-      const seen = new Set<string>();
-      for (const [name, value] of entries) {
-        if (MESSAGE_ID_HEADERS.includes(name.toLowerCase()) && !MESSAGE_ID_LIST.test(value)) {
+      if (typeof mail.sendAt === 'string' && Date.parse(mail.sendAt) > Date.now() + MAX_SCHEDULE_DAYS * 86_400_000) {
+        ctx.addIssue({ code: 'custom', path: ['sendAt'], message: `at most ${MAX_SCHEDULE_DAYS} days ahead` });
+      }
+      if (mail.text === undefined && mail.html === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
+      }
+      if (isStringRecord(mail.headers)) {
+        const entries = Object.entries(mail.headers);
+        if (entries.length > MAX_CUSTOM_HEADERS) {
+          ctx.addIssue({ code: 'custom', path: ['headers'], message: `${entries.length} headers; at most ${MAX_CUSTOM_HEADERS}` });
+        }
+        const bytes = customHeaderBytes(mail.headers);
+        if (bytes > MAX_CUSTOM_HEADER_BYTES) {
           ctx.addIssue({
             code: 'custom',
-            path: ['headers', name],
-            message: 'message ids in angle brackets, separated by spaces, ASCII only: <id@domain> <id@domain>',
+            path: ['headers'],
+            message: `${bytes} bytes of names and values; at most ${MAX_CUSTOM_HEADER_BYTES}`,
           });
         }
-        // Header names are case-insensitive: two spellings of one name would become two headers.
-        if (seen.has(name.toLowerCase()))
-          ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'given twice (header names ignore case)' });
-        seen.add(name.toLowerCase());
+        const seen = new Set<string>();
+        for (const [name, value] of entries) {
+          if (MESSAGE_ID_HEADERS.includes(name.toLowerCase()) && !MESSAGE_ID_LIST.test(value)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['headers', name],
+              message: 'message ids in angle brackets, separated by spaces, ASCII only: <id@domain> <id@domain>',
+            });
+          }
+          // Header names are case-insensitive: two spellings of one name would become two headers.
+          if (seen.has(name.toLowerCase()))
+            ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'given twice (header names ignore case)' });
+          seen.add(name.toLowerCase());
+        }
       }
-    }
-  })
+    },
+    // Checked even when a member failed (a required one missing, say), so one answer names every bad field: the
+    // members may then be of any type, hence the type checks above.
+    { when: ({ value }) => typeof value === 'object' && value !== null && !Array.isArray(value) },
+  )
   .meta({ id: 'MailRequest', description: 'A mail to send through Exchange Online.' });
 
 export type MailRequest = z.infer<typeof mailRequestSchema>;
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+}
 
 export function customHeaderBytes(headers: Record<string, string>): number {
   return Object.entries(headers).reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value), 0);
@@ -211,23 +227,75 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
 }
 
-export function toFieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.flatMap((issue) => {
+/** Request schemas are parsed with this: a member left out is "required", not the library's "expected string, received undefined". */
+export const requiredMembers: z.core.$ZodErrorMap = (issue) =>
+  issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined;
+
+/** The members an object at a path of a mail request may have, for "did you mean" on an unknown one. */
+function mailMembers(path: readonly PropertyKey[]): readonly string[] {
+  const [top, index] = path;
+  if (path.length === 0) return Object.keys(mailRequestSchema.shape);
+  if (top === 'attachments' && typeof index === 'number' && path.length === 2) return Object.keys(attachmentSchema.shape);
+  const addressField = ['from', 'to', 'cc', 'bcc', 'replyTo'].includes(String(top));
+  return addressField && path.length <= 2 ? ['name', 'address'] : [];
+}
+
+/** The known member a misspelt one most likely meant: the same but for case, or at most two edits away. */
+export function closestMember(key: string, members: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const sameButCase = members.find((member) => member.toLowerCase() === lower);
+  if (sameButCase) return sameButCase;
+  const near = members
+    .map((member) => ({ member, distance: editDistance(lower, member.toLowerCase()) }))
+    .filter(({ member, distance }) => distance <= Math.min(2, Math.floor(member.length / 3)))
+    .sort((a, b) => a.distance - b.distance);
+  return near[0]?.member;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit; keys are short, so a full table is fine. */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return Infinity;
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** An issue saying the value is not of a branch's type at all (nor of any branch of a union there). */
+function notOfType(issue: z.core.$ZodIssue): boolean {
+  if (issue.path.length > 0) return false;
+  return issue.code === 'invalid_type' || (issue.code === 'invalid_union' && issue.errors.every((errs) => errs.some(notOfType)));
+}
+
+/** Field errors of a failed parse; `members` names what an object at a path may hold, so a misspelt member gets a hint. */
+export function toFieldErrors(error: z.ZodError, members?: (path: readonly PropertyKey[]) => readonly string[]): FieldError[] {
+  type Issue = z.core.$ZodIssue;
+  const errorsOf = (issue: Issue, prefix: readonly PropertyKey[]): FieldError[] => {
+    const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: fieldPath([...issue.path, key]), detail: 'unknown field' }));
+      return issue.keys.map((key) => {
+        const meant = members && closestMember(key, members(path));
+        return { field: fieldPath([...path, key]), detail: meant ? `unknown field; did you mean ${meant}?` : 'unknown field' };
+      });
     }
     if (issue.code === 'invalid_union') {
-      // Name the deepest reason rather than "invalid input" for address unions.
-      const branch = issue.errors.find((errs) => errs.length > 0 && errs.every((e) => e.code !== 'invalid_type'));
-      if (branch) return branch.map((e) => ({ field: fieldPath([...issue.path, ...e.path]), detail: e.message }));
-      return [{ field: fieldPath(issue.path), detail: 'expected an email address, { name, address }, or a list of them' }];
+      // Name the reasons of the branch the value was meant for (of its type), rather than "invalid input".
+      const branch = issue.errors.find((errs) => errs.length > 0 && !errs.some(notOfType));
+      if (branch) return branch.flatMap((inner) => errorsOf(inner, path));
+      return [{ field: fieldPath(path), detail: 'expected an email address, { name, address }, or a list of them' }];
     }
     if (issue.code === 'invalid_key') {
       // A record key that fails its own check: say why (e.g. which headers are allowed), not just "invalid key".
-      return issue.issues.map((inner) => ({ field: fieldPath(issue.path), detail: inner.message }));
+      return issue.issues.map((inner) => ({ field: fieldPath(path), detail: inner.message }));
     }
-    return [{ field: fieldPath(issue.path) || '(body)', detail: issue.message }];
-  });
+    return [{ field: fieldPath(path) || '(body)', detail: issue.message }];
+  };
+  return error.issues.flatMap((issue) => errorsOf(issue, []));
 }
 
 // Keys that reach an object's prototype machinery when some consumer merges or indexes by them.
@@ -281,8 +349,8 @@ export function structureProblems(input: unknown): FieldError[] {
 export function parseMailRequest(input: unknown): Validation<MailRequest> {
   const reserved = structureProblems(input);
   if (reserved.length > 0) return { ok: false, errors: reserved };
-  const result = mailRequestSchema.safeParse(input);
-  return result.success ? { ok: true, value: result.data } : { ok: false, errors: toFieldErrors(result.error) };
+  const result = mailRequestSchema.safeParse(input, { error: requiredMembers });
+  return result.success ? { ok: true, value: result.data } : { ok: false, errors: toFieldErrors(result.error, mailMembers) };
 }
 
 export function addressOf(address: Address): string {

@@ -2,7 +2,7 @@
 // Queue messages are input like any other: reserved keys and nesting are checked first, then the message's schema,
 // and every error names its field.
 import type { z } from 'zod';
-import { structureProblems, toFieldErrors, type Validation } from '../mail/mail-request';
+import { requiredMembers, structureProblems, toFieldErrors, type Validation } from '../mail/mail-request';
 
 export function decodeQueueItem<T>(item: unknown, schema: z.ZodType<T>, notJson: string): Validation<T> {
   let value = item;
@@ -16,6 +16,6 @@ export function decodeQueueItem<T>(item: unknown, schema: z.ZodType<T>, notJson:
   }
   const reserved = structureProblems(value);
   if (reserved.length > 0) return { ok: false, errors: reserved };
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { error: requiredMembers });
   return result.success ? { ok: true, value: result.data } : { ok: false, errors: toFieldErrors(result.error) };
 }
