@@ -44,8 +44,11 @@ export interface MailConfig {
 export interface CallbackConfig {
   /** MAIL_CALLBACK_HOSTS; empty: callbacks are refused. */
   hosts: string[];
-  /** The Standard Webhooks signing secret (whsec_…); never logged. Set whenever hosts are. */
-  secret?: string;
+  /**
+   * The master secrets (whsec_…) each caller's signing secret is derived from: one, or two while rotating; never
+   * logged. Set whenever hosts are.
+   */
+  secrets: string[];
   queueName: string;
   maxAttempts: number;
   /** Development only: hosts that may resolve to private or loopback addresses. */
@@ -133,14 +136,17 @@ function withPlaceholders(problems: string[], placeholders: SettingName[]): stri
 /** Callback hosts need a valid signing secret; the secret is never echoed. */
 function readCallbacks(settings: Settings, problems: string[]): CallbackConfig {
   const hosts = settings.MAIL_CALLBACK_HOSTS ?? [];
-  const secret = settings.MAIL_CALLBACK_SECRET;
-  if (hosts.length > 0 && !secret) problems.push('MAIL_CALLBACK_SECRET: required when MAIL_CALLBACK_HOSTS is set (callbacks are signed)');
-  if (secret) for (const problem of secretProblems('standard-webhooks', [secret])) problems.push(`MAIL_CALLBACK_SECRET: ${problem}`);
+  // One secret, or the current and the next one, space-separated, while rotating.
+  const secrets = settings.MAIL_CALLBACK_SECRET?.split(' ').filter(Boolean) ?? [];
+  if (hosts.length > 0 && secrets.length === 0)
+    problems.push('MAIL_CALLBACK_SECRET: required when MAIL_CALLBACK_HOSTS is set (callbacks are signed)');
+  if (secrets.length > 2) problems.push('MAIL_CALLBACK_SECRET: one secret, or two (current and next) while rotating');
+  for (const problem of secretProblems('standard-webhooks', secrets)) problems.push(`MAIL_CALLBACK_SECRET: ${problem}`);
   if (settings.MAIL_CALLBACK_QUEUE_NAME === settings.MAIL_QUEUE_NAME)
     problems.push('MAIL_CALLBACK_QUEUE_NAME: must differ from MAIL_QUEUE_NAME');
   return {
     hosts,
-    secret,
+    secrets,
     queueName: settings.MAIL_CALLBACK_QUEUE_NAME,
     maxAttempts: settings.MAIL_CALLBACK_MAX_ATTEMPTS,
     privateHosts: settings.MAIL_CALLBACK_PRIVATE_HOSTS ?? [],

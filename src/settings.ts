@@ -235,7 +235,7 @@ export const settingsSchema = z.object({
   MAIL_CALLBACK_SECRET: doc(text().optional(), {
     secret: true,
     description:
-      'Signing secret of the callbacks (Standard Webhooks, `whsec_` + base64 of at least 16 random bytes); required with `MAIL_CALLBACK_HOSTS`. In Azure a Key Vault reference.',
+      "Master secret of the callbacks (Standard Webhooks form, `whsec_` + base64 of at least 16 random bytes): each caller's signing secret is derived from it (see Callbacks); two, space-separated, while rotating. Required with `MAIL_CALLBACK_HOSTS`. In Azure a Key Vault reference.",
   }),
   MAIL_CALLBACK_QUEUE_NAME: doc(queueName().default('mail-callbacks'), {
     description: 'Queue of callbacks to deliver (the trigger reads `%MAIL_CALLBACK_QUEUE_NAME%`; poison messages go to `<name>-poison`).',

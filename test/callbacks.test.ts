@@ -3,7 +3,7 @@
 // signed CloudEvent. The receiver checks the signature as a real one must; the test checks it again by hand.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,9 +14,16 @@ import { callbackUrlPolicyProblem, isAllowedCallbackHost, isPrivateAddress } fro
 import { postCallback } from '../src/callbacks/post-callback';
 import { applySenderPolicy, functionKeyCaller } from '../src/callers/sender-policy';
 import { decodeCallbackMessage } from '../src/callbacks/callback-queue';
+import { deliverCallback } from '../src/callbacks/deliver-callback';
+import { ConfigError, loadConfig } from '../src/config';
+import type { Logger } from '../src/logger';
 import { ensureLocalCertificates } from '../src/local/certs';
 import { APP_ROOT } from '../src/host-settings';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { callbackSecretFor } from '../src/callbacks/callback-secret';
 import { createMailProducer } from '../src/integrations/producer';
 
 const MAX_ATTEMPTS = 3;
@@ -47,14 +54,30 @@ async function waitForCallbackState(id: string, state: string, timeoutMs = 10_00
   }
 }
 
+type Signed = { webhookId: string; webhookTimestamp: string; webhookSignature: string; body: string };
+
+/**
+ * A caller's secret as the README tells receivers it is made, written out here rather than taken from the product:
+ * whsec_ + base64 of HMAC-SHA256 keyed with the master's bytes over the label and the caller's principal.
+ */
+const secretOf = (master: string, principal: string) =>
+  `whsec_${createHmac('sha256', Buffer.from(master.replace(/^whsec_/, ''), 'base64'))
+    .update(`exo-smtp-mailer callback signing secret\n${principal}`)
+    .digest('base64')}`;
+
 /** Standard Webhooks, checked here from the specification rather than with the product's own verifier. */
-function assertSigned(callback: { webhookId: string; webhookTimestamp: string; webhookSignature: string; body: string }) {
-  const key = Buffer.from(h.stack.callbacks.secret.replace(/^whsec_/, ''), 'base64');
+function signedWith(callback: Signed, secret: string): boolean {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   const expected = createHmac('sha256', key).update(`${callback.webhookId}.${callback.webhookTimestamp}.${callback.body}`).digest('base64');
+  return callback.webhookSignature.split(' ').includes(`v1,${expected}`);
+}
+
+function assertSigned(callback: Signed, principal = 'function-key') {
   assert.ok(
-    callback.webhookSignature.split(' ').includes(`v1,${expected}`),
-    'webhook-signature is v1,<base64 HMAC-SHA256 of id.timestamp.body>',
+    signedWith(callback, secretOf(h.stack.callbacks.secret, principal)),
+    `webhook-signature is v1,<base64 HMAC-SHA256 of id.timestamp.body> with the secret of ${principal}`,
   );
+  assert.ok(!signedWith(callback, h.stack.callbacks.secret), 'never signed with the master secret itself');
   assert.ok(Math.abs(Date.now() / 1000 - Number(callback.webhookTimestamp)) < 60, 'webhook-timestamp is now, in Unix seconds');
 }
 
@@ -84,7 +107,15 @@ test('a sent mail: the callback arrives once, signed, as a CloudEvent with the p
   assert.deepEqual(event.data.accepted, ['ann@example.com']);
   assert.ok(statusViewSchema.safeParse(event.data).success, 'data is the status view GET /api/mail/{id} describes');
   // Nothing that is not the caller's to see: no secret, no token, no subject or body, not even the URL itself.
-  for (const leak of [h.stack.callbacks.secret, h.stack.clientSecret, 'callbackUrl', 'Bearer', 'Callback subject', BODY]) {
+  for (const leak of [
+    h.stack.callbacks.secret,
+    secretOf(h.stack.callbacks.secret, 'function-key'),
+    h.stack.clientSecret,
+    'callbackUrl',
+    'Bearer',
+    'Callback subject',
+    BODY,
+  ]) {
     assert.ok(!callback.body.includes(leak), `the event must not contain ${leak}`);
   }
   const record = await waitForCallbackState(id, 'delivered');
@@ -107,6 +138,8 @@ test("a producer's large mail (a composed blob, no intake) names its callbackUrl
   assert.equal((await h.waitForFinal(id)).status, 'sent');
   const callback = await h.stack.callbacks.waitFor((c) => c.webhookId === `${id}.sent`);
   assert.equal(callback.verified, true, callback.detail);
+  assertSigned(callback, 'queue:producer');
+  assert.equal(callback.verifiedAs, 'queue:producer', "a producer's callbacks carry the producers' secret");
   assert.equal(callback.path, '/producer');
   assert.equal((await waitForCallbackState(id, 'delivered')).callback?.attempts, 1);
 });
@@ -388,4 +421,114 @@ test('a record that still holds a raw connection error shows only its category',
   assert.equal(view('ECONNREFUSED: connect ECONNREFUSED 10.0.0.5:8443'), 'connection-failed');
   assert.equal(view('HTTP 503'), 'http-503');
   assert.equal(view('timeout'), 'timeout');
+});
+
+test('rotation: with two master secrets each callback carries a signature with either secret of its caller, and none another caller verifies', async () => {
+  const next = `whsec_${randomBytes(32).toString('base64')}`;
+  const id = `rotation-${randomBytes(4).toString('hex')}`;
+  const now = new Date().toISOString();
+  await h.runtime.status.create({
+    ...{ id, status: 'sent', attempts: 1, createdAt: now, updatedAt: now, sender: 'noreply@contoso.example', recipientCount: 1 },
+    caller: 'alpha',
+    callbackUrl: `${h.stack.callbacks.url}/rotation`,
+  });
+  h.stack.callbacks.principals.add('alpha');
+  try {
+    const log = { log: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
+    const secrets = [h.stack.callbacks.secret, next];
+    await deliverCallback(
+      { version: 1, id, outcome: 'sent', occurredAt: now, attempt: 1 },
+      { ...h.runtime.callbacks, config: { ...h.runtime.callbacks.config, secrets }, log },
+    );
+    const callback = await h.stack.callbacks.waitFor((c) => c.webhookId === `${id}.sent`);
+    assert.equal(callback.verifiedAs, 'alpha');
+    assert.equal(callback.webhookSignature.split(' ').length, 2, 'two v1 signatures, space-separated');
+    assert.ok(signedWith(callback, secretOf(h.stack.callbacks.secret, 'alpha')), 'the current secret of alpha verifies');
+    assert.ok(signedWith(callback, secretOf(next, 'alpha')), 'the next secret of alpha verifies');
+    for (const other of ['beta', 'function-key', 'queue:producer'])
+      for (const master of secrets)
+        assert.ok(!signedWith(callback, secretOf(master, other)), `${other}'s secret does not verify alpha's callback`);
+  } finally {
+    h.stack.callbacks.principals.delete('alpha');
+  }
+});
+
+test('MAIL_CALLBACK_SECRET: one master secret, or two while rotating; never three, never a weak one, never echoed', () => {
+  const base = { ...h.settings };
+  const strong = () => `whsec_${randomBytes(32).toString('base64')}`;
+  const [one, two, three] = [strong(), strong(), strong()];
+  assert.deepEqual(loadConfig({ ...base, MAIL_CALLBACK_SECRET: one }).callbacks.secrets, [one]);
+  assert.deepEqual(loadConfig({ ...base, MAIL_CALLBACK_SECRET: `${one} ${two}` }).callbacks.secrets, [one, two]);
+  const problems = (value: string) => {
+    try {
+      loadConfig({ ...base, MAIL_CALLBACK_SECRET: value });
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+  assert.deepEqual(problems(`${one} ${two} ${three}`), ['MAIL_CALLBACK_SECRET: one secret, or two (current and next) while rotating']);
+  const weak = problems(`${one} whsec_c2hvcnQ=`);
+  assert.deepEqual(weak, ['MAIL_CALLBACK_SECRET: too short: at least 16 bytes after whsec_ (secret 2)']);
+  assert.ok(!weak.join('').includes(one), 'no secret echoed');
+});
+
+test("the operator's scripts: a rotation in two steps, and each caller's secret(s) handed out as the app derives them", () => {
+  // Azure cannot run here: `az` is a stand-in on PATH keeping one vault's secrets in a file; the scripts run with bash.
+  const dir = mkdtempSync(join(tmpdir(), 'callback-secret-'));
+  const fakeAz = `#!/usr/bin/env node
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+const file = process.env.FAKE_AZ_STATE;
+const secrets = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const verb = args.slice(0, 3).filter((a) => !a.startsWith('-')).join(' ');
+if (verb === 'keyvault show') process.stdout.write('Enabled\\n');
+else if (verb === 'keyvault secret list') {
+  const name = /name=='([^']+)'/.exec(option('--query') ?? '');
+  if (name) process.stdout.write((secrets[name[1]] === undefined ? 0 : 1) + '\\n');
+} else if (verb === 'keyvault secret show') process.stdout.write(secrets[option('--name')] + '\\n');
+else if (verb === 'keyvault secret set') {
+  secrets[option('--name')] = fs.readFileSync(0, 'utf8');
+  fs.writeFileSync(file, JSON.stringify(secrets));
+  process.stdout.write('https://kv.vault.azure.net/secrets/' + option('--name') + '/1\\n');
+} else if (verb !== 'account show') { process.stderr.write('fake az: unexpected call: ' + args.join(' ') + '\\n'); process.exit(2); }
+`;
+  writeFileSync(join(dir, 'az'), fakeAz);
+  chmodSync(join(dir, 'az'), 0o755);
+  const state = join(dir, 'state');
+  const run = (script: string, ...args: string[]) => {
+    const result = spawnSync('bash', [join(APP_ROOT, 'infra', 'scripts', script), '--vault', 'kv', ...args], {
+      env: { PATH: `${dir}:${process.env.PATH ?? ''}`, HOME: dir, FAKE_AZ_STATE: state },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 0, `${script} ${args.join(' ')}: ${result.stderr}`);
+    return result.stdout;
+  };
+  const masters = () => (JSON.parse(readFileSync(state, 'utf8')) as Record<string, string>)['mail-callback-secret'].split(' ');
+  const handedOut = (caller: string) => run('callback-secret.sh', '--caller', caller).trim().split('\n');
+  try {
+    run('new-callback-secret.sh');
+    const [first] = masters();
+    assert.equal(masters().length, 1);
+    assert.equal(Buffer.from(first.replace(/^whsec_/, ''), 'base64').length, 32);
+    run('new-callback-secret.sh');
+    assert.deepEqual(masters(), [first], 'an existing secret is kept');
+    assert.deepEqual(handedOut('alpha'), [callbackSecretFor(first, 'alpha')], "the caller's own secret, as the app derives it");
+    assert.notDeepEqual(handedOut('alpha'), handedOut('beta'));
+
+    run('new-callback-secret.sh', '--rotate');
+    const [current, next] = masters();
+    assert.equal(current, first, 'the current secret stays, the new one comes after it');
+    assert.ok(next && next !== first);
+    assert.deepEqual(loadConfig({ ...h.settings, MAIL_CALLBACK_SECRET: masters().join(' ') }).callbacks.secrets, [first, next]);
+    assert.deepEqual(handedOut('alpha'), [callbackSecretFor(first, 'alpha'), callbackSecretFor(next, 'alpha')]);
+
+    run('new-callback-secret.sh', '--finish-rotation');
+    assert.deepEqual(masters(), [next]);
+    assert.deepEqual(handedOut('alpha'), [callbackSecretFor(next, 'alpha')]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,7 +4,7 @@
 // quota stay each application's own. Every operation names the app role it needs; delegated (user) tokens get nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, queueLength, type Harness } from './support/harness';
@@ -38,7 +38,7 @@ const CALLERS = [
     entraRole: 'Mail.Send',
     senders: ['noreply@contoso.example'],
     defaultSender: 'noreply@contoso.example',
-    dailyQuota: 3,
+    dailyQuota: 6,
   },
   {
     name: 'billing',
@@ -259,11 +259,45 @@ test("two applications under one entraRole entry: the same Idempotency-Key is tw
   assert.match(own.json.id as string, /^k-[0-9a-f]{40}$/);
 });
 
+/** Standard Webhooks over the raw body, with the secret the README says a caller gets for its principal. */
+function verifiesWith(
+  callback: { webhookId: string; webhookTimestamp: string; webhookSignature: string; body: string },
+  principal: string,
+) {
+  const master = Buffer.from(h.stack.callbacks.secret.replace(/^whsec_/, ''), 'base64');
+  const secret = createHmac('sha256', master).update(`exo-smtp-mailer callback signing secret\n${principal}`).digest();
+  const expected = createHmac('sha256', secret)
+    .update(`${callback.webhookId}.${callback.webhookTimestamp}.${callback.body}`)
+    .digest('base64');
+  return callback.webhookSignature.split(' ').includes(`v1,${expected}`);
+}
+
+test("each caller's callbacks are signed with its own secret: a callback signed for one does not verify with another's", async () => {
+  const principals = { auditor: 'auditor', a: `senders-by-role:${ROLE_HOLDER}`, b: `senders-by-role:${ROLE_HOLDER_B}`, orders: 'orders' };
+  for (const principal of Object.values(principals)) h.stack.callbacks.principals.add(principal);
+  const callbackUrl = `${h.stack.callbacks.url}/callers`;
+  const sent = {
+    auditor: await post(mail({ callbackUrl, from: 'noreply@contoso.example' }), key('auditor-key')),
+    a: await post(mail({ callbackUrl }), await bearer(ROLE_HOLDER)),
+    b: await post(mail({ callbackUrl }), await bearer(ROLE_HOLDER_B)),
+  };
+  for (const [who, response] of Object.entries(sent)) {
+    assert.equal(response.status, 202, `${who}: ${JSON.stringify(response.json)}`);
+    const id = response.json.id as string;
+    const callback = await h.stack.callbacks.waitFor((c) => c.webhookId === `${id}.sent`);
+    const own = principals[who as keyof typeof principals];
+    assert.equal(callback.verifiedAs, own);
+    assert.ok(verifiesWith(callback, own));
+    for (const other of Object.values(principals).filter((p) => p !== own))
+      assert.ok(!verifiesWith(callback, other), `${own}'s callback must not verify with the secret of ${other}`);
+  }
+});
+
 test('two applications under one entraRole entry: each has its own daily quota', async () => {
   const statuses: number[] = [];
-  for (let i = 0; i < 5 && statuses.at(-1) !== 429; i++)
+  for (let i = 0; i < 8 && statuses.at(-1) !== 429; i++)
     statuses.push((await post(mail({ subject: `quota ${i}` }), await bearer(ROLE_HOLDER))).status);
-  assert.equal(statuses.at(-1), 429, `A used up the entry's dailyQuota of 3: ${statuses.join(', ')}`);
+  assert.equal(statuses.at(-1), 429, `A used up the entry's dailyQuota of 6: ${statuses.join(', ')}`);
   const b = await post(mail({ subject: 'B still has its own' }), await bearer(ROLE_HOLDER_B));
   assert.equal(b.status, 202, "B's quota is B's: A using up its own leaves B's untouched");
 });

@@ -42,8 +42,15 @@ export function outcomeEvent(record: StatusRecord, message: CallbackMessage, sou
   };
 }
 
-/** The body and headers of one attempt; the timestamp is the attempt's, so a retry is never stale. */
-export function signedRequest(event: MailOutcomeEvent, secret: string, nowMs: number): { body: Buffer; headers: Record<string, string> } {
+/**
+ * The body and headers of one attempt; the timestamp is the attempt's, so a retry is never stale. One signature per
+ * secret, space-separated (two while the secret is rotated: a receiver verifies with whichever it has).
+ */
+export function signedRequest(
+  event: MailOutcomeEvent,
+  secrets: readonly string[],
+  nowMs: number,
+): { body: Buffer; headers: Record<string, string> } {
   const body = Buffer.from(JSON.stringify(event), 'utf8');
   const timestamp = Math.floor(nowMs / 1000);
   return {
@@ -52,7 +59,7 @@ export function signedRequest(event: MailOutcomeEvent, secret: string, nowMs: nu
       'Content-Type': CLOUD_EVENT_CONTENT_TYPE,
       'webhook-id': event.id,
       'webhook-timestamp': String(timestamp),
-      'webhook-signature': signStandardWebhook(secret, event.id, timestamp, body),
+      'webhook-signature': secrets.map((secret) => signStandardWebhook(secret, event.id, timestamp, body)).join(' '),
     },
   };
 }

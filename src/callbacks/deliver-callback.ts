@@ -8,6 +8,7 @@ import { StatusConflictError, type CallbackState, type StatusStore, type StoredS
 import { callbackUrlPolicyProblem } from './callback-url';
 import { decodeCallbackMessage, type CallbackMessage, type CallbackQueue } from './callback-queue';
 import { outcomeEvent, signedRequest } from './cloud-event';
+import { callbackSecretsFor } from './callback-secret';
 import { postCallback, type PostResult } from './post-callback';
 
 export const CALLBACK_TIMEOUT_MS = 10_000;
@@ -54,7 +55,7 @@ export async function deliverCallback(item: unknown, deps: CallbackDeps): Promis
   const policy = callbackUrlPolicyProblem(url, deps.config.hosts);
   const result: PostResult = policy
     ? { ok: false, category: 'url-not-allowed', detail: `callbackUrl refused: ${policy}`, final: true }
-    : !deps.config.secret
+    : deps.config.secrets.length === 0
       ? { ok: false, category: 'not-configured', detail: 'MAIL_CALLBACK_SECRET is not set', final: true }
       : await post(url, stored, message, deps, now());
   const at = new Date(now()).toISOString();
@@ -84,7 +85,8 @@ export async function deliverCallback(item: unknown, deps: CallbackDeps): Promis
 
 function post(url: string, stored: StoredStatus, message: CallbackMessage, deps: CallbackDeps, nowMs: number): Promise<PostResult> {
   const event = outcomeEvent(stored.record, message, deps.source);
-  const { body, headers } = signedRequest(event, deps.config.secret!, nowMs);
+  // Signed for the caller that sent the mail: another caller's secret does not verify it.
+  const { body, headers } = signedRequest(event, callbackSecretsFor(deps.config.secrets, stored.record.caller), nowMs);
   return postCallback(url, body, headers, { timeoutMs: deps.timeoutMs ?? CALLBACK_TIMEOUT_MS, privateHosts: deps.config.privateHosts });
 }
 

@@ -1,10 +1,14 @@
 // A callback receiver for the sandbox and the tests: an https server (the local CA's localhost certificate) that
 // verifies each callback's Standard Webhooks signature over the raw body, as a real receiver must, keeps what it got,
-// and answers 204, or 401 for a signature that does not verify. Tests can make it fail the next attempts.
+// and answers 204, or 401 for a signature that does not verify. Tests can make it fail the next attempts. It holds the
+// master secret the app is given, and verifies with the secret of each caller it expects (derived as the app does),
+// so it also tells whose secret a callback verified with.
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { verifyStandardWebhook } from '../hooks/signatures';
+import { callbackSecretFor, PRODUCER_PRINCIPAL } from '../callbacks/callback-secret';
+import { FUNCTION_KEY_CALLER } from '../callers/sender-policy';
 import type { LocalTls } from './certs';
 
 const MAX_BODY = 1024 * 1024;
@@ -18,8 +22,10 @@ export interface ReceivedCallback {
   webhookSignature: string;
   /** The raw body as it arrived (what the signature covers). */
   body: string;
-  /** Whether the webhook-signature verified with the secret. */
+  /** Whether the webhook-signature verified with the secret of one of the expected callers. */
   verified: boolean;
+  /** Whose secret it verified with. */
+  verifiedAs?: string;
   /** Why it did not verify. */
   detail?: string;
   /** The parsed body (a CloudEvent), when it was JSON. */
@@ -31,7 +37,10 @@ export interface ReceivedCallback {
 export interface CallbackReceiver {
   /** https://localhost:<port>: callbacks go to any path below it. */
   url: string;
+  /** The master secret (MAIL_CALLBACK_SECRET). */
   secret: string;
+  /** Callers whose secret a callback may verify with: the function-key caller and queue producers, and any added. */
+  principals: Set<string>;
   received: ReceivedCallback[];
   /** Answer the next `count` callbacks with `status` (a receiver that is down or failing). */
   failNext(count: number, status?: number): void;
@@ -53,6 +62,7 @@ export function newWebhookSecret(): string {
 
 export async function startCallbackReceiver(options: CallbackReceiverOptions): Promise<CallbackReceiver> {
   const secret = newWebhookSecret();
+  const principals = new Set([FUNCTION_KEY_CALLER, PRODUCER_PRINCIPAL]);
   const received: ReceivedCallback[] = [];
   let failures: { count: number; status: number } = { count: 0, status: 500 };
   const waiters = new Set<() => void>();
@@ -67,7 +77,11 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions): P
     });
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const check = verifyStandardWebhook((name) => req.headers[name]?.toString() ?? null, body, [secret]);
+      const header = (name: string) => req.headers[name]?.toString() ?? null;
+      const checks = [...principals].map((p) => ({ p, check: verifyStandardWebhook(header, body, [callbackSecretFor(secret, p)]) }));
+      const match = checks.find(({ check }) => check.ok);
+      const verifiedAs = match?.p;
+      const check = (match ?? checks[0])?.check ?? { ok: false, detail: 'no caller expected' };
       let event: ReceivedCallback['event'];
       try {
         event = check.ok ? (JSON.parse(body.toString('utf8')) as ReceivedCallback['event']) : undefined;
@@ -86,6 +100,7 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions): P
         webhookSignature: req.headers['webhook-signature']?.toString() ?? '',
         body: body.toString('utf8'),
         verified: check.ok,
+        ...(verifiedAs ? { verifiedAs } : {}),
         ...(check.ok ? {} : { detail: check.detail }),
         ...(event ? { event } : {}),
         answered,
@@ -106,6 +121,7 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions): P
   return {
     url: `https://localhost:${port}`,
     secret,
+    principals,
     received,
     failNext(count, status = 500) {
       failures = { count, status };
