@@ -165,7 +165,7 @@ test(
       const lastLine = (output: string) => output.trim().split('\n').slice(-1)[0] ?? '';
       const log = result.steps.map(({ step, output }) => `${step}: ${lastLine(output)}`).join('\n');
 
-      // The folder the hook staged is the folder azd zips: `npm run build` (prebuild: clean) left it as it was.
+      // The folder the hook staged is the folder azd zips: `npm run build` left it as it was.
       assert.ok(result.afterPrepackage.size > 0, `the prepackage hook staged nothing in ${service.dist}:\n${log}`);
       assert.deepEqual([...result.beforeZip.keys()], [...result.afterPrepackage.keys()], 'files the build removed or added');
       for (const [path, content] of result.afterPrepackage)

@@ -3,8 +3,8 @@
 // remoteBuild false, dist .deploy, this script as the service's prepackage hook).
 //
 // The folder is outside dist/ on purpose. azd's Node.js packaging runs the prepackage hook, then `npm run build`
-// (whose prebuild cleans dist/), then zips the service's dist folder: a package staged under dist/ is deleted
-// before azd zips it.
+// (which rewrites dist/ and removes the scripts it did not compile), then zips the service's dist folder: a package
+// staged under dist/ would be overwritten or pruned before azd zips it.
 //
 //   1. type-checks the project (tsc --noEmit; skipped with --no-type-check, as the azd hook does: azd runs
 //      `npm run build` right after the hook and a type error stops the packaging there)
