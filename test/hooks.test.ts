@@ -127,7 +127,7 @@ test(
   },
 );
 
-test('a missing variable is a 400 naming it, never an empty mail', { timeout: 30_000 }, async () => {
+test('a missing variable is a 400 naming it, and an empty subject a 400: never an empty mail', { timeout: 30_000 }, async () => {
   const before = smtpCount();
   const noRecipient = await hook('azure-monitor-alert', sample('azure-monitor-common-alert.json'), MONITORING);
   assert.equal(noRecipient.status, 400);
@@ -138,6 +138,13 @@ test('a missing variable is a 400 naming it, never an empty mail', { timeout: 30
   assert.equal(noSubject.status, 400);
   assert.match(noSubject.json.detail, /uses payload\.subject, which the request does not have \(subject\)/);
   assert.equal(noSubject.json.errors[0].field, 'payload.subject');
+  // A subject that renders empty is refused by the intake like any empty subject, naming the field.
+  const emptySubject = await hook('generic', { ...JSON.parse(sample('generic.json')), subject: ' ', severity: undefined }, EVENTS);
+  assert.equal(emptySubject.status, 400, JSON.stringify(emptySubject.json));
+  assert.deepEqual(
+    emptySubject.json.errors.map((e: { field: string }) => e.field),
+    ['subject'],
+  );
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(smtpCount(), before);
 });
