@@ -198,7 +198,7 @@ function readHooks(settings: Settings, problems: string[]): HookConfig {
     for (const secret of list) {
       const other = [...secrets].find(([, theirs]) => theirs.includes(secret))?.[0];
       if (other) problems.push(`MAIL_HOOK_SECRETS.${hook.template}: the same secret as ${other}; each signed hook needs its own`);
-      if (secret === settings.MAIL_CALLBACK_SECRET)
+      if (settings.MAIL_CALLBACK_SECRET?.split(' ').includes(secret))
         problems.push(`MAIL_HOOK_SECRETS.${hook.template}: the same secret as MAIL_CALLBACK_SECRET; the hook would take our own callbacks`);
     }
     secrets.set(hook.template, list);

@@ -69,7 +69,8 @@ test('each signed hook has a secret of its own, and none is the callback secret'
     MAIL_HOOKS: JSON.stringify([HOOK, { ...HOOK, template: 'generic-two' }, { ...HOOK, template: 'generic-three' }]),
     MAIL_HOOK_SECRETS: JSON.stringify({ generic: shared, 'generic-two': [callback, shared], 'generic-three': callback }),
     MAIL_CALLBACK_HOSTS: 'hooks.example.com',
-    MAIL_CALLBACK_SECRET: callback,
+    // While rotating: the current and the next callback secret, either of which a hook must not share.
+    MAIL_CALLBACK_SECRET: `whsec_${Buffer.alloc(32, 4).toString('base64')} ${callback}`,
   });
   assert.deepEqual(found, [
     'MAIL_HOOK_SECRETS.generic-two: the same secret as MAIL_CALLBACK_SECRET; the hook would take our own callbacks',
