@@ -1,7 +1,8 @@
 // The bad-input corpus (test/corpus/*.jsonl) through the real POST /api/mail handler with the real stack behind it
 // (Azurite, the local host's queue worker, the Exchange-like SMTP server). Each case is its own test: its status, a
 // problem+json answer and, for 400, exactly the fields it names. Afterwards: nothing queued (poison queue included),
-// no status record, no payload blob, nothing at the SMTP server.
+// no status record, no payload blob, nothing at the SMTP server. The app authenticates callers itself (MAIL_CALLERS:
+// the harness's key, with every allowed sender, and Entra tokens of the local tenant), so credential cases reach it.
 //
 // A case is one JSON line: { name, class, request: { body | raw, headers? }, expect: { status, fields? } }; fields
 // (the `field` of each error in the answer, as a set) are required for 400 and checked whenever given.
@@ -30,6 +31,8 @@ import {
 } from '../src/mail/mail-request';
 import { maxRequestBytes } from '../src/intake/accept-mail';
 import { queueLength, startHarness, type Harness } from './support/harness';
+import { createHash } from 'node:crypto';
+import { LOCAL_FABRIKAM_SENDER, LOCAL_SENDER, LOCAL_TENANT_ID } from '../src/local/stack';
 
 const CORPUS_DIR = join(__dirname, '..', '..', 'test', 'corpus');
 /** Small, so the 413 cases stay small: the request limit is this in base64 plus 1 MiB. */
@@ -168,7 +171,25 @@ const corpus = loadCorpus();
 
 let h: Harness;
 before(async () => {
-  h = await startHarness({ mode: 'clientSecret', settings: { MAIL_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) } });
+  // The harness posts with ?code=test-key: that key is the caller, allowed every sender the function-key caller is.
+  const callers = [
+    {
+      name: 'corpus',
+      keySha256: createHash('sha256').update('test-key').digest('hex'),
+      senders: [LOCAL_SENDER, '@contoso.example', LOCAL_FABRIKAM_SENDER, '@fabrikam.example'],
+      defaultSender: LOCAL_SENDER,
+    },
+    { name: 'apps', entraRole: 'Mail.Send', senders: [LOCAL_SENDER] },
+  ];
+  h = await startHarness({
+    mode: 'clientSecret',
+    settings: {
+      MAIL_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+      MAIL_CALLERS: JSON.stringify(callers),
+      MAIL_API_AUDIENCE: 'api://exo-mailer-corpus',
+      MAIL_API_TENANT_ID: LOCAL_TENANT_ID,
+    },
+  });
 });
 after(async () => h?.close());
 
@@ -179,7 +200,7 @@ test('the corpus is well formed: at least 250 cases, unique names, an expected r
     assert.ok(c.name && c.class, `${c.file}: name and class`);
     assert.ok(!names.has(c.name), `${c.file}: the name "${c.name}" is used twice`);
     names.add(c.name);
-    assert.ok([400, 403, 413, 415, 422].includes(c.expect?.status), `${c.file}: expected status ${c.expect?.status}`);
+    assert.ok([400, 401, 403, 413, 415, 422].includes(c.expect?.status), `${c.file}: expected status ${c.expect?.status}`);
     if (c.expect.status === 400)
       assert.ok(Array.isArray(c.expect.fields) && c.expect.fields.length > 0, `${c.file}: a 400 names its fields`);
     const { body } = requestOf(c);
@@ -210,6 +231,7 @@ for (const c of corpus) {
     assert.equal(response.headers.get('content-type'), 'application/problem+json');
     assert.equal(response.json.status, c.expect.status);
     assert.equal(response.headers.get('location'), null, 'a refusal has no status URL');
+    if (c.expect.status === 401) assert.equal(response.headers.get('www-authenticate'), 'Bearer');
     if (c.expect.fields) {
       const expected = [...new Set((c.expect.fields ?? []).map((field) => expand(field)))].sort();
       const actual = [...new Set((response.json.errors ?? []).map((e: { field: string }) => e.field))].sort();
