@@ -1,8 +1,10 @@
 // Setting up the sandbox (npm start): a setup mistake stops the start naming the setting, the printed request says
-// where mail goes, and the doctor served by the sandbox agrees with what the sandbox does.
+// where mail goes, the doctor served by the sandbox agrees with what the sandbox does, and no other web page can use it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ConfigError, loadConfig } from '../src/config';
 import { readLocalSettings } from '../src/local/local-settings';
 import { startSandbox, type Sandbox } from '../src/local/start-sandbox';
@@ -88,5 +90,104 @@ test(
       status = ((await (await fetch(`${sandbox.url}/api/mail/${id}`)).json()) as { status: string }).status;
     }
     assert.equal(status, 'sent', logs.join('\n'));
+  },
+);
+
+/** A raw request with the headers a page using DNS rebinding (Host) or posting across sites (Origin) makes a browser send. */
+function raw(
+  url: string,
+  options: { method?: string; headers: Record<string, string>; body?: string },
+): Promise<{ status: number; text: string }> {
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      {
+        host: '127.0.0.1',
+        port: target.port,
+        path: target.pathname + target.search,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        setHost: false,
+        servername: 'localhost',
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+test(
+  'requests to the sandbox by a name other than its loopback one, or from another site, are refused and send nothing',
+  { timeout: 90_000 },
+  async () => {
+    // clientSecret: the managed identity credential keeps the endpoint it first saw for the whole process (the test above's).
+    const sandbox = await startSandbox({ port: 0, env: { MAIL_AUTH_MODE: 'clientSecret' }, runtime: FAST_RUNTIME, log });
+    sandboxes.push(sandbox);
+    const { port } = new URL(sandbox.url);
+    const mail = (subject: string) => JSON.stringify({ to: 'rebind@example.com', subject, text: 'x' });
+    const json = (body: string) => ({ 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+
+    const rebound = await raw(`${sandbox.url}/api/mail`, {
+      method: 'POST',
+      headers: { Host: `evil.example:${port}`, ...json(mail('rebound')) },
+      body: mail('rebound'),
+    });
+    assert.equal(rebound.status, 421, rebound.text);
+    assert.match(rebound.text, /DNS rebinding/);
+    for (const path of ['/', '/api/openapi.json', '/api/mail/some-id']) {
+      assert.equal((await raw(`${sandbox.url}${path}`, { headers: { Host: `evil.example:${port}` } })).status, 421, path);
+    }
+    const crossSite = await raw(`${sandbox.url}/api/mail`, {
+      method: 'POST',
+      headers: { Host: `localhost:${port}`, Origin: 'http://evil.example', ...json(mail('cross-site')) },
+      body: mail('cross-site'),
+    });
+    assert.equal(crossSite.status, 403, crossSite.text);
+    // Another port on loopback is another site too.
+    const otherPort = await raw(`${sandbox.url}/api/mail`, {
+      method: 'POST',
+      headers: { Host: `localhost:${port}`, Origin: 'http://localhost:1', ...json(mail('other port')) },
+      body: mail('other port'),
+    });
+    assert.equal(otherPort.status, 403);
+
+    // The stack's own servers, which a page could find on loopback as well.
+    const identity = new URL(sandbox.stack!.managedIdentity.env.IDENTITY_ENDPOINT);
+    assert.equal((await raw(identity.href, { headers: { Host: `evil.example:${identity.port}` } })).status, 421);
+    const receiver = new URL(sandbox.stack!.callbacks.url);
+    const callback = await raw(`${receiver.href}sandbox`, {
+      method: 'POST',
+      headers: { Host: receiver.host, Origin: 'http://evil.example' },
+      body: '{}',
+    });
+    assert.equal(callback.status, 403);
+    assert.equal(sandbox.stack!.callbacks.received.length, 0);
+
+    // The sandbox's own address, as the printed curl and the inbox page use it, still works; and only that mail is sent.
+    const accepted = await fetch(`${sandbox.url}/api/mail`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: sandbox.url },
+      body: mail('own'),
+    });
+    assert.equal(accepted.status, 202);
+    const { id } = (await accepted.json()) as { id: string };
+    let status = '';
+    for (const deadline = Date.now() + 30_000; status !== 'sent' && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      status = ((await (await fetch(`${sandbox.url}/api/mail/${id}`)).json()) as { status: string }).status;
+    }
+    assert.equal(status, 'sent', logs.join('\n'));
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200, 'the inbox page by 127.0.0.1 too');
+    const queue = sandbox.runtime.storage.queues.getQueueClient(sandbox.config.queueName);
+    assert.equal((await queue.getProperties()).approximateMessagesCount, 0, 'nothing else queued');
+    assert.deepEqual(
+      sandbox.stack!.smtp.messages.map((m) => m.raw.toString().match(/^Subject: (.*)$/m)?.[1]),
+      ['own'],
+    );
   },
 );

@@ -10,6 +10,7 @@ import { verifyStandardWebhook } from '../hooks/signatures';
 import { callbackSecretFor, PRODUCER_PRINCIPAL } from '../callbacks/callback-secret';
 import { FUNCTION_KEY_CALLER } from '../callers/sender-policy';
 import type { LocalTls } from './certs';
+import { refuseForeign } from './loopback-guard';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -68,6 +69,7 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions): P
   const waiters = new Set<() => void>();
 
   const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
+    if (refuseForeign(req, res, 'https', [port])) return;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {

@@ -5,6 +5,7 @@
 import { createServer } from 'node:https';
 import { X509Certificate, constants, createHash, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { FailureScript, closeServer, listenOnLoopback, readBody, sendJson } from './http-json';
+import { refuseForeign } from './loopback-guard';
 import type { TokenAuthority } from './token-authority';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -276,6 +277,7 @@ export async function startEntraEndpoint(options: EntraEndpointOptions): Promise
   };
 
   const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
+    if (refuseForeign(req, res, 'https', [port])) return;
     hits.total++;
     const correlationId = String(req.headers['client-request-id'] ?? randomUUID());
     const url = new URL(req.url ?? '/', origin);

@@ -16,6 +16,7 @@ import {
 } from '@azure/functions';
 import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import type { QueueHostSettings } from '../host-settings';
+import { refuseForeign } from './loopback-guard';
 
 // Flex Consumption refuses HTTP requests over 210 MB; the handler applies the app's own, smaller limit.
 const MAX_REQUEST_BYTES = 210 * 1024 * 1024;
@@ -42,6 +43,12 @@ export interface LocalHostOptions {
   queue: QueueFunction[];
   settings: QueueHostSettings;
   log: LogLine;
+  /**
+   * Refuse requests not addressed to this host, or to one of `alsoPorts` (a front that passes requests on as they
+   * came), by a loopback name, and requests from other web pages (see loopback-guard.ts). The sandbox and the worker
+   * process set it; tests that stand this host in for Azure's, where any Host arrives, leave it out.
+   */
+  loopbackOnly?: { alsoPorts?: readonly number[] };
 }
 
 export interface LocalHost {
@@ -112,7 +119,11 @@ function streamedRequest(req: IncomingMessage, origin: string, params: Record<st
 
 async function serveHttp(options: LocalHostOptions): Promise<Server> {
   let origin = 'http://localhost';
-  const server = createServer((req, res) => void handle(req, res));
+  let ports: number[] = [];
+  const server = createServer((req, res) => {
+    if (options.loopbackOnly && refuseForeign(req, res, 'http', ports)) return;
+    void handle(req, res);
+  });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     // Whatever the handler left unread is not wanted: close the connection once answered rather than drain it.
     res.once('finish', () => {
@@ -153,7 +164,9 @@ async function serveHttp(options: LocalHostOptions): Promise<Server> {
     // Loopback only: the local host does not check function keys, as Core Tools does not.
     server.listen(options.port, '127.0.0.1', resolve);
   });
-  origin = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const { port } = server.address() as AddressInfo;
+  origin = `http://localhost:${port}`;
+  ports = [port, ...(options.loopbackOnly?.alsoPorts ?? [])];
   return server;
 }
 

@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { FailureScript, closeServer, listenOnLoopback, sendJson } from './http-json';
+import { refuseForeign } from './loopback-guard';
 import type { TokenAuthority } from './token-authority';
 
 export const MANAGED_IDENTITY_API_VERSION = '2019-08-01';
@@ -62,6 +63,7 @@ export async function startManagedIdentityEndpoint(options: ManagedIdentityEndpo
   const error = (statusCode: number, message: string) => ({ statusCode, message, correlationId: randomUUID() });
 
   const server = createServer((req, res) => {
+    if (refuseForeign(req, res, 'http', [port])) return;
     hits.total++;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method !== 'GET' || url.pathname.toLowerCase() !== TOKEN_PATH) {

@@ -2,6 +2,7 @@
 // as it is to the local Functions host, which listens on a loopback port of its own.
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { refuseForeign } from './loopback-guard';
 
 // Headers that describe one connection, not the request: each side sets its own.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
@@ -23,7 +24,10 @@ export async function startSandboxFront(port: number): Promise<SandboxFront> {
   let backend: number | undefined;
   let routes: FrontRoutes | undefined;
   const sockets = new Set<Socket>();
+  let actual = port;
   const server = createServer((req, res) => {
+    // The page, the inbox's messages and files, and the functions alike: a request from another site is refused.
+    if (refuseForeign(req, res, 'http', [actual])) return;
     if (routes?.handle(req, res)) return;
     if (backend === undefined) {
       res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '1' }).end('The sandbox is starting.');
@@ -46,7 +50,7 @@ export async function startSandboxFront(port: number): Promise<SandboxFront> {
     // Loopback only: the local host checks no function keys, as Core Tools does not.
     server.listen(port, '127.0.0.1', resolve);
   });
-  const actual = (server.address() as AddressInfo).port;
+  actual = (server.address() as AddressInfo).port;
   return {
     url: `http://localhost:${actual}`,
     port: actual,

@@ -101,7 +101,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const created = (runtime = createRuntime(config, { ...options.runtime, settings }));
     closers.push(() => created.close());
     await provisionStorage(config, created.storage);
-    const host = await startLocalHost({ port: 0, settings: created.host, ...localFunctions(created), log: options.log });
+    const host = await startLocalHost({
+      port: 0,
+      settings: created.host,
+      ...localFunctions(created),
+      log: options.log,
+      loopbackOnly: { alsoPorts: [front.port] },
+    });
     closers.push(() => host.close());
     const routes = inboxRoutes(inbox, {
       smtp: `${config.smtp.host}:${config.smtp.port}`,

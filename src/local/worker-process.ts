@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const runtime = (started.runtime = createRuntime(config, { ...runtimeOptions(options), settings }));
   await provisionStorage(config, runtime.storage);
   const { queue } = localFunctions(runtime);
-  started.host = await startLocalHost({ port: 0, http: [], queue, settings: runtime.host, log: print });
+  started.host = await startLocalHost({ port: 0, http: [], queue, settings: runtime.host, log: print, loopbackOnly: {} });
   print(
     'information',
     'worker',
