@@ -19,7 +19,8 @@
 #      The infra test runs this when .local/arm/main.json is missing or older than infra/.
 #
 # Exit codes: 0 = all checks passed, or the compiler was unavailable (a SKIPPED line says why, the static checks
-# still ran and passed); 1 = a problem was found. Set BICEP_REQUIRED=1 to turn "no compiler" into a failure.
+# still ran and passed); 1 = a problem was found. Set BICEP_REQUIRED=1, or TEST_REQUIRE_ALL=1 (every check of the
+# test suite required, as .ci/run sets it), to turn "no compiler" into a failure.
 set -euo pipefail
 
 start=$(date +%s)
@@ -142,7 +143,7 @@ fi
 if [ -z "$bicep" ]; then
   reasons+=("no bicep on PATH, in ~/.azure/bin, in .local/bicep or in $cache")
   message=$(printf '%s; ' "${reasons[@]}")
-  if [ "${BICEP_REQUIRED:-0}" = 1 ] || [ "$arm_only" = 1 ]; then
+  if [ "${BICEP_REQUIRED:-0}" = 1 ] || [ "${TEST_REQUIRE_ALL:-0}" = 1 ] || [ "$arm_only" = 1 ]; then
     echo "validate-infra: FAILED: Bicep compiler required but unavailable: ${message%; }"
     finish "failed" 1
   fi

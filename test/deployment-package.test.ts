@@ -12,6 +12,7 @@ import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { httpFunctions, queueFunctions } from '../src/api/function-table';
 import { azdPackage, extractZip, readAzureYaml } from './support/azd-package';
+import { skipUnlessFound } from './support/machine-tools';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const ROOT = join(__dirname, '..', '..');
@@ -350,10 +351,15 @@ test(
   { timeout: 60_000 },
   async (t) => {
     const git = spawnSync('git', ['--version'], { encoding: 'utf8' });
-    if (git.status !== 0) {
-      t.skip('git is not installed: install git to check .funcignore');
+    const noGit = skipUnlessFound(
+      git.status === 0 ? { path: 'git' } : { missing: 'git is not installed: install git' },
+      '.funcignore check',
+    );
+    if (noGit) {
+      t.skip(noGit);
       return;
     }
+    assert.equal(git.status, 0, 'git is not installed: install git to check .funcignore');
     const { selectProjectFiles } = await stageModule();
     await withTempDir('mail-funcignore-', (dir) => {
       // An empty repository whose only ignore file is .funcignore: git decides on the paths alone (--no-index).
