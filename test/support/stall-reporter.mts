@@ -1,5 +1,5 @@
-// A test reporter that turns a hang into a failure naming the test. Node 20 and 22 apply --test-timeout to a whole
-// file and then name only the file; this follows the running file's test:dequeue / test:complete events, and when
+// A test reporter that turns a hang into a failure naming the test. Node 22 applies --test-timeout to a whole
+// file and then names only the file; this follows the running file's test:dequeue / test:complete events, and when
 // none has come for TEST_STALL_MS it prints what is still running (the innermost unfinished tests, or, once every
 // test is done, the file's after hooks or handles left open) and ends that file's process and everything it
 // started. The runner then reports the file as failed and goes on with the next one. Assumes one file at a time
