@@ -58,7 +58,8 @@ before(
     stack = await startLocalStack();
     tls = await ensureLocalCertificates(join(APP_ROOT, '.local', 'certs'));
     // Statsbeat (the SDK's own usage reports to Microsoft) off: the worker may reach the local endpoint only.
-    defaults = await runWorker({ APPLICATION_INSIGHTS_NO_STATSBEAT: 'true' });
+    // Every trace kept (the distro samples at most 5 traces a second by default, and a test makes its spans in a burst).
+    defaults = await runWorker({ APPLICATION_INSIGHTS_NO_STATSBEAT: 'true', OTEL_TRACES_SAMPLER: 'always_on' });
   },
   { timeout: 300_000 },
 );
@@ -408,7 +409,7 @@ test('by default no full mail address reaches the logs or the telemetry, only do
 });
 
 test('MAIL_LOG_ADDRESSES=true: logs and telemetry name the addresses in full, and still no secret', { timeout: 240_000 }, async () => {
-  const run = await runWorker({ APPLICATION_INSIGHTS_NO_STATSBEAT: 'true', MAIL_LOG_ADDRESSES: 'true' });
+  const run = await runWorker({ APPLICATION_INSIGHTS_NO_STATSBEAT: 'true', OTEL_TRACES_SAMPLER: 'always_on', MAIL_LOG_ADDRESSES: 'true' });
   const lines = messages(run.endpoint.envelopes);
   assert.ok(
     lines.some((l) => l.startsWith(`Sent message ${run.sentId} from noreply@contoso.example `)),

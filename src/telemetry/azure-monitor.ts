@@ -41,6 +41,9 @@ export async function startAzureMonitor(
     azureMonitorExporterOptions: { connectionString, credential },
     // The host reports live metrics in OpenTelemetry mode; a second stream from every worker adds nothing.
     enableLiveMetrics: false,
+    // Traces are sampled (by default at most 5 traces a second); log lines are not: the alert rules count and follow
+    // every outcome line in `traces`, so none may go with a trace that was sampled out.
+    enableTraceBasedSamplingForLogs: false,
     instrumentationOptions: { http },
     spanProcessors: [new RedactingSpanProcessor(options.keepAddresses)],
     logRecordProcessors: [new RedactingLogRecordProcessor(options.keepAddresses)],
