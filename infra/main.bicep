@@ -207,6 +207,7 @@ type senderProfile = {
   smtpPort: int?
   maxConnectionsPerMailbox: int?
   maxMessagesPerMinute: int?
+  maxRecipientsPerDay: int?
 }
 
 // The app setting a profile's credential is read from; empty for the modes without one.

@@ -24,6 +24,7 @@ export interface MailConfig {
   payloadContainer: string;
   governorContainer: string;
   maxMessagesPerMinute: number;
+  maxRecipientsPerDay: number;
   maxMessageBytes: number;
   /** Origin the status URLs in Location headers start with; relative URLs when unknown. */
   publicBaseUrl?: string;
@@ -91,12 +92,6 @@ export function loadConfig(env: Env = process.env): MailConfig {
   const sender = settings.MAIL_DEFAULT_SENDER;
   if (sender && !isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS))
     problems.push(`MAIL_DEFAULT_SENDER: "${sender}" is not in MAIL_ALLOWED_SENDERS`);
-  // The governor paces turns at one per minute ÷ (limit − connections): the limit must leave room beyond them.
-  if (settings.MAIL_MAX_MESSAGES_PER_MINUTE <= settings.MAIL_MAX_CONNECTIONS_PER_MAILBOX) {
-    problems.push(
-      `MAIL_MAX_MESSAGES_PER_MINUTE: ${settings.MAIL_MAX_MESSAGES_PER_MINUTE} must be more than MAIL_MAX_CONNECTIONS_PER_MAILBOX (${settings.MAIL_MAX_CONNECTIONS_PER_MAILBOX})`,
-    );
-  }
   const publicBaseUrl = readPublicBaseUrl(settings.MAIL_PUBLIC_BASE_URL, settings.WEBSITE_HOSTNAME, problems);
   const api = readApi(settings, problems);
   const hooks = readHooks(settings, problems);
@@ -154,13 +149,20 @@ function readCallbacks(settings: Settings, problems: string[]): CallbackConfig {
 }
 
 /** The profile of the MAIL_* settings: every sender no other profile names. */
-export function defaultProfile(config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute'>): SenderProfile {
-  return { name: DEFAULT_PROFILE, senders: [], auth: config.auth, smtp: config.smtp, maxMessagesPerMinute: config.maxMessagesPerMinute };
+export function defaultProfile(config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute' | 'maxRecipientsPerDay'>): SenderProfile {
+  return {
+    name: DEFAULT_PROFILE,
+    senders: [],
+    auth: config.auth,
+    smtp: config.smtp,
+    maxMessagesPerMinute: config.maxMessagesPerMinute,
+    maxRecipientsPerDay: config.maxRecipientsPerDay,
+  };
 }
 
 /** The profile a sender uses. */
 export function senderProfileOf(
-  config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute' | 'senderProfiles'>,
+  config: Pick<MailConfig, 'auth' | 'smtp' | 'maxMessagesPerMinute' | 'maxRecipientsPerDay' | 'senderProfiles'>,
   sender: string,
 ): SenderProfile {
   return profileFor(sender, config.senderProfiles, defaultProfile(config));
@@ -325,6 +327,7 @@ function toConfig(s: Settings, publicBaseUrl: string | undefined): Omit<MailConf
     payloadContainer: s.MAIL_PAYLOAD_CONTAINER,
     governorContainer: s.MAIL_GOVERNOR_CONTAINER,
     maxMessagesPerMinute: s.MAIL_MAX_MESSAGES_PER_MINUTE,
+    maxRecipientsPerDay: s.MAIL_MAX_RECIPIENTS_PER_DAY,
     maxMessageBytes: s.MAIL_MAX_MESSAGE_BYTES,
     publicBaseUrl,
     logAddresses: s.MAIL_LOG_ADDRESSES,

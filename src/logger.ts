@@ -2,6 +2,8 @@ import { redactText } from './telemetry/redact';
 
 /** The logging surface domain code needs; InvocationContext and console both fit it. */
 export interface Logger {
+  /** Routine events (a message waiting for its turn): kept out of the log unless asked for. */
+  debug(...args: unknown[]): void;
   log(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;

@@ -9,6 +9,8 @@ import { createOutbox, type Outbox } from './storage/outbox';
 import { createStatusStore, type StatusStore } from './status/status-store';
 import { createConnectionSlots } from './governor/connection-slots';
 import { createRateLimiter } from './governor/rate-limiter';
+import { createTenantPause } from './governor/tenant-pause';
+import { createPacing } from './governor/pacing';
 import { DEFAULT_POLICY, type DeliveryPolicy, type WorkerDeps } from './delivery/process-message';
 import { readQueueHostSettings, type QueueHostSettings } from './host-settings';
 import { createAuthenticator, type Authentication, type CredentialSource } from './callers/authenticate';
@@ -48,6 +50,8 @@ export interface RuntimeOptions {
   policy?: Partial<DeliveryPolicy>;
   lanes?: LaneTiming;
   leaseSeconds?: number;
+  /** The rate limiter's window and assumed send time, shorter than Exchange's minute to run tests and the soak faster. */
+  pace?: { windowMs?: number; assumedSendMs?: number };
   /** Delay before callback attempt n + 1 (default: 30 s doubling up to an hour). */
   callbackBackoffMs?: (attempt: number) => number;
   callbackTimeoutMs?: number;
@@ -55,19 +59,28 @@ export interface RuntimeOptions {
 
 export function createRuntime(config: MailConfig, options: RuntimeOptions = {}): Runtime {
   const storage = createStorageClients(config.storage);
+  const policy: DeliveryPolicy = { ...DEFAULT_POLICY, ...options.policy };
   const governor = storage.blobs.getContainerClient(config.governorContainer);
   // Each profile has its own limits; leases and rate state are per mailbox in the one governor container.
   const profiles = routeByProfile(defaultProfile(config), config.senderProfiles, {
     createTokenSource,
-    createSmtp: (profile, tokens) => {
-      const limits = { slotsPerMailbox: profile.smtp.maxConnectionsPerMailbox, maxPerMinute: profile.maxMessagesPerMinute };
+    createSending: (profile, tokens) => {
       const slots = createConnectionSlots({
         container: governor,
-        slotsPerMailbox: limits.slotsPerMailbox,
+        slotsPerMailbox: profile.smtp.maxConnectionsPerMailbox,
         leaseSeconds: options.leaseSeconds,
       });
-      const rate = createRateLimiter({ container: governor, maxPerMinute: limits.maxPerMinute, maxInFlight: limits.slotsPerMailbox });
-      return new SmtpSender(profile.smtp, tokens, slots, rate, options.lanes);
+      const rate = createRateLimiter({
+        container: governor,
+        maxPerMinute: profile.maxMessagesPerMinute,
+        maxRecipientsPerDay: profile.maxRecipientsPerDay,
+        maxWaitMs: policy.maxTurnWaitMs,
+        ...options.pace,
+      });
+      return {
+        smtp: new SmtpSender(profile.smtp, tokens, slots, rate, options.lanes),
+        pacing: createPacing(rate, createTenantPause({ container: governor, tenant: profile.name })),
+      };
     },
   });
   const { tokens, smtp } = profiles;
@@ -95,8 +108,9 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
       status,
       tokens,
       smtp,
+      pacing: profiles.pacing,
       profileOf: profiles.profileOf,
-      policy: { ...DEFAULT_POLICY, ...options.policy },
+      policy,
       callbacks: callbackQueue,
     },
     callbacks: {

@@ -187,6 +187,10 @@ export const settingsSchema = z.object({
   MAIL_MAX_MESSAGES_PER_MINUTE: doc(wholeNumber(1, 10_000).default(30), {
     description: 'Messages per minute per sending mailbox across all instances (Exchange allows 30).',
   }),
+  MAIL_MAX_RECIPIENTS_PER_DAY: doc(wholeNumber(1, 1_000_000).default(10_000), {
+    description:
+      'Recipients per sending mailbox in any 24 hours across all instances (Exchange allows 10,000); messages beyond it are held until the day has room.',
+  }),
   MAIL_MAX_MESSAGE_BYTES: doc(wholeNumber(1024, 150 * 1024 * 1024).default(35 * 1024 * 1024), {
     description: 'Largest accepted message (subject, custom headers, bodies and decoded attachments). Exchange default is 35 MB.',
   }),

@@ -86,21 +86,17 @@ test('queue, table and container names are checked against Azure naming rules', 
   assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['MAIL_PAYLOAD_CONTAINER', 'MAIL_QUEUE_NAME', 'MAIL_STATUS_TABLE']);
 });
 
-test('the per-minute limit must leave room beyond the connections, for the default and for each sender profile', () => {
-  assert.match(
-    problemsOf({ ...base, MAIL_MAX_MESSAGES_PER_MINUTE: '3', MAIL_MAX_CONNECTIONS_PER_MAILBOX: '3' })[0],
-    /^MAIL_MAX_MESSAGES_PER_MINUTE: 3 must be more than/,
-  );
-  const profile = { name: 'p', senders: ['@contoso.com'], authMode: 'managedIdentity', maxMessagesPerMinute: 2 };
-  const problems = problemsOf({
+test("the daily recipient limit is Exchange's 10,000 unless set; a sender profile may set its own", () => {
+  assert.equal(loadConfig(base).maxRecipientsPerDay, 10_000);
+  assert.equal(loadConfig({ ...base, MAIL_MAX_RECIPIENTS_PER_DAY: '500' }).maxRecipientsPerDay, 500);
+  assert.match(problemsOf({ ...base, MAIL_MAX_RECIPIENTS_PER_DAY: '0' })[0], /^MAIL_MAX_RECIPIENTS_PER_DAY: /);
+  const profile = { name: 'p', senders: ['@contoso.com'], authMode: 'managedIdentity', maxRecipientsPerDay: 2_000 };
+  const config = loadConfig({
     ...base,
     MAIL_ALLOWED_SENDERS: 'noreply@contoso.com, @contoso.com',
     MAIL_SENDER_PROFILES: JSON.stringify([profile]),
   });
-  assert.ok(
-    problems.some((p) => p.startsWith('MAIL_SENDER_PROFILES[0].maxMessagesPerMinute: 2 must be more than')),
-    JSON.stringify(problems),
-  );
+  assert.equal(config.senderProfiles[0].maxRecipientsPerDay, 2_000);
 });
 
 test('local.settings.example.json copied unchanged is refused, each placeholder named once and no secret placeholder echoed', () => {

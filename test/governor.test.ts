@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { ContainerClient, newPipeline, StorageSharedKeyCredential, type RequestPolicyFactory } from '@azure/storage-blob';
 import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, startAzurite, type Azurite } from '../src/local/azurite';
 import { createConnectionSlots, type ConnectionSlots, type Slot } from '../src/governor/connection-slots';
-import { createRateLimiter, type ReserveResult } from '../src/governor/rate-limiter';
+import { createRateLimiter } from '../src/governor/rate-limiter';
+import { admit, emptyPace, hold, moveEnd, parsePace, schedule, spacing, type PaceLimits } from '../src/governor/pace';
+import { maxInSlidingWindow } from '../src/local/smtp-sink';
 import { mailboxFolder } from '../src/governor/blobs';
 
 const CONTAINER = 'governor';
@@ -204,171 +206,270 @@ describe('connection slots', () => {
   });
 });
 
-describe('rate limiter', () => {
-  const MINUTE = 60_000;
-  /** A limiter of its own instance, on a clock the test moves; it records the waits instead of sleeping them. */
-  function paced(
-    container: ContainerClient,
-    clock: { ms: number },
-    options: { maxPerMinute: number; maxInFlight: number; maxWaitMs?: number },
-  ) {
-    const waits: number[] = [];
-    const limiter = createRateLimiter({ container, ...options, now: () => clock.ms, sleep: (ms) => (waits.push(ms), Promise.resolve()) });
-    return { limiter, waits };
-  }
-  const turnsOf = (results: ReserveResult[]) => results.flatMap((r) => (r.ok ? [r.turnAt] : [])).sort((a, b) => a - b);
+describe('mailbox pace (pure rules, simulated time)', () => {
+  const limits: PaceLimits = { maxPerMinute: 30, maxRecipientsPerDay: 1_000_000, assumedSendMs: 1_000, maxWaitMs: 5_000, windowMs: 60_000 };
 
-  test('40 concurrent reservations from 3 instances: every turn its own, an interval apart, none beyond maxWait', async (t) => {
-    const mailbox = 'rate@contoso.com';
-    const clock = { ms: 1_000_000 };
-    // 13 a minute with 3 connections: one turn every 60 s / (13 - 3) = 6 s; waiting up to 30 s admits 6 turns.
-    const instances = [instance(), instance(), instance()];
-    const limiters = instances.map(({ container }) => paced(container, clock, { maxPerMinute: 13, maxInFlight: 3, maxWaitMs: 30_000 }));
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => limiters[i % 3].limiter.tryReserve(mailbox)));
-    const calls = instances.reduce((sum, i) => sum + i.calls(), 0);
-    t.diagnostic(`40 concurrent: ${turnsOf(results).length} admitted; ${(calls / 40).toFixed(2)} storage calls per tryReserve`);
-    assert.deepEqual(
-      turnsOf(results),
-      [0, 1, 2, 3, 4, 5].map((k) => clock.ms + k * 6_000),
-    );
-    for (const r of results) if (!r.ok) assert.equal(r.retryAfterMs, 6_000, 'the next turn is 36 s ahead, 6 s beyond maxWait');
-    assert.deepEqual(
-      limiters.flatMap((l) => l.waits).sort((a, b) => a - b),
-      [1, 2, 3, 4, 5].map((k) => k * 6_000),
-      'each waits for its turn; the first need not',
-    );
+  /** A seeded random source, so a failure can be replayed. */
+  function random(seed: number) {
+    return () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  }
+
+  /**
+   * Three connections sending back to back through the rules, as three instances would through the shared
+   * document: each asks for admission, waits as told, sends for a drawn time (its message reaches the server at a
+   * drawn moment of it) and keeps its end true as track() does. Events run in time order.
+   */
+  function simulate(duration: (rnd: () => number) => number, messages: number, seed: number) {
+    const rnd = random(seed);
+    const state = emptyPace();
+    const arrivals: number[] = [];
+    const events: Array<{ at: number; run: () => void }> = [];
+    const at = (time: number, run: () => void) => events.push({ at: time, run });
+    let sent = 0;
+    const send = (t: number) => {
+      if (sent >= messages) return;
+      const answer = admit(state, 1, limits, t);
+      if (!answer.ok) return at(answer.at, () => send(answer.at));
+      sent++;
+      const d = duration(rnd);
+      arrivals.push(t + d * rnd());
+      let recorded = answer.end;
+      for (let beat = t + 20_000; beat < t + d; beat += 20_000) {
+        const b = beat;
+        at(b, () => (moveEnd(state, recorded, b + 60_000, limits), (recorded = b + 60_000)));
+      }
+      at(t + d, () => {
+        if (t + d > recorded || recorded - (t + d) > 5_000) moveEnd(state, recorded, t + d, limits);
+        send(t + d);
+      });
+    };
+    for (let lane = 0; lane < 3; lane++) at(1_000_000 + lane, () => send(1_000_000 + lane));
+    while (events.length > 0) {
+      events.sort((a, b) => a.at - b.at);
+      events.shift()!.run();
+    }
+    return arrivals;
+  }
+
+  test('no 60 s at the server holds more than the limit, with fast, slow and very slow sends mixed', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const arrivals = simulate(
+        (rnd) => (rnd() < 0.7 ? 10 + rnd() * 200 : rnd() < 0.67 ? 1_000 + rnd() * 4_000 : 10_000 + rnd() * 80_000),
+        400,
+        seed,
+      );
+      assert.equal(arrivals.length, 400);
+      assert.ok(maxInSlidingWindow(arrivals) <= 30, `seed ${seed}: ${maxInSlidingWindow(arrivals)} in one minute`);
+    }
   });
 
-  test('instances reserving as the clock moves on: never more than maxPerMinute − maxInFlight turns in any minute', async () => {
+  test('fast sends at the limit: at least 0.97 of it over a long run, never more in any minute', () => {
+    const arrivals = simulate((rnd) => 20 + rnd() * 300, 900, 7);
+    const sorted = [...arrivals].sort((a, b) => a - b);
+    const perMinute = ((sorted.length - 1) / (sorted[sorted.length - 1] - sorted[0])) * 60_000;
+    assert.ok(maxInSlidingWindow(arrivals) <= 30);
+    assert.ok(perMinute >= 0.97 * 30, `${perMinute.toFixed(2)} a minute`);
+  });
+
+  test('a backlog: every message gets its own turn at once, and at its turn (up to 1 s late) is admitted within the wait', () => {
+    const state = emptyPace();
+    const t0 = 5_000_000;
+    const turns = Array.from({ length: 1_000 }, () => schedule(state, 1, limits, t0));
+    const at = turns.map((turn) => (assert.ok(turn.ok), turn.at));
+    assert.equal(at[0], t0);
+    for (let i = 1; i < at.length; i++) assert.ok(Math.abs(at[i] - at[i - 1] - spacing(limits)) < 1e-6);
+    const rnd = random(11);
+    const arrivals: number[] = [];
+    for (const turn of at) {
+      let t = turn + rnd() * 1_000; // the queue hands it over a little after its turn
+      let answer = admit(state, 1, limits, t);
+      if (!answer.ok) {
+        assert.ok(answer.at - t <= limits.maxWaitMs, `a message at its turn waits ${answer.at - t} ms`);
+        t = answer.at;
+        answer = admit(state, 1, limits, t);
+      }
+      assert.ok(answer.ok);
+      arrivals.push(t + 50);
+    }
+    assert.ok(maxInSlidingWindow(arrivals) <= 30);
+    const perMinute = ((arrivals.length - 1) / (arrivals[arrivals.length - 1] - arrivals[0])) * 60_000;
+    assert.ok(perMinute >= 0.97 * 30, `${perMinute.toFixed(2)} a minute`);
+  });
+
+  test('the daily limit: recipients beyond it are held until the hour that makes room has left the last 24 hours', () => {
+    const day = { ...limits, maxRecipientsPerDay: 10 };
+    const state = emptyPace();
+    const t0 = Date.parse('2026-12-07T10:20:00Z');
+    for (let i = 0; i < 6; i++) assert.ok(admit(state, 1, day, t0 + i * 10_000).ok);
+    const t1 = Date.parse('2026-12-07T11:05:00Z');
+    for (let i = 0; i < 4; i++) assert.ok(admit(state, 1, day, t1 + i * 10_000).ok);
+    // 10 of 10 used: the 11th recipient waits until 10:00–11:00 has left the last 24 hours.
+    assert.deepEqual(schedule(state, 1, day, t1 + 60_000), {
+      ok: false,
+      at: Date.parse('2026-12-08T11:00:00Z'),
+      reason: 'daily-recipient-limit',
+    });
+    assert.deepEqual(admit(state, 1, day, t1 + 60_000), {
+      ok: false,
+      at: Date.parse('2026-12-08T11:00:00Z'),
+      reason: 'daily-recipient-limit',
+    });
+    // Five recipients need 10:00–11:00 gone too (6 of them), still the same hour; seven need 11:00–12:00 gone.
+    assert.equal((admit(state, 5, day, t1 + 60_000) as { at: number }).at, Date.parse('2026-12-08T11:00:00Z'));
+    assert.equal((admit(state, 7, day, t1 + 60_000) as { at: number }).at, Date.parse('2026-12-08T12:00:00Z'));
+    assert.ok(admit(state, 1, day, Date.parse('2026-12-08T11:00:00Z')).ok, 'room again once that hour has left the day');
+  });
+
+  test('a hold after a quota reply stops turns and admissions until it ends', () => {
+    const state = emptyPace();
+    hold(state, 2_000_000);
+    assert.deepEqual(schedule(state, 1, limits, 1_000_000), { ok: false, at: 2_000_000, reason: 'daily-quota' });
+    assert.deepEqual(admit(state, 1, limits, 1_999_999), { ok: false, at: 2_000_000, reason: 'daily-quota' });
+    assert.ok(schedule(state, 1, limits, 2_000_000).ok);
+  });
+
+  test('an unreadable document is an empty pace rather than a blocked mailbox', () => {
+    assert.deepEqual(parsePace('{"tat": 5}'), emptyPace());
+    assert.deepEqual(parsePace('not json'), emptyPace());
+    assert.deepEqual(parsePace('{"next": 7, "ends": {"12": 2, "x": 1, "13": -1}, "day": {"5": "a"}}'), {
+      next: 7,
+      ends: { '12': 2 },
+      day: {},
+    });
+  });
+});
+
+describe('rate limiter (shared through Azurite)', () => {
+  const MINUTE = 60_000;
+  /** A limiter of its own instance, on a clock the test moves; it records the waits instead of sleeping them. */
+  function paced(container: ContainerClient, clock: { ms: number }, options: { maxPerMinute: number; maxRecipientsPerDay?: number }) {
+    const waits: number[] = [];
+    const limiter = createRateLimiter({
+      container,
+      maxRecipientsPerDay: 10_000,
+      ...options,
+      now: () => clock.ms,
+      sleep: (ms) => (waits.push(ms), (clock.ms += ms), Promise.resolve()),
+    });
+    return { limiter, waits };
+  }
+
+  test('40 turns asked at once on 3 instances: every turn its own, one spacing apart', async (t) => {
+    const mailbox = 'rate@contoso.com';
+    const clock = { ms: 1_000_000 };
+    const instances = [instance(), instance(), instance()];
+    const limiters = instances.map(({ container }) => paced(container, clock, { maxPerMinute: 30 }).limiter);
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => limiters[i % 3].schedule(mailbox, 1)));
+    const calls = instances.reduce((sum, i) => sum + i.calls(), 0);
+    t.diagnostic(`40 turns: ${(calls / 40).toFixed(2)} storage calls per turn`);
+    const turns = answers.map((a) => (assert.ok(a.ok), a.at)).sort((a, b) => a - b);
+    const gap = spacing({ maxPerMinute: 30, assumedSendMs: 1_000, windowMs: MINUTE });
+    turns.forEach((turn, k) => assert.ok(Math.abs(turn - (clock.ms + k * gap)) < 1e-6, `turn ${k} at ${turn - clock.ms} ms`));
+  });
+
+  test('admissions on 3 instances as the clock moves: never more than the limit of ends in any minute', async () => {
     const mailbox = 'moving@contoso.com';
     const clock = { ms: 5_000_000 };
-    const [N, C] = [20, 3];
-    const interval = MINUTE / (N - C);
-    const limiters = [instance(), instance(), instance()].map(({ container }) =>
-      paced(container, clock, { maxPerMinute: N, maxInFlight: C, maxWaitMs: 10_000 }),
-    );
-    const turns: number[] = [];
-    await Promise.all(
-      limiters.map(async ({ limiter }) => {
-        for (let i = 0; i < 25; i++) {
-          const asked = clock.ms;
-          const result = await limiter.tryReserve(mailbox);
-          if (result.ok) {
-            assert.ok(result.turnAt >= asked && result.turnAt <= clock.ms + 10_000, 'a turn is never in the past, nor beyond maxWait');
-            turns.push(result.turnAt);
-          }
-          clock.ms += Math.random() * interval; // the instances' reservations interleave with the clock
-        }
-      }),
-    );
-    turns.sort((a, b) => a - b);
-    assert.ok(turns.length > 20, `only ${turns.length} turns`);
-    for (let i = 1; i < turns.length; i++)
-      assert.ok(turns[i] - turns[i - 1] >= interval - 1e-6, `turns ${i - 1} and ${i} are ${turns[i] - turns[i - 1]} ms apart`);
-    for (let i = N - C; i < turns.length; i++)
-      assert.ok(turns[i] - turns[i - (N - C)] >= MINUTE - 1e-6, 'at most N − C turns within any minute');
+    const limiters = [instance(), instance(), instance()].map(({ container }) => paced(container, clock, { maxPerMinute: 20 }).limiter);
+    const admitted: number[] = [];
+    for (let round = 0; round < 100; round++) {
+      const answers = await Promise.all(limiters.map((l) => l.admit(mailbox, 1)));
+      for (const a of answers) if (a.ok) admitted.push(a.end - 1_000); // admitted an assumed send time before its end
+      clock.ms += Math.random() * 3_000;
+    }
+    assert.ok(admitted.length > 20, `only ${admitted.length} admitted`);
+    assert.ok(maxInSlidingWindow(admitted) <= 20, `${maxInSlidingWindow(admitted)} admitted in one minute`);
   });
 
   for (const maxPerMinute of [30, 10_000]) {
-    test(`${maxPerMinute}/min: one write per turn, a refusal from a current copy costs nothing, another instance's turn one read more; the pace stays one number`, async (t) => {
+    test(`${maxPerMinute}/min: one write per change, a refusal from a current copy costs nothing, another instance's write one read more; the document stays small`, async (t) => {
       const mailbox = `cost-${maxPerMinute}@contoso.com`;
       const clock = { ms: 9_000_000 };
-      const interval = MINUTE / (maxPerMinute - 3);
       const a = instance();
-      const { limiter } = paced(a.container, clock, { maxPerMinute, maxInFlight: 3, maxWaitMs: 0 });
-      assert.ok((await limiter.tryReserve(mailbox)).ok);
+      const { limiter } = paced(a.container, clock, { maxPerMinute });
+      assert.ok((await limiter.schedule(mailbox, 1)).ok);
       assert.equal(a.calls(), 2, 'first use: read (not found) and create');
 
       let before = a.calls();
       for (let i = 0; i < 50; i++) {
-        clock.ms += interval;
-        assert.ok((await limiter.tryReserve(mailbox)).ok);
+        clock.ms += spacing({ maxPerMinute, assumedSendMs: 1_000, windowMs: MINUTE });
+        assert.ok((await limiter.schedule(mailbox, 1)).ok);
+        assert.ok((await limiter.admit(mailbox, 1)).ok);
       }
-      const perTurn = (a.calls() - before) / 50;
+      const perChange = (a.calls() - before) / 100;
+      const held = paced(a.container, clock, { maxPerMinute, maxRecipientsPerDay: 50 }).limiter;
+      await held.schedule(mailbox, 1); // reads the document once
       before = a.calls();
-      const refused = await limiter.tryReserve(mailbox); // the clock has not moved: the next turn is an interval ahead
-      assert.equal(refused.ok, false);
+      assert.equal((await held.schedule(mailbox, 1)).ok, false, '50 recipients already today');
       assert.equal(a.calls() - before, 0, 'a refusal from a current copy costs nothing');
 
       const b = instance();
-      clock.ms += interval;
-      assert.ok((await paced(b.container, clock, { maxPerMinute, maxInFlight: 3, maxWaitMs: 0 }).limiter.tryReserve(mailbox)).ok);
-      clock.ms += interval;
+      assert.ok((await paced(b.container, clock, { maxPerMinute }).limiter.schedule(mailbox, 1)).ok);
       before = a.calls();
-      assert.ok((await limiter.tryReserve(mailbox)).ok);
+      assert.ok((await limiter.schedule(mailbox, 1)).ok);
       const afterOther = a.calls() - before;
-      const pace = await instance()
+      const document = await instance()
         .container.getBlobClient(`${mailboxFolder(mailbox)}/rate`)
         .downloadToBuffer();
       t.diagnostic(
-        `${maxPerMinute}/min: ${perTurn} calls per turn, ${afterOther} after another instance's turn; the pace blob is ${pace.length} bytes`,
+        `${maxPerMinute}/min: ${perChange} calls per change, ${afterOther} after another instance's write; the document is ${document.length} bytes`,
       );
-      assert.equal(perTurn, 1);
+      assert.equal(perChange, 1);
       assert.equal(afterOther, 3, 'the write fails on the etag, then read and write');
-      assert.ok(pace.length < 40, pace.toString());
+      assert.ok(document.length < 1_000, document.toString());
     });
   }
 
-  test('reservations made together share one write', async () => {
+  test('changes asked for together share one write', async () => {
     const { container, calls } = instance();
-    const { limiter } = paced(container, { ms: 12_000_000 }, { maxPerMinute: 10_000, maxInFlight: 3 });
-    const results = await Promise.all(Array.from({ length: 10 }, () => limiter.tryReserve('together@contoso.com')));
-    assert.equal(turnsOf(results).length, 10);
+    const { limiter } = paced(container, { ms: 12_000_000 }, { maxPerMinute: 10_000 });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => limiter.schedule('together@contoso.com', 1)));
+    assert.equal(new Set(answers.map((a) => (a.ok ? a.at : NaN))).size, 10);
     assert.equal(calls(), 2, 'one read (not found) and one create for all ten');
   });
 
-  test("10,000/min: one write also takes the turns due within 50 ms for the process's next sends; one not used by its time is lost", async () => {
-    const mailbox = 'spare@contoso.com';
-    const clock = { ms: 15_000_000 };
-    const interval = MINUTE / (10_000 - 3);
-    const { container, calls } = instance();
-    const { limiter } = paced(container, clock, { maxPerMinute: 10_000, maxInFlight: 3 });
-    const first = await limiter.tryReserve(mailbox);
-    assert.deepEqual(first, { ok: true, turnAt: clock.ms });
-    const spare = Math.floor(50 / interval);
-    assert.equal(calls(), 2, 'read (not found) and create');
-    for (let k = 1; k <= spare; k++) {
-      const next = await limiter.tryReserve(mailbox);
-      assert.ok(next.ok && Math.abs(next.turnAt - (clock.ms + k * interval)) < 1e-6, JSON.stringify(next));
-    }
-    assert.equal(calls(), 2, `${spare} more turns without a request`);
-    assert.ok((await limiter.tryReserve(mailbox)).ok);
-    assert.equal(calls(), 3);
-
-    clock.ms += 1_000; // the turns taken ahead are past now: never used late, a write takes new ones
-    const late = await limiter.tryReserve(mailbox);
-    assert.deepEqual(late, { ok: true, turnAt: clock.ms });
-    assert.equal(calls(), 4);
-  });
-
-  test('with an injected clock: a turn within maxWait is waited for; a later one is refused until it is within reach', async () => {
-    const mailbox = 'clock@contoso.com';
+  test('a send longer than assumed records its real end; a fast one writes nothing more', async () => {
+    const mailbox = 'slow@contoso.com';
     const clock = { ms: 20_000_000 };
-    const t0 = clock.ms;
-    // 5 a minute with 3 connections: a turn every 30 s.
-    const [a, b] = [instance(), instance()].map(({ container }) =>
-      paced(container, clock, { maxPerMinute: 5, maxInFlight: 3, maxWaitMs: 10_000 }),
-    );
-    assert.deepEqual(await a.limiter.tryReserve(mailbox), { ok: true, turnAt: t0 });
-    assert.deepEqual(await b.limiter.tryReserve(mailbox), { ok: false, retryAfterMs: 20_000 });
-    clock.ms = t0 + 20_000;
-    assert.deepEqual(await b.limiter.tryReserve(mailbox), { ok: true, turnAt: t0 + 30_000 });
-    assert.deepEqual(b.waits, [10_000]);
-    assert.deepEqual(await a.limiter.tryReserve(mailbox), { ok: false, retryAfterMs: 30_000 });
+    const { container, calls } = instance();
+    const { limiter } = paced(container, clock, { maxPerMinute: 30 });
+    const read = async () =>
+      parsePace(
+        (
+          await instance()
+            .container.getBlobClient(`${mailboxFolder(mailbox)}/rate`)
+            .downloadToBuffer()
+        ).toString(),
+      );
+    const fast = await limiter.admit(mailbox, 1);
+    assert.ok(fast.ok);
+    let before = calls();
+    await limiter.track(mailbox, fast.end, () => Promise.resolve((clock.ms += 200)));
+    assert.equal(calls() - before, 0, 'over within its assumed time: no write');
+
+    const slow = await limiter.admit(mailbox, 1);
+    assert.ok(slow.ok);
+    before = calls();
+    await limiter.track(mailbox, slow.end, () => Promise.resolve((clock.ms += 4_000)));
+    assert.equal(calls() - before, 1, 'one write: the real end');
+    const ends = Object.keys((await read()).ends).map((k) => Number(k) * 100);
+    assert.deepEqual(ends.sort(), [fast.end, clock.ms].map((end) => Math.ceil(end / 100) * 100).sort());
   });
 
-  test('a sender that dies after its reservation leaves nothing behind: the next turn is one interval later', async () => {
-    const mailbox = 'crashed-sender@contoso.com';
+  test('the window waits in process for a place up to maxWait, and names a later time beyond it', async () => {
+    const mailbox = 'window@contoso.com';
     const clock = { ms: 30_000_000 };
-    const dead = paced(instance().container, clock, { maxPerMinute: 30, maxInFlight: 3 });
-    assert.ok((await dead.limiter.tryReserve(mailbox)).ok); // and then nothing: no completion to record
-    const next = await paced(instance().container, clock, { maxPerMinute: 30, maxInFlight: 3 }).limiter.tryReserve(mailbox);
-    assert.deepEqual(next, { ok: true, turnAt: clock.ms + MINUTE / 27 });
-  });
-
-  test('a limit no greater than the connections per mailbox is refused: each connection may carry a message into the next minute', () => {
-    const { container } = instance();
-    assert.throws(() => createRateLimiter({ container, maxPerMinute: 3, maxInFlight: 3 }), /must exceed the connections per mailbox/);
-    assert.doesNotThrow(() => createRateLimiter({ container, maxPerMinute: 4, maxInFlight: 3 }));
+    const { limiter, waits } = paced(instance().container, clock, { maxPerMinute: 3 });
+    const t0 = clock.ms;
+    for (let i = 0; i < 3; i++) assert.ok((await limiter.admit(mailbox, 1)).ok);
+    clock.ms = t0 + 57_000;
+    // The first end (t0 + 1 s) leaves the window at t0 + 61 s: 4 s from now, within the wait.
+    assert.ok((await limiter.admit(mailbox, 1)).ok);
+    assert.deepEqual(waits, [4_000]);
+    clock.ms = t0 + 61_000;
+    assert.ok((await limiter.admit(mailbox, 1)).ok);
+    assert.ok((await limiter.admit(mailbox, 1)).ok);
+    const refused = await limiter.admit(mailbox, 1); // the next place comes with the 4th end + 60 s: t0 + 62 s … + 60 s
+    assert.deepEqual(refused, { ok: false, at: t0 + 57_000 + 4_000 + 1_000 + MINUTE, reason: 'rate-limit' });
   });
 });

@@ -7,7 +7,7 @@ import { ThrottledError } from '../src/smtp/smtp-sender';
 import type { StatusRecord } from '../src/status/status-store';
 import type { Envelope } from '../src/mail/envelope';
 import { envelopeIdentity } from '../src/mail/canonical';
-import { FAKE_MAX_MESSAGE_BYTES, fakeWorld, smtpError } from './fakes/worker';
+import { FAKE_MAX_MESSAGE_BYTES, fakeWorld, smtpError, TEST_POLICY } from './fakes/worker';
 import { maxComposedBytes, maxRequestBytes } from '../src/mail/message-size';
 
 type World = ReturnType<typeof fakeWorld>;
@@ -115,13 +115,14 @@ test("a lapsed claim (a crashed worker's) is taken over: sent, the attempt count
   assert.equal(record(w).attempts, 2);
 });
 
-test('scheduled: back on the queue until sendAt, queue first, the record deferred to then', async () => {
+test('scheduled: back on the queue until just before sendAt, queue first, the record deferred to then', async () => {
   const w = fakeWorld();
   const sendAt = iso(w.clock.ms + 600_000);
   await run(w, envelope(w, { mail: { ...MAIL, sendAt } }));
   assert.deepEqual(
     w.outbox.requeued.map((r) => r.delayMs),
-    [600_000],
+    [598_000],
+    'it comes back 2 s early and waits the rest in process',
   );
   assert.equal(record(w).status, 'deferred');
   assert.equal(record(w).nextAttemptAt, sendAt);
@@ -135,18 +136,19 @@ test('scheduled: back on the queue until sendAt, queue first, the record deferre
   assert.equal(v.outbox.requeued.length, 1);
 });
 
-test('deferred and not yet due: back on the queue for the rest of the wait; due within a second: sent', async () => {
+test('deferred and not yet due: back on the queue for the rest of the wait; due within the turn wait: waits in process, then sent', async () => {
   const w = fakeWorld();
   seed(w, { status: 'deferred', attempts: 1, nextAttemptAt: iso(w.clock.ms + 20_000) });
   await run(w, envelope(w));
   assert.deepEqual(
     w.outbox.requeued.map((r) => r.delayMs),
-    [20_000],
+    [18_000],
   );
   assert.equal(w.smtp.sent.length, 0);
 
-  w.clock.ms += 19_500;
+  w.clock.ms += 18_000;
   await run(w, envelope(w));
+  assert.deepEqual(w.sleeps, [2_000]);
   assert.equal(record(w).status, 'sent');
 });
 
@@ -157,7 +159,7 @@ test('an early copy of a deferred message: back on the queue, and no record writ
   await run(w, envelope(w));
   assert.deepEqual(
     w.outbox.requeued.map((r) => r.delayMs),
-    [15_000],
+    [13_000],
   );
   assert.deepEqual(w.status.updates, []);
   assert.equal(record(w).nextAttemptAt, iso(w.clock.ms + 15_000));
@@ -235,7 +237,7 @@ test('temporary failure: deferred by the backoff of its attempt count, each atte
   await run(w, envelope(w));
   assert.deepEqual(
     w.outbox.requeued.map((r) => r.delayMs),
-    [10_000],
+    [8_000],
   );
   const deferred = record(w);
   assert.deepEqual(
@@ -249,7 +251,7 @@ test('temporary failure: deferred by the backoff of its attempt count, each atte
   await run(w, w.outbox.requeued[0].envelope);
   assert.deepEqual(
     w.outbox.requeued.map((r) => r.delayMs),
-    [10_000, 20_000],
+    [8_000, 18_000],
   );
   assert.equal(record(w).attempts, 2);
 });
@@ -273,7 +275,7 @@ test('quota reply: deferred for the quota wait, the attempt given back', async (
   await run(w, envelope(w));
   assert.deepEqual(
     w.outbox.requeued.map((r) => r.delayMs),
-    [3_600_000],
+    [3_598_000],
   );
   assert.deepEqual([record(w).status, record(w).attempts, record(w).errorCategory], ['deferred', 1, 'daily-quota']);
 });
@@ -283,8 +285,9 @@ test('throttled by our own governor: deferred for its retry-after (plus up to ha
   w.smtp.script.push(new ThrottledError('connection-slots', 4_000));
   await run(w, envelope(w));
   assert.equal(w.outbox.requeued.length, 1);
-  const { delayMs } = w.outbox.requeued[0];
-  assert.ok(delayMs >= 4_000 && delayMs <= 6_000, String(delayMs));
+  const wait = Date.parse(record(w).nextAttemptAt!) - w.clock.ms;
+  assert.ok(wait >= 4_000 && wait <= 6_000, String(wait));
+  assert.ok(Math.abs(w.outbox.requeued[0].delayMs - (wait - 2_000)) < 1, 'back 2 s early, the rest waited in process');
   assert.deepEqual([record(w).status, record(w).attempts, record(w).errorCategory], ['deferred', 0, 'connection-slots']);
   assert.ok(w.log.lines.some((l) => l.startsWith('log Deferred message m-1')));
   assert.ok(!w.log.lines.some((l) => l.startsWith('warn')));
@@ -529,4 +532,66 @@ test("a producer's message over MAIL_MAX_MESSAGE_BYTES fails as too large, once,
   const w = fakeWorld({ [BLOB]: JSON.stringify({ ...MAIL, subject: 's', text: 'x'.repeat(LIMIT - 1) }) });
   await run(w, byBlob(w));
   assert.equal(record(w).status, 'sent');
+});
+
+test('a turn far ahead: back on the queue once, until just before it, holding the turn; not claimed, a debug line only', async () => {
+  const w = fakeWorld();
+  const turn = w.clock.ms + 90_000;
+  w.pacing.answers.push({ ok: true, at: turn });
+  await run(w, envelope(w));
+  assert.deepEqual(w.pacing.asked, [{ mailbox: 'noreply@contoso.example', recipients: 2 }]);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [88_000],
+  );
+  const waiting = record(w);
+  assert.deepEqual(
+    [waiting.status, waiting.attempts, waiting.nextAttemptAt, waiting.turnAt, waiting.errorCategory],
+    ['deferred', 0, iso(turn), iso(turn), 'rate-limit'],
+  );
+  assert.equal(w.smtp.sent.length, 0);
+  assert.deepEqual(
+    w.log.lines.map((l) => l.split(' ')[0]),
+    ['debug'],
+  );
+
+  // Back 2 s early: it waits the rest in process and goes at its turn without asking for another.
+  w.clock.ms = turn - 2_000;
+  await run(w, w.outbox.requeued[0].envelope);
+  assert.equal(w.pacing.asked.length, 1);
+  assert.deepEqual(w.sleeps, [2_000]);
+  assert.deepEqual([record(w).status, record(w).turnAt, record(w).nextAttemptAt], ['sent', undefined, undefined]);
+  assert.equal(w.outbox.requeued.length, 1);
+});
+
+test('held by the daily recipient limit: back on the queue until the time named, not claimed, the record says until when', async () => {
+  const w = fakeWorld();
+  const until = w.clock.ms + 23 * 3_600_000;
+  w.pacing.answers.push({ ok: false, at: until, reason: 'daily-recipient-limit' });
+  await run(w, envelope(w));
+  const held = record(w);
+  assert.deepEqual([held.status, held.attempts, held.nextAttemptAt, held.turnAt], ['deferred', 0, iso(until), undefined]);
+  assert.equal(held.errorCategory, 'daily-recipient-limit');
+  assert.ok(held.hint?.includes(iso(until)), held.hint);
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [until - w.clock.ms - 2_000],
+  );
+  assert.equal(w.smtp.sent.length, 0);
+});
+
+test("Exchange's daily quota holds the mailbox; the tenant's external recipient limit pauses the tenant", async () => {
+  const w = fakeWorld();
+  const [t0, wait] = [w.clock.ms, TEST_POLICY.quotaDeferMs];
+  const mailbox = 'noreply@contoso.example';
+  w.smtp.script.push(
+    smtpError(QUOTA),
+    smtpError('550 5.7.233 Your tenant has exceeded its daily limit for sending email to external recipients'),
+  );
+  await run(w, envelope(w));
+  assert.deepEqual(w.pacing.holds, [{ mailbox, reason: 'daily-quota', until: t0 + wait }]);
+  w.clock.ms = t0 + wait;
+  await run(w, envelope(w));
+  assert.deepEqual(w.pacing.holds[1], { mailbox, reason: 'tenant-rate-limit', until: t0 + 2 * wait });
+  assert.equal(record(w).status, 'deferred');
 });

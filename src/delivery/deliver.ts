@@ -23,6 +23,7 @@ export interface Outgoing {
   id: string;
   createdAt: string;
   sender: string;
+  recipients: number;
   message: Mail.Options;
   reopen(): Promise<Mail.Options>;
 }
@@ -30,7 +31,7 @@ export interface Outgoing {
 export async function deliver(outgoing: Outgoing, deps: DeliveryDeps): Promise<DeliveryOutcome> {
   const { sender } = outgoing;
   instruments().queueAge.record(Math.max(0, Date.now() - Date.parse(outgoing.createdAt)) / 1000);
-  const first = await attempt(sender, outgoing.message, deps, false);
+  const first = await attempt(outgoing, outgoing.message, deps, false);
   if (first.ok || first.failure.kind !== 'reauthenticate') return first;
 
   // Exchange answers 535 for a stale token as well as for missing setup: one more try with a token
@@ -43,12 +44,13 @@ export async function deliver(outgoing: Outgoing, deps: DeliveryDeps): Promise<D
   } catch (error) {
     return { ok: false, failure: classifyFailure(error) };
   }
-  const second = await attempt(sender, again, deps, true);
+  const second = await attempt(outgoing, again, deps, true);
   if (!second.ok && second.failure.kind === 'reauthenticate') return { ok: false, failure: { ...second.failure, kind: 'permanent' } };
   return second;
 }
 
-async function attempt(sender: string, message: Mail.Options, deps: DeliveryDeps, freshToken: boolean): Promise<DeliveryOutcome> {
+async function attempt(outgoing: Outgoing, message: Mail.Options, deps: DeliveryDeps, freshToken: boolean): Promise<DeliveryOutcome> {
+  const { sender, recipients } = outgoing;
   try {
     // Asking first keeps token failures apart from SMTP ones; the cached token makes it free.
     await inSpan(
@@ -61,7 +63,7 @@ async function attempt(sender: string, message: Mail.Options, deps: DeliveryDeps
     );
     return {
       ok: true,
-      info: await inSpan('mail.smtp.send', { 'mail.attempt.fresh_token': freshToken }, () => deps.smtp.send(sender, message), {
+      info: await inSpan('mail.smtp.send', { 'mail.attempt.fresh_token': freshToken }, () => deps.smtp.send(sender, message, recipients), {
         kind: SpanKind.CLIENT,
       }),
     };

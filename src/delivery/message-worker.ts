@@ -16,6 +16,13 @@ import { resolveMessage, UnsendableError, type ResolvedMessage, type Unsendable 
 import type Mail from 'nodemailer/lib/mailer';
 import type { Failure } from './classify-failure';
 import { instruments } from '../telemetry/instruments';
+import type { Pacing, PacingAnswer } from '../governor/pacing';
+
+/**
+ * A message sent back to the queue until a given time comes back this much earlier (at most the turn wait) and waits
+ * the rest in process: queue visibility is in whole seconds, and arriving early costs nothing, late a turn's time.
+ */
+const COME_BACK_EARLY_MS = 2_000;
 
 export interface WorkerDeps extends DeliveryDeps {
   allowedSenders: readonly string[];
@@ -24,7 +31,10 @@ export interface WorkerDeps extends DeliveryDeps {
   outbox: Pick<Outbox, 'requeue' | 'loadPayload' | 'openMime' | 'deletePayload'>;
   status: Pick<StatusStore, 'get' | 'create' | 'update'>;
   policy: DeliveryPolicy;
+  /** When each message may go: its turn in the mailbox's pace, or until when the mailbox or tenant is held. */
+  pacing: Pacing;
   now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
   /** The sender profile a mailbox sends through, recorded with the message (default when absent). */
   profileOf?: (sender: string) => string;
   /** Queues the callback of a mail with a callbackUrl once it is sent or has failed. */
@@ -128,9 +138,9 @@ export class MessageWorker {
       Date.parse(message.sendAt ?? '') || 0,
       record.status === 'deferred' ? Date.parse(record.nextAttemptAt ?? '') || 0 : 0,
     );
-    if (dueAt > now() + 1000) {
+    if (dueAt > now() + deps.policy.maxTurnWaitMs) {
       // Scheduled, or an early copy of a deferred message: back on the queue until it is due.
-      await this.defer(dueAt - now());
+      await this.defer(dueAt);
       return;
     }
     const { sender } = message;
@@ -139,6 +149,21 @@ export class MessageWorker {
       deps.log.error(`Permanent failure: message ${envelope.id}: ${sender} is not an allowed sender.`);
       return;
     }
+    // Its turn in the mailbox's pace: the one it holds from an earlier visit, or a new one. A turn too far ahead
+    // sends it back to the queue until then, once; the turn stays its own.
+    let turnAt = record.status === 'deferred' ? Date.parse(record.turnAt ?? '') || undefined : undefined;
+    if (turnAt === undefined) {
+      const answer = await deps.pacing.schedule(sender, message.recipients.length);
+      if (!answer.ok) return this.hold(answer);
+      turnAt = answer.at;
+      if (turnAt > now() + deps.policy.maxTurnWaitMs) {
+        await this.defer(turnAt, transition.paced(turnAt));
+        deps.log.debug(`Message ${envelope.id} waits for its turn at ${new Date(turnAt).toISOString()} [rate-limit].`);
+        return;
+      }
+    }
+    const wait = Math.max(dueAt, turnAt) - now();
+    if (wait > 0) await (deps.sleep ?? sleep)(wait);
 
     let first: Mail.Options;
     try {
@@ -154,8 +179,18 @@ export class MessageWorker {
       release(first);
       throw error;
     }
-    const outcome = await deliver({ id: envelope.id, createdAt: envelope.createdAt, sender, message: first, reopen: message.open }, deps);
-    if (!outcome.ok) return this.settleFailure(outcome.failure);
+    const outcome = await deliver(
+      {
+        id: envelope.id,
+        createdAt: envelope.createdAt,
+        sender,
+        recipients: message.recipients.length,
+        message: first,
+        reopen: message.open,
+      },
+      deps,
+    );
+    if (!outcome.ok) return this.settleFailure(outcome.failure, sender);
     const { info } = outcome;
     await this.finish(
       transition.sent({
@@ -170,7 +205,7 @@ export class MessageWorker {
     );
   }
 
-  private async settleFailure(failure: Failure): Promise<void> {
+  private async settleFailure(failure: Failure, sender: string): Promise<void> {
     const { deps, envelope } = this;
     const reply = failure.reply ? transition.replyOf(failure.reply.text, failure.reply.code) : {};
     const decision = decideFailure(failure, this.stored.record.attempts, this.now() - Date.parse(envelope.createdAt), deps.policy);
@@ -181,7 +216,21 @@ export class MessageWorker {
       );
       return;
     }
-    await this.defer(decision.delayMs, { errorCategory: failure.category, hint: failure.hint, ...reply, attempts: decision.attempts });
+    // Exchange's quota replies hold the whole mailbox (daily quota) or its tenant (external recipient limit), so the
+    // messages behind this one wait without being refused one by one.
+    if (failure.kind === 'quota' && (failure.category === 'daily-quota' || failure.category === 'tenant-rate-limit'))
+      await deps.pacing.hold(sender, failure.category, this.now() + decision.delayMs);
+    const at = this.now() + decision.delayMs;
+    if (failure.kind === 'throttled' && failure.category === 'rate-limit') {
+      // The window was fuller than its schedule (slow sends): the time it names is this message's turn.
+      await this.defer(at, { ...transition.paced(at), attempts: decision.attempts });
+      deps.log.debug(`Message ${envelope.id} waits for its turn at ${new Date(at).toISOString()} [rate-limit, window].`);
+      return;
+    }
+    await this.defer(
+      at,
+      transition.defer(at, { errorCategory: failure.category, hint: failure.hint, ...reply, attempts: decision.attempts }),
+    );
     const level = failure.kind === 'throttled' ? 'log' : 'warn';
     deps.log[level](
       `Deferred message ${envelope.id} for ${Math.round(decision.delayMs / 1000)} s [${failure.category}] ${failure.reply?.text ?? failure.hint}`,
@@ -245,11 +294,27 @@ export class MessageWorker {
       .catch((error: Error) => this.deps.log.error(`Callback not queued for message ${record.id}: ${error.message}`));
   }
 
-  private async defer(delayMs: number, details?: transition.Changes): Promise<void> {
+  /** Back on the queue until `atMs` (arriving a little early, to wait the rest in process); `changes` say why. */
+  private async defer(atMs: number, changes: transition.Changes = transition.defer(atMs)): Promise<void> {
     // Queue first, record second: a crash in between leaves a copy that finds the record and carries on.
-    await this.deps.outbox.requeue(this.envelope, { delayMs });
-    await this.write(transition.defer(this.now() + delayMs, details));
-    instruments().deferred.add(1, { 'mail.reason': details?.errorCategory ?? 'scheduled' });
+    const early = Math.min(COME_BACK_EARLY_MS, this.deps.policy.maxTurnWaitMs);
+    await this.deps.outbox.requeue(this.envelope, { delayMs: Math.max(0, atMs - this.now() - early) });
+    await this.write(changes);
+    instruments().deferred.add(1, { 'mail.reason': changes.errorCategory ?? 'scheduled' });
+  }
+
+  /** Held by the governor (daily recipient limit, a quota hold, a tenant pause) until a time it names. */
+  private async hold(answer: Extract<PacingAnswer, { ok: false }>): Promise<void> {
+    const { deps, envelope } = this;
+    const until = new Date(answer.at).toISOString();
+    const hint = HOLD_HINTS[answer.reason](until);
+    if (this.now() - Date.parse(envelope.createdAt) > deps.policy.maxAgeMs) {
+      await this.finish(transition.fail(answer.reason, `Still held after ${Math.round(deps.policy.maxAgeMs / 3_600_000)} h. ${hint}`));
+      deps.log.error(`Permanent failure: message ${envelope.id} [${answer.reason}] held too long.`);
+      return;
+    }
+    await this.defer(answer.at, transition.held(answer.at, answer.reason, hint));
+    deps.log.log(`Held message ${envelope.id} until ${until} [${answer.reason}].`);
   }
 
   /** Our claim makes conflicts unlikely; if the record moved anyway, the change applies to the latest version. */
@@ -271,6 +336,16 @@ export class MessageWorker {
     if (blob) await this.deps.outbox.deletePayload(blob);
   }
 }
+
+const HOLD_HINTS: Record<Extract<PacingAnswer, { ok: false }>['reason'], (until: string) => string> = {
+  'rate-limit': (until) => `Waiting for the mailbox's messages-per-minute window; sends at ${until}.`,
+  'daily-recipient-limit': (until) =>
+    `Held: the mailbox reached its daily recipient limit (MAIL_MAX_RECIPIENTS_PER_DAY in any 24 h); sends at ${until}.`,
+  'daily-quota': (until) => `Held: Exchange refused the mailbox's messages for its daily quota; tries again at ${until}.`,
+  'tenant-rate-limit': (until) => `Held: the tenant reached its external recipient rate limit; every mailbox of it pauses until ${until}.`,
+};
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Outcome metrics: one count per final state, failures by category (never an address). */
 function countOutcome(changes: transition.Changes): void {

@@ -12,6 +12,8 @@ export interface DeliveryPolicy {
   quotaDeferMs: number;
   /** Give up on deferrals (quota, throttling) once the message is this old. */
   maxAgeMs: number;
+  /** A turn this close is waited for in process; a later one sends the message back to the queue until just before it. */
+  maxTurnWaitMs: number;
 }
 
 export const DEFAULT_POLICY: DeliveryPolicy = {
@@ -21,6 +23,7 @@ export const DEFAULT_POLICY: DeliveryPolicy = {
   backoffMs: (attempts) => Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 30 * 60_000) * (0.8 + Math.random() * 0.4),
   quotaDeferMs: 60 * 60_000,
   maxAgeMs: 48 * 60 * 60_000,
+  maxTurnWaitMs: 5_000,
 };
 
 export type FailureDecision = { final: true; hint: string } | { final: false; delayMs: number; attempts: number };
@@ -38,8 +41,16 @@ export function decideFailure(failure: Failure, attempts: number, ageMs: number,
     failure.kind === 'quota'
       ? policy.quotaDeferMs
       : failure.kind === 'throttled'
-        ? (failure.retryAfterMs ?? 5_000) * (1 + Math.random() * 0.5)
+        ? throttledDelayMs(failure.category, failure.retryAfterMs ?? 5_000)
         : policy.backoffMs(attempts);
   // Deferrals for quota and throttling give the attempt back: they say nothing about the message.
   return { final: false, delayMs, attempts: failure.kind === 'temporary' ? attempts : attempts - 1 };
+}
+
+/**
+ * Our governor's own wait. The pace and the daily limit name the time exactly; a connection slot has no time of its
+ * own, so up to half more (at most 5 s) brings messages refused together back apart.
+ */
+function throttledDelayMs(category: string, retryAfterMs: number): number {
+  return category === 'connection-slots' ? retryAfterMs + Math.random() * Math.min(retryAfterMs / 2, 5_000) : retryAfterMs;
 }

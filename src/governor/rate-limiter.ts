@@ -1,98 +1,118 @@
-// Messages per minute per mailbox, shared by every instance of the app, as an even pace (GCRA, the virtual
-// scheduling form of a token bucket): the blob `<mailbox folder>/rate` holds one number, the theoretical arrival
-// time `tat` of the mailbox's next turn. Taking a turn moves it on by `interval`, by an etag-guarded write, so
-// two instances can never be given the same turn. A turn may lie a little ahead (up to maxWaitMs): the caller
-// waits for it in process instead of deferring the message. Nothing is recorded when a send ends, so a sender
-// that dies leaves nothing behind: it has used up one turn.
+// The per-mailbox pace (pace.ts) shared by every instance of the app: the blob `<mailbox folder>/rate` holds the
+// mailbox's schedule, window and day as one small JSON document, changed only by etag-guarded writes, so two
+// instances can never be given the same turn or both fill the window's last place.
 //
-// Why interval = window / (maxPerMinute − maxInFlight): take any minute [x, x + window) at the server and the
-// messages it receives. A message is never sent before its turn, so those whose turn is in that minute number at
-// most window / interval = maxPerMinute − maxInFlight. The others had their turn before x and were still being
-// sent at x; each holds one of the mailbox's connections (one send at a time per connection) from before its
-// reservation to its end, so there are at most maxInFlight of them, however slow. That makes at most maxPerMinute.
-// (Assumes the instances' clocks agree, as NTP-synced Azure hosts do to well under a second. A slot lease lost in
-// the middle of a send, its renewals failing for a whole lease period, could let one more in.)
+// Cost: one conditional write per change (a turn given, a send admitted, a slow send's end), no read while this
+// process's copy of the etag is current (only another instance's write makes it stale: then one read more), and
+// changes asked for while a write is on its way share the next one. A refusal this process can tell from its copy
+// costs nothing. The document stays small whatever the limit or the backlog: a minute of 100 ms buckets, 25 hours,
+// and one number for the schedule.
 //
-// Cost: one conditional write per turn, no read while this process's copy of the etag is current (only another
-// instance's turn makes it stale: then one read more), whatever the limit; reservations made while a write is on
-// its way share the next one, and so do the turns due within SPARE_MS; a refusal this process can already tell
-// from its copy costs nothing.
+// A send that outlasts its assumed time must correct its end before anyone could leave it out, that is within a
+// window of the assumed end (admissions are decided at their own time): track() records the real end when the
+// send is over, and every third of a window while it lasts, an end a window ahead. (Assumes the instances' clocks
+// agree to well under a second, as NTP-synced Azure hosts do, and that storage answers within a third of a
+// minute; a longer outage in the middle of a slow send could let one more message into that minute.)
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { Logger } from '../logger';
 import { mailboxFolder, storageError } from './blobs';
+import * as pace from './pace';
 
-export type ReserveResult = { ok: true; turnAt: number } | { ok: false; retryAfterMs: number };
+export type { AdmitAnswer, HoldReason, ScheduleAnswer } from './pace';
 
 export interface RateLimiter {
-  /** A turn in the mailbox's pace, waited for; or, when the next free one is too far ahead, how long until it is not. */
-  tryReserve(mailbox: string): Promise<ReserveResult>;
+  /** A turn for a message that holds none; or, when the mailbox is held, until when. */
+  schedule(mailbox: string, recipients: number): Promise<pace.ScheduleAnswer>;
+  /** Admits a send now, its turn having come (waits in process for a window place up to maxWait). */
+  admit(mailbox: string, recipients: number): Promise<pace.AdmitAnswer>;
+  /** Runs an admitted send, correcting its end in the window if it takes longer than assumed. */
+  track<T>(mailbox: string, end: number, send: () => Promise<T>): Promise<T>;
+  /** The server refused with its daily quota: hold the mailbox until `until`. */
+  hold(mailbox: string, until: number): Promise<void>;
 }
 
 export interface RateLimiterOptions {
   container: ContainerClient;
   maxPerMinute: number;
-  /** How many sends of one mailbox can be under way at once across all instances: its connection slots. */
-  maxInFlight: number;
-  windowMs?: number;
-  /** The longest a caller waits in process for its turn; a later turn is refused. */
+  maxRecipientsPerDay: number;
+  /** How long a send is assumed to take to reach the server; a longer one costs one more write. */
+  assumedSendMs?: number;
   maxWaitMs?: number;
+  /** Exchange's minute, unless a test or benchmark runs faster with the same ratios. */
+  windowMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  log?: Pick<Logger, 'warn'>;
 }
 
 const MAX_CONFLICTS = 20;
-/**
- * A write also takes the turns that fall within this much of now, for the next callers of this process: at high
- * limits (10,000/min is a turn every 6 ms) one write serves several sends. A turn not used by its time is lost,
- * so at most this much of the pace goes unused when sending stops; at 30/min (a turn every 2 s) none is taken.
- */
-const SPARE_MS = 50;
+/** An end recorded this much later than the send was over is brought back, so the window frees sooner. */
+const EARLY_END_MS = 5_000;
 
-interface Pace {
-  tat: number;
-  /** Undefined while the blob does not exist yet. */
-  etag?: string;
-}
+type Change<R> = (state: pace.PaceState, now: number) => R;
 
-type Answer = { turnAt: number } | { retryAfterMs: number };
-
-interface Waiter {
-  resolve(answer: Answer): void;
+interface Pending {
+  change: Change<unknown>;
+  resolve(value: unknown): void;
   reject(error: unknown): void;
 }
 
-interface MailboxPace {
+interface MailboxState {
   blob: BlockBlobClient;
-  /** The pace as this process last read or wrote it. */
-  known?: Pace;
-  /** Turns this process took ahead, in order, for its next callers. */
-  spare: number[];
-  waiting: Waiter[];
+  /** The document as this process last read or wrote it; etag undefined while the blob does not exist. */
+  known?: { state: pace.PaceState; etag?: string };
+  pending: Pending[];
   flushing: boolean;
 }
 
-export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const { container, maxPerMinute, maxInFlight, windowMs = 60_000, maxWaitMs = 5_000, now = Date.now, sleep = defaultSleep } = options;
-  if (!Number.isInteger(maxPerMinute) || maxPerMinute < 1)
-    throw new RangeError(`maxPerMinute must be a whole number ≥ 1, got ${maxPerMinute}`);
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 0) throw new RangeError(`maxInFlight must be a whole number ≥ 0, got ${maxInFlight}`);
-  if (maxPerMinute <= maxInFlight) {
-    throw new RangeError(
-      `the messages per minute (${maxPerMinute}) must exceed the connections per mailbox (${maxInFlight}): each connection may carry one message from one minute into the next`,
-    );
-  }
-  const interval = windowMs / (maxPerMinute - maxInFlight);
-  const mailboxes = new Map<string, MailboxPace>();
+export class PaceContentionError extends Error {
+  override name = 'PaceContentionError';
+}
 
-  /** Hands out turns to everyone waiting, in batches: each batch is one etag-guarded write (plus a read when stale). */
-  async function flush(state: MailboxPace): Promise<void> {
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  const { container, now = Date.now, sleep = defaultSleep, log = console } = options;
+  const limits: pace.PaceLimits = {
+    maxPerMinute: options.maxPerMinute,
+    maxRecipientsPerDay: options.maxRecipientsPerDay,
+    assumedSendMs: options.assumedSendMs ?? 1_000,
+    maxWaitMs: options.maxWaitMs ?? 5_000,
+    windowMs: options.windowMs ?? pace.WINDOW_MS,
+  };
+  if (!Number.isInteger(limits.maxPerMinute) || limits.maxPerMinute < 1)
+    throw new RangeError(`maxPerMinute must be a whole number ≥ 1, got ${limits.maxPerMinute}`);
+  if (!Number.isInteger(limits.maxRecipientsPerDay) || limits.maxRecipientsPerDay < 1)
+    throw new RangeError(`maxRecipientsPerDay must be a whole number ≥ 1, got ${limits.maxRecipientsPerDay}`);
+  if (!(limits.maxWaitMs >= 0 && limits.maxWaitMs <= 20_000)) throw new RangeError(`maxWaitMs must be 0–20,000, got ${limits.maxWaitMs}`);
+  const mailboxes = new Map<string, MailboxState>();
+
+  const stateOf = (mailbox: string) => {
+    const key = mailboxFolder(mailbox);
+    let state = mailboxes.get(key);
+    if (!state) mailboxes.set(key, (state = { blob: container.getBlockBlobClient(`${key}/rate`), pending: [], flushing: false }));
+    return state;
+  };
+
+  /** Applies a change to the mailbox's document; changes asked for in the same tick share one write. */
+  function change<R>(mailbox: string, fn: Change<R>): Promise<R> {
+    const state = stateOf(mailbox);
+    return new Promise<R>((resolve, reject) => {
+      state.pending.push({ change: fn, resolve, reject });
+      if (!state.flushing) {
+        state.flushing = true;
+        queueMicrotask(() => void flush(state));
+      }
+    });
+  }
+
+  async function flush(state: MailboxState): Promise<void> {
     try {
-      while (state.waiting.length > 0) {
-        const batch = state.waiting.splice(0);
+      while (state.pending.length > 0) {
+        const batch = state.pending.splice(0);
         try {
-          const answers = await takeTurns(state, batch.length);
-          batch.forEach((waiter, i) => waiter.resolve(answers[i]));
+          const results = await apply(state, batch);
+          batch.forEach((p, i) => p.resolve(results[i]));
         } catch (error) {
-          for (const waiter of batch) waiter.reject(error);
+          for (const p of batch) p.reject(error);
         }
       }
     } finally {
@@ -100,96 +120,81 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
   }
 
-  /** A turn for each of `count` callers in order, or for those whose turn would be too far ahead, when to come back. */
-  async function takeTurns(state: MailboxPace, count: number): Promise<Answer[]> {
+  async function apply(state: MailboxState, batch: Pending[]): Promise<unknown[]> {
     for (let conflict = 0; conflict < MAX_CONFLICTS; conflict++) {
-      const pace = state.known ?? (state.known = await readPace(state.blob));
+      const known = state.known ?? (state.known = await read(state.blob));
+      const draft = structuredClone(known.state);
       const t = now();
-      const turns: number[] = [];
-      let next = Math.max(pace.tat, t);
-      while (turns.length < count && next - t <= maxWaitMs) {
-        turns.push(next);
-        next += interval;
-      }
-      const refused: Answer = { retryAfterMs: Math.max(1, Math.ceil(next - t - maxWaitMs)) };
-      const answers = (): Answer[] => Array.from({ length: count }, (_, i) => (i < turns.length ? { turnAt: turns[i] } : refused));
-      // Nothing granted, nothing to write: a refusal costs no request while this process's copy is current.
-      if (turns.length === 0) return answers();
-      const spare: number[] = [];
-      while (next - t <= Math.min(SPARE_MS, maxWaitMs)) {
-        spare.push(next);
-        next += interval;
-      }
-      const etag = await writePace(state.blob, next, pace.etag);
+      const results = batch.map((p) => p.change(draft, t));
+      // Nothing changed, nothing to write: a refusal costs no request while this process's copy is current.
+      if (JSON.stringify(draft) === JSON.stringify(known.state)) return results;
+      const etag = await write(state.blob, draft, known.etag);
       if (etag) {
-        state.known = { tat: next, etag };
-        state.spare.push(...spare);
-        return answers();
+        state.known = { state: draft, etag };
+        return results;
       }
-      state.known = undefined; // another instance took a turn meanwhile: read its pace and try again
+      state.known = undefined; // another instance wrote meanwhile: read its document and apply the changes again
     }
-    return Array.from({ length: count }, () => ({ retryAfterMs: 100 + Math.floor(Math.random() * 400) }));
+    throw new PaceContentionError(`the mailbox's pace changed ${MAX_CONFLICTS} times while this process tried to write it`);
   }
 
-  /** A turn taken ahead that is still to come; one already past is lost, as it would be sent after its time. */
-  function takeSpare(state: MailboxPace): Answer | undefined {
-    const t = now();
-    while (state.spare.length > 0 && state.spare[0] < t) state.spare.shift();
-    const turn = state.spare.shift();
-    return turn === undefined ? undefined : { turnAt: turn };
-  }
+  const moveEnd = (mailbox: string, from: number, to: number) => change(mailbox, (s) => pace.moveEnd(s, from, to, limits));
+  // The first renewal comes before the assumed end is a window old, the next ones long before theirs.
+  const heartbeatMs = limits.windowMs / 3;
 
   return {
-    async tryReserve(mailbox) {
-      const key = mailboxFolder(mailbox);
-      let state = mailboxes.get(key);
-      if (!state)
-        mailboxes.set(key, (state = { blob: container.getBlockBlobClient(`${key}/rate`), spare: [], waiting: [], flushing: false }));
-      const mine = state;
-      const answer =
-        takeSpare(mine) ??
-        (await new Promise<Answer>((resolve, reject) => {
-          mine.waiting.push({ resolve, reject });
-          // Started a microtask later, so reservations made in the same tick share one write.
-          if (!mine.flushing) {
-            mine.flushing = true;
-            queueMicrotask(() => void flush(mine));
-          }
-        }));
-      if ('retryAfterMs' in answer) return { ok: false, retryAfterMs: answer.retryAfterMs };
-      const wait = answer.turnAt - now();
-      if (wait > 0) await sleep(wait);
-      return { ok: true, turnAt: answer.turnAt };
+    schedule: (mailbox, recipients) => change(mailbox, (s, t) => pace.schedule(s, recipients, limits, t)),
+
+    async admit(mailbox, recipients) {
+      for (;;) {
+        const answer = await change(mailbox, (s, t) => pace.admit(s, recipients, limits, t));
+        if (answer.ok || answer.reason !== 'rate-limit' || answer.at - now() > limits.maxWaitMs) return answer;
+        await sleep(Math.max(1, answer.at - now()));
+      }
     },
+
+    async track(mailbox, end, send) {
+      let recorded = end;
+      let updating: Promise<void> = Promise.resolve();
+      const record = (to: number) => {
+        const from = recorded;
+        recorded = to;
+        updating = updating
+          .then(() => moveEnd(mailbox, from, to))
+          .catch((error: Error) => log.warn(`Rate limiter: a send's end could not be recorded: ${error.message}`));
+      };
+      const timer = setInterval(() => record(now() + limits.windowMs), heartbeatMs);
+      timer.unref();
+      try {
+        return await send();
+      } finally {
+        clearInterval(timer);
+        const over = now();
+        if (over > recorded || recorded - over > EARLY_END_MS) record(over);
+        await updating;
+      }
+    },
+
+    hold: (mailbox, until) => change(mailbox, (s) => pace.hold(s, until)),
   };
 }
 
-async function readPace(blob: BlockBlobClient): Promise<Pace> {
+async function read(blob: BlockBlobClient): Promise<{ state: pace.PaceState; etag?: string }> {
   let response;
   try {
     response = await blob.download();
   } catch (error) {
-    if (storageError(error).code === 'BlobNotFound') return { tat: 0 };
+    if (storageError(error).code === 'BlobNotFound') return { state: pace.emptyPace() };
     throw error;
   }
   const chunks: Buffer[] = [];
   for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.from(chunk));
-  return { tat: parseTat(Buffer.concat(chunks).toString('utf8')), etag: response.etag };
+  return { state: pace.parsePace(Buffer.concat(chunks).toString('utf8')), etag: response.etag };
 }
 
-/** An unreadable pace is replaced by the next write rather than blocking the mailbox for good. */
-function parseTat(text: string): number {
-  try {
-    const { tat } = JSON.parse(text) as { tat?: unknown };
-    return typeof tat === 'number' && Number.isFinite(tat) ? tat : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** The new etag; undefined when another instance changed (412) or created (409) the pace since we read it. */
-async function writePace(blob: BlockBlobClient, tat: number, etag: string | undefined): Promise<string | undefined> {
-  const body = JSON.stringify({ tat });
+/** The new etag; undefined when another instance changed (412) or created (409) the document since we read it. */
+async function write(blob: BlockBlobClient, state: pace.PaceState, etag: string | undefined): Promise<string | undefined> {
+  const body = JSON.stringify(state);
   try {
     const response = await blob.upload(body, Buffer.byteLength(body), {
       conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },

@@ -9,7 +9,7 @@
 //   { "name": "w1", "log": "all" | "warn" | "error",
 //     "host": { host.json queue settings to override, e.g. "maxPollingIntervalMs": 100 },
 //     "policy": { "maxAttempts", "claimMs", "quotaDeferMs", "maxAgeMs", "backoffMs": 200 | { "firstMs", "maxMs" } },
-//     "lanes": { "waitMs", "idleMs" }, "leaseSeconds": 15 }
+//     "lanes": { "waitMs", "idleMs" }, "leaseSeconds": 15, "pace": { "windowMs", "assumedSendMs" } }
 // One line per log event on stdout. SIGTERM or SIGINT (or the parent going away) stops polling, lets the messages in
 // hand finish, gives the SMTP connection slots back and exits 0. When forked with an IPC channel it sends
 // { type: 'ready' } once polling runs and { type: 'stopped' } before it exits.
@@ -29,6 +29,7 @@ export interface WorkerOptions {
   policy?: Partial<Omit<DeliveryPolicy, 'backoffMs'>> & { backoffMs?: number | { firstMs: number; maxMs: number } };
   lanes?: LaneTiming;
   leaseSeconds?: number;
+  pace?: RuntimeOptions['pace'];
 }
 
 function parseJson<T>(name: string): T | undefined {
@@ -54,6 +55,7 @@ export function runtimeOptions(options: WorkerOptions): RuntimeOptions {
     policy: { ...policy, ...(backoffMs !== undefined ? { backoffMs: backoff(backoffMs) } : {}) },
     lanes: options.lanes,
     leaseSeconds: options.leaseSeconds,
+    pace: options.pace,
   };
 }
 

@@ -3,19 +3,27 @@
 // tenant's mailbox. Identical credentials (mode, tenant, client, scope, authority) share one token source and cache.
 import type { TokenSource, TokenSourceOptions } from '../identity/token-source';
 import type { SentInfo } from '../smtp/smtp-sender';
+import type { Pacing } from '../governor/pacing';
 import type Mail from 'nodemailer/lib/mailer';
 import { profileFor, type SenderProfile } from './sender-profiles';
 
 export interface ProfileSmtp {
-  send(mailbox: string, message: Mail.Options): Promise<SentInfo>;
+  send(mailbox: string, message: Mail.Options, recipients: number): Promise<SentInfo>;
   reset(mailbox: string): void;
   close(): Promise<void>;
+}
+
+/** A profile's SMTP sender and the pacing of its mailboxes (its limits, its tenant). */
+export interface ProfileSending {
+  smtp: ProfileSmtp;
+  pacing: Pacing;
 }
 
 export interface ProfileRouting {
   /** Takes `mailbox` to choose the profile; without one, the default profile's token. */
   tokens: TokenSource;
   smtp: ProfileSmtp;
+  pacing: Pacing;
   profileOf(this: void, sender: string): string;
   /** Token sources created, one per distinct credential (token requests are counted per profile by these). */
   tokenSources: ReadonlyMap<string, TokenSource>;
@@ -23,7 +31,7 @@ export interface ProfileRouting {
 
 export interface ProfileParts {
   createTokenSource(options: TokenSourceOptions): TokenSource;
-  createSmtp(profile: SenderProfile, tokens: TokenSource): ProfileSmtp;
+  createSending(profile: SenderProfile, tokens: TokenSource): ProfileSending;
 }
 
 const credentialKey = (a: TokenSourceOptions) =>
@@ -31,20 +39,24 @@ const credentialKey = (a: TokenSourceOptions) =>
 
 export function routeByProfile(fallback: SenderProfile, profiles: readonly SenderProfile[], parts: ProfileParts): ProfileRouting {
   const tokenSources = new Map<string, TokenSource>();
-  const senders = new Map<string, { profile: SenderProfile; tokens: TokenSource; smtp: ProfileSmtp }>();
+  const senders = new Map<string, ProfileSending & { profile: SenderProfile; tokens: TokenSource }>();
   for (const profile of [fallback, ...profiles]) {
     const key = credentialKey(profile.auth);
     let tokens = tokenSources.get(key);
     if (!tokens) tokenSources.set(key, (tokens = parts.createTokenSource(profile.auth)));
-    senders.set(profile.name, { profile, tokens, smtp: parts.createSmtp(profile, tokens) });
+    senders.set(profile.name, { profile, tokens, ...parts.createSending(profile, tokens) });
   }
   const of = (mailbox: string | undefined) => senders.get(mailbox ? profileFor(mailbox, profiles, fallback).name : fallback.name)!;
   return {
     tokens: { getToken: (options) => of(options?.mailbox).tokens.getToken(options) },
     smtp: {
-      send: (mailbox, message) => of(mailbox).smtp.send(mailbox, message),
+      send: (mailbox, message, recipients) => of(mailbox).smtp.send(mailbox, message, recipients),
       reset: (mailbox) => of(mailbox).smtp.reset(mailbox),
       close: async () => void (await Promise.all([...senders.values()].map((s) => s.smtp.close()))),
+    },
+    pacing: {
+      schedule: (mailbox, recipients) => of(mailbox).pacing.schedule(mailbox, recipients),
+      hold: (mailbox, reason, until) => of(mailbox).pacing.hold(mailbox, reason, until),
     },
     profileOf: (sender) => of(sender).profile.name,
     tokenSources,

@@ -24,10 +24,6 @@ export function readSenderProfiles(
       if (other) problems.push(`${at}.senders: ${sender} is already in profile ${other}`);
       claimed.set(sender, p.name);
     }
-    const connections = p.maxConnectionsPerMailbox ?? defaults.smtp.maxConnectionsPerMailbox;
-    const perMinute = p.maxMessagesPerMinute ?? defaults.maxMessagesPerMinute;
-    if (perMinute <= connections)
-      problems.push(`${at}.maxMessagesPerMinute: ${perMinute} must be more than maxConnectionsPerMailbox (${connections})`);
     const needsApp = p.authMode !== 'managedIdentity';
     if (needsApp && !p.tenantId) problems.push(`${at}.tenantId: required when authMode is ${p.authMode}`);
     if (needsApp && !p.clientId) problems.push(`${at}.clientId: required when authMode is ${p.authMode}`);
@@ -65,6 +61,7 @@ export function readSenderProfiles(
         maxConnectionsPerMailbox: p.maxConnectionsPerMailbox ?? defaults.smtp.maxConnectionsPerMailbox,
       },
       maxMessagesPerMinute: p.maxMessagesPerMinute ?? defaults.maxMessagesPerMinute,
+      maxRecipientsPerDay: p.maxRecipientsPerDay ?? defaults.maxRecipientsPerDay,
     };
   });
 }

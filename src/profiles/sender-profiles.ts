@@ -39,6 +39,7 @@ export const senderProfileSchema = z
     smtpPort: z.int().min(1).max(65535).optional(),
     maxConnectionsPerMailbox: z.int().min(1).max(20).optional(),
     maxMessagesPerMinute: z.int().min(1).max(10_000).optional(),
+    maxRecipientsPerDay: z.int().min(1).max(1_000_000).optional(),
   })
   .strict();
 
@@ -57,6 +58,7 @@ export interface SenderProfile {
   auth: TokenSourceOptions;
   smtp: SmtpOptions;
   maxMessagesPerMinute: number;
+  maxRecipientsPerDay: number;
 }
 
 /** The profile of a sender: an exact mailbox first, then its @domain, else the default profile. */

@@ -2,7 +2,8 @@
 // within the mailbox's messages-per-minute budget (rate limiter). Each "lane" is one connection
 // slot (a blob lease held by this process) with its own pooled nodemailer transport of one
 // connection, kept while there is work so connections are reused across invocations, and given
-// back after a short idle time so other instances can have the slot.
+// back after a short idle time so other instances can have the slot. A send is admitted by the rate limiter's
+// window once it has its connection (the worker has waited for its turn before).
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type Mail from 'nodemailer/lib/mailer';
@@ -28,17 +29,22 @@ export interface SentInfo {
   response: string;
 }
 
-/** No connection slot for the mailbox came free in time: try later, this is not the message's fault. */
+export type ThrottleReason = 'connection-slots' | 'rate-limit' | 'daily-recipient-limit' | 'daily-quota';
+
+const THROTTLE_MESSAGES: Record<ThrottleReason, string> = {
+  'connection-slots': 'all SMTP connection slots of the mailbox are in use',
+  'rate-limit': 'the mailbox reached its messages-per-minute limit',
+  'daily-recipient-limit': 'the mailbox reached its daily recipient limit',
+  'daily-quota': 'the mailbox is held after Exchange refused with its daily quota',
+};
+
+/** Our own per-mailbox governor said wait: try later, this is not the message's fault. */
 export class ThrottledError extends Error {
   constructor(
-    readonly reason: 'connection-slots' | 'rate-limit',
+    readonly reason: ThrottleReason,
     readonly retryAfterMs: number,
   ) {
-    super(
-      reason === 'connection-slots'
-        ? 'all SMTP connection slots of the mailbox are in use'
-        : 'the mailbox reached its messages-per-minute limit',
-    );
+    super(THROTTLE_MESSAGES[reason]);
     this.name = 'ThrottledError';
   }
 }
@@ -74,19 +80,18 @@ export class SmtpSender {
     private readonly timing: LaneTiming = { waitMs: 5_000, idleMs: 5_000 },
   ) {}
 
-  /** Sends within both per-mailbox limits, or throws ThrottledError when either says wait. */
-  async send(mailbox: string, message: Mail.Options): Promise<SentInfo> {
+  /** Sends within the per-mailbox limits, or throws ThrottledError when one says wait. */
+  async send(mailbox: string, message: Mail.Options, recipients: number): Promise<SentInfo> {
     const waitStarted = performance.now();
     const lane = await this.takeLane(mailbox);
     try {
-      // A turn in the messages-per-minute pace only once a connection is ours: the limiter counts on each
-      // connection carrying one send at a time.
-      const reserved = await this.rate.tryReserve(mailbox);
-      if (!reserved.ok) throw new ThrottledError('rate-limit', reserved.retryAfterMs);
+      // Admitted once a connection is ours, so the send starts as soon as it is counted.
+      const admitted = await this.rate.admit(mailbox, recipients);
+      if (!admitted.ok) throw new ThrottledError(admitted.reason, Math.max(0, admitted.at - Date.now()));
       instruments().governorWait.record((performance.now() - waitStarted) / 1000);
       // The send's span (mail.smtp.send) names the server it talks to, as the semantic conventions' client spans do.
       trace.getActiveSpan()?.setAttributes({ 'server.address': this.options.host, 'server.port': this.options.port });
-      const info = await lane.transport.sendMail(message);
+      const info = await this.rate.track(mailbox, admitted.end, () => lane.transport.sendMail(message));
       return {
         messageId: info.messageId,
         accepted: info.accepted.map(String),

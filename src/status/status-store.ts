@@ -14,6 +14,8 @@ export interface StatusRecord {
   enqueuedAt?: string;
   sendAt?: string;
   nextAttemptAt?: string;
+  /** While "deferred" for the mailbox's pace: the turn the message holds (its nextAttemptAt), not asked for again. */
+  turnAt?: string;
   /** While "sending": the claim of one worker, so a redelivered copy does not send in parallel. */
   claimUntil?: string;
   lastReplyCode?: number;

@@ -7,16 +7,30 @@ export type Changes = Partial<StatusRecord>;
 export type Reply = Pick<StatusRecord, 'lastReplyCode' | 'lastReplyText'>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const SETTLED = { claimUntil: undefined, nextAttemptAt: undefined };
+const SETTLED = { claimUntil: undefined, nextAttemptAt: undefined, turnAt: undefined };
 
 /** One worker takes the message until `untilMs` (a crashed worker's claim lapses then); counts an attempt. */
 export function claim(record: StatusRecord, untilMs: number): Changes {
-  return { status: 'sending', attempts: record.attempts + 1, claimUntil: iso(untilMs), nextAttemptAt: undefined };
+  return { status: 'sending', attempts: record.attempts + 1, claimUntil: iso(untilMs), nextAttemptAt: undefined, turnAt: undefined };
 }
 
 /** Back on the queue until `atMs`; `details` say why, and how many attempts to keep. */
 export function defer(atMs: number, details: Changes = {}): Changes {
-  return { ...details, status: 'deferred', claimUntil: undefined, nextAttemptAt: iso(atMs) };
+  return { turnAt: undefined, ...details, status: 'deferred', claimUntil: undefined, nextAttemptAt: iso(atMs) };
+}
+
+/** Waiting on the queue for its turn in the mailbox's pace, which it holds: it goes at `atMs` without asking again. */
+export function paced(atMs: number): Changes {
+  return defer(atMs, {
+    turnAt: iso(atMs),
+    errorCategory: 'rate-limit',
+    hint: "Waiting for its turn in the sending mailbox's messages-per-minute pace; not an error.",
+  });
+}
+
+/** Held without a turn until `atMs` (the mailbox's daily recipient limit, or a pause Exchange asked for). */
+export function held(atMs: number, errorCategory: string, hint: string): Changes {
+  return defer(atMs, { errorCategory, hint });
 }
 
 export function sent(outcome: Pick<StatusRecord, 'smtpMessageId' | 'accepted' | 'rejected'> & Reply): Changes {

@@ -11,6 +11,7 @@ import type { Envelope } from '../../src/mail/envelope';
 import { PayloadTooLargeError } from '../../src/storage/outbox';
 import type { SentInfo } from '../../src/smtp/smtp-sender';
 import type { DeliveryPolicy, WorkerDeps } from '../../src/delivery/process-message';
+import type { PacingAnswer } from '../../src/governor/pacing';
 
 type Errors = { get?: Error; create?: Error; update?: Error };
 
@@ -148,7 +149,7 @@ export function memoryLog() {
     (level: string) =>
     (...args: unknown[]) =>
       void lines.push(`${level} ${args.join(' ')}`);
-  return { lines, log: keep('log'), warn: keep('warn'), error: keep('error') };
+  return { lines, debug: keep('debug'), log: keep('log'), warn: keep('warn'), error: keep('error') };
 }
 
 export const TEST_POLICY: DeliveryPolicy = {
@@ -157,7 +158,24 @@ export const TEST_POLICY: DeliveryPolicy = {
   backoffMs: (attempts) => attempts * 10_000,
   quotaDeferMs: 3_600_000,
   maxAgeMs: 48 * 3_600_000,
+  maxTurnWaitMs: 5_000,
 };
+
+/** A mailbox pace that gives every message a turn now, unless a test queues other answers; it keeps the holds asked for. */
+export function scriptedPacing(clock: { ms: number }) {
+  return {
+    answers: [] as PacingAnswer[],
+    asked: [] as Array<{ mailbox: string; recipients: number }>,
+    holds: [] as Array<{ mailbox: string; reason: string; until: number }>,
+    async schedule(mailbox: string, recipients: number): Promise<PacingAnswer> {
+      this.asked.push({ mailbox, recipients });
+      return this.answers.shift() ?? { ok: true, at: clock.ms };
+    },
+    async hold(mailbox: string, reason: string, until: number) {
+      this.holds.push({ mailbox, reason, until });
+    },
+  };
+}
 
 /** A worker's dependencies, all in memory, at a clock that only moves when a test moves it. */
 /** The worlds' MAIL_MAX_MESSAGE_BYTES. */
@@ -165,6 +183,7 @@ export const FAKE_MAX_MESSAGE_BYTES = 16 * 1024;
 
 export function fakeWorld(payloads?: Record<string, string>) {
   const clock = { ms: Date.parse('2025-03-01T10:00:00.000Z') };
+  const sleeps: number[] = [];
   const world = {
     clock,
     status: memoryStatusStore(),
@@ -172,6 +191,7 @@ export function fakeWorld(payloads?: Record<string, string>) {
     smtp: scriptedSmtp(),
     tokens: fakeTokens(),
     log: memoryLog(),
+    pacing: scriptedPacing(clock),
   };
   const deps: WorkerDeps = {
     ...world,
@@ -179,6 +199,8 @@ export function fakeWorld(payloads?: Record<string, string>) {
     maxMessageBytes: FAKE_MAX_MESSAGE_BYTES,
     policy: TEST_POLICY,
     now: () => clock.ms,
+    // Waiting in process moves the clock, at once.
+    sleep: (ms) => (sleeps.push(ms), (clock.ms += ms), Promise.resolve()),
   };
-  return { ...world, deps };
+  return { ...world, sleeps, deps };
 }
