@@ -17,6 +17,7 @@ export interface Logger {
 export function privateLogger(logger: Logger, keepAddresses: boolean): Logger {
   const clean = (args: unknown[]) => args.map((arg) => (typeof arg === 'string' ? redactText(arg, keepAddresses) : arg));
   return {
+    debug: (...args) => logger.debug(...clean(args)),
     log: (...args) => logger.log(...clean(args)),
     warn: (...args) => logger.warn(...clean(args)),
     error: (...args) => logger.error(...clean(args)),

@@ -59,14 +59,15 @@ test(`${MESSAGES} messages posted at once at ${LIMIT} per window: each goes back
     const id = /Message (\S+) waits for its turn/.exec(line)?.[1];
     if (id) waits.set(id, (waits.get(id) ?? 0) + 1);
   }
-  const deferrals = h.logs.filter((l) => /Deferred message|Held message|Will retry/.test(l));
+  // A connection slot not free within its wait (a loaded machine) defers a message too; that is not the pace's.
+  const deferrals = h.logs.filter((l) => /Deferred message|Held message|Will retry/.test(l) && !l.includes('[connection-slots]'));
   const peak = maxInSlidingWindow(times, WINDOW_MS);
   const pace = ((times.length - 1) / (Math.max(...times) - Math.min(...times))) * WINDOW_MS;
   t.diagnostic(
     `${waits.size} of ${MESSAGES} went back to the queue for their turn, ${[...waits.values()].filter((n) => n > 1).length} of them twice; ${deferrals.length} other deferrals; peak ${peak} in ${WINDOW_MS / 1000} s; pace ${pace.toFixed(1)} per window`,
   );
   assert.ok(peak <= LIMIT, `${peak} messages within ${WINDOW_MS} ms`);
-  assert.deepEqual(deferrals, [], 'no deferral besides the waits for a turn');
+  assert.deepEqual(deferrals.slice(0, 3), [], 'no deferral besides the waits for a turn');
   // A slow send holds its place in the window longer than the schedule assumed: a message may then find the window
   // full at its turn and take the next free time as its turn, a second wait; never more.
   assert.ok(

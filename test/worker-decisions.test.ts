@@ -588,10 +588,11 @@ test("Exchange's daily quota holds the mailbox; the tenant's external recipient 
     smtpError(QUOTA),
     smtpError('550 5.7.233 Your tenant has exceeded its daily limit for sending email to external recipients'),
   );
-  await run(w, envelope(w));
+  const item = envelope(w);
+  await run(w, item);
   assert.deepEqual(w.pacing.holds, [{ mailbox, reason: 'daily-quota', until: t0 + wait }]);
   w.clock.ms = t0 + wait;
-  await run(w, envelope(w));
+  await run(w, item);
   assert.deepEqual(w.pacing.holds[1], { mailbox, reason: 'tenant-rate-limit', until: t0 + 2 * wait });
   assert.equal(record(w).status, 'deferred');
 });

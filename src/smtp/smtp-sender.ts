@@ -3,7 +3,7 @@
 // slot (a blob lease held by this process) with its own pooled nodemailer transport of one
 // connection, kept while there is work so connections are reused across invocations, and given
 // back after a short idle time so other instances can have the slot. A send is admitted by the rate limiter's
-// window once it has its connection (the worker has waited for its turn before).
+// window before it takes its connection (the worker has waited for its turn before).
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type Mail from 'nodemailer/lib/mailer';
@@ -83,24 +83,27 @@ export class SmtpSender {
   /** Sends within the per-mailbox limits, or throws ThrottledError when one says wait. */
   async send(mailbox: string, message: Mail.Options, recipients: number): Promise<SentInfo> {
     const waitStarted = performance.now();
-    const lane = await this.takeLane(mailbox);
-    try {
-      // Admitted once a connection is ours, so the send starts as soon as it is counted.
-      const admitted = await this.rate.admit(mailbox, recipients);
-      if (!admitted.ok) throw new ThrottledError(admitted.reason, Math.max(0, admitted.at - Date.now()));
-      instruments().governorWait.record((performance.now() - waitStarted) / 1000);
-      // The send's span (mail.smtp.send) names the server it talks to, as the semantic conventions' client spans do.
-      trace.getActiveSpan()?.setAttributes({ 'server.address': this.options.host, 'server.port': this.options.port });
-      const info = await this.rate.track(mailbox, admitted.end, () => lane.transport.sendMail(message));
-      return {
-        messageId: info.messageId,
-        accepted: info.accepted.map(String),
-        rejected: info.rejected.map(String),
-        response: info.response,
-      };
-    } finally {
-      this.giveBack(mailbox, lane);
-    }
+    // Admitted before it takes a connection: a send waiting for a place in the window holds none that another send
+    // of the mailbox could use. Its end counts from admission; a wait for a connection is part of its send time.
+    const admitted = await this.rate.admit(mailbox, recipients);
+    if (!admitted.ok) throw new ThrottledError(admitted.reason, Math.max(0, admitted.at - Date.now()));
+    const info = await this.rate.track(mailbox, admitted.end, async () => {
+      const lane = await this.takeLane(mailbox);
+      try {
+        instruments().governorWait.record((performance.now() - waitStarted) / 1000);
+        // The send's span (mail.smtp.send) names the server it talks to, as the semantic conventions' client spans do.
+        trace.getActiveSpan()?.setAttributes({ 'server.address': this.options.host, 'server.port': this.options.port });
+        return await lane.transport.sendMail(message);
+      } finally {
+        this.giveBack(mailbox, lane);
+      }
+    });
+    return {
+      messageId: info.messageId,
+      accepted: info.accepted.map(String),
+      rejected: info.rejected.map(String),
+      response: info.response,
+    };
   }
 
   /** Starts the mailbox's idle connections afresh, e.g. after an authentication failure; busy ones carry on. */
