@@ -123,7 +123,9 @@ test('replies: the code read from the text unless given, the text cut at 1000 ch
 
 for (const path of ['poisoned', 'malformed'] as const) {
   test(`the status endpoint shows a ${path} message as failed (422) with no next attempt`, async () => {
-    const w = fakeWorld();
+    // Malformed here is this record's own message whose payload blob is not JSON: a message that does not decode at
+    // all touches no record (worker-decisions covers that).
+    const w = fakeWorld(path === 'malformed' ? { 'm-1.json': '{"from":' } : {});
     w.status.put({
       ...busy(),
       status: 'deferred',
@@ -141,7 +143,7 @@ for (const path of ['poisoned', 'malformed'] as const) {
       w.outbox.requeueError = new Error('queue gone');
       await assert.rejects(processMessage(envelope, { dequeueCount: 5, maxDequeueCount: 5 }, w.deps));
     } else {
-      await processMessage({ ...envelope, version: 2 }, { dequeueCount: 1, maxDequeueCount: 5 }, w.deps);
+      await processMessage({ ...envelope, mail: undefined, mailBlob: 'm-1.json' }, { dequeueCount: 1, maxDequeueCount: 5 }, w.deps);
     }
     // The host checks function keys here (no MAIL_CALLERS): every caller is the function-key caller.
     const caller = functionKeyCaller({ allowedSenders: ['noreply@contoso.example'] });
