@@ -2,46 +2,23 @@
 // (.local/arm/main.json, compiled first when missing or older than infra/), expanded with conditions evaluated
 // (test/support/arm-expression.ts): the recommended auth mode without any parameter, and the Key Vault recovered
 // instead of created when the preprovision hook found this environment's vault soft-deleted (keyVaultRecover).
-import { before, test } from 'node:test';
+import { before, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { expand, type Deployed, type Template } from './support/arm-expression';
-
-// Compiled to dist/test/, so the repo root is two levels up.
-const ROOT = join(__dirname, '..', '..');
-
-// What Azure supplies at deployment time, as the public cloud has it (the template deploys there only).
-const SUBSCRIPTION = '00000000-0000-0000-0000-000000000001';
-const builtins: Record<string, (...args: unknown[]) => unknown> = {
-  environment: () => ({
-    name: 'AzureCloud',
-    suffixes: { storage: 'core.windows.net', keyvaultDns: '.vault.azure.net' },
-    authentication: { loginEndpoint: 'https://login.microsoftonline.com/' },
-  }),
-  subscription: () => ({ subscriptionId: SUBSCRIPTION, id: `/subscriptions/${SUBSCRIPTION}` }),
-  tenant: () => ({ tenantId: '00000000-0000-0000-0000-00000000000t' }),
-  uniquestring: (...parts: unknown[]) => `u${parts.map(String).join('').length}`,
-  subscriptionresourceid: (type: unknown, ...names: unknown[]) =>
-    type === 'Microsoft.Resources/resourceGroups'
-      ? `/subscriptions/${SUBSCRIPTION}/resourceGroups/${names.map(String).join('/')}`
-      : `/subscriptions/${SUBSCRIPTION}/providers/${String(type)}/${names.map(String).join('/')}`,
-  resourceid: (type: unknown, ...names: unknown[]) => {
-    const [namespace, ...types] = String(type).split('/');
-    return `/providers/${namespace}${types.map((t, i) => `/${t}/${String(names[i])}`).join('')}`;
-  },
-};
-
-const REQUIRED = { environmentName: 'mail', location: 'swedencentral', allowedSenders: 'noreply@contoso.example' };
+import { azureBuiltins as builtins, compiledMainOrSkip, REQUIRED, ROOT } from './support/compiled-main';
+import { skippable } from './support/machine-tools';
 
 let main: Template;
+/** Why this file's tests are skipped (no compiler, and none needed for a current compiled template), once known. */
+let noCompiler: string | undefined;
+const test = skippable(nodeTest, () => noCompiler);
+
 before(async () => {
-  // A dynamic import keeps the ES module helper usable from this CommonJS test.
-  const arm = (await import(pathToFileURL(join(ROOT, 'infra', 'tools', 'compiled-arm.mjs')).href)) as {
-    compiledMain(root: string): Promise<Template>;
-  };
-  main = await arm.compiledMain(ROOT);
+  const compiled = await compiledMainOrSkip('first-deployment defaults (the compiled ARM template of infra/)');
+  if (compiled.skip !== undefined) noCompiler = compiled.skip;
+  else main = compiled.template;
 });
 
 const vaultOf = (resources: Deployed[]) => {

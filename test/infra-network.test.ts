@@ -8,37 +8,9 @@ import { before, describe, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { expand, Unresolved, type Deployed, type Template } from './support/arm-expression';
-import { findBicepCompiler, skippable, skipUnlessFound } from './support/machine-tools';
-
-// Compiled to dist/test/, so the repo root is two levels up.
-const ROOT = join(__dirname, '..', '..');
-
-// What Azure supplies at deployment time, as the public cloud has it (the template deploys there only).
-const SUBSCRIPTION = '00000000-0000-0000-0000-000000000001';
-const builtins: Record<string, (...args: unknown[]) => unknown> = {
-  environment: () => ({
-    name: 'AzureCloud',
-    suffixes: { storage: 'core.windows.net', keyvaultDns: '.vault.azure.net' },
-    authentication: { loginEndpoint: 'https://login.microsoftonline.com/' },
-  }),
-  subscription: () => ({ subscriptionId: SUBSCRIPTION, id: `/subscriptions/${SUBSCRIPTION}` }),
-  tenant: () => ({ tenantId: '00000000-0000-0000-0000-00000000000t' }),
-  uniquestring: (...parts: unknown[]) => `u${parts.map(String).join('').length}`,
-  subscriptionresourceid: (type: unknown, ...names: unknown[]) =>
-    type === 'Microsoft.Resources/resourceGroups'
-      ? `/subscriptions/${SUBSCRIPTION}/resourceGroups/${names.map(String).join('/')}`
-      : `/subscriptions/${SUBSCRIPTION}/providers/${String(type)}/${names.map(String).join('/')}`,
-  // Within a module's resource group (not needed to tell resources apart here): the type's segments interleaved with
-  // the names, as ARM does ('Microsoft.Network/virtualNetworks/subnets', 'v', 's' -> .../virtualNetworks/v/subnets/s).
-  resourceid: (type: unknown, ...names: unknown[]) => {
-    const [namespace, ...types] = String(type).split('/');
-    return `/providers/${namespace}${types.map((t, i) => `/${t}/${String(names[i])}`).join('')}`;
-  },
-};
-
-const REQUIRED = { environmentName: 'mail', location: 'swedencentral', allowedSenders: 'noreply@contoso.example' };
+import { azureBuiltins as builtins, compiledMainOrSkip, REQUIRED, ROOT, SUBSCRIPTION } from './support/compiled-main';
+import { skippable } from './support/machine-tools';
 
 let main: Template;
 let on: { resources: Deployed[]; outputs: Record<string, unknown> };
@@ -49,16 +21,12 @@ let noCompiler: string | undefined;
 const test = skippable(nodeTest, () => noCompiler);
 
 before(async () => {
-  // A dynamic import keeps the ES module helper usable from this CommonJS test.
-  const arm = (await import(pathToFileURL(join(ROOT, 'infra', 'tools', 'compiled-arm.mjs')).href)) as {
-    compiledMain(root: string): Promise<Template>;
-    savedMain(root: string): { template?: Template };
-  };
-  if (!arm.savedMain(ROOT).template) {
-    noCompiler = skipUnlessFound(findBicepCompiler(ROOT), 'private networking (the compiled ARM template of infra/)');
-    if (noCompiler) return;
+  const compiled = await compiledMainOrSkip('private networking (the compiled ARM template of infra/)');
+  if (compiled.skip !== undefined) {
+    noCompiler = compiled.skip;
+    return;
   }
-  main = await arm.compiledMain(ROOT);
+  main = compiled.template;
   on = expand(main, { ...REQUIRED, vnetEnabled: true }, builtins);
   off = expand(main, { ...REQUIRED, vnetEnabled: false }, builtins);
 });
