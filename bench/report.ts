@@ -4,7 +4,16 @@
 // its test load it without the benchmarks' SDKs.
 
 /** How a figure is measured; the text of each row is formatted from its unit. */
-export type Unit = 'ms' | 'msg/s' | 'bytes' | 'files' | 'requests/message' | 'peak RSS/attachment size' | 'share of a 2 GB instance';
+export type Unit =
+  | 'ms'
+  | 'msg/s'
+  | 'bytes'
+  | 'files'
+  | 'requests/message'
+  | 'deferrals/message'
+  | 'messages/window'
+  | 'peak RSS/attachment size'
+  | 'share of a 2 GB instance';
 
 /** One figure of a benchmark beside its baseline, measured in the same run. */
 export interface Row {
@@ -86,6 +95,8 @@ export function formatValue(value: number, unit: Unit): string {
     case 'files':
       return value.toLocaleString('en');
     case 'requests/message':
+    case 'deferrals/message':
+    case 'messages/window':
     case 'peak RSS/attachment size':
       return value.toFixed(2);
     case 'share of a 2 GB instance':
@@ -196,6 +207,8 @@ const UNITS: string[] = [
   'bytes',
   'files',
   'requests/message',
+  'deferrals/message',
+  'messages/window',
   'peak RSS/attachment size',
   'share of a 2 GB instance',
 ] satisfies Unit[];

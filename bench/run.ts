@@ -7,13 +7,16 @@
 //   storage-requests.ts  storage requests per sent message in a burst, by side and service, vs the minimal pipeline
 //   memory.ts            peak memory and time for one large attachment, each side in its own process
 //   in-flight.ts         peak memory of 12 large messages in flight at once in one worker, vs raw nodemailer and a 2 GB instance
+//   real-limit.ts        one mailbox at 30 per window, 3 connections, time-scaled: deferrals and storage requests per
+//                        message, pace and peak per sliding window at the server, backlogs of 100 and 1,000
 //   cold-start.ts        loading the functions in fresh processes vs every SDK imported eagerly; the package's size
 //
 // Names select benchmarks (default: all). The benchmarks that need the local stack run first, on one stack; the
 // ones that need none (cold start) run after it has stopped. --json FILE also writes every figure as numbers, with
 // the run's machine and sizes (report.ts: Results); `npm run bench:readme` makes the README's table from
 // bench/results.json. Sizes: BENCH_N (300), BENCH_INTAKE_N (300), BENCH_BURST (100), BENCH_ATTACHMENT_MB (20),
-// BENCH_REPS (3), BENCH_COLD_N (9); medians of the repetitions are reported.
+// BENCH_REPS (3), BENCH_COLD_N (9), BENCH_PACED_BACKLOG (100), BENCH_PACED_LARGE_BACKLOG (1000),
+// BENCH_PACED_WINDOW_MS (6000); medians of the repetitions are reported.
 import { writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { loadConfig } from '../src/config';
@@ -26,6 +29,7 @@ import { intake } from './intake';
 import { memory } from './memory';
 import { inFlight } from './in-flight';
 import { storageRequests } from './storage-requests';
+import { realLimit } from './real-limit';
 import { sizes, textTable, toRow, type BenchResult, type Results, type Row } from './report';
 import { benchSettings, REPS, type BenchContext } from './runner';
 
@@ -38,6 +42,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   'storage-requests': { stack: true, run: storageRequests },
   memory: { stack: true, run: memory },
   'in-flight': { stack: true, run: inFlight },
+  'real-limit': { stack: true, run: realLimit },
   'cold-start': { stack: false, run: coldStart },
 };
 
