@@ -13,7 +13,9 @@ export type Unit =
   | 'deferrals/message'
   | 'messages/window'
   | 'peak RSS/attachment size'
-  | 'share of a 2 GB instance';
+  | 'share of a 2 GB instance'
+  | 'invocations'
+  | 'instances';
 
 /** One figure of a benchmark beside its baseline, measured in the same run. */
 export interface Row {
@@ -101,6 +103,9 @@ export function formatValue(value: number, unit: Unit): string {
       return value.toFixed(2);
     case 'share of a 2 GB instance':
       return `${(value * 100).toFixed(1)} %`;
+    case 'invocations':
+    case 'instances':
+      return value.toFixed(1);
   }
 }
 
@@ -211,4 +216,6 @@ const UNITS: string[] = [
   'messages/window',
   'peak RSS/attachment size',
   'share of a 2 GB instance',
+  'invocations',
+  'instances',
 ] satisfies Unit[];

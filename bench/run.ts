@@ -9,6 +9,7 @@
 //   in-flight.ts         peak memory of 12 large messages in flight at once in one worker, vs raw nodemailer and a 2 GB instance
 //   real-limit.ts        one mailbox at 30 per window, 3 connections, time-scaled: deferrals and storage requests per
 //                        message, pace and peak per sliding window at the server, backlogs of 100 and 1,000
+//   scaling.ts           one mailbox's backlog at 30/min in real time: invocations held, instances target-based scaling asks for
 //   cold-start.ts        loading the functions in fresh processes vs every SDK imported eagerly; the package's size
 //
 // Names select benchmarks (default: all). The benchmarks that need the local stack run first, on one stack; the
@@ -30,6 +31,7 @@ import { memory } from './memory';
 import { inFlight } from './in-flight';
 import { storageRequests } from './storage-requests';
 import { realLimit } from './real-limit';
+import { scaling } from './scaling';
 import { sizes, textTable, toRow, type BenchResult, type Results, type Row } from './report';
 import { benchSettings, REPS, type BenchContext } from './runner';
 
@@ -43,6 +45,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   memory: { stack: true, run: memory },
   'in-flight': { stack: true, run: inFlight },
   'real-limit': { stack: true, run: realLimit },
+  scaling: { stack: true, run: scaling },
   'cold-start': { stack: false, run: coldStart },
 };
 

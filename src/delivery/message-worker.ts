@@ -22,7 +22,7 @@ import type { Pacing, PacingAnswer } from '../governor/pacing';
  * A message sent back to the queue until a given time comes back this much earlier (at most the turn wait) and waits
  * the rest in process: queue visibility is in whole seconds, and arriving early costs nothing, late a turn's time.
  */
-const COME_BACK_EARLY_MS = 2_000;
+export const COME_BACK_EARLY_MS = 2_000;
 
 export interface WorkerDeps extends DeliveryDeps {
   allowedSenders: readonly string[];
