@@ -1,5 +1,5 @@
-// Large messages in flight at once within one instance: BENCH_IN_FLIGHT_N messages (12: host.json's batchSize 8 plus
-// newBatchThreshold 4) with a BENCH_IN_FLIGHT_MB attachment each (25 MB: a message of about 34 MB, just under
+// Large messages in flight at once within one instance: BENCH_IN_FLIGHT_N messages (12; host.json allows up to 48:
+// batchSize 32 plus newBatchThreshold 16) with a BENCH_IN_FLIGHT_MB attachment each (25 MB: a message of about 34 MB, just under
 // Exchange Online's 35 MB), each from its own mailbox so every one has an SMTP connection at the same time. Intake
 // queues them first; then a fresh worker process takes them all from the queue through the local Functions host,
 // and its peak RSS increase is measured until every record is final. Baseline: raw nodemailer sending the same
