@@ -4,10 +4,9 @@
 // the hook runs with sh, as azd runs it.
 import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { runWithStandIns, standInFolder } from './support/stand-in-commands';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const HOOK = join(__dirname, '..', '..', 'infra', 'scripts', 'preprovision.sh');
@@ -39,44 +38,17 @@ exit 0
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'preprovision-vnet-'));
-  for (const [name, text] of [
-    ['az', FAKE_AZ],
-    ['azd', FAKE_AZD],
-  ]) {
-    writeFileSync(join(dir, name), text);
-    chmodSync(join(dir, name), 0o755);
-  }
-  writeFileSync(join(dir, 'log'), '');
+  dir = standInFolder('preprovision-vnet-', { az: FAKE_AZ, azd: FAKE_AZD });
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function runHook(env: Record<string, string>) {
-  return new Promise<{ code: number | null; stderr: string; calls: string[] }>((resolve, reject) => {
-    const child = spawn('sh', [HOOK], {
-      env: {
-        PATH: `${dir}:${process.env.PATH ?? ''}`,
-        FAKE_LOG: join(dir, 'log'),
-        AZURE_SUBSCRIPTION_ID: '0b1c2d3e-1111-4222-8333-444455556666',
-        AZURE_ENV_NAME: 'mail-prod',
-        AZURE_LOCATION: 'swedencentral',
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const limit = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`preprovision.sh did not end within 30 s:\n${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(limit);
-      resolve({ code, stderr, calls: readFileSync(join(dir, 'log'), 'utf8').split('\n').filter(Boolean) });
-    });
+const runHook = (env: Record<string, string>) =>
+  runWithStandIns(dir, HOOK, {
+    AZURE_SUBSCRIPTION_ID: '0b1c2d3e-1111-4222-8333-444455556666',
+    AZURE_ENV_NAME: 'mail-prod',
+    AZURE_LOCATION: 'swedencentral',
+    ...env,
   });
-}
 
 const providerCalls = (calls: string[]) => calls.filter((call) => call.startsWith('az provider'));
 

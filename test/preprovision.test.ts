@@ -4,10 +4,9 @@
 // stand-ins on PATH (Azure cannot run here) that answer as the real ones do; the hook runs with sh, as azd runs it.
 import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { runWithStandIns, standInFolder } from './support/stand-in-commands';
 
 // Compiled to dist/test/, so the repo root is two levels up.
 const HOOK = join(__dirname, '..', '..', 'infra', 'scripts', 'preprovision.sh');
@@ -53,40 +52,11 @@ const GOOD: Record<string, string> = {
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'preprovision-'));
-  for (const [name, text] of [
-    ['az', FAKE_AZ],
-    ['azd', FAKE_AZD],
-  ]) {
-    writeFileSync(join(dir, name), text);
-    chmodSync(join(dir, name), 0o755);
-  }
-  writeFileSync(join(dir, 'log'), '');
+  dir = standInFolder('preprovision-', { az: FAKE_AZ, azd: FAKE_AZD });
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function runHook(env: Record<string, string>) {
-  writeFileSync(join(dir, 'log'), ''); // the calls of this run only
-  return new Promise<{ code: number | null; stdout: string; stderr: string; calls: string[] }>((resolve, reject) => {
-    const child = spawn('sh', [HOOK], {
-      env: { PATH: `${dir}:${process.env.PATH ?? ''}`, FAKE_LOG: join(dir, 'log'), ...GOOD, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const limit = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`preprovision.sh did not end within 30 s:\n${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(limit);
-      resolve({ code, stdout, stderr, calls: readFileSync(join(dir, 'log'), 'utf8').split('\n').filter(Boolean) });
-    });
-  });
-}
+const runHook = (env: Record<string, string>) => runWithStandIns(dir, HOOK, { ...GOOD, ...env });
 
 const recoverSet = (calls: string[]) => calls.filter((call) => call.startsWith('azd env set KEY_VAULT_RECOVER'));
 
