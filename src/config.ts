@@ -11,7 +11,7 @@ import type { Caller } from './callers/caller-policy';
 import { DEFAULT_PROFILE, profileFor, type SenderProfile } from './profiles/sender-profiles';
 import { readSenderProfiles } from './profiles/read-profiles';
 import type { EntraTokenOptions } from './callers/entra-token';
-import { fieldPath } from './mail/mail-request';
+import { fieldPath } from './validation/field-errors';
 import { hookCallerName, secretProblems, type SignedHook } from './hooks/hook-policy';
 
 export interface MailConfig {

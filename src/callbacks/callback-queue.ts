@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { QueueClient } from '@azure/storage-queue';
 import { messageIdSchema } from '../mail/envelope';
-import type { FieldError } from '../mail/mail-request';
+import type { FieldError } from '../validation/field-errors';
 import { decodeQueueItem } from '../storage/queue-item';
 import { encodeQueueMessage, MAX_VISIBILITY_DELAY_MS } from '../storage/outbox';
 import type { StatusRecord } from '../status/status-store';

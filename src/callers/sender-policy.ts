@@ -2,7 +2,8 @@
 // optionally to which recipient domains. A sender nobody may use is an invalid field (400); one this caller may
 // not use is forbidden (403), and the caller is told what it may use.
 import type { MailRequest } from '../mail/mail-request';
-import { addressOf, type FieldError } from '../mail/mail-request';
+import { addressOf } from '../mail/mail-request';
+import type { FieldError } from '../validation/field-errors';
 import { emailDomain, recipientsOf } from '../mail/addresses';
 import { isAllowedSender } from '../mail/senders';
 import type { Caller } from './caller-policy';

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import type { FieldError } from '../mail/mail-request';
+import type { FieldError } from '../validation/field-errors';
 
 /** An RFC 9457 problem details response. */
 export function problem(status: number, title: string, detail: string, errors?: FieldError[]): HttpResponseInit {

@@ -3,7 +3,7 @@
 // and escaped per output format: HTML-escaped in the html body, single-line in the subject and headers, as is in
 // the text body. Templates cannot read files: includes resolve against an empty in-memory set.
 import { Liquid, type Template } from 'liquidjs';
-import type { FieldError } from '../mail/mail-request';
+import type { FieldError } from '../validation/field-errors';
 import { MAX_HEADER_VALUE } from '../mail/mail-request';
 import { MAX_TEMPLATE_FILE_BYTES, templateSpecSchema, type TemplateFile, type TemplateSpec } from './template-spec';
 

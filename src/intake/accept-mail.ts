@@ -2,7 +2,8 @@
 // Knows nothing of the Functions host: the handler passes the bytes and headers in.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
-import { addressSchema, parseMailRequest, type FieldError, type MailRequest } from '../mail/mail-request';
+import { addressSchema, parseMailRequest, type MailRequest } from '../mail/mail-request';
+import type { FieldError } from '../validation/field-errors';
 import { maxRequestBytes, messageBytes } from '../mail/message-size';
 import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
 import { principalOf, type AuthenticatedCaller } from '../callers/authenticate';

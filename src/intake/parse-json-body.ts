@@ -6,7 +6,7 @@
 //   value copied out of it).
 // Otherwise the result, or the SyntaxError, is what JSON.parse gives.
 import { randomBytes } from 'node:crypto';
-import { fieldPath } from '../mail/mail-request';
+import { fieldPath } from '../validation/field-errors';
 
 /** String literals at least this long are taken from the bytes directly. */
 export const LONG_STRING = 64 * 1024;

@@ -10,7 +10,9 @@ import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { envelopeSchema, messageIdSchema, newEnvelope } from '../mail/envelope';
-import { structureProblems, mailRequestSchema, toFieldErrors, type FieldError } from '../mail/mail-request';
+import { MAIL_FIELD_HINTS, mailRequestSchema } from '../mail/mail-request';
+import { toFieldErrors, type FieldError } from '../validation/field-errors';
+import { structureProblems } from '../validation/json-structure';
 import { createOutbox } from '../storage/outbox';
 
 /** The mail a producer sends: the request schema's input, with `from` required (there is no caller default). */
@@ -44,12 +46,12 @@ export function createMailProducer(target: ProducerTarget) {
       const reserved = structureProblems(mail);
       if (reserved.length > 0) throw new InvalidMailError(reserved);
       const parsed = mailRequestSchema.safeParse(mail);
-      if (!parsed.success) throw new InvalidMailError(toFieldErrors(parsed.error));
+      if (!parsed.success) throw new InvalidMailError(toFieldErrors(parsed.error, MAIL_FIELD_HINTS));
       if (!parsed.data.from) throw new InvalidMailError([{ field: 'from', detail: 'required in an envelope' }]);
       const envelope = newEnvelope(parsed.data, id);
       // The same check the worker makes on arrival: what is written here is never refused as malformed there.
       const checked = envelopeSchema.safeParse(envelope);
-      if (!checked.success) throw new InvalidMailError(toFieldErrors(checked.error));
+      if (!checked.success) throw new InvalidMailError(toFieldErrors(checked.error, MAIL_FIELD_HINTS));
       const delayMs = parsed.data.sendAt ? Date.parse(parsed.data.sendAt) - Date.now() : 0;
       const payloadBlob = await outbox.enqueue({ ...envelope, mail: parsed.data }, { delayMs });
       return { id, ...(payloadBlob ? { payloadBlob } : {}) };

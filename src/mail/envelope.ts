@@ -8,14 +8,13 @@ import { currentTraceparent, TRACEPARENT } from '../telemetry/trace-context';
 import {
   callbackUrlSchema,
   emailAddressSchema,
+  MAIL_FIELD_HINTS,
   MAX_RECIPIENTS,
-  structureProblems,
   mailRequestSchema,
-  requiredMembers,
-  toFieldErrors,
-  type FieldError,
   type MailRequest,
 } from './mail-request';
+import { requiredMembers, toFieldErrors, type FieldError } from '../validation/field-errors';
+import { structureProblems } from '../validation/json-structure';
 
 export const ENVELOPE_VERSION = 1;
 
@@ -109,7 +108,7 @@ export function newEnvelope(mail: MailRequest, id: string = randomUUID(), now = 
 
 /** An outbox queue message, checked as the worker takes it. */
 export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } | { ok: false; errors: FieldError[] } {
-  const decoded = decodeQueueItem(item, envelopeSchema, 'not JSON (producers must write base64-encoded JSON)');
+  const decoded = decodeQueueItem(item, envelopeSchema, 'not JSON (producers must write base64-encoded JSON)', MAIL_FIELD_HINTS);
   if (!decoded.ok) return decoded;
   if (decoded.value.mail && !decoded.value.mail.from)
     return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };
@@ -121,7 +120,8 @@ export function checkLoadedMail(value: unknown): { ok: true; mail: MailRequest }
   const reserved = structureProblems(value);
   if (reserved.length > 0) return { ok: false, errors: reserved.map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
   const result = mailRequestSchema.safeParse(value, { error: requiredMembers });
-  if (!result.success) return { ok: false, errors: toFieldErrors(result.error).map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
+  if (!result.success)
+    return { ok: false, errors: toFieldErrors(result.error, MAIL_FIELD_HINTS).map((e) => ({ ...e, field: `mailBlob:${e.field}` })) };
   if (!result.data.from) return { ok: false, errors: [{ field: 'mailBlob:from', detail: 'required in an envelope' }] };
   return { ok: true, mail: result.data };
 }

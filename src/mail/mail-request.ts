@@ -2,6 +2,8 @@
 // it validates requests, gives the TypeScript types (z.infer) and the API description (openapi.ts).
 import { z } from 'zod';
 import { callbackUrlShapeProblem, MAX_CALLBACK_URL } from '../callbacks/callback-url';
+import { requiredMembers, toFieldErrors, type FieldHints, type Validation } from '../validation/field-errors';
+import { structureProblems } from '../validation/json-structure';
 
 export const MAX_RECIPIENTS = 500;
 export const MAX_REPLY_TO = 50;
@@ -216,21 +218,6 @@ export function customHeaderBytes(headers: Record<string, string>): number {
 }
 export type Address = z.infer<typeof addressSchema>;
 
-export interface FieldError {
-  field: string;
-  detail: string;
-}
-
-export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
-
-export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
-}
-
-/** Request schemas are parsed with this: a member left out is "required", not the library's "expected string, received undefined". */
-export const requiredMembers: z.core.$ZodErrorMap = (issue) =>
-  issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined;
-
 /** The members an object at a path of a mail request may have, for "did you mean" on an unknown one. */
 function mailMembers(path: readonly PropertyKey[]): readonly string[] {
   const [top, index] = path;
@@ -240,117 +227,19 @@ function mailMembers(path: readonly PropertyKey[]): readonly string[] {
   return addressField && path.length <= 2 ? ['name', 'address'] : [];
 }
 
-/** The known member a misspelt one most likely meant: the same but for case, or at most two edits away. */
-export function closestMember(key: string, members: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  const sameButCase = members.find((member) => member.toLowerCase() === lower);
-  if (sameButCase) return sameButCase;
-  const near = members
-    .map((member) => ({ member, distance: editDistance(lower, member.toLowerCase()) }))
-    .filter(({ member, distance }) => distance <= Math.min(2, Math.floor(member.length / 3)))
-    .sort((a, b) => a.distance - b.distance);
-  return near[0]?.member;
-}
-
-/** Levenshtein distance, with a swap of two neighbours counted as one edit; keys are short, so a full table is fine. */
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return Infinity;
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/** An issue saying the value is not of a branch's type at all (nor of any branch of a union there). */
-function notOfType(issue: z.core.$ZodIssue): boolean {
-  if (issue.path.length > 0) return false;
-  return issue.code === 'invalid_type' || (issue.code === 'invalid_union' && issue.errors.every((errs) => errs.some(notOfType)));
-}
-
-/** Field errors of a failed parse; `members` names what an object at a path may hold, so a misspelt member gets a hint. */
-export function toFieldErrors(error: z.ZodError, members?: (path: readonly PropertyKey[]) => readonly string[]): FieldError[] {
-  type Issue = z.core.$ZodIssue;
-  const errorsOf = (issue: Issue, prefix: readonly PropertyKey[]): FieldError[] => {
-    const path = [...prefix, ...issue.path];
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => {
-        const meant = members && closestMember(key, members(path));
-        return { field: fieldPath([...path, key]), detail: meant ? `unknown field; did you mean ${meant}?` : 'unknown field' };
-      });
-    }
-    if (issue.code === 'invalid_union') {
-      // Name the reasons of the branch the value was meant for (of its type), rather than "invalid input".
-      const branch = issue.errors.find((errs) => errs.length > 0 && !errs.some(notOfType));
-      if (branch) return branch.flatMap((inner) => errorsOf(inner, path));
-      return [{ field: fieldPath(path), detail: 'expected an email address, { name, address }, or a list of them' }];
-    }
-    if (issue.code === 'invalid_key') {
-      // A record key that fails its own check: say why (e.g. which headers are allowed), not just "invalid key".
-      return issue.issues.map((inner) => ({ field: fieldPath(path), detail: inner.message }));
-    }
-    return [{ field: fieldPath(path) || '(body)', detail: issue.message }];
-  };
-  return error.issues.flatMap((issue) => errorsOf(issue, []));
-}
-
-// Keys that reach an object's prototype machinery when some consumer merges or indexes by them.
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** Deeper than any request needs; a bound keeps a hostile body from costing time in proportion to its nesting. */
-export const MAX_JSON_DEPTH = 32;
-
-interface Visit {
-  value: unknown;
-  key?: PropertyKey;
-  parent?: Visit;
-  depth: number;
-}
-
-const pathOf = (visit: Visit): PropertyKey[] => {
-  const path: PropertyKey[] = [];
-  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) path.unshift(at.key);
-  return path;
-};
-
 /**
- * Every path in parsed JSON that uses a forbidden key, or nests deeper than MAX_JSON_DEPTH. Walks iteratively with
- * parent links, so the cost is linear in the size of the input and paths are built only for what is reported.
+ * Field errors of a mail, or of a message holding one, name a mistyped address by what it may be; the request itself
+ * also gets "did you mean" on a misspelt member.
  */
-export function structureProblems(input: unknown): FieldError[] {
-  const errors: FieldError[] = [];
-  const pending: Visit[] = [{ value: input, depth: 0 }];
-  while (pending.length > 0) {
-    const visit = pending.pop()!;
-    const { value, depth } = visit;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth >= MAX_JSON_DEPTH) {
-      // Named by the top-level field it sits in: the caller wrote that field wrong, whatever lies below.
-      const [top] = pathOf(visit);
-      errors.push({ field: typeof top === 'string' ? top : '(body)', detail: `nested deeper than ${MAX_JSON_DEPTH} levels` });
-      continue;
-    }
-    if (Array.isArray(value)) {
-      value.forEach((item, index) => pending.push({ value: item, key: index, parent: visit, depth: depth + 1 }));
-      continue;
-    }
-    for (const key of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(key)) errors.push({ field: fieldPath([...pathOf(visit), key]), detail: 'reserved key name' });
-      else pending.push({ value: (value as Record<string, unknown>)[key], key, parent: visit, depth: depth + 1 });
-    }
-  }
-  return errors;
-}
+export const MAIL_FIELD_HINTS: FieldHints = { unionMismatch: 'expected an email address, { name, address }, or a list of them' };
 
 export function parseMailRequest(input: unknown): Validation<MailRequest> {
   const reserved = structureProblems(input);
   if (reserved.length > 0) return { ok: false, errors: reserved };
   const result = mailRequestSchema.safeParse(input, { error: requiredMembers });
-  return result.success ? { ok: true, value: result.data } : { ok: false, errors: toFieldErrors(result.error, mailMembers) };
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, errors: toFieldErrors(result.error, { ...MAIL_FIELD_HINTS, members: mailMembers }) };
 }
 
 export function addressOf(address: Address): string {
