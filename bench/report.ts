@@ -1,6 +1,6 @@
 // The benchmark report: the rows every benchmark returns (numbers, never preformatted text), the results file
 // `npm run bench -- --json FILE` writes, and the two renderings made from the same rows: the text table the run
-// prints and the Markdown table in README.md (npm run bench:readme). No dependencies, so the README generator and
+// prints and the Markdown table in docs/development.md (npm run bench:readme). No dependencies, so the table's generator and
 // its test load it without the benchmarks' SDKs.
 
 /** How a figure is measured; the text of each row is formatted from its unit. */
@@ -147,7 +147,7 @@ export function textTable(rows: Row[]): string {
   return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('   '), ...rows.map((r) => line(cells(r)))].join('\n');
 }
 
-/** The README's table (between <!-- bench-table:start --> and <!-- bench-table:end -->), with the run it came from. */
+/** The table in docs/development.md (between <!-- bench-table:start --> and <!-- bench-table:end -->), with the run it came from. */
 export function markdownTable(results: Results): string {
   const escape = (cell: string) => cell.replace(/\|/g, '\\|');
   const sizeText = Object.entries(results.sizes)
@@ -166,7 +166,7 @@ export function markdownTable(results: Results): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Checking a results file (the README test and the generator use it)
+// Checking a results file (the table's test and its generator use it)
 
 /** What is wrong with a results file: every field present, every figure a finite number, ratio = product / baseline. */
 export function resultsProblems(results: unknown): string[] {

@@ -14,7 +14,7 @@
 //
 // Names select benchmarks (default: all). The benchmarks that need the local stack run first, on one stack; the
 // ones that need none (cold start) run after it has stopped. --json FILE also writes every figure as numbers, with
-// the run's machine and sizes (report.ts: Results); `npm run bench:readme` makes the README's table from
+// the run's machine and sizes (report.ts: Results); `npm run bench:readme` makes the table in docs/development.md from
 // bench/results.json. Sizes: BENCH_N (300), BENCH_INTAKE_N (300), BENCH_BURST (100), BENCH_ATTACHMENT_MB (20),
 // BENCH_REPS (3), BENCH_COLD_N (9), BENCH_PACED_BACKLOG (100), BENCH_PACED_LARGE_BACKLOG (1000),
 // BENCH_PACED_WINDOW_MS (6000); medians of the repetitions are reported.

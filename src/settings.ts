@@ -1,5 +1,5 @@
 // Every app setting the code reads, once: its name, type, default, meaning and whether it is a secret.
-// Loading (src/config.ts), the README's configuration table and the infra consistency test all come from here.
+// Loading (src/config.ts), the configuration table in docs/configuration.md and the infra consistency test all come from here.
 import { z } from 'zod';
 import { AUTH_MODES, type AuthMode } from './identity/auth-mode';
 import { callerListSchema } from './callers/caller-policy';
@@ -310,7 +310,7 @@ export function describeRequirement(requirement: Requirement): string {
   return `for ${requirement.join(', ')}`;
 }
 
-/** The README's configuration table (npm run docs). */
+/** The configuration table in docs/configuration.md (npm run docs). */
 export function settingsTableMarkdown(): string {
   const rows = SETTINGS.filter((s) => !s.platform).map(
     (s) =>

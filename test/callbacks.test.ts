@@ -57,7 +57,7 @@ async function waitForCallbackState(id: string, state: string, timeoutMs = 10_00
 type Signed = { webhookId: string; webhookTimestamp: string; webhookSignature: string; body: string };
 
 /**
- * A caller's secret as the README tells receivers it is made, written out here rather than taken from the product:
+ * A caller's secret as docs/api.md tells receivers it is made, written out here rather than taken from the product:
  * whsec_ + base64 of HMAC-SHA256 keyed with the master's bytes over the label and the caller's principal.
  */
 const secretOf = (master: string, principal: string) =>

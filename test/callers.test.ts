@@ -259,7 +259,7 @@ test("two applications under one entraRole entry: the same Idempotency-Key is tw
   assert.match(own.json.id as string, /^k-[0-9a-f]{40}$/);
 });
 
-/** Standard Webhooks over the raw body, with the secret the README says a caller gets for its principal. */
+/** Standard Webhooks over the raw body, with the secret docs/api.md says a caller gets for its principal. */
 function verifiesWith(
   callback: { webhookId: string; webhookTimestamp: string; webhookSignature: string; body: string },
   principal: string,

@@ -512,7 +512,7 @@ test("the API application: the audience and tenant of callers' tokens, and the a
   );
   assert.equal(entra.outputs?.apiAppId?.value, "[if(parameters('exposeApi'), reference('api').appId, '')]");
   assert.equal(entra.outputs?.apiIdentifierUri?.value, "[if(parameters('exposeApi'), parameters('apiIdentifierUri'), '')]");
-  // What the README's role assignment command and a Logic App's HTTP action need.
+  // What the role assignment command in docs/callers.md and a Logic App's HTTP action need.
   for (const [output, from] of [
     ['API_AUDIENCE', 'apiIdentifierUri'],
     ['API_APP_ID', 'apiAppId'],

@@ -1,5 +1,5 @@
 // What a failed send means and what to do about it, following Exchange Online's replies
-// (see README "Troubleshooting"). The hint is for a person; the kind drives retries.
+// (see docs/operations.md, "Troubleshooting"). The hint is for a person; the kind drives retries.
 import { TokenError } from '../identity/token-source';
 import { ThrottledError } from '../smtp/smtp-sender';
 

@@ -19,7 +19,7 @@ export function checkSettings(env: Record<string, string | undefined>): { config
           ? fail(
               'settings',
               `Settings: ${others.length} problem${others.length > 1 ? 's' : ''}`,
-              'Set these in local.settings.json (Values) or the environment here, in the Function App\'s app settings in Azure (README "Configuration").',
+              "Set these in local.settings.json (Values) or the environment here, in the Function App's app settings in Azure (docs/configuration.md).",
               { details: others },
             )
           : pass('settings', 'Settings: complete apart from Key Vault references'),

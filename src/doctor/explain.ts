@@ -7,7 +7,7 @@ import { DEFAULT_PROFILE, type SenderProfile } from '../profiles/sender-profiles
 import { DEFAULT_SETTING_NAMES, type ProfileSettingNames } from './profile-settings';
 
 const ONBOARDING =
-  'Run infra/exchange/Register-ExchangeSender.ps1 for this mailbox as an Exchange administrator (README "Exchange Online setup"): ' +
+  'Run infra/exchange/Register-ExchangeSender.ps1 for this mailbox as an Exchange administrator (docs/deployment.md, "Exchange Online setup"): ' +
   "New-ServicePrincipal with the enterprise application's object id (the token's oid above), then the role assignment " +
   '(RBAC for Applications) or FullAccess + SMTP.SendAsApp; Test-ServicePrincipalAuthorization tells which is missing. Changes take up to an hour.';
 
