@@ -290,6 +290,36 @@ test(
   },
 );
 
+test('a hook and POST /api/mail agree on what is JSON and what is an Idempotency-Key', { timeout: 30_000 }, async () => {
+  const mail = async (headers: Record<string, string>) => {
+    const response = await fetch(`${h.host!.url}/api/mail`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...EVENTS, ...headers },
+      body: JSON.stringify({ to: 'someone@example.com', subject: 'Hello', text: 'Hi' }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    return { status: response.status, json: (await response.json()) as { errors?: { field: string }[] } };
+  };
+  const before = smtpCount();
+  // The hook path took any type ending in +json; the intake only application/json and application/<x>+json.
+  for (const contentType of ['text/x+json', '+json', '/x+json', 'application/+json', 'application/json-seq']) {
+    assert.equal((await hook('generic', sample('generic.json'), { ...EVENTS, 'content-type': contentType })).status, 415, contentType);
+    assert.equal((await mail({ 'content-type': contentType })).status, 415, contentType);
+  }
+  for (const key of ['', 'with space', 'x'.repeat(256), 'caf\u00e9']) {
+    const hooked = await hook('generic', sample('generic.json'), { ...EVENTS, 'idempotency-key': key });
+    const mailed = await mail({ 'idempotency-key': key });
+    for (const answer of [hooked, mailed]) {
+      assert.equal(answer.status, 400, JSON.stringify(answer.json));
+      assert.deepEqual(
+        answer.json.errors?.map((e: { field: string }) => e.field),
+        ['Idempotency-Key'],
+      );
+    }
+  }
+  assert.equal(smtpCount(), before, 'nothing refused was sent');
+});
+
 test('a blob template wins over the shipped one, and the shipped one is back when the blob goes', { timeout: 60_000 }, async () => {
   await putTemplate('generic', {
     'template.json': JSON.stringify({

@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { authorize, type AuthenticatedCaller } from '../callers/authenticate';
 import { OPERATION_ROLES, type Operation } from '../callers/caller-policy';
 import type { Runtime } from '../runtime';
-import { problem } from './http-problem';
+import { problem } from '../http/problem';
 
 export async function callerOf(
   runtime: Runtime,

@@ -4,7 +4,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { messageIdSchema } from '../mail/envelope';
 import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { Runtime } from '../runtime';
-import { problem } from './http-problem';
+import { problem } from '../http/problem';
 import { statusUrl } from './status-url';
 import { callerOf } from './caller';
 import { principalOf } from '../callers/authenticate';
@@ -25,17 +25,7 @@ export function createGetMailStatusHandler(runtime: () => Runtime) {
     const view = statusView(record);
     if (record.status === 'sent') return { status: 200, jsonBody: view };
     if (record.status === 'failed') {
-      return {
-        status: 422,
-        headers: { 'Content-Type': 'application/problem+json' },
-        body: JSON.stringify({
-          type: 'urn:mail-sender:problem:delivery-failed',
-          title: 'Delivery failed',
-          status: 422,
-          detail: record.hint ?? record.errorCategory,
-          mail: view,
-        }),
-      };
+      return problem(422, 'Delivery failed', record.hint ?? record.errorCategory, undefined, { mail: view });
     }
     return {
       status: 202,

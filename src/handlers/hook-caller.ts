@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AuthenticatedCaller } from '../callers/authenticate';
 import type { Runtime } from '../runtime';
 import { callerOf } from './caller';
-import { problem } from './http-problem';
+import { problem } from '../http/problem';
 
 export async function unsignedHookCaller(
   runtime: Runtime,

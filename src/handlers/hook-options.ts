@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { templateStoreOf } from '../hooks/hook-runtime';
 import { isTemplateName } from '../hooks/template-name';
 import type { Runtime } from '../runtime';
-import { problem } from './http-problem';
+import { problem } from '../http/problem';
 import { unsignedHookCaller } from './hook-caller';
 
 export function createHookOptionsHandler(runtime: () => Runtime) {

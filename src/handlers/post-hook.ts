@@ -24,7 +24,8 @@ import {
 import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { StatusRecord } from '../status/status-store';
 import type { Runtime } from '../runtime';
-import { problem } from './http-problem';
+import { problem, refusalResponse, withRetryAfter } from '../http/problem';
+import { IDEMPOTENCY_KEY_ERROR, isIdempotencyKey, isJsonContentType, mediaTypeOf } from '../http/request-headers';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
 import { unsignedHookCaller } from './hook-caller';
@@ -90,10 +91,8 @@ export function createPostHookHandler(runtime: () => Runtime) {
       body = read.body;
       const key = request.headers.get('idempotency-key');
       if (key !== null) {
-        if (!/^[\x21-\x7e]{1,255}$/.test(key))
-          return problem(400, 'Invalid request', 'Idempotency-Key must be 1-255 visible ASCII characters.', [
-            { field: 'Idempotency-Key', detail: '1-255 visible ASCII characters' },
-          ]);
+        if (!isIdempotencyKey(key))
+          return problem(400, 'Invalid request', 'Idempotency-Key must be 1-255 visible ASCII characters.', [IDEMPOTENCY_KEY_ERROR]);
         deliveryKey = `key:${key}`;
       }
     }
@@ -132,9 +131,15 @@ type Outcome = { records: StatusRecord[] } | { records?: undefined; response: Ht
 async function handle(rt: Runtime, { request, log, name, signed, caller, body, deliveryKey }: Attempt): Promise<Outcome> {
   const { config } = rt;
   const refused = (response: HttpResponseInit): Outcome => ({ response });
-  const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json' && !mediaType?.endsWith('+json')) {
-    return refused(problem(415, 'Unsupported media type', `Send the payload as application/json (got ${mediaType || 'no Content-Type'}).`));
+  const contentType = request.headers.get('content-type');
+  if (!isJsonContentType(contentType)) {
+    return refused(
+      problem(
+        415,
+        'Unsupported media type',
+        `Send the payload as application/json (got ${mediaTypeOf(contentType) || 'no Content-Type'}).`,
+      ),
+    );
   }
   const found = await templateStoreOf(rt).get(name);
   if (!found.ok) {
@@ -175,7 +180,7 @@ async function handle(rt: Runtime, { request, log, name, signed, caller, body, d
     const rendered = await renderMail(template, { ...delivery.scope, ...query, hook: { template: name } });
     if (!rendered.ok) {
       log.warn(`Could not render template ${name} for ${caller.caller.name}: ${rendered.detail}`);
-      return refused(problem(rendered.status, rendered.title, rendered.detail, rendered.errors));
+      return refused(refusalResponse(rendered));
     }
     const material = rendered.keyMaterial ? `template:${rendered.keyMaterial}` : delivery.key;
     mails.push({ mail: rendered.mail, key: material ? `hook-${name}-${sha256(material).slice(0, 48)}` : undefined });
@@ -199,8 +204,7 @@ async function handle(rt: Runtime, { request, log, name, signed, caller, body, d
       log.warn(
         `Rejected a mail of hook ${name} for ${caller.caller.name} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
       );
-      const response = problem(result.status, result.title, result.detail, result.errors);
-      return refused(result.retryAfterSeconds ? withRetryAfter(response, result.retryAfterSeconds) : response);
+      return refused(refusalResponse(result));
     }
     records.push(result.record);
   }
@@ -222,10 +226,6 @@ function accepted(rt: Runtime, request: HttpRequest, records: readonly StatusRec
 async function knownRecords(rt: Runtime, ids: readonly string[]): Promise<StatusRecord[]> {
   const found = await Promise.all(ids.map((id) => rt.status.get(id)));
   return found.flatMap((stored) => (stored ? [stored.record] : []));
-}
-
-function withRetryAfter(response: HttpResponseInit, seconds: number): HttpResponseInit {
-  return { ...response, headers: { ...(response.headers as Record<string, string>), 'Retry-After': String(seconds) } };
 }
 
 /** The deliveries a payload makes: the payload itself, or for Event Grid each event or one digest of them. */

@@ -4,7 +4,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { acceptMail, maxRequestBytes } from '../intake/accept-mail';
 import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { Runtime } from '../runtime';
-import { problem } from './http-problem';
+import { problem, refusalResponse } from '../http/problem';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
 import { callerOf } from './caller';
@@ -49,10 +49,7 @@ export function createSendMailHandler(runtime: () => Runtime) {
       log.warn(
         `Rejected mail request of ${principalOf(caller.value)} (${result.status}): ${result.errors?.map((e) => `${e.field}: ${e.detail}`).join('; ') ?? result.detail}`,
       );
-      const response = problem(result.status, result.title, result.detail, result.errors);
-      if (result.retryAfterSeconds)
-        response.headers = { ...(response.headers as Record<string, string>), 'Retry-After': String(result.retryAfterSeconds) };
-      return response;
+      return refusalResponse(result);
     }
     const { record } = result;
     const location = statusUrl(config.publicBaseUrl, request, record.id);

@@ -5,6 +5,7 @@
 //   recognised by its body instead (the mail's idempotency key is derived from it).
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { SignatureScheme } from './hook-policy';
+import { isIdempotencyKey } from '../http/request-headers';
 
 export const TOLERANCE_SECONDS = 5 * 60;
 const MAX_HEADER = 8 * 1024;
@@ -29,7 +30,7 @@ export function verifyStandardWebhook(header: Header, body: Buffer, secrets: rea
   const signatures = header('webhook-signature');
   if (!id || !timestamp || !signatures)
     return refused('Sign the request: webhook-id, webhook-timestamp and webhook-signature are required (Standard Webhooks).');
-  if (!/^[\x21-\x7e]{1,255}$/.test(id)) return refused('webhook-id must be 1-255 visible ASCII characters.');
+  if (!isIdempotencyKey(id)) return refused('webhook-id must be 1-255 visible ASCII characters.');
   if (!/^\d{1,12}$/.test(timestamp)) return refused('webhook-timestamp must be Unix seconds.');
   if (signatures.length > MAX_HEADER) return refused('webhook-signature is too long.');
   const age = nowMs / 1000 - Number(timestamp);

@@ -6,6 +6,7 @@ import { addressSchema, parseMailRequest, type MailRequest } from '../mail/mail-
 import type { FieldError } from '../validation/field-errors';
 import { maxRequestBytes, messageBytes } from '../mail/message-size';
 import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
+import { IDEMPOTENCY_KEY_ERROR, isIdempotencyKey, isJsonContentType, mediaTypeOf } from '../http/request-headers';
 import { principalOf, type AuthenticatedCaller } from '../callers/authenticate';
 import { applySenderPolicy, senderFieldProblems, type GlobalSenders } from '../callers/sender-policy';
 import type { DailyQuota } from '../callers/daily-quota';
@@ -38,18 +39,12 @@ export interface IntakeDeps {
 
 export { maxRequestBytes };
 
-/** application/json, or a structured-syntax suffix of it such as application/vnd.contoso.mail+json. */
-const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9][\w.-]*\+)?json$/;
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
 export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<IntakeResult> {
-  const mediaType = input.contentType?.split(';')[0]?.trim().toLowerCase();
-  if (!JSON_MEDIA_TYPE.test(mediaType ?? '')) {
+  if (!isJsonContentType(input.contentType)) {
     return {
       status: 415,
       title: 'Unsupported media type',
-      detail: `Send the mail request as application/json (got ${mediaType || 'no Content-Type'}).`,
+      detail: `Send the mail request as application/json (got ${mediaTypeOf(input.contentType) || 'no Content-Type'}).`,
     };
   }
   const limit = maxRequestBytes(deps.config.maxMessageBytes);
@@ -57,9 +52,7 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
     return { status: 413, title: 'Request too large', detail: `The body is ${input.body.length} bytes; the limit is ${limit}.` };
   }
   const key = input.idempotencyKey ?? undefined;
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-    return invalid([{ field: 'Idempotency-Key', detail: '1-255 visible ASCII characters' }]);
-  }
+  if (key !== undefined && !isIdempotencyKey(key)) return invalid([IDEMPOTENCY_KEY_ERROR]);
   let json: unknown;
   try {
     json = parseJsonBody(input.body);
