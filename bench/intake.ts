@@ -3,7 +3,8 @@
 // alternating, after a warm-up of each.
 import { performance } from 'node:perf_hooks';
 import { functionKeyCaller } from '../src/callers/sender-policy';
-import { createOutbox, encodeQueueMessage } from '../src/storage/outbox';
+import { createOutbox } from '../src/mail/outbox';
+import { encodeQueueMessage } from '../src/storage/queue-message';
 import { createStatusStore } from '../src/status/status-store';
 import { acceptMail } from '../src/intake/accept-mail';
 import { newEnvelope } from '../src/mail/envelope';

@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { newEnvelope } from '../src/mail/envelope';
-import { createOutbox } from '../src/storage/outbox';
+import { createOutbox } from '../src/mail/outbox';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { createProcessOutboxHandler } from '../src/handlers/process-outbox';
 import { startLocalHost } from '../src/local/functions-host';

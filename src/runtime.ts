@@ -5,7 +5,7 @@ import { createTokenSource, type TokenSource } from './identity/token-source';
 import { SmtpSender, type LaneTiming } from './smtp/smtp-sender';
 import { routeByProfile, type ProfileRouting, type ProfileSmtp } from './profiles/profile-senders';
 import { createStorageClients, type StorageClients } from './storage/clients';
-import { createOutbox, type Outbox } from './storage/outbox';
+import { createOutbox, type Outbox } from './mail/outbox';
 import { createStatusStore, type StatusStore } from './status/status-store';
 import { createConnectionSlots } from './governor/connection-slots';
 import { createRateLimiter } from './governor/rate-limiter';

@@ -5,7 +5,7 @@ import { AUTH_MODES, type AuthMode } from './identity/auth-mode';
 import { callerListSchema } from './callers/caller-policy';
 import { senderProfileListSchema } from './profiles/sender-profiles';
 import { hookSecretsSchema, signedHookListSchema } from './hooks/hook-policy';
-import { CALLBACK_HOST_ENTRY } from './callbacks/callback-url';
+import { CALLBACK_HOST_ENTRY } from './mail/callback-url';
 import { clientIdSchema, tenantIdSchema } from './identity/entra-ids';
 
 /** The connection name used by the queue trigger binding and by our own storage clients. */

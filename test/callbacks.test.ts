@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { freePort, startHarness, type Harness } from './support/harness';
 import { statusView, statusViewSchema } from '../src/status/status-view';
 import type { StatusRecord } from '../src/status/status-store';
-import { callbackUrlPolicyProblem, isAllowedCallbackHost, isPrivateAddress } from '../src/callbacks/callback-url';
+import { callbackUrlPolicyProblem, isAllowedCallbackHost, isPrivateAddress } from '../src/mail/callback-url';
 import { postCallback } from '../src/callbacks/post-callback';
 import { applySenderPolicy, functionKeyCaller } from '../src/callers/sender-policy';
 import { decodeCallbackMessage } from '../src/callbacks/callback-queue';

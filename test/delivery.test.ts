@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, queueLength, type Harness } from './support/harness';
-import { encodeQueueMessage } from '../src/storage/outbox';
+import { encodeQueueMessage } from '../src/storage/queue-message';
 import { statusViewSchema } from '../src/status/status-view';
 import { mailRequestSchema } from '../src/mail/mail-request';
 

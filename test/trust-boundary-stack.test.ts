@@ -4,7 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { startHarness, type Harness } from './support/harness';
-import { encodeQueueMessage, PayloadNameError } from '../src/storage/outbox';
+import { PayloadNameError } from '../src/mail/outbox';
+import { encodeQueueMessage } from '../src/storage/queue-message';
 import { maxRequestBytes } from '../src/intake/accept-mail';
 
 const MAX_MESSAGE_BYTES = 64 * 1024;

@@ -6,8 +6,7 @@ import { z } from 'zod';
 import type { QueueClient } from '@azure/storage-queue';
 import { messageIdSchema } from '../mail/envelope';
 import type { FieldError } from '../validation/field-errors';
-import { decodeQueueItem } from '../storage/queue-item';
-import { encodeQueueMessage, MAX_VISIBILITY_DELAY_MS } from '../storage/outbox';
+import { decodeQueueMessage, sendQueueMessage } from '../storage/queue-message';
 import type { StatusRecord } from '../status/status-store';
 
 export const CALLBACK_MESSAGE_VERSION = 1;
@@ -29,18 +28,12 @@ export const callbackMessageSchema = z
 export type CallbackMessage = z.infer<typeof callbackMessageSchema>;
 
 export function decodeCallbackMessage(item: unknown): { ok: true; message: CallbackMessage } | { ok: false; errors: FieldError[] } {
-  const decoded = decodeQueueItem(item, callbackMessageSchema, 'not JSON');
+  const decoded = decodeQueueMessage(item, callbackMessageSchema, 'not JSON');
   return decoded.ok ? { ok: true, message: decoded.value } : decoded;
 }
 
 export function createCallbackQueue(queue: QueueClient) {
-  const send = async (message: CallbackMessage, delayMs = 0) => {
-    const delay = Math.min(Math.max(0, delayMs), MAX_VISIBILITY_DELAY_MS - 1000);
-    await queue.sendMessage(encodeQueueMessage(message), {
-      visibilityTimeout: delay > 0 ? Math.ceil(delay / 1000) : undefined,
-      messageTimeToLive: -1,
-    });
-  };
+  const send = (message: CallbackMessage, delayMs?: number) => sendQueueMessage(queue, message, delayMs);
   return {
     /** The worker's one call when a mail with a callbackUrl reaches sent or failed. */
     async notify(record: StatusRecord): Promise<void> {

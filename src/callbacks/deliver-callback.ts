@@ -5,7 +5,7 @@
 import type { CallbackConfig } from '../config';
 import type { Logger } from '../logger';
 import { StatusConflictError, type CallbackState, type StatusStore, type StoredStatus } from '../status/status-store';
-import { callbackUrlPolicyProblem } from './callback-url';
+import { callbackUrlPolicyProblem } from '../mail/callback-url';
 import { decodeCallbackMessage, type CallbackMessage, type CallbackQueue } from './callback-queue';
 import { outcomeEvent, signedRequest } from './cloud-event';
 import { callbackSecretsFor } from './callback-secret';

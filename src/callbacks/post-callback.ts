@@ -6,7 +6,7 @@
 import https from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { hostOf, isPrivateAddress } from './callback-url';
+import { hostOf, isPrivateAddress } from '../mail/callback-url';
 import type { CallbackFailure } from '../status/status-store';
 
 export interface PostOptions {

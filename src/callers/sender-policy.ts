@@ -8,7 +8,7 @@ import { emailDomain, recipientsOf } from '../mail/addresses';
 import { isAllowedSender } from '../mail/senders';
 import type { Caller } from './caller-policy';
 import type { AuthenticatedCaller } from './authenticate';
-import { callbackUrlPolicyProblem } from '../callbacks/callback-url';
+import { callbackUrlPolicyProblem } from '../mail/callback-url';
 
 export interface GlobalSenders {
   allowedSenders: readonly string[];

@@ -6,7 +6,7 @@
 import { isAllowedSender } from '../mail/senders';
 import { envelopeIdentity } from '../mail/canonical';
 import { smtpMessageId, type Envelope } from '../mail/envelope';
-import type { Outbox } from '../storage/outbox';
+import type { Outbox } from '../mail/outbox';
 import { isFinal } from '../status/mail-state';
 import { StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
 import * as transition from '../status/transitions';

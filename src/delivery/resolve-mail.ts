@@ -11,7 +11,7 @@ import { composeMessage } from '../mail/compose';
 import type { MailRequest } from '../mail/mail-request';
 import { maxComposedBytes, maxRequestBytes, messageBytes } from '../mail/message-size';
 import { DuplicateKeyError, parseJsonBody } from '../intake/parse-json-body';
-import { PayloadTooLargeError, type Outbox } from '../storage/outbox';
+import { PayloadTooLargeError, type Outbox } from '../mail/outbox';
 
 export interface ResolvedMessage {
   sender: string;

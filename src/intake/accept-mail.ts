@@ -13,7 +13,7 @@ import type { DailyQuota } from '../callers/daily-quota';
 import { envelopeIdentity, mailFingerprint } from '../mail/canonical';
 import { newEnvelope } from '../mail/envelope';
 import { recipientsOf, senderOf } from '../mail/addresses';
-import { claimCheckBlob, queuedEnvelope, type Outbox } from '../storage/outbox';
+import { claimCheckBlob, queuedEnvelope, type Outbox } from '../mail/outbox';
 import { StatusConflictError, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
 import * as transition from '../status/transitions';
 

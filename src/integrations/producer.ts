@@ -13,7 +13,7 @@ import { envelopeSchema, messageIdSchema, newEnvelope } from '../mail/envelope';
 import { MAIL_FIELD_HINTS, mailRequestSchema } from '../mail/mail-request';
 import { toFieldErrors, type FieldError } from '../validation/field-errors';
 import { structureProblems } from '../validation/json-structure';
-import { createOutbox } from '../storage/outbox';
+import { createOutbox } from '../mail/outbox';
 
 /** The mail a producer sends: the request schema's input, with `from` required (there is no caller default). */
 export type ProducerMail = z.input<typeof mailRequestSchema> & { from: NonNullable<z.input<typeof mailRequestSchema>['from']> };

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { emailDomain } from './addresses';
-import { decodeQueueItem } from '../storage/queue-item';
+import { decodeQueueMessage } from '../storage/queue-message';
 import { currentTraceparent, TRACEPARENT } from '../telemetry/trace-context';
 import {
   callbackUrlSchema,
@@ -108,7 +108,7 @@ export function newEnvelope(mail: MailRequest, id: string = randomUUID(), now = 
 
 /** An outbox queue message, checked as the worker takes it. */
 export function decodeEnvelope(item: unknown): { ok: true; envelope: Envelope } | { ok: false; errors: FieldError[] } {
-  const decoded = decodeQueueItem(item, envelopeSchema, 'not JSON (producers must write base64-encoded JSON)', MAIL_FIELD_HINTS);
+  const decoded = decodeQueueMessage(item, envelopeSchema, 'not JSON (producers must write base64-encoded JSON)', MAIL_FIELD_HINTS);
   if (!decoded.ok) return decoded;
   if (decoded.value.mail && !decoded.value.mail.from)
     return { ok: false, errors: [{ field: 'mail.from', detail: 'required in an envelope' }] };

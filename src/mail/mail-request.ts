@@ -1,7 +1,7 @@
 // The mail request accepted by POST /api/mail. This schema is the single source of truth:
 // it validates requests, gives the TypeScript types (z.infer) and the API description (openapi.ts).
 import { z } from 'zod';
-import { callbackUrlShapeProblem, MAX_CALLBACK_URL } from '../callbacks/callback-url';
+import { callbackUrlShapeProblem, MAX_CALLBACK_URL } from './callback-url';
 import { requiredMembers, toFieldErrors, type FieldHints, type Validation } from '../validation/field-errors';
 import { structureProblems } from '../validation/json-structure';
 

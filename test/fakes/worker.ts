@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type Mail from 'nodemailer/lib/mailer';
 import { changesNothing, StatusConflictError, type StatusRecord, type StoredStatus } from '../../src/status/status-store';
 import type { Envelope } from '../../src/mail/envelope';
-import { PayloadTooLargeError } from '../../src/storage/outbox';
+import { PayloadTooLargeError } from '../../src/mail/outbox';
 import type { SentInfo } from '../../src/smtp/smtp-sender';
 import type { DeliveryPolicy, WorkerDeps } from '../../src/delivery/process-message';
 import type { PacingAnswer } from '../../src/governor/pacing';

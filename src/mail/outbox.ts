@@ -5,30 +5,15 @@
 import type { Readable } from 'node:stream';
 import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
-import {
-  mimeBlobName,
-  mimeBlobNameSchema,
-  payloadBlobName,
-  payloadBlobNameSchema,
-  type Envelope,
-  type MimeReference,
-} from '../mail/envelope';
-import type { MailRequest } from '../mail/mail-request';
-import { messageBytes } from '../mail/message-size';
-import { recipientsOf, senderOf } from '../mail/addresses';
-import { composeMime } from '../mail/compose';
+import { mimeBlobName, mimeBlobNameSchema, payloadBlobName, payloadBlobNameSchema, type Envelope, type MimeReference } from './envelope';
+import type { MailRequest } from './mail-request';
+import { messageBytes } from './message-size';
+import { recipientsOf, senderOf } from './addresses';
+import { composeMime } from './compose';
+import { fitsQueueMessage, MAX_QUEUE_MESSAGE_BYTES, sendQueueMessage } from '../storage/queue-message';
 
-export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
-/** Azure Storage queues hide a message for at most 7 days. */
-export const MAX_VISIBILITY_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
 /** Composed messages up to this size are uploaded in one request; larger ones stream in blocks of this size. */
 const BLOCK_BYTES = 2 * 1024 * 1024;
-
-export function encodeQueueMessage(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
-}
-
-const fitsQueueMessage = (value: unknown) => Math.ceil(Buffer.byteLength(JSON.stringify(value)) / 3) * 4 <= MAX_QUEUE_MESSAGE_BYTES;
 
 export interface EnqueueOptions {
   /** Keep the message invisible this long (scheduled sends, deferrals, backoff). */
@@ -84,13 +69,7 @@ export function createOutbox(queue: QueueClient, payloads: ContainerClient) {
     if (contentLength > maxBytes) throw new PayloadTooLargeError(blobName, contentLength, maxBytes);
     return { blob, bytes: contentLength, etag };
   };
-  const send = async (envelope: Envelope, options?: EnqueueOptions) => {
-    const delayMs = Math.min(Math.max(0, options?.delayMs ?? 0), MAX_VISIBILITY_DELAY_MS - 1000);
-    await queue.sendMessage(encodeQueueMessage(envelope), {
-      visibilityTimeout: delayMs > 0 ? Math.ceil(delayMs / 1000) : undefined,
-      messageTimeToLive: -1, // a deferred message must not expire in the queue
-    });
-  };
+  const send = (envelope: Envelope, options?: EnqueueOptions) => sendQueueMessage(queue, envelope, options?.delayMs);
 
   return {
     /**
