@@ -125,14 +125,14 @@ function filesUnder(dir: string, base: string): { abs: string; name: string }[] 
     });
 }
 
-/** The package as staged before bundling: tsc's dist/src less the sandbox, host.json, package*.json, production node_modules. */
+/** The package as staged before bundling: tsc's dist/src, host.json, package*.json, production node_modules. */
 function unbundledSize(): PackageSize {
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')).packages as Record<
     string,
     { dev?: boolean; optional?: boolean }
   >;
   const files = [
-    ...filesUnder(join(ROOT, 'dist', 'src'), ROOT).filter((f) => !f.name.startsWith('dist/src/local/')),
+    ...filesUnder(join(ROOT, 'dist', 'src'), ROOT),
     ...['host.json', 'package.json', 'package-lock.json'].map((name) => ({ abs: join(ROOT, name), name })),
   ];
   for (const [path, info] of Object.entries(lock)) {

@@ -3,7 +3,7 @@
 // included, by service and by operation, and forwards over kept-alive connections.
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, type Azurite } from '../src/local/azurite';
+import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, type Azurite } from '../sandbox/azurite';
 
 export const SERVICES = ['queue', 'table', 'blob'] as const;
 export type Service = (typeof SERVICES)[number];

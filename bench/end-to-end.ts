@@ -9,9 +9,9 @@ import { performance } from 'node:perf_hooks';
 import { TableClient } from '@azure/data-tables';
 import { createRuntime } from '../src/runtime';
 import { createSendMailHandler } from '../src/handlers/send-mail';
-import { startLocalHost } from '../src/local/functions-host';
-import { localFunctions } from '../src/local/local-functions';
-import type { LocalStack } from '../src/local/stack';
+import { startLocalHost } from '../sandbox/functions-host';
+import { localFunctions } from '../sandbox/local-functions';
+import type { LocalStack } from '../sandbox/stack';
 import { minimalPipeline } from './minimal-pipeline';
 import {
   BODY_TEXT,

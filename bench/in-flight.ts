@@ -10,8 +10,8 @@ import { loadConfig } from '../src/config';
 import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
-import { startLocalHost } from '../src/local/functions-host';
-import { localFunctions } from '../src/local/local-functions';
+import { startLocalHost } from '../sandbox/functions-host';
+import { localFunctions } from '../sandbox/local-functions';
 import { PeakRss, settle, warmUpWorker } from './memory';
 import {
   benchSettings,

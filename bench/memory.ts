@@ -15,8 +15,8 @@ import { newEnvelope } from '../src/mail/envelope';
 import { createOutbox } from '../src/mail/outbox';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { createProcessOutboxHandler } from '../src/handlers/process-outbox';
-import { startLocalHost } from '../src/local/functions-host';
-import { localFunctions } from '../src/local/local-functions';
+import { startLocalHost } from '../sandbox/functions-host';
+import { localFunctions } from '../sandbox/local-functions';
 import {
   benchSettings,
   DOMAIN,

@@ -11,9 +11,9 @@ import type { MailConfig } from '../src/config';
 import { loadConfig } from '../src/config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { createSendMailHandler } from '../src/handlers/send-mail';
-import { startLocalHost } from '../src/local/functions-host';
-import { localFunctions } from '../src/local/local-functions';
-import { maxInSlidingWindow } from '../src/local/smtp-sink';
+import { startLocalHost } from '../sandbox/functions-host';
+import { localFunctions } from '../sandbox/local-functions';
+import { maxInSlidingWindow } from '../sandbox/smtp-sink';
 import { startCountingProxy, SERVICES, type Counts, type CountingProxy } from './counting-proxy';
 import {
   BODY_TEXT,

@@ -23,7 +23,7 @@ import { arch, cpus, platform } from 'node:os';
 import { loadConfig } from '../src/config';
 import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
-import { startLocalStack } from '../src/local/stack';
+import { startLocalStack } from '../sandbox/stack';
 import { coldStart } from './cold-start';
 import { endToEnd } from './end-to-end';
 import { intake } from './intake';

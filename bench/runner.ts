@@ -4,7 +4,7 @@
 import nodemailer from 'nodemailer';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { MailConfig } from '../src/config';
-import type { LocalStack } from '../src/local/stack';
+import type { LocalStack } from '../sandbox/stack';
 import type { Runtime } from '../src/runtime';
 import { laneTransportOptions } from '../src/smtp/smtp-sender';
 import { envInt } from './report';

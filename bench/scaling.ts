@@ -9,8 +9,8 @@ import { loadConfig } from '../src/config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
-import { startLocalHost } from '../src/local/functions-host';
-import { localFunctions } from '../src/local/local-functions';
+import { startLocalHost } from '../sandbox/functions-host';
+import { localFunctions } from '../sandbox/local-functions';
 import { benchSettings, DOMAIN, envInt, mb, postRequest, quietContext, sleep, type BenchContext, type BenchResult } from './runner';
 
 const BACKLOG = envInt('BENCH_SCALING_N', 100);

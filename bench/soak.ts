@@ -5,7 +5,7 @@
 //   SOAK_MESSAGES=300 SOAK_WORKERS=3 SOAK_RATE=120 SOAK_AUTH_MODE=managedIdentity npm run soak
 //
 // One local stack in this process (Azurite, token endpoints, the Exchange-like SMTP server), the worker processes
-// (dist/src/local/worker-process.js) forked beside it, intake through the real sendMail handler. The SMTP server
+// (dist/sandbox/worker-process.js) forked beside it, intake through the real sendMail handler. The SMTP server
 // does not enforce the connection limit itself, so what it counts is what the governor allowed. Exits 1 when any
 // check fails; worker logs are kept in .local/soak/.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -19,10 +19,10 @@ import { loadConfig } from '../src/config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
-import { startLocalStack, type LocalStack } from '../src/local/stack';
-import { maxInSlidingWindow, type FaultContext } from '../src/local/smtp-sink';
+import { startLocalStack, type LocalStack } from '../sandbox/stack';
+import { maxInSlidingWindow, type FaultContext } from '../sandbox/smtp-sink';
 import type { StatusRecord } from '../src/status/status-store';
-import type { WorkerOptions } from '../src/local/worker-process';
+import type { WorkerOptions } from '../sandbox/worker-process';
 import { APP_ROOT } from '../src/host-settings';
 
 const TOTAL = envInt('SOAK_MESSAGES', 2000);
@@ -131,7 +131,7 @@ async function startWorker(index: number, settings: Record<string, string>): Pro
     lanes: { waitMs: 2_000, idleMs: 500 },
     leaseSeconds: 15,
   };
-  const child = fork(join(APP_ROOT, 'dist', 'src', 'local', 'worker-process.js'), [], {
+  const child = fork(join(APP_ROOT, 'dist', 'sandbox', 'worker-process.js'), [], {
     env: { ...process.env, WORKER_SETTINGS: JSON.stringify(settings), WORKER_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     execArgv: ['--enable-source-maps'],

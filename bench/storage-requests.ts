@@ -8,8 +8,8 @@ import { TableClient } from '@azure/data-tables';
 import type { MailConfig } from '../src/config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { createSendMailHandler } from '../src/handlers/send-mail';
-import { startLocalHost } from '../src/local/functions-host';
-import { localFunctions } from '../src/local/local-functions';
+import { startLocalHost } from '../sandbox/functions-host';
+import { localFunctions } from '../sandbox/local-functions';
 import { startCountingProxy, SERVICES, type Counts, type CountingProxy } from './counting-proxy';
 import { minimalPipeline } from './minimal-pipeline';
 import {

@@ -1,7 +1,7 @@
 // Runs first in `npm start` (package.json "prestart"), before anything is built or written: the sandbox's ports must
 // be free. When one is taken (most often by a sandbox already running) it stops with the port, the setting that moves
 // it and the process that holds it, so the running sandbox and its dist/ are left as they are.
-// The ports are the ones src/local/sandbox.ts listens on, read from the same settings with the same defaults:
+// The ports are the ones sandbox/main.ts listens on, read from the same settings with the same defaults:
 // SANDBOX_PORT (7071) for the sandbox's address, SANDBOX_AZURITE_PORT (10000) and the two after it for Azurite's blob,
 // queue and table services, which run unless real SMTP settings bring their own storage account.
 //
@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-// Where the sandbox listens (src/local/sandbox-front.ts, src/local/azurite.ts).
+// Where the sandbox listens (sandbox/sandbox-front.ts, sandbox/azurite.ts).
 const HOST = '127.0.0.1';
 
 /** A setting that names a port is not one. */
@@ -118,7 +118,7 @@ function procHolder(port) {
 
 /**
  * A process named by its program and the scripts it runs, not its whole command line: arguments can carry secrets.
- * `node …/dist/src/local/sandbox.js`
+ * `node …/dist/sandbox/main.js`
  */
 export function describeProcess({ pid, args }) {
   const scripts = args.slice(1).filter((arg) => /\.(c|m)?js$/.test(arg) && !arg.startsWith('-'));

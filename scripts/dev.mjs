@@ -51,7 +51,7 @@ async function stopSandbox() {
 }
 
 function startSandbox() {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'with-local-ca.mjs'), 'dist/src/local/sandbox.js'], {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'with-local-ca.mjs'), 'dist/sandbox/main.js'], {
     cwd: ROOT,
     stdio: 'inherit',
   });

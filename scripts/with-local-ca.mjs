@@ -28,13 +28,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const certsModule = join(repo, 'dist/src/local/certs.js');
+const certsModule = join(repo, 'dist/sandbox/certs.js');
 if (!existsSync(certsModule)) {
   console.error(`${relative(repo, certsModule)} is missing: run "npm run build" first.`);
   process.exit(1);
 }
 const { ensureLocalCertificates } = await import(certsModule);
-const { watchParent } = await import(pathToFileURL(join(repo, 'dist/src/local/parent-watch.js')).href);
+const { watchParent } = await import(pathToFileURL(join(repo, 'dist/sandbox/parent-watch.js')).href);
 const { caPath } = await ensureLocalCertificates(join(repo, '.local/certs'));
 // A CA the user trusts already (a corporate proxy, a private SMTP relay) stays trusted: node reads one file, so both
 // go into a bundle rather than the local CA replacing the user's.

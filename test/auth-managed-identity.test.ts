@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from './support/harness';
-import { LOCAL_CLIENT_ID } from '../src/local/stack';
+import { LOCAL_CLIENT_ID } from '../sandbox/stack';
 
 let h: Harness;
 before(async () => {

@@ -32,7 +32,7 @@ import {
 import { maxRequestBytes } from '../src/intake/accept-mail';
 import { queueLength, startHarness, type Harness } from './support/harness';
 import { createHash } from 'node:crypto';
-import { LOCAL_FABRIKAM_SENDER, LOCAL_SENDER, LOCAL_TENANT_ID } from '../src/local/stack';
+import { LOCAL_FABRIKAM_SENDER, LOCAL_SENDER, LOCAL_TENANT_ID } from '../sandbox/stack';
 
 const CORPUS_DIR = join(__dirname, '..', '..', 'test', 'corpus');
 /** Small, so the 413 cases stay small: the request limit is this in base64 plus 1 MiB. */

@@ -17,7 +17,7 @@ import { decodeCallbackMessage } from '../src/callbacks/callback-queue';
 import { deliverCallback } from '../src/callbacks/deliver-callback';
 import { ConfigError, loadConfig } from '../src/config';
 import type { Logger } from '../src/logger';
-import { ensureLocalCertificates } from '../src/local/certs';
+import { ensureLocalCertificates } from '../sandbox/certs';
 import { APP_ROOT } from '../src/host-settings';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';

@@ -8,8 +8,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, queueLength, type Harness } from './support/harness';
-import { LOCAL_TENANT_ID } from '../src/local/stack';
-import { EXCHANGE_AUDIENCE } from '../src/local/token-authority';
+import { LOCAL_TENANT_ID } from '../sandbox/stack';
+import { EXCHANGE_AUDIENCE } from '../sandbox/token-authority';
 import { httpOptions, FUNCTIONS } from '../src/api/function-table';
 import type { Runtime } from '../src/runtime';
 

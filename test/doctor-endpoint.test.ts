@@ -6,7 +6,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { startHarness, type Harness } from './support/harness';
 import { createDoctorHandler } from '../src/handlers/doctor';
 import { appDoctorDeps } from '../src/doctor/defaults';
-import { LOCAL_FABRIKAM_SECRET_SETTING } from '../src/local/stack';
+import { LOCAL_FABRIKAM_SECRET_SETTING } from '../sandbox/stack';
 
 let h: Harness;
 before(async () => {

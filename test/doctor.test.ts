@@ -24,9 +24,9 @@ import {
   LOCAL_SENDER,
   LOCAL_TENANT_ID,
   type LocalStack,
-} from '../src/local/stack';
-import { ensureLocalCertificates } from '../src/local/certs';
-import { startSmtpSink } from '../src/local/smtp-sink';
+} from '../sandbox/stack';
+import { ensureLocalCertificates } from '../sandbox/certs';
+import { startSmtpSink } from '../sandbox/smtp-sink';
 import { appDoctorDeps } from '../src/doctor/defaults';
 import { formatJson, formatText } from '../src/doctor/format';
 import { runChecks, type DoctorDeps } from '../src/doctor/run-checks';

@@ -4,8 +4,8 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { AZURITE_ACCOUNT_NAME, startAzurite } from '../src/local/azurite';
-import { startLocalStack } from '../src/local/stack';
+import { AZURITE_ACCOUNT_NAME, startAzurite } from '../sandbox/azurite';
+import { startLocalStack } from '../sandbox/stack';
 import { freePort, startHarness } from './support/harness';
 import { descendants, isRunning } from './support/process-tree';
 import { startWorker } from './support/worker';

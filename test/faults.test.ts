@@ -8,7 +8,7 @@ import { createProcessOutboxHandler } from '../src/handlers/process-outbox';
 import { createRuntime } from '../src/runtime';
 import { newEnvelope } from '../src/mail/envelope';
 import { InvocationContext } from '@azure/functions';
-import type { SmtpFault } from '../src/local/smtp-sink';
+import type { SmtpFault } from '../sandbox/smtp-sink';
 
 let h: Harness;
 before(async () => {

@@ -8,7 +8,7 @@ import * as functions from '@azure/functions';
 import { loadConfig } from '../src/config';
 import { SETTINGS, STORAGE_CONNECTION } from '../src/settings';
 import { createRuntime } from '../src/runtime';
-import { localFunctions } from '../src/local/local-functions';
+import { localFunctions } from '../sandbox/local-functions';
 import { FUNCTIONS, httpFunctions, httpOptions } from '../src/api/function-table';
 import { openApiDocument } from '../src/api/openapi';
 

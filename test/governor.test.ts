@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { ContainerClient, newPipeline, StorageSharedKeyCredential, type RequestPolicyFactory } from '@azure/storage-blob';
-import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, startAzurite, type Azurite } from '../src/local/azurite';
+import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, startAzurite, type Azurite } from '../sandbox/azurite';
 import { createConnectionSlots, type ConnectionSlots, type Slot } from '../src/governor/connection-slots';
 import { createRateLimiter } from '../src/governor/rate-limiter';
 import { admit, emptyPace, hold, moveEnd, parsePace, schedule, spacing, type PaceLimits } from '../src/governor/pace';
-import { maxInSlidingWindow } from '../src/local/smtp-sink';
+import { maxInSlidingWindow } from '../sandbox/smtp-sink';
 import { mailboxFolder } from '../src/governor/blobs';
 
 const CONTAINER = 'governor';

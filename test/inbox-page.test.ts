@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { APP_ROOT } from '../src/host-settings';
-import { startSandbox, type Sandbox } from '../src/local/start-sandbox';
+import { startSandbox, type Sandbox } from '../sandbox/start-sandbox';
 import { FAST_RUNTIME } from './support/harness';
 import { findBrowser, skipUnlessFound } from './support/machine-tools';
 

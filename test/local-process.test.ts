@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { ensureLocalCertificates } from '../src/local/certs';
+import { ensureLocalCertificates } from '../sandbox/certs';
 import { freePortRun, startHarness, type Harness } from './support/harness';
 import { descendants, isRunning, listProcesses } from './support/process-tree';
 
@@ -85,7 +85,7 @@ for (const { signal, target } of stops) {
       const tree = [...all.filter((p) => p.pid === child.pid), ...descendants(child.pid!, all)];
       for (const p of tree) started.set(p.pid, p.args.join(' '));
       const find = (text: string) => tree.find((p) => p.args.some((arg) => arg.endsWith(text)));
-      const parts = { wrapper: find('with-local-ca.mjs'), sandbox: find('sandbox.js'), azurite: find('azurite.js') };
+      const parts = { wrapper: find('with-local-ca.mjs'), sandbox: find('sandbox/main.js'), azurite: find('azurite.js') };
       assert.ok(
         parts.wrapper && parts.sandbox && parts.azurite,
         `npm start runs the wrapper, the sandbox and Azurite:\n${JSON.stringify(tree)}`,

@@ -14,12 +14,12 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import nodemailer from 'nodemailer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import XOAuth2 from 'nodemailer/lib/xoauth2';
-import { startAzurite } from '../src/local/azurite';
-import { createClientCertificate, ensureLocalCertificates, type ClientCertificate, type LocalTls } from '../src/local/certs';
-import { startEntraEndpoint, type EntraEndpoint } from '../src/local/entra-endpoint';
-import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from '../src/local/managed-identity-endpoint';
-import { maxInSlidingWindow, startSmtpSink, type SmtpSink } from '../src/local/smtp-sink';
-import { EXCHANGE_AUDIENCE, TokenAuthority } from '../src/local/token-authority';
+import { startAzurite } from '../sandbox/azurite';
+import { createClientCertificate, ensureLocalCertificates, type ClientCertificate, type LocalTls } from '../sandbox/certs';
+import { startEntraEndpoint, type EntraEndpoint } from '../sandbox/entra-endpoint';
+import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from '../sandbox/managed-identity-endpoint';
+import { maxInSlidingWindow, startSmtpSink, type SmtpSink } from '../sandbox/smtp-sink';
+import { EXCHANGE_AUDIENCE, TokenAuthority } from '../sandbox/token-authority';
 
 const REPO = join(__dirname, '..', '..');
 const SCOPE = `${EXCHANGE_AUDIENCE}/.default`;

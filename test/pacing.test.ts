@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FAST_HOST, FAST_RUNTIME, startHarness, type Harness } from './support/harness';
-import { maxInSlidingWindow } from '../src/local/smtp-sink';
+import { maxInSlidingWindow } from '../sandbox/smtp-sink';
 
 const WINDOW_MS = 6_000;
 const LIMIT = 30;

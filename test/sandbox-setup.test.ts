@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ConfigError, loadConfig } from '../src/config';
-import { readLocalSettings } from '../src/local/local-settings';
-import { startSandbox, type Sandbox } from '../src/local/start-sandbox';
-import { startBanner } from '../src/local/banner';
+import { readLocalSettings } from '../sandbox/local-settings';
+import { startSandbox, type Sandbox } from '../sandbox/start-sandbox';
+import { startBanner } from '../sandbox/banner';
 import { FAST_RUNTIME } from './support/harness';
 
 const ROOT = join(__dirname, '..', '..');

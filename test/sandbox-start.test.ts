@@ -95,7 +95,7 @@ test(
     for (const p of tree) started.set(p.pid, p.args.join(' '));
     // The sandbox itself, not the wrapper that started it (whose command line names it too).
     const sandboxPid = tree.find(
-      (p) => p.args.some((arg) => arg.endsWith('sandbox.js')) && !p.args.some((arg) => arg.endsWith('with-local-ca.mjs')),
+      (p) => p.args.some((arg) => arg.endsWith('sandbox/main.js')) && !p.args.some((arg) => arg.endsWith('with-local-ca.mjs')),
     )?.pid;
     assert.ok(sandboxPid, `the sandbox process runs under npm: ${tree.map((p) => p.args.join(' ')).join('\n')}`);
 
@@ -109,7 +109,7 @@ test(
     assert.notEqual(code, 0, `the second npm start succeeded:\n${said}`);
     assert.match(
       said,
-      new RegExp(`port ${port} \\(the sandbox's address, SANDBOX_PORT\\) is in use by process ${sandboxPid} \\(node [^)]*sandbox\\.js\\)`),
+      new RegExp(`port ${port} \\(the sandbox's address, SANDBOX_PORT\\) is in use by process ${sandboxPid} \\(node [^)]*sandbox/main\\.js\\)`),
     );
     for (const p of [port + 1, port + 2, port + 3])
       assert.match(said, new RegExp(`port ${p} \\(Azurite's \\w+ service, SANDBOX_AZURITE_PORT\\) is in use by process \\d+`));

@@ -4,8 +4,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from './support/harness';
-import { LOCAL_CLIENT_ID, LOCAL_FABRIKAM_CLIENT_ID, LOCAL_FABRIKAM_TENANT_ID, LOCAL_TENANT_ID } from '../src/local/stack';
-import { createClientCertificate } from '../src/local/certs';
+import { LOCAL_CLIENT_ID, LOCAL_FABRIKAM_CLIENT_ID, LOCAL_FABRIKAM_TENANT_ID, LOCAL_TENANT_ID } from '../sandbox/stack';
+import { createClientCertificate } from '../sandbox/certs';
 
 const started: Harness[] = [];
 after(async () => {

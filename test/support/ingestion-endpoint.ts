@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { LocalTls } from '../../src/local/certs';
+import type { LocalTls } from '../../sandbox/certs';
 
 export interface Envelope {
   name: string;

@@ -1,10 +1,10 @@
-// Queue workers in processes of their own (src/local/worker-process.ts), for tests. startWorker resolves once the
+// Queue workers in processes of their own (sandbox/worker-process.ts), for tests. startWorker resolves once the
 // worker polls. A worker that exits first, or is not ready in time, makes it reject with what the worker printed,
 // and is gone by then; stopWorkers() ends the rest (call it from an after hook).
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import type { WorkerOptions } from '../../src/local/worker-process';
+import type { WorkerOptions } from '../../sandbox/worker-process';
 
 const running = new Set<ChildProcess>();
 
@@ -13,7 +13,7 @@ export async function startWorker(
   options: WorkerOptions,
   readyTimeoutMs = 20_000,
 ): Promise<ChildProcess> {
-  const worker = fork(join(__dirname, '..', '..', 'src', 'local', 'worker-process.js'), [], {
+  const worker = fork(join(__dirname, '..', '..', 'sandbox', 'worker-process.js'), [], {
     env: { ...process.env, WORKER_SETTINGS: JSON.stringify(settings), WORKER_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -1,11 +1,11 @@
 // The sandbox's parts put together, for `npm start` (sandbox.ts) and for tests alike: the local stack (or only
 // Azurite when real SMTP settings are given), the app's runtime, the local Functions host, and in front of it
 // the sandbox's address with the inbox page at its root.
-import { loadConfig, type MailConfig } from '../config';
-import type { AuthMode } from '../identity/auth-mode';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime';
-import { provisionStorage } from '../storage/provision';
-import { statusView } from '../status/status-view';
+import { loadConfig, type MailConfig } from '../src/config';
+import type { AuthMode } from '../src/identity/auth-mode';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime';
+import { provisionStorage } from '../src/storage/provision';
+import { statusView } from '../src/status/status-view';
 import { startAzurite } from './azurite';
 import { startLocalHost, type LogLine } from './functions-host';
 import { localFunctions } from './local-functions';

@@ -4,8 +4,8 @@
 // instead and only supplies Azurite.
 import { join, relative } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { ConfigError } from '../config';
-import { APP_ROOT } from '../host-settings';
+import { ConfigError } from '../src/config';
+import { APP_ROOT } from '../src/host-settings';
 import { readLocalSettings } from './local-settings';
 import { startSandbox, type Sandbox } from './start-sandbox';
 import { watchParent } from './parent-watch';

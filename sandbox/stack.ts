@@ -2,14 +2,14 @@
 // token endpoint and an SMTP server that behaves like Exchange Online's submission endpoint.
 // The sandbox (npm start) and the tests use this same stack.
 import { join } from 'node:path';
-import type { AuthMode } from '../identity/auth-mode';
+import type { AuthMode } from '../src/identity/auth-mode';
 import { startAzurite, type Azurite } from './azurite';
 import { createClientCertificate, ensureLocalCertificates, type ClientCertificate } from './certs';
 import { startEntraEndpoint, type EntraEndpoint } from './entra-endpoint';
 import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from './managed-identity-endpoint';
 import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from './smtp-sink';
 import { EXCHANGE_AUDIENCE, TokenAuthority } from './token-authority';
-import { APP_ROOT } from '../host-settings';
+import { APP_ROOT } from '../src/host-settings';
 import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from './callback-receiver';
 
 export const LOCAL_TENANT_ID = '00000000-0000-4000-8000-000000000001';

@@ -2,7 +2,7 @@
 // (looked up by its Message-ID <id@domain>) kept current while someone is watching.
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { ReceivedMessage } from '../smtp-sink';
-import type { StatusView } from '../../status/status-view';
+import type { StatusView } from '../../src/status/status-view';
 import type { ReceivedCallback } from '../callback-receiver';
 
 export interface AttachmentInfo {

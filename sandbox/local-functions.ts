@@ -1,6 +1,6 @@
 // The app's functions as the local host serves them: the function table's handlers, routes and queues.
-import type { Runtime } from '../runtime';
-import { httpFunctions, queueFunctions, queueNameOf } from '../api/function-table';
+import type { Runtime } from '../src/runtime';
+import { httpFunctions, queueFunctions, queueNameOf } from '../src/api/function-table';
 import type { HttpFunction, QueueFunction } from './functions-host';
 
 export function localFunctions(runtime: Runtime): { http: HttpFunction[]; queue: QueueFunction[] } {

@@ -6,9 +6,9 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { verifyStandardWebhook } from '../hooks/signatures';
-import { callbackSecretFor, PRODUCER_PRINCIPAL } from '../callbacks/callback-secret';
-import { FUNCTION_KEY_CALLER } from '../callers/sender-policy';
+import { verifyStandardWebhook } from '../src/hooks/signatures';
+import { callbackSecretFor, PRODUCER_PRINCIPAL } from '../src/callbacks/callback-secret';
+import { FUNCTION_KEY_CALLER } from '../src/callers/sender-policy';
 import type { LocalTls } from './certs';
 import { refuseForeign } from './loopback-guard';
 

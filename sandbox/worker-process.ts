@@ -1,7 +1,7 @@
 // A queue worker on its own: the processOutbox function under the local host, in a process of its own. Run more than
 // one beside `npm start` (or the soak run) to see several instances share the per-mailbox limits through storage.
 //
-//   WORKER_SETTINGS='{"MAIL_AUTH_MODE":…,"MailStorage":…}' node dist/src/local/worker-process.js
+//   WORKER_SETTINGS='{"MAIL_AUTH_MODE":…,"MailStorage":…}' node dist/sandbox/worker-process.js
 //
 // App settings come from WORKER_SETTINGS (JSON object) when set, else from the environment, and are checked by
 // loadConfig like everywhere else. Settings named IDENTITY_* are also put in the environment, where
@@ -13,12 +13,12 @@
 // One line per log event on stdout. SIGTERM or SIGINT (or the parent going away) stops polling, lets the messages in
 // hand finish, gives the SMTP connection slots back and exits 0. When forked with an IPC channel it sends
 // { type: 'ready' } once polling runs and { type: 'stopped' } before it exits.
-import { ConfigError, loadConfig } from '../config';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime';
-import { provisionStorage } from '../storage/provision';
-import { readQueueHostSettings, type QueueHostSettings } from '../host-settings';
-import type { DeliveryPolicy } from '../delivery/process-message';
-import type { LaneTiming } from '../smtp/smtp-sender';
+import { ConfigError, loadConfig } from '../src/config';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime';
+import { provisionStorage } from '../src/storage/provision';
+import { readQueueHostSettings, type QueueHostSettings } from '../src/host-settings';
+import type { DeliveryPolicy } from '../src/delivery/process-message';
+import type { LaneTiming } from '../src/smtp/smtp-sender';
 import { startLocalHost, type LocalHost } from './functions-host';
 import { localFunctions } from './local-functions';
 
