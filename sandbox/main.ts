@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { ConfigError } from '../src/config';
 import { APP_ROOT } from '../src/host-settings';
-import { readLocalSettings } from './local-settings';
+import { readLocalSettings } from '../src/local-settings';
 import { startSandbox, type Sandbox } from './start-sandbox';
 import { watchParent } from './parent-watch';
 import { startBanner } from './banner';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
-import { readLocalSettings } from '../sandbox/local-settings';
+import { readLocalSettings } from '../src/local-settings';
 
 const base = {
   MAIL_AUTH_MODE: 'clientSecret',

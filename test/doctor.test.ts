@@ -32,7 +32,7 @@ import { formatJson, formatText } from '../src/doctor/format';
 import { runChecks, type DoctorDeps } from '../src/doctor/run-checks';
 import type { CheckResult, DoctorReport } from '../src/doctor/report';
 
-const MAIN = join(__dirname, '..', 'src', 'doctor', 'main.js');
+const MAIN = join(__dirname, '..', 'sandbox', 'doctor.js');
 const JWT = /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/;
 
 describe('doctor', { timeout: 180_000 }, () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ConfigError, loadConfig } from '../src/config';
-import { readLocalSettings } from '../sandbox/local-settings';
+import { readLocalSettings } from '../src/local-settings';
 import { startSandbox, type Sandbox } from '../sandbox/start-sandbox';
 import { startBanner } from '../sandbox/banner';
 import { FAST_RUNTIME } from './support/harness';

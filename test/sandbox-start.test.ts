@@ -109,7 +109,9 @@ test(
     assert.notEqual(code, 0, `the second npm start succeeded:\n${said}`);
     assert.match(
       said,
-      new RegExp(`port ${port} \\(the sandbox's address, SANDBOX_PORT\\) is in use by process ${sandboxPid} \\(node [^)]*sandbox/main\\.js\\)`),
+      new RegExp(
+        `port ${port} \\(the sandbox's address, SANDBOX_PORT\\) is in use by process ${sandboxPid} \\(node [^)]*sandbox/main\\.js\\)`,
+      ),
     );
     for (const p of [port + 1, port + 2, port + 3])
       assert.match(said, new RegExp(`port ${p} \\(Azurite's \\w+ service, SANDBOX_AZURITE_PORT\\) is in use by process \\d+`));
