@@ -67,6 +67,46 @@ test('every relative link in README.md, infra/README.md and docs/ leads to an ex
   );
 });
 
+/**
+ * The project's files a page names in inline code (`src/config.ts`, `infra/scripts/`, `dist/src/…/sandbox.js`) that do
+ * not exist: a compiled file counts when its TypeScript source does. Patterns and placeholders are left alone.
+ */
+function missingPaths(page: string, markdown = readFileSync(page, 'utf8')): string[] {
+  const code = markdown.replace(/^(`{3,})[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, '');
+  const missing: string[] = [];
+  const folders = 'src|test|bench|scripts|infra|templates|schemas|connector|docs|sandbox';
+  for (const [, path] of code.matchAll(new RegExp(`\`((?:dist/)?(?:${folders})/[^\`\\s]*)\``, 'g'))) {
+    // Patterns, placeholders, and what only a build writes into dist/ beside the compiled sources.
+    if (/[<>*…|{}]/.test(path) || (path.startsWith('dist/') && !path.endsWith('.js'))) continue;
+    const source = path.startsWith('dist/') ? path.slice('dist/'.length).replace(/\.js$/, '.ts') : path;
+    if (!existsSync(join(APP_ROOT, source))) missing.push(`${relative(APP_ROOT, page)}: ${path}`);
+  }
+  return missing;
+}
+
+test('every project file or folder README.md, infra/README.md and docs/ name in inline code exists', () => {
+  assert.deepEqual(
+    PAGES.flatMap((page) => missingPaths(page)),
+    [],
+  );
+});
+
+test('the path check finds a moved file and its compiled name, and leaves patterns alone', () => {
+  const page = join(DOCS, 'a-page-under-test.md');
+  const markdown = [
+    'Here: `src/config.ts`, `infra/scripts/`, `dist/src/config.js`, `dist/src/THIRD-PARTY-NOTICES.txt`.',
+    'Patterns: `test/<file>.test.ts`, `src/functions/*.js`.',
+    'Gone: `src/no-such-module.ts`, `dist/src/no-such-module.js`.',
+    '```',
+    'node dist/src/also-gone.js `src/also-gone.ts`',
+    '```',
+  ].join('\n');
+  assert.deepEqual(missingPaths(page, markdown), [
+    'docs/a-page-under-test.md: src/no-such-module.ts',
+    'docs/a-page-under-test.md: dist/src/no-such-module.js',
+  ]);
+});
+
 test('the link check finds a missing file, a missing heading, an anchor into an image, and passes good links', () => {
   const anchors = anchorsOf(
     '# Callbacks: `callbackUrl`\n## Check a setup: `npm run doctor`\n## Check a setup: `npm run doctor`\n```\n# not a heading\n```\n',
