@@ -1,14 +1,16 @@
-// The app's functions as the local host serves them: the function table's handlers, routes and queues.
+// The app's functions as the local host serves them: the function files' handlers, routes and queues.
 import type { Runtime } from '../src/runtime';
-import { httpFunctions, queueFunctions, queueNameOf } from '../src/api/function-table';
+import { appFunctions } from '../src/hosting/app-functions';
+import { queueNameOf } from '../src/hosting/function-definition';
 import type { HttpFunction, QueueFunction } from './functions-host';
 
 export function localFunctions(runtime: Runtime): { http: HttpFunction[]; queue: QueueFunction[] } {
   const rt = () => runtime;
+  const { http, queue } = appFunctions();
   return {
-    http: httpFunctions().map((fn) => ({ name: fn.name, method: fn.method, route: fn.route, handler: fn.handler(rt) })),
-    queue: queueFunctions().map((fn) => {
-      // The table names each queue by app setting (%MAIL_QUEUE_NAME%), which the host resolves; so does this.
+    http: http.map((fn) => ({ name: fn.name, method: fn.method, route: fn.route, handler: fn.handler(rt) })),
+    queue: queue.map((fn) => {
+      // A function file names its queue by app setting (%MAIL_QUEUE_NAME%), which the host resolves; so does this.
       const queueName = queueNameOf(fn, runtime.config);
       return {
         name: fn.name,

@@ -9,7 +9,7 @@ export async function loadRuntimeModule(): Promise<void> {
   runtimeModule ??= await import('./runtime.js');
 }
 
-/** The shared runtime, built at first use. The function table's handlers load its module before they call this. */
+/** The shared runtime, built at first use. Lazily loaded handlers (hosting/function-definition.ts) load its module before they call this. */
 export function sharedRuntime(): Runtime {
   if (!runtimeModule) throw new Error('the runtime module is not loaded yet (loadRuntimeModule)');
   return runtimeModule.sharedRuntime();

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { startHarness, queueLength, type Harness } from './support/harness';
 import { LOCAL_TENANT_ID } from '../sandbox/stack';
 import { EXCHANGE_AUDIENCE } from '../sandbox/token-authority';
-import { httpOptions, FUNCTIONS } from '../src/api/function-table';
+import { httpOptions } from '../src/hosting/function-definition';
+import { appFunctions } from '../src/hosting/app-functions';
 import type { Runtime } from '../src/runtime';
 
 const API = 'api://exo-mailer-local';
@@ -134,6 +135,8 @@ const hook = async (method: 'POST' | 'OPTIONS', headers: Record<string, string>)
   return { status: response.status, text: await response.text() };
 };
 const mail = (extra: Record<string, unknown> = {}) => ({ to: 'someone@example.com', subject: 'callers', text: 'x', ...extra });
+/** A function as its file declares it. */
+const declared = (name: string) => appFunctions().http.find((fn) => fn.name === name)!;
 
 async function statusRecords(): Promise<number> {
   let count = 0;
@@ -142,9 +145,9 @@ async function statusRecords(): Promise<number> {
 }
 
 test('with MAIL_CALLERS the host lets requests through and the app authenticates them', () => {
-  const options = httpOptions(FUNCTIONS.sendMail, () => ({}) as Runtime, true);
+  const options = httpOptions(declared('sendMail'), () => ({}) as Runtime, true);
   assert.equal(options.authLevel, 'anonymous');
-  assert.equal(httpOptions(FUNCTIONS.sendMail, () => ({}) as Runtime, false).authLevel, 'function');
+  assert.equal(httpOptions(declared('sendMail'), () => ({}) as Runtime, false).authLevel, 'function');
 });
 
 test('refused callers: no credential, a bad key, a malformed or foreign token, an unknown app, a token without Mail.Send', async () => {
@@ -351,6 +354,6 @@ test('delegated (user) tokens are refused for every operation, with idtyp or by 
 });
 
 test('the doctor takes the host master key whatever the caller policy: no caller token or key reaches it', () => {
-  assert.equal(httpOptions(FUNCTIONS.runDoctor, () => ({}) as Runtime, true).authLevel, 'admin');
-  assert.equal(httpOptions(FUNCTIONS.runDoctor, () => ({}) as Runtime, false).authLevel, 'admin');
+  assert.equal(httpOptions(declared('runDoctor'), () => ({}) as Runtime, true).authLevel, 'admin');
+  assert.equal(httpOptions(declared('runDoctor'), () => ({}) as Runtime, false).authLevel, 'admin');
 });

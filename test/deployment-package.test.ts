@@ -10,7 +10,7 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { httpFunctions, queueFunctions } from '../src/api/function-table';
+import { appFunctions } from '../src/hosting/app-functions';
 import { azdPackage, extractZip, readAzureYaml } from './support/azd-package';
 import { skipUnlessFound } from './support/machine-tools';
 
@@ -222,11 +222,11 @@ test(
       );
       assert.deepEqual(
         [...registered.keys()].sort(),
-        [...httpFunctions(), ...queueFunctions()].map((f) => f.name).sort(),
+        [...appFunctions().http, ...appFunctions().queue].map((f) => f.name).sort(),
         `registered from ${loaded.entries.join(', ')}`,
       );
       const described: string[] = [];
-      for (const spec of httpFunctions()) {
+      for (const spec of appFunctions().http) {
         const trigger = registered.get(spec.name)!.find((b) => b.type === 'httpTrigger')!;
         assert.deepEqual(
           { route: trigger.route, methods: trigger.methods, authLevel: trigger.authLevel },
@@ -235,7 +235,7 @@ test(
         );
         described.push(`${spec.name} (httpTrigger ${spec.method} /api/${spec.route}, ${spec.authLevel})`);
       }
-      for (const spec of queueFunctions()) {
+      for (const spec of appFunctions().queue) {
         const trigger = registered.get(spec.name)!.find((b) => b.type === 'queueTrigger')!;
         assert.deepEqual(
           { queueName: trigger.queueName, connection: trigger.connection },
@@ -378,7 +378,7 @@ test(
       // dist/src), and node_modules, which azd requires a .funcignore not to exclude when remoteBuild is false.
       const kept = [
         ...selectProjectFiles().files,
-        'dist/src/functions/sendMail.js',
+        'dist/src/functions/send-mail.js',
         'dist/src/chunk-ABC123.js',
         'package.json',
         'node_modules/zod/package.json',

@@ -9,7 +9,9 @@ import { loadConfig } from '../src/config';
 import { SETTINGS, STORAGE_CONNECTION } from '../src/settings';
 import { createRuntime } from '../src/runtime';
 import { localFunctions } from '../sandbox/local-functions';
-import { FUNCTIONS, httpFunctions, httpOptions } from '../src/api/function-table';
+import { appFunctions } from '../src/hosting/app-functions';
+import { httpOptions } from '../src/hosting/function-definition';
+import { API_OPERATIONS } from '../src/api/operations';
 import { openApiDocument } from '../src/api/openapi';
 
 interface Registered {
@@ -33,12 +35,12 @@ function captureRegistrations(): Registered[] {
 
 const registered = captureRegistrations();
 
-test('each function file registers one function of the function table, the Functions way, plus the configuration check at start', () => {
+test('each function file registers the one function it declares, the Functions way, plus the configuration check at start', () => {
   const http = registered
     .filter((r) => r.kind === 'http')
     .map((r) => [r.name, r.options!.methods.join(), r.options!.route, r.options!.authLevel]);
-  const table = httpFunctions().map((fn) => [fn.name, fn.method, fn.route, fn.authLevel]);
-  assert.deepEqual(http.sort(), table.sort());
+  const declared = appFunctions().http.map((fn) => [fn.name, fn.method, fn.route, fn.authLevel]);
+  assert.deepEqual(http.sort(), declared.sort());
   assert.deepEqual(http.map((r) => r[0]).sort(), [
     'getMailStatus',
     'hookOptions',
@@ -50,7 +52,15 @@ test('each function file registers one function of the function table, the Funct
   ]);
   assert.equal(
     readdirSync(join(__dirname, '..', 'src', 'functions')).filter((f) => f.endsWith('.js')).length,
-    Object.keys(FUNCTIONS).length + 1,
+    appFunctions().http.length + appFunctions().queue.length + 1,
+  );
+  // Named as the function it registers, in kebab case: sendMail in send-mail.js.
+  const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  assert.deepEqual(
+    readdirSync(join(__dirname, '..', 'src', 'functions'))
+      .filter((f) => f.endsWith('.js'))
+      .sort(),
+    ['app.js', ...registered.filter((r) => r.name).map((r) => `${kebab(r.name!)}.js`)].sort(),
   );
   assert.equal(registered.filter((r) => r.kind === 'appStart').length, 1);
 });
@@ -82,17 +92,23 @@ test('the local host serves the same functions on the same routes', () => {
   const local = localFunctions(runtime);
   const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route]);
   assert.deepEqual(local.http.map((f) => [f.name, f.method, f.route]).sort(), http.sort());
+  assert.deepEqual(local.queue.map((f) => [f.name, f.queue.name]).sort(), [
+    ['deliverCallback', config.callbacks.queueName],
+    ['processOutbox', config.queueName],
+  ]);
+});
+
+test('the API operations are the HTTP functions as registered: name, method, route and auth level', () => {
   assert.deepEqual(
-    local.queue.map((f) => [f.name, f.queue.name]),
-    [
-      ['processOutbox', config.queueName],
-      ['deliverCallback', config.callbacks.queueName],
-    ],
+    API_OPERATIONS.map((op) => [op.operationId, op.method, op.route, op.authLevel]).sort(),
+    appFunctions()
+      .http.map((fn) => [fn.name, fn.method, fn.route, fn.authLevel])
+      .sort(),
   );
 });
 
 test('the OpenAPI document describes exactly the HTTP functions, with their methods, auth and every response status', () => {
-  const document = openApiDocument(httpFunctions()) as {
+  const document = openApiDocument() as {
     paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown>; security: unknown[] }>>;
   };
   const described = Object.entries(document.paths).flatMap(([path, methods]) =>
@@ -100,8 +116,8 @@ test('the OpenAPI document describes exactly the HTTP functions, with their meth
   );
   assert.deepEqual(
     described.sort(),
-    httpFunctions()
-      .map((fn) => [fn.name, fn.method, `/api/${fn.route}`])
+    appFunctions()
+      .http.map((fn) => [fn.name, fn.method, `/api/${fn.route}`])
       .sort(),
   );
   const post = document.paths['/api/mail'].post;
@@ -113,7 +129,8 @@ test('the OpenAPI document describes exactly the HTTP functions, with their meth
 test('the doctor endpoint takes the master key only, and stays so when the app authenticates callers', () => {
   const doctor = registered.find((r) => r.name === 'runDoctor');
   assert.equal(doctor?.options?.authLevel, 'admin');
-  assert.equal(httpOptions(FUNCTIONS.runDoctor, () => ({}) as never, true).authLevel, 'admin');
+  const declared = appFunctions().http.find((fn) => fn.name === 'runDoctor')!;
+  assert.equal(httpOptions(declared, () => ({}) as never, true).authLevel, 'admin');
 });
 
 test('loading the functions and the start check loads no SDK: each handler imports its own at its first invocation', async () => {

@@ -1,4 +1,4 @@
-// The API documents: OpenAPI 3.1 and 2.0 from the same schemas and function table, both passing a standard
+// The API documents: OpenAPI 3.1 and 2.0 from the same schemas and the API's operations, both passing a standard
 // validator (@apidevtools/swagger-parser), listing every function with every status; and the custom connector
 // folder equal to what `npm run connector` generates and to what the app serves, so it cannot drift.
 import { test } from 'node:test';
@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { FUNCTIONS, httpFunctions } from '../src/api/function-table';
+import { API_OPERATIONS } from '../src/api/operations';
+import { appFunctions } from '../src/hosting/app-functions';
 import { openApiDocument, swaggerDocument } from '../src/api/openapi';
 import { CONNECTOR_PLACEHOLDER_HOST, connectorFiles, serialize } from '../src/integrations/connector';
 import { loadConfig } from '../src/config';
@@ -26,27 +27,22 @@ type Paths = Record<string, Record<string, Operation>>;
 
 test('both documents pass the validator', { timeout: 60_000 }, async () => {
   // The validator resolves references in place: give it copies.
-  const v31 = (await SwaggerParser.validate(structuredClone(openApiDocument(httpFunctions())) as never)) as { openapi: string };
+  const v31 = (await SwaggerParser.validate(structuredClone(openApiDocument()) as never)) as { openapi: string };
   assert.equal(v31.openapi, '3.1.0');
-  const v20 = (await SwaggerParser.validate(
-    structuredClone(swaggerDocument(httpFunctions(), { baseUrl: 'https://mail.contoso.example' })) as never,
-  )) as { swagger: string };
+  const v20 = (await SwaggerParser.validate(structuredClone(swaggerDocument({ baseUrl: 'https://mail.contoso.example' })) as never)) as {
+    swagger: string;
+  };
   assert.equal(v20.swagger, '2.0');
 });
 
 test('both documents list every HTTP function with every status it answers', () => {
-  const v31 = openApiDocument(httpFunctions()) as { paths: Paths };
-  const v20 = swaggerDocument(httpFunctions()) as { paths: Paths };
+  const v31 = openApiDocument() as { paths: Paths };
+  const v20 = swaggerDocument() as { paths: Paths };
   for (const document of [v31, v20]) {
     const listed = Object.entries(document.paths).flatMap(([path, ops]) =>
       Object.entries(ops).map(([method, op]) => [op.operationId, method.toUpperCase(), path]),
     );
-    assert.deepEqual(
-      listed.sort(),
-      httpFunctions()
-        .map((fn) => [fn.name, fn.method, `/api/${fn.route}`])
-        .sort(),
-    );
+    assert.deepEqual(listed.sort(), API_OPERATIONS.map((op) => [op.operationId, op.method, `/api/${op.route}`]).sort());
   }
   for (const paths of [v31.paths, v20.paths]) {
     assert.deepEqual(Object.keys(paths['/api/mail'].post.responses).sort(), [
@@ -85,7 +81,7 @@ test('both documents list every HTTP function with every status it answers', () 
 });
 
 test('the 2.0 document is one a custom connector reads: no unions, a title on every field, short summaries, one key', () => {
-  const document = swaggerDocument(httpFunctions()) as {
+  const document = swaggerDocument() as {
     paths: Paths;
     definitions: Record<string, unknown>;
     securityDefinitions: Record<string, unknown>;
@@ -136,7 +132,9 @@ test(
       WEBSITE_HOSTNAME: 'func-mail.azurewebsites.net',
     });
     const runtime = createRuntime(config);
-    const handler = FUNCTIONS.swagger.handler(() => runtime);
+    const handler = appFunctions()
+      .http.find((fn) => fn.name === 'swagger')!
+      .handler(() => runtime);
     const response = await handler(
       new HttpRequest({ method: 'GET', url: 'https://func-mail.azurewebsites.net/api/swagger.json' }),
       new InvocationContext(),

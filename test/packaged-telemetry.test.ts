@@ -19,7 +19,8 @@ import { startLocalStack, type LocalStack } from '../sandbox/stack';
 import { ensureLocalCertificates, type LocalTls } from '../sandbox/certs';
 import { APP_ROOT } from '../src/host-settings';
 import { startLocalHost, type LocalHost } from '../sandbox/functions-host';
-import { queueFunctions, queueNameOf } from '../src/api/function-table';
+import { appFunctions } from '../src/hosting/app-functions';
+import { queueNameOf } from '../src/hosting/function-definition';
 import { FAST_HOST, freePort } from './support/harness';
 import { startIngestionEndpoint, type Envelope, type IngestionEndpoint } from './support/ingestion-endpoint';
 import type { InvokeMessage, WorkerMessage } from './support/packaged-worker';
@@ -185,7 +186,7 @@ async function runWorker(extraSettings: Record<string, string>): Promise<Run> {
       http: [],
       settings: FAST_HOST,
       log: (level, fn, message) => logs.push(`${level} host ${fn}: ${message}`),
-      queue: queueFunctions().map((fn) => {
+      queue: appFunctions().queue.map((fn) => {
         const queueName = queueNameOf(fn, config);
         return {
           name: fn.name,

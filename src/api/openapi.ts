@@ -1,12 +1,12 @@
 // The API descriptions, generated from the same schemas that validate requests and queue messages, and from the
-// function table for paths, methods, auth and every response status: OpenAPI 3.1 (GET /api/openapi.json), and
+// API's operations (operations.ts) for paths, methods, auth and every response status: OpenAPI 3.1 (GET /api/openapi.json), and
 // OpenAPI 2.0 (GET /api/swagger.json), the version Logic Apps and Power Automate custom connectors import.
 import { z } from 'zod';
 import { addressSchema, mailRequestSchema } from '../mail/mail-request';
 import { envelopeSchema } from '../mail/envelope';
 import { statusViewSchema } from '../status/status-view';
 import { toSwaggerSchema } from '../integrations/swagger-schema';
-import type { HttpFunctionSpec, RequestHeader, ResponseHeader, ResponseSpec } from './function-table';
+import { API_OPERATIONS, type ApiOperation, type RequestHeader, type ResponseHeader, type ResponseSpec } from './operations';
 import { routeTemplate } from './routes';
 
 const TITLE = 'Exchange Online SMTP mail sender';
@@ -72,17 +72,17 @@ const NOT_A_CALLER =
   'Authenticated, but not a caller of this API (MAIL_CALLERS), or its Entra token lacks the app role the operation needs.';
 
 /** Every status an operation answers, with the ones authentication adds. */
-function responsesOf(fn: HttpFunctionSpec): [string, ResponseSpec][] {
-  const responses: Record<string, ResponseSpec> = { ...fn.operation.responses };
-  if (fn.authLevel === 'function') {
+function responsesOf(op: ApiOperation): [string, ResponseSpec][] {
+  const responses: Record<string, ResponseSpec> = { ...op.responses };
+  if (op.authLevel === 'function') {
     responses['401'] ??= { description: UNAUTHENTICATED };
     responses['403'] ??= { description: NOT_A_CALLER, problem: true };
   }
-  if (fn.authLevel === 'admin') responses['401'] ??= { description: "No master key: the host's admin-level endpoints take only that." };
+  if (op.authLevel === 'admin') responses['401'] ??= { description: "No master key: the host's admin-level endpoints take only that." };
   return Object.entries(responses);
 }
 
-const pathParameters = (fn: HttpFunctionSpec) => [...fn.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => name);
+const pathParameters = (op: ApiOperation) => [...op.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => name);
 
 /** The schemas of requests, queue messages and status, once, as components named by the registry. */
 function zodSchemas(target: 'draft-2020-12' | 'draft-4', prefix: string): Record<string, Record<string, unknown>> {
@@ -120,23 +120,23 @@ function response31(spec: ResponseSpec): Record<string, unknown> {
   };
 }
 
-function security31(fn: HttpFunctionSpec): Record<string, string[]>[] {
-  if (fn.authLevel === 'anonymous') return [];
+function security31(op: ApiOperation): Record<string, string[]>[] {
+  if (op.authLevel === 'anonymous') return [];
   // The master key is presented the same way as a function key.
-  if (fn.authLevel === 'admin') return [{ functionKey: [] }];
+  if (op.authLevel === 'admin') return [{ functionKey: [] }];
   return [
     { functionKey: [] },
     { functionKeyQuery: [] },
     // For a scheme other than OAuth 2.0 the list names the roles the operation needs (OpenAPI 3.1, Security Requirement).
-    { entraToken: [...(fn.appRoles ?? [])] },
-    ...(fn.operation.signatures ? [{ standardWebhooks: [] }, { githubSignature: [] }] : []),
+    { entraToken: [...(op.appRoles ?? [])] },
+    ...(op.signatures ? [{ standardWebhooks: [] }, { githubSignature: [] }] : []),
   ];
 }
 
-function operation31(fn: HttpFunctionSpec): Record<string, unknown> {
+function operation31(op: ApiOperation): Record<string, unknown> {
   const parameters = [
-    ...pathParameters(fn).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
-    ...(fn.operation.headers ?? []).map((name) => ({
+    ...pathParameters(op).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+    ...(op.headers ?? []).map((name) => ({
       name,
       in: 'header',
       required: false,
@@ -145,27 +145,27 @@ function operation31(fn: HttpFunctionSpec): Record<string, unknown> {
     })),
   ];
   return {
-    operationId: fn.name,
-    summary: fn.operation.summary,
-    ...(fn.operation.description ? { description: fn.operation.description } : {}),
+    operationId: op.operationId,
+    summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(fn.operation.requestBody
+    ...(op.requestBody
       ? {
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: { $ref: `#/components/schemas/${fn.operation.requestBody}` } } },
+            content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.requestBody}` } } },
           },
         }
       : {}),
-    responses: Object.fromEntries(responsesOf(fn).map(([status, spec]) => [status, response31(spec)])),
-    security: security31(fn),
+    responses: Object.fromEntries(responsesOf(op).map(([status, spec]) => [status, response31(spec)])),
+    security: security31(op),
   };
 }
 
-export function openApiDocument(functions: readonly HttpFunctionSpec[]): Record<string, unknown> {
+export function openApiDocument(): Record<string, unknown> {
   const schemas = zodSchemas('draft-2020-12', '#/components/schemas/');
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const fn of functions) (paths[routeTemplate(fn.route)] ??= {})[fn.method.toLowerCase()] = operation31(fn);
+  for (const op of API_OPERATIONS) (paths[routeTemplate(op.route)] ??= {})[op.method.toLowerCase()] = operation31(op);
   return {
     openapi: '3.1.0',
     info: { title: TITLE, version: '1' },
@@ -220,7 +220,7 @@ export interface SwaggerOptions {
  * asynchronous pattern as the responses state it: 202 with Location and Retry-After, which Logic Apps and Power
  * Automate follow until the status endpoint answers 200 (sent) or 422 (failed).
  */
-export function swaggerDocument(functions: readonly HttpFunctionSpec[], options: SwaggerOptions = {}): Record<string, unknown> {
+export function swaggerDocument(options: SwaggerOptions = {}): Record<string, unknown> {
   const zod = zodSchemas('draft-4', '#/definitions/');
   const sources: Record<string, Record<string, unknown>> = {
     ...zod,
@@ -238,7 +238,7 @@ export function swaggerDocument(functions: readonly HttpFunctionSpec[], options:
     ]),
   );
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const fn of functions) (paths[routeTemplate(fn.route)] ??= {})[fn.method.toLowerCase()] = operation20(fn);
+  for (const op of API_OPERATIONS) (paths[routeTemplate(op.route)] ??= {})[op.method.toLowerCase()] = operation20(op);
   const base = options.baseUrl ? new URL(options.baseUrl) : undefined;
   return {
     swagger: '2.0',
@@ -263,16 +263,16 @@ export function swaggerDocument(functions: readonly HttpFunctionSpec[], options:
   };
 }
 
-function operation20(fn: HttpFunctionSpec): Record<string, unknown> {
+function operation20(op: ApiOperation): Record<string, unknown> {
   const parameters = [
-    ...pathParameters(fn).map((name) => ({
+    ...pathParameters(op).map((name) => ({
       name,
       in: 'path',
       required: true,
       type: 'string',
       'x-ms-summary': name === 'template' ? 'Template' : name === 'id' ? 'Message ID' : name,
     })),
-    ...(fn.operation.headers ?? []).map((name) => ({
+    ...(op.headers ?? []).map((name) => ({
       name,
       in: 'header',
       required: false,
@@ -281,12 +281,10 @@ function operation20(fn: HttpFunctionSpec): Record<string, unknown> {
       'x-ms-summary': name,
       'x-ms-visibility': name === 'Idempotency-Key' ? 'advanced' : 'internal',
     })),
-    ...(fn.operation.requestBody
-      ? [{ name: 'body', in: 'body', required: true, schema: { $ref: `#/definitions/${fn.operation.requestBody}` } }]
-      : []),
+    ...(op.requestBody ? [{ name: 'body', in: 'body', required: true, schema: { $ref: `#/definitions/${op.requestBody}` } }] : []),
   ];
   const responses = Object.fromEntries(
-    responsesOf(fn).map(([status, spec]) => {
+    responsesOf(op).map(([status, spec]) => {
       const schema = spec.problem ? 'Problem' : spec.body;
       return [
         status,
@@ -305,12 +303,12 @@ function operation20(fn: HttpFunctionSpec): Record<string, unknown> {
     }),
   );
   return {
-    operationId: fn.name,
-    summary: fn.operation.summary,
-    description: fn.operation.description ?? fn.operation.summary,
-    ...(fn.operation.visibility ? { 'x-ms-visibility': fn.operation.visibility } : {}),
+    operationId: op.operationId,
+    summary: op.summary,
+    description: op.description ?? op.summary,
+    ...(op.visibility ? { 'x-ms-visibility': op.visibility } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     responses,
-    ...(fn.authLevel === 'anonymous' ? { security: [] } : {}),
+    ...(op.authLevel === 'anonymous' ? { security: [] } : {}),
   };
 }

@@ -1,7 +1,6 @@
 // The Power Platform custom connector (connector/): apiDefinition.swagger.json is the OpenAPI 2.0 document the app
 // serves at /api/swagger.json, for a placeholder host to replace with the app's; apiProperties.json names the one
 // connection parameter, the key. `npm run connector` writes both; test/hooks-connector.test.ts keeps them equal.
-import { httpFunctions } from '../api/function-table';
 import { swaggerDocument } from '../api/openapi';
 
 /** Replace with the Function App's host name (or pass --host to npm run connector). */
@@ -11,7 +10,7 @@ export function connectorFiles(
   host = CONNECTOR_PLACEHOLDER_HOST,
 ): Record<'apiDefinition.swagger.json' | 'apiProperties.json', Record<string, unknown>> {
   return {
-    'apiDefinition.swagger.json': swaggerDocument(httpFunctions(), { baseUrl: `https://${host}` }),
+    'apiDefinition.swagger.json': swaggerDocument({ baseUrl: `https://${host}` }),
     'apiProperties.json': {
       properties: {
         connectionParameters: {

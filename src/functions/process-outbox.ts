@@ -1,0 +1,15 @@
+// The outbox queue's trigger: each queued mail to the worker, which sends it over SMTP.
+import { app } from '@azure/functions';
+import { STORAGE_CONNECTION } from '../settings';
+import { lazyQueue, queueOptions, type QueueFunctionDefinition } from '../hosting/function-definition';
+import { sharedRuntime } from '../shared-runtime';
+
+export const processOutbox: QueueFunctionDefinition = {
+  name: 'processOutbox',
+  trigger: 'queue',
+  queueName: '%MAIL_QUEUE_NAME%',
+  connection: STORAGE_CONNECTION,
+  handler: lazyQueue(() => import('../handlers/process-outbox.js').then((m) => m.createProcessOutboxHandler)),
+};
+
+app.storageQueue(processOutbox.name, queueOptions(processOutbox, sharedRuntime));
