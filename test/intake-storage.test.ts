@@ -3,7 +3,7 @@
 // The real-server suites (delivery, send-pipeline) cover the same paths through Azurite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acceptMail, type IntakeDeps } from '../src/intake/accept-mail';
+import { acceptMail, acceptMailRequest, type IntakeDeps } from '../src/intake/accept-mail';
 import { functionKeyCaller } from '../src/callers/sender-policy';
 import type { Envelope } from '../src/mail/envelope';
 import { memoryStatusStore } from './fakes/worker';
@@ -28,7 +28,9 @@ function world() {
       { contentType: 'application/json', body: Buffer.from(JSON.stringify(mail)), idempotencyKey, caller: functionKeyCaller(config) },
       deps,
     );
-  return { status, outbox, post };
+  const accept = (request: unknown, idempotencyKey?: string) =>
+    acceptMailRequest({ request, idempotencyKey, caller: functionKeyCaller(config) }, deps);
+  return { status, outbox, post, accept };
 }
 
 const mail = { to: 'someone@example.com', subject: 'Hello', text: 'Hi' };
@@ -88,4 +90,21 @@ test('with a key: the enqueue is confirmed; a repeat queues nothing, unless the 
   assert.ok(retried.status === 202 && !retried.repeated);
   assert.equal(v.outbox.queued.length, 1);
   assert.ok(v.status.record(v.outbox.queued[0].id)!.enqueuedAt);
+});
+
+test('a request already parsed (a hook mail) is validated, and is the same request as its bytes', async () => {
+  const w = world();
+  const sent = await w.post(mail, 'same-key');
+  const handed = await w.accept({ ...mail }, 'same-key');
+  assert.equal(sent.status, 202);
+  assert.equal(handed.status, 202, 'not refused as a key reused for a different request');
+  if (sent.status !== 202 || handed.status !== 202) return;
+  assert.equal(handed.repeated, true);
+  assert.equal(handed.record.id, sent.record.id);
+  assert.equal(w.outbox.queued.length, 1);
+
+  const refused = await w.accept({ to: 'not an address', subject: 7 });
+  assert.equal(refused.status, 400);
+  assert.deepEqual('errors' in refused ? refused.errors?.map((e) => e.field).sort() : [], ['subject', 'text', 'to']);
+  assert.equal(w.outbox.queued.length, 1, 'nothing queued for the refused request');
 });

@@ -1,5 +1,6 @@
-// Turns an HTTP body into an envelope on the outbox, or into a problem naming every bad field.
-// Knows nothing of the Functions host: the handler passes the bytes and headers in.
+// Turns a mail request into an envelope on the outbox, or into a problem naming every bad field. Two ways in: the
+// bytes and headers of POST /api/mail (acceptMail parses them once), or a request already parsed, such as a mail a
+// hook rendered (acceptMailRequest); both validate it the same way. Knows nothing of the Functions host.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { MailConfig } from '../config';
 import { addressSchema, parseMailRequest, type MailRequest } from '../mail/mail-request';
@@ -21,6 +22,14 @@ export interface IntakeInput {
   contentType: string | null;
   body: Buffer;
   idempotencyKey?: string | null;
+  caller: AuthenticatedCaller;
+}
+
+/** A request already parsed from JSON (or built as JSON would give it): validated here like any other. */
+export interface MailRequestInput {
+  request: unknown;
+  /** An Idempotency-Key, checked by its source (isIdempotencyKey): the HTTP header, or one a hook derived. */
+  idempotencyKey?: string;
   caller: AuthenticatedCaller;
 }
 
@@ -69,6 +78,11 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
       errors: [{ field: '(body)', detail: 'not valid JSON' }],
     };
   }
+  return acceptMailRequest({ request: json, idempotencyKey: key, caller: input.caller }, deps);
+}
+
+export async function acceptMailRequest(input: MailRequestInput, deps: IntakeDeps): Promise<IntakeResult> {
+  const { request: json, idempotencyKey: key } = input;
   const parsed = parseMailRequest(json);
   if (!parsed.ok) return invalid([...parsed.errors, ...policyProblems(json, parsed.errors, input.caller, deps.config)]);
 
