@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { startHarness, type Harness } from './support/harness';
 import { signGitHub, signStandardWebhook, verifyGitHub, verifyStandardWebhook } from '../src/hooks/signatures';
 import { unsignedHookCaller } from '../src/handlers/hook-caller';
-import type { Runtime } from '../src/runtime';
 import type { HttpRequest } from '@azure/functions';
 
 const sample = (name: string) => readFileSync(join(__dirname, '..', '..', 'test', 'samples', name), 'utf8');
@@ -231,8 +230,8 @@ test('GitHub: a signed push is sent; the same body again is the same mail; a bad
 
 test('an unsigned hook with no caller policy is refused when the host lets hook requests through', async () => {
   // MAIL_HOOKS without MAIL_CALLERS: hooks are anonymous at the host, so an unsigned hook could not know its caller.
-  const runtime = { config: { callers: undefined, hooks: { signed: [HOOKS[0]] } } } as unknown as Runtime;
-  const result = await unsignedHookCaller(runtime, {} as HttpRequest);
+  const deps = { config: { callers: undefined, hooks: { signed: [HOOKS[0]] } }, authenticate: () => Promise.reject(new Error('not asked')) };
+  const result = await unsignedHookCaller(deps, {} as HttpRequest);
   assert.equal(result.ok, false);
   assert.equal(!result.ok && result.response.status, 401);
 });

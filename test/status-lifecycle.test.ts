@@ -12,7 +12,6 @@ import { changesNothing, type StatusRecord } from '../src/status/status-store';
 import { functionKeyCaller } from '../src/callers/sender-policy';
 import { createGetMailStatusHandler } from '../src/handlers/get-mail-status';
 import { processMessage } from '../src/delivery/process-message';
-import type { Runtime } from '../src/runtime';
 import { fakeWorld, memoryStatusStore } from './fakes/worker';
 
 const NOW = Date.parse('2025-03-01T10:00:00.000Z');
@@ -148,8 +147,8 @@ for (const path of ['poisoned', 'malformed'] as const) {
     // The host checks function keys here (no MAIL_CALLERS): every caller is the function-key caller.
     const caller = functionKeyCaller({ allowedSenders: ['noreply@contoso.example'] });
     const authenticate = () => Promise.resolve({ ok: true as const, value: caller });
-    const runtime = { config: { publicBaseUrl: 'https://mail.example' }, status: w.status, authenticate } as unknown as Runtime;
-    const response = await createGetMailStatusHandler(() => runtime)(
+    const deps = { config: { publicBaseUrl: 'https://mail.example' }, status: w.status, authenticate };
+    const response = await createGetMailStatusHandler(() => deps)(
       new HttpRequest({ method: 'GET', url: 'https://mail.example/api/mail/m-1', params: { id: 'm-1' } }),
     );
     assert.equal(response.status, 422);

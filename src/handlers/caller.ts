@@ -1,16 +1,18 @@
 // The caller of an HTTP request, allowed to do the operation, or the problem response that says why not.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { authorize, type AuthenticatedCaller } from '../callers/authenticate';
+import { authorize, type AuthenticatedCaller, type Authentication, type CredentialSource } from '../callers/authenticate';
 import { OPERATION_ROLES, type Operation } from '../callers/caller-policy';
-import type { Runtime } from '../runtime';
 import { problem } from '../http/problem';
 
+/** Who is calling: from MAIL_CALLERS, or the function-key caller when the host checks function keys. */
+export type Authenticate = (request: CredentialSource) => Promise<Authentication>;
+
 export async function callerOf(
-  runtime: Runtime,
+  authenticate: Authenticate,
   request: HttpRequest,
   operation: Operation,
 ): Promise<{ ok: true; value: AuthenticatedCaller } | { ok: false; response: HttpResponseInit }> {
-  const authenticated = await runtime.authenticate({
+  const authenticated = await authenticate({
     header: (name) => request.headers.get(name),
     query: (name) => request.query.get(name),
   });

@@ -2,19 +2,24 @@
 // failures only) the host retries and, after maxDequeueCount, moves to the poison queue.
 import type { InvocationContext } from '@azure/functions';
 import { SpanKind } from '@opentelemetry/api';
-import { deliverCallback } from '../callbacks/deliver-callback';
-import type { Runtime } from '../runtime';
+import { deliverCallback, type CallbackDeps } from '../callbacks/deliver-callback';
+import type { MailConfig } from '../config';
 import { inSpan, queueProcessing } from '../telemetry/spans';
 import { privateLogger } from '../logger';
 
-export function createDeliverCallbackHandler(runtime: () => Runtime) {
+export interface DeliverCallbackDeps {
+  config: Pick<MailConfig, 'logAddresses' | 'callbacks'>;
+  callbacks: Omit<CallbackDeps, 'log'>;
+}
+
+export function createDeliverCallbackHandler(deps: () => DeliverCallbackDeps) {
   return async function deliverCallbackHandler(queueItem: unknown, context: InvocationContext): Promise<void> {
-    const rt = runtime();
+    const { config, callbacks } = deps();
     const { id } = (queueItem ?? {}) as { id?: unknown };
     await inSpan(
       'mail.callback',
-      { ...queueProcessing(rt.config.callbacks.queueName, context.triggerMetadata?.id), 'mail.id': typeof id === 'string' ? id : '' },
-      () => deliverCallback(queueItem, { ...rt.callbacks, log: privateLogger(context, rt.config.logAddresses) }),
+      { ...queueProcessing(config.callbacks.queueName, context.triggerMetadata?.id), 'mail.id': typeof id === 'string' ? id : '' },
+      () => deliverCallback(queueItem, { ...callbacks, log: privateLogger(context, config.logAddresses) }),
       { kind: SpanKind.CONSUMER },
     );
   };

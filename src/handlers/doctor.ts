@@ -6,10 +6,12 @@ import { ConfigError } from '../config';
 import { appDoctorDeps } from '../doctor/defaults';
 import type { DoctorDeps } from '../doctor/run-checks';
 import { runChecks } from '../doctor/run-checks';
-import type { Runtime } from '../runtime';
 
-export function createRunDoctorHandler(runtime: () => Runtime): HttpHandler {
-  return createDoctorHandler(() => appDoctorDeps(appSettings(runtime)));
+/** The app settings the configuration was read from; building the app's parts from them may fail (ConfigError). */
+export type AppSettings = () => { settings: Record<string, string | undefined> };
+
+export function createRunDoctorHandler(app: AppSettings): HttpHandler {
+  return createDoctorHandler(() => appDoctorDeps(appSettings(app)));
 }
 
 export function createDoctorHandler(deps: () => DoctorDeps): HttpHandler {
@@ -21,12 +23,12 @@ export function createDoctorHandler(deps: () => DoctorDeps): HttpHandler {
 }
 
 /**
- * The settings the app runs with, for the doctor: the runtime's own (the sandbox builds it from more than the
- * environment), or the environment when settings the doctor is there to report keep the runtime from being built.
+ * The settings the app runs with, for the doctor: the app's own (the sandbox builds them from more than the
+ * environment), or the environment when settings the doctor is there to report keep the app's parts from being built.
  */
-function appSettings(runtime: () => Runtime): Record<string, string | undefined> {
+function appSettings(app: AppSettings): Record<string, string | undefined> {
   try {
-    return runtime().settings;
+    return app().settings;
   } catch (error) {
     if (error instanceof ConfigError) return process.env;
     throw error;

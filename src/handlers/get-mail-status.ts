@@ -3,20 +3,26 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { messageIdSchema } from '../mail/envelope';
 import { retryAfterSeconds, statusView } from '../status/status-view';
-import type { Runtime } from '../runtime';
+import type { MailConfig } from '../config';
+import type { StatusStore } from '../status/status-store';
 import { problem } from '../http/problem';
 import { statusUrl } from './status-url';
-import { callerOf } from './caller';
+import { callerOf, type Authenticate } from './caller';
 import { principalOf } from '../callers/authenticate';
 
-export function createGetMailStatusHandler(runtime: () => Runtime) {
+export interface GetMailStatusDeps {
+  config: Pick<MailConfig, 'publicBaseUrl'>;
+  status: Pick<StatusStore, 'get'>;
+  authenticate: Authenticate;
+}
+
+export function createGetMailStatusHandler(deps: () => GetMailStatusDeps) {
   return async function getMailStatus(request: HttpRequest): Promise<HttpResponseInit> {
-    const rt = runtime();
-    const caller = await callerOf(rt, request, 'readStatus');
+    const { config, status, authenticate } = deps();
+    const caller = await callerOf(authenticate, request, 'readStatus');
     if (!caller.ok) return caller.response;
     const id = request.params.id ?? '';
     if (!messageIdSchema.safeParse(id).success) return problem(404, 'Unknown message', `No message has the id "${id.slice(0, 100)}".`);
-    const { config, status } = rt;
     const stored = await status.get(id);
     // Another caller's message is answered exactly like a missing one: its existence is not ours to tell.
     if (!stored || (!caller.value.caller.readAllStatus && stored.record.caller !== principalOf(caller.value)))

@@ -3,15 +3,21 @@
 // know its caller and is refused.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AuthenticatedCaller } from '../callers/authenticate';
-import type { Runtime } from '../runtime';
-import { callerOf } from './caller';
+import type { MailConfig } from '../config';
+import { callerOf, type Authenticate } from './caller';
 import { problem } from '../http/problem';
 
+export interface HookCallerDeps {
+  /** Whether there is a caller policy, and whether any hook is signed. */
+  config: Pick<MailConfig, 'callers'> & { hooks: { signed: readonly unknown[] } };
+  authenticate: Authenticate;
+}
+
 export async function unsignedHookCaller(
-  runtime: Runtime,
+  { config, authenticate }: HookCallerDeps,
   request: HttpRequest,
 ): Promise<{ ok: true; value: AuthenticatedCaller } | { ok: false; response: HttpResponseInit }> {
-  if (!runtime.config.callers && runtime.config.hooks.signed.length > 0) {
+  if (!config.callers && config.hooks.signed.length > 0) {
     return {
       ok: false,
       response: problem(
@@ -21,5 +27,5 @@ export async function unsignedHookCaller(
       ),
     };
   }
-  return callerOf(runtime, request, 'hook');
+  return callerOf(authenticate, request, 'hook');
 }

@@ -2,14 +2,14 @@
 // only on the schemas and the API's operations (and, for OpenAPI 2.0, the app's public host).
 import type { HttpHandler } from '@azure/functions';
 import { openApiDocument, swaggerDocument } from '../api/openapi';
-import type { Runtime } from '../runtime';
+import type { MailConfig } from '../config';
 
 export function createOpenApiHandler(): HttpHandler {
   return serving(() => openApiDocument());
 }
 
-export function createSwaggerHandler(runtime: () => Runtime): HttpHandler {
-  return serving(() => swaggerDocument({ baseUrl: publicBaseUrlOf(runtime) }));
+export function createSwaggerHandler(deps: () => { config: Pick<MailConfig, 'publicBaseUrl'> }): HttpHandler {
+  return serving(() => swaggerDocument({ baseUrl: publicBaseUrlOf(deps) }));
 }
 
 function serving(build: () => Record<string, unknown>): HttpHandler {
@@ -18,9 +18,9 @@ function serving(build: () => Record<string, unknown>): HttpHandler {
 }
 
 /** Where the app is reached, for the served OpenAPI 2.0 host; unknown (no host) when the settings do not load. */
-function publicBaseUrlOf(runtime: () => Runtime): string | undefined {
+function publicBaseUrlOf(deps: () => { config: Pick<MailConfig, 'publicBaseUrl'> }): string | undefined {
   try {
-    return runtime().config.publicBaseUrl;
+    return deps().config.publicBaseUrl;
   } catch {
     return undefined;
   }

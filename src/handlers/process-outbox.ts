@@ -2,16 +2,23 @@
 // after maxDequeueCount, moves to the poison queue.
 import type { InvocationContext } from '@azure/functions';
 import { SpanKind } from '@opentelemetry/api';
-import { processMessage } from '../delivery/process-message';
-import type { Runtime } from '../runtime';
+import { processMessage, type WorkerDeps } from '../delivery/process-message';
+import type { MailConfig } from '../config';
+import type { QueueHostSettings } from '../host-settings';
 import { inSpan, queueProcessing } from '../telemetry/spans';
 import { privateLogger } from '../logger';
 import { contextFrom } from '../telemetry/trace-context';
 
-export function createProcessOutboxHandler(runtime: () => Runtime) {
+export interface ProcessOutboxDeps {
+  config: Pick<MailConfig, 'queueName' | 'logAddresses'>;
+  host: Pick<QueueHostSettings, 'maxDequeueCount'>;
+  worker: Omit<WorkerDeps, 'log'>;
+}
+
+export function createProcessOutboxHandler(deps: () => ProcessOutboxDeps) {
   return async function processOutbox(queueItem: unknown, context: InvocationContext): Promise<void> {
-    const rt = runtime();
-    const log = privateLogger(context, rt.config.logAddresses);
+    const { config, host, worker } = deps();
+    const log = privateLogger(context, config.logAddresses);
     const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
     // Read before validation, for the trace only: the worker validates the message itself.
     const { traceparent, id } = (queueItem ?? {}) as { traceparent?: unknown; id?: unknown };
@@ -19,15 +26,15 @@ export function createProcessOutboxHandler(runtime: () => Runtime) {
       await inSpan(
         'mail.process',
         {
-          ...queueProcessing(rt.config.queueName, context.triggerMetadata?.id),
+          ...queueProcessing(config.queueName, context.triggerMetadata?.id),
           'mail.id': typeof id === 'string' ? id : '',
           'mail.dequeue_count': dequeueCount,
         },
-        () => processMessage(queueItem, { dequeueCount, maxDequeueCount: rt.host.maxDequeueCount }, { ...rt.worker, log }),
+        () => processMessage(queueItem, { dequeueCount, maxDequeueCount: host.maxDequeueCount }, { ...worker, log }),
         { parent: contextFrom(typeof traceparent === 'string' ? traceparent : undefined), kind: SpanKind.CONSUMER },
       );
     } catch (error) {
-      log.warn(`Will retry (attempt ${dequeueCount} of ${rt.host.maxDequeueCount}): ${(error as Error).message}`);
+      log.warn(`Will retry (attempt ${dequeueCount} of ${host.maxDequeueCount}): ${(error as Error).message}`);
       throw error;
     }
   };

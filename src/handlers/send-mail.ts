@@ -1,24 +1,28 @@
 // POST /api/mail: validate, record, enqueue; answer 202 with the id, a Location to poll and Retry-After,
 // the Logic Apps asynchronous pattern, so an HTTP action waits for the real outcome by default.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { acceptMail, maxRequestBytes } from '../intake/accept-mail';
+import { acceptMail, maxRequestBytes, type IntakeDeps } from '../intake/accept-mail';
 import { retryAfterSeconds, statusView } from '../status/status-view';
-import type { Runtime } from '../runtime';
+import type { MailConfig } from '../config';
 import { problem, refusalResponse } from '../http/problem';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
-import { callerOf } from './caller';
+import { callerOf, type Authenticate } from './caller';
 import { principalOf } from '../callers/authenticate';
 import { inSpan } from '../telemetry/spans';
 import { privateLogger } from '../logger';
 
-export function createSendMailHandler(runtime: () => Runtime) {
+export interface SendMailDeps extends IntakeDeps {
+  config: IntakeDeps['config'] & Pick<MailConfig, 'logAddresses' | 'publicBaseUrl'>;
+  authenticate: Authenticate;
+}
+
+export function createSendMailHandler(deps: () => SendMailDeps) {
   return async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    const rt = runtime();
-    const { config, outbox, status, quota } = rt;
+    const { config, outbox, status, quota, authenticate } = deps();
     const log = privateLogger(context, config.logAddresses);
     // Who is calling comes first: an unknown caller learns nothing about the request's validity.
-    const caller = await callerOf(rt, request, 'send');
+    const caller = await callerOf(authenticate, request, 'send');
     if (!caller.ok) return caller.response;
     const limit = maxRequestBytes(config.maxMessageBytes);
     const read = await readBodyWithin(request, limit);
