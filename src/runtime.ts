@@ -20,6 +20,7 @@ import { createDailyQuota, type DailyQuota } from './callers/daily-quota';
 import { createCallbackQueue, type CallbackQueue } from './callbacks/callback-queue';
 import { callbackBackoffMs, type CallbackDeps } from './callbacks/deliver-callback';
 import { eventSource } from './callbacks/cloud-event';
+import type { HookStores } from './hooks/hook-stores';
 
 export interface Runtime {
   config: MailConfig;
@@ -39,6 +40,8 @@ export interface Runtime {
   /** Who is calling: from MAIL_CALLERS, or the function-key caller when the host checks function keys. */
   authenticate(request: CredentialSource): Promise<Authentication>;
   quota: DailyQuota;
+  /** The hooks' template store and replay record, imported and built at the first hook request. */
+  hookStores(): Promise<HookStores>;
   close(): Promise<void>;
 }
 
@@ -91,6 +94,7 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
   const authenticate = config.callers
     ? createAuthenticator(config.callers, config.api ? createEntraTokenVerifier(config.api) : undefined)
     : (): Promise<Authentication> => Promise.resolve({ ok: true, value: keyHolder });
+  let hookStores: Promise<HookStores> | undefined;
   return {
     config,
     settings: options.settings ?? process.env,
@@ -123,6 +127,14 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     },
     authenticate,
     quota: createDailyQuota(storage.table(config.statusTable)),
+    hookStores: () =>
+      (hookStores ??= import('./hooks/hook-stores.js')
+        .then(({ createHookStores }) => createHookStores(config, storage))
+        .catch((error: unknown) => {
+          // A failed import is tried again at the next hook request rather than remembered.
+          hookStores = undefined;
+          throw error;
+        })),
     close: () => smtp.close(),
   };
 }

@@ -230,7 +230,10 @@ test('GitHub: a signed push is sent; the same body again is the same mail; a bad
 
 test('an unsigned hook with no caller policy is refused when the host lets hook requests through', async () => {
   // MAIL_HOOKS without MAIL_CALLERS: hooks are anonymous at the host, so an unsigned hook could not know its caller.
-  const deps = { config: { callers: undefined, hooks: { signed: [HOOKS[0]] } }, authenticate: () => Promise.reject(new Error('not asked')) };
+  const deps = {
+    config: { callers: undefined, hooks: { signed: [HOOKS[0]] } },
+    authenticate: () => Promise.reject(new Error('not asked')),
+  };
   const result = await unsignedHookCaller(deps, {} as HttpRequest);
   assert.equal(result.ok, false);
   assert.equal(!result.ok && result.response.status, 401);

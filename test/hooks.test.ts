@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, type Harness } from './support/harness';
 import { createTemplateStore } from '../src/hooks/template-store';
-import { TEMPLATES_DIRECTORY } from '../src/hooks/hook-runtime';
+import { TEMPLATES_DIRECTORY } from '../src/hooks/hook-stores';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const sample = (name: string) => readFileSync(join(__dirname, '..', '..', 'test', 'samples', name), 'utf8');

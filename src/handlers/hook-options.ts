@@ -2,23 +2,28 @@
 // schema) asks with WebHook-Request-Origin before it delivers; the hook allows that origin only when the caller is
 // authenticated, the template takes Event Grid input and lists the origin (default eventgrid.azure.net).
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { templateStoreOf } from '../hooks/hook-runtime';
+import type { HookStores } from '../hooks/hook-stores';
+import type { MailConfig } from '../config';
 import { isTemplateName } from '../hooks/template-name';
-import type { Runtime } from '../runtime';
 import { problem } from '../http/problem';
-import { unsignedHookCaller } from './hook-caller';
+import { unsignedHookCaller, type HookCallerDeps } from './hook-caller';
 
-export function createHookOptionsHandler(runtime: () => Runtime) {
+export interface HookOptionsDeps extends HookCallerDeps {
+  config: Pick<MailConfig, 'callers'> & { hooks: Pick<MailConfig['hooks'], 'signed'> };
+  hookStores(): Promise<Pick<HookStores, 'templates'>>;
+}
+
+export function createHookOptionsHandler(deps: () => HookOptionsDeps) {
   return async function hookOptions(request: HttpRequest): Promise<HttpResponseInit> {
-    const rt = runtime();
+    const app = deps();
     const name = request.params.template;
     if (!isTemplateName(name)) return problem(404, 'No such template', 'No template of this name.');
-    if (rt.config.hooks.signed.some((h) => h.template === name)) {
+    if (app.config.hooks.signed.some((h) => h.template === name)) {
       return problem(400, 'Not an Event Grid hook', `Hook ${name} is signed; Event Grid cannot sign, so it takes no subscriptions.`);
     }
-    const who = await unsignedHookCaller(rt, request);
+    const who = await unsignedHookCaller(app, request);
     if (!who.ok) return who.response;
-    const found = await templateStoreOf(rt).get(name);
+    const found = await (await app.hookStores()).templates.get(name);
     if (!found.ok) {
       if (found.status === 404) return problem(404, 'No such template', 'No template of this name.');
       return problem(503, 'Template unavailable', 'The template could not be read; try again.');

@@ -3,32 +3,38 @@
 // sender policy, idempotency, quota and status apply unchanged. Answers 202 with each mail's status URL.
 // The adapter between the Functions host and the hook path (src/hooks/receive-hook.ts).
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { acceptMailRequest } from '../intake/accept-mail';
-import { deliveryRecordsOf, templateStoreOf } from '../hooks/hook-runtime';
+import { acceptMailRequest, type IntakeDeps } from '../intake/accept-mail';
+import type { HookStores } from '../hooks/hook-stores';
 import { receiveHook } from '../hooks/receive-hook';
-import type { Runtime } from '../runtime';
+import type { MailConfig } from '../config';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
-import { unsignedHookCaller } from './hook-caller';
+import { unsignedHookCaller, type HookCallerDeps } from './hook-caller';
 import { privateLogger } from '../logger';
 
-export function createPostHookHandler(runtime: () => Runtime) {
+export interface PostHookDeps extends IntakeDeps, HookCallerDeps {
+  config: IntakeDeps['config'] & HookCallerDeps['config'] & Pick<MailConfig, 'hooks' | 'logAddresses' | 'publicBaseUrl'>;
+  hookStores(): Promise<HookStores>;
+}
+
+export function createPostHookHandler(deps: () => PostHookDeps) {
   return async function postHook(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    const rt = runtime();
-    const { config, outbox, status, quota } = rt;
+    const app = deps();
+    const { config, outbox, status, quota } = app;
+    const { templates, deliveries } = await app.hookStores();
     return receiveHook(
       {
         template: request.params.template,
         header: (name) => request.headers.get(name),
         query: request.query.entries(),
         readBody: (limit) => readBodyWithin(request, limit),
-        caller: () => unsignedHookCaller(rt, request),
+        caller: () => unsignedHookCaller(app, request),
         statusUrl: (id) => statusUrl(config.publicBaseUrl, request, id),
       },
       {
         hooks: config.hooks,
-        templates: templateStoreOf(rt),
-        deliveries: deliveryRecordsOf(rt),
+        templates,
+        deliveries,
         status,
         accept: (input) => acceptMailRequest(input, { config, outbox, status, quota }),
         log: privateLogger(context, config.logAddresses),

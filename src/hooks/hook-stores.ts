@@ -1,0 +1,28 @@
+// The hooks' long-lived parts: the template store (templates/ and MAIL_TEMPLATE_CONTAINER) and the signed hooks'
+// replay record. Built once per app (src/runtime.ts), at the first hook request: only then is the template engine loaded.
+import { join } from 'node:path';
+import type { MailConfig } from '../config';
+import { APP_ROOT } from '../host-settings';
+import type { StorageClients } from '../storage/clients';
+import { createTemplateStore, type TemplateStore } from './template-store';
+import { createDeliveryRecords, type DeliveryRecords } from './delivery-record';
+
+/** The templates shipped with the app: templates/ beside host.json, in the repository and in the package. */
+export const TEMPLATES_DIRECTORY = join(APP_ROOT, 'templates');
+
+export interface HookStores {
+  templates: TemplateStore;
+  deliveries: DeliveryRecords;
+}
+
+export function createHookStores(config: Pick<MailConfig, 'hooks' | 'statusTable'>, storage: StorageClients): HookStores {
+  const { templateContainer, cacheSeconds } = config.hooks;
+  return {
+    templates: createTemplateStore({
+      directory: TEMPLATES_DIRECTORY,
+      container: templateContainer ? storage.blobs.getContainerClient(templateContainer) : undefined,
+      ttlMs: cacheSeconds * 1000,
+    }),
+    deliveries: createDeliveryRecords(storage.table(config.statusTable)),
+  };
+}
