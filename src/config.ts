@@ -4,6 +4,7 @@ import { AUTH_MODES } from './identity/auth-mode';
 import { PLACEHOLDER } from './identity/entra-ids';
 import type { TokenSourceOptions } from './identity/token-source';
 import type { SmtpOptions } from './smtp/smtp-sender';
+import type { ReportReaderOptions } from './bounces/report-reader';
 import type { StorageConnection } from './storage/clients';
 import { isAllowedSender } from './mail/senders';
 import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Settings } from './settings';
@@ -39,6 +40,14 @@ export interface MailConfig {
   callbacks: CallbackConfig;
   /** MAIL_LOG_ADDRESSES: logs and telemetry name mail addresses in full; otherwise only their domains. */
   logAddresses: boolean;
+  /** Delivery reports read over IMAP; undefined when MAIL_REPORTS_MAILBOXES is not set. */
+  reports?: ReportsConfig;
+}
+
+/** Where and how delivery reports are read: the mailboxes, and the reader's options (one set for all). */
+export interface ReportsConfig {
+  mailboxes: string[];
+  reader: ReportReaderOptions;
 }
 
 /** Callbacks to a request's callbackUrl when its mail is sent or has failed. */
@@ -96,6 +105,7 @@ export function loadConfig(env: Env = process.env): MailConfig {
   const api = readApi(settings, problems);
   const hooks = readHooks(settings, problems);
   const callbacks = readCallbacks(settings, problems);
+  const reports = readReports(settings, problems);
   const config = toConfig(settings, publicBaseUrl);
   const senderProfiles = readSenderProfiles(
     settings.MAIL_SENDER_PROFILES ?? [],
@@ -105,7 +115,38 @@ export function loadConfig(env: Env = process.env): MailConfig {
     problems,
   );
   if (problems.length > 0 || placeholders.length > 0) throw new ConfigError(withPlaceholders(problems, placeholders));
-  return { ...config, api, hooks, senderProfiles, callbacks };
+  return { ...config, api, hooks, senderProfiles, callbacks, ...(reports ? { reports } : {}) };
+}
+
+/** Newest messages of the reports folder looked at per run, and the bound of one mailbox's visit. */
+const REPORTS_SCANNED = 5000;
+const REPORTS_VISIT_MS = 120_000;
+
+/** Report mailboxes are allowed senders (a mailbox we send from), read with the same TLS floor as SMTP. */
+function readReports(settings: Settings, problems: string[]): ReportsConfig | undefined {
+  const mailboxes = settings.MAIL_REPORTS_MAILBOXES ?? [];
+  for (const mailbox of mailboxes) {
+    if (!isAllowedSender(mailbox, settings.MAIL_ALLOWED_SENDERS))
+      problems.push(`MAIL_REPORTS_MAILBOXES: ${mailbox} is not in MAIL_ALLOWED_SENDERS`);
+  }
+  const same = (a: string, b: string) => (/^inbox$/i.test(a) && /^inbox$/i.test(b)) || a === b;
+  if (same(settings.MAIL_REPORTS_FOLDER, settings.MAIL_REPORTS_SOURCE_FOLDER))
+    problems.push('MAIL_REPORTS_FOLDER: must differ from MAIL_REPORTS_SOURCE_FOLDER (reports are moved out of it)');
+  if (mailboxes.length === 0) return undefined;
+  return {
+    mailboxes,
+    reader: {
+      host: settings.MAIL_REPORTS_IMAP_HOST,
+      port: settings.MAIL_REPORTS_IMAP_PORT,
+      tlsMinVersion: settings.MAIL_SMTP_TLS_MIN_VERSION,
+      sourceFolder: settings.MAIL_REPORTS_SOURCE_FOLDER,
+      reportsFolder: settings.MAIL_REPORTS_FOLDER,
+      maxReports: settings.MAIL_REPORTS_MAX_PER_RUN,
+      maxReportBytes: settings.MAIL_REPORTS_MAX_BYTES,
+      maxScanned: REPORTS_SCANNED,
+      timeoutMs: REPORTS_VISIT_MS,
+    },
+  };
 }
 
 /**

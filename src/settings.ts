@@ -76,6 +76,29 @@ const senderList = () =>
     return entries;
   });
 
+/** Mailboxes only (no @domains): each is a mailbox to sign in to. */
+const mailboxList = () =>
+  z.string().transform((raw, ctx) => {
+    const entries = [
+      ...new Set(
+        raw
+          .split(',')
+          .map((entry) => entry.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    ];
+    for (const entry of entries) {
+      if (!MAILBOX.test(entry)) ctx.addIssue({ code: 'custom', message: `"${entry.slice(0, 100)}" is not a mailbox` });
+    }
+    return entries;
+  });
+/** An IMAP folder path: printable, no wildcards (IMAP's * and %), at most 200 characters. */
+const folderName = () =>
+  z.string().refine((value) => value.length <= 200 && /^[^\p{Cc}*%"\\]+$/u.test(value), {
+    error: (issue) =>
+      `"${String(issue.input).slice(0, 100)}" is not a folder name (no control characters, *, %, " or \\; at most 200 characters)`,
+  });
+
 const json = <T extends z.ZodType>(schema: T) =>
   z
     .string()
@@ -164,6 +187,22 @@ export const settingsSchema = z.object({
       "Name the SMTP server's certificate is checked against (and sent as SNI) when `MAIL_SMTP_HOST` is an IP address or an alias. Default: `MAIL_SMTP_HOST`.",
   }),
   MAIL_SMTP_TLS_MIN_VERSION: doc(oneOf(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'), { description: '`TLSv1.2` or `TLSv1.3`.' }),
+  MAIL_REPORTS_MAILBOXES: doc(mailboxList().optional(), {
+    description:
+      'Sending mailboxes whose delivery reports (bounces, delays) are read over IMAP, comma-separated; each must be an allowed sender. The app needs `IMAP.AccessAsApp` and access to each mailbox (see Delivery reports). Unset: no reports are read.',
+  }),
+  MAIL_REPORTS_IMAP_HOST: doc(text().default('outlook.office365.com'), { description: 'IMAP host the delivery reports are read from.' }),
+  MAIL_REPORTS_IMAP_PORT: doc(wholeNumber(1, 65535).default(993), { description: 'IMAP port; the connection is TLS from the start.' }),
+  MAIL_REPORTS_SOURCE_FOLDER: doc(folderName().default('INBOX'), { description: 'Folder the delivery reports arrive in.' }),
+  MAIL_REPORTS_FOLDER: doc(folderName().default('Delivery reports'), {
+    description: 'Folder a recorded delivery report is moved to, so it is read once; made when missing. Other mail is never moved.',
+  }),
+  MAIL_REPORTS_MAX_PER_RUN: doc(wholeNumber(1, 1000).default(100), {
+    description: 'Delivery reports read per mailbox and run, the newest first; the rest wait for the next run.',
+  }),
+  MAIL_REPORTS_MAX_BYTES: doc(wholeNumber(16 * 1024, 10 * 1024 * 1024).default(256 * 1024), {
+    description: 'Bytes fetched of one delivery report; the status part comes before any copy of the original message.',
+  }),
   MAIL_ALLOWED_SENDERS: doc(senderList(), {
     requirement: 'always',
     description: 'Comma-separated mailboxes that may appear in `from`; `@contoso.com` allows a whole domain.',

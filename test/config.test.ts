@@ -159,3 +159,31 @@ test("a sender profile's tenantId and clientId are checked the same way", () => 
   const problems = problemsOf(env('<fabrikam tenant>', 'abc'));
   assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['MAIL_SENDER_PROFILES[0].clientId', 'MAIL_SENDER_PROFILES[0].tenantId']);
 });
+
+test('delivery reports: off unless mailboxes are named; Exchange Online IMAP defaults; each mistake names its setting', () => {
+  assert.equal(loadConfig(base).reports, undefined);
+  const reports = loadConfig({ ...base, MAIL_REPORTS_MAILBOXES: 'NoReply@contoso.com, sales@fabrikam.com' }).reports;
+  assert.deepEqual(reports?.mailboxes, ['noreply@contoso.com', 'sales@fabrikam.com']);
+  assert.deepEqual(
+    [reports?.reader.host, reports?.reader.port, reports?.reader.sourceFolder, reports?.reader.reportsFolder, reports?.reader.maxReports],
+    ['outlook.office365.com', 993, 'INBOX', 'Delivery reports', 100],
+  );
+  const problems = problemsOf({
+    ...base,
+    MAIL_REPORTS_MAILBOXES: 'someone@elsewhere.com, @contoso.com',
+    MAIL_REPORTS_FOLDER: 'inbox',
+    MAIL_REPORTS_SOURCE_FOLDER: 'Reports*',
+    MAIL_REPORTS_MAX_PER_RUN: '0',
+    MAIL_REPORTS_MAX_BYTES: '100',
+  });
+  for (const name of ['MAIL_REPORTS_MAILBOXES', 'MAIL_REPORTS_SOURCE_FOLDER', 'MAIL_REPORTS_MAX_PER_RUN', 'MAIL_REPORTS_MAX_BYTES']) {
+    assert.ok(
+      problems.some((p) => p.startsWith(`${name}:`)),
+      `${name} in ${problems.join('; ')}`,
+    );
+  }
+  assert.deepEqual(problemsOf({ ...base, MAIL_REPORTS_MAILBOXES: 'someone@elsewhere.com', MAIL_REPORTS_FOLDER: 'INBOX' }), [
+    'MAIL_REPORTS_MAILBOXES: someone@elsewhere.com is not in MAIL_ALLOWED_SENDERS',
+    'MAIL_REPORTS_FOLDER: must differ from MAIL_REPORTS_SOURCE_FOLDER (reports are moved out of it)',
+  ]);
+});

@@ -38,6 +38,21 @@ export interface StatusRecord {
   callbackUrl?: string;
   /** How that callback went, once it was tried. */
   callback?: CallbackState;
+  /** What delivery reports said after the send, per recipient (bounced or delayed). */
+  recipientOutcomes?: RecipientOutcome[];
+  /** The Message-IDs of the delivery reports recorded, so a report read twice is recorded once. */
+  reportIds?: string[];
+}
+
+/** What a delivery report (RFC 3464) said of one recipient after the message was sent. */
+export interface RecipientOutcome {
+  recipient: string;
+  outcome: 'bounced' | 'delayed';
+  /** Enhanced status code, such as 5.1.1. */
+  status: string;
+  diagnosticCode?: string;
+  remoteMta?: string;
+  reportedAt: string;
 }
 
 /** Why a callback attempt failed, as callers see it; the words of the error itself go to the operator's log. */
@@ -65,7 +80,7 @@ const ROW = 'status';
 // Message ids start with a letter or digit, so this partition can never hold a status record.
 const KEYS = { partitionKey: '~keys', rowKey: 'message-ids' };
 /** Fields a table entity cannot hold as they are: stored as JSON text. */
-const LIST_FIELDS = ['accepted', 'rejected', 'callback'] as const;
+const LIST_FIELDS = ['accepted', 'rejected', 'callback', 'recipientOutcomes', 'reportIds'] as const;
 
 export class StatusConflictError extends Error {
   constructor(

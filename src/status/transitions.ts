@@ -1,7 +1,7 @@
 // The status lifecycle: each change a message's record goes through, as the fields it sets and the ones it
 // clears. A final record keeps no claim and no next attempt, so the status endpoint never shows a retry
 // that will not come.
-import type { StatusRecord } from './status-store';
+import type { RecipientOutcome, StatusRecord } from './status-store';
 
 export type Changes = Partial<StatusRecord>;
 export type Reply = Pick<StatusRecord, 'lastReplyCode' | 'lastReplyText'>;
@@ -64,4 +64,57 @@ export function malformed(reason: string): Changes {
 /** An SMTP reply as the record keeps it; the code is read from the text when not given. */
 export function replyOf(text: string, code?: number): Reply {
   return { lastReplyCode: code ?? (Number(text.slice(0, 3)) || undefined), lastReplyText: text.slice(0, 1000) };
+}
+
+/**
+ * Recipient outcomes a record keeps: a table property holds at most 32K characters, and an outcome is at most about
+ * 650 (address, status, diagnostic and remote MTA cut to their bounds). Bounces are kept before delays.
+ */
+export const MAX_RECIPIENT_OUTCOMES = 40;
+/** Report Message-IDs a record remembers; a report is read again only when moving it out of the folder failed. */
+export const MAX_REPORT_IDS = 20;
+
+/**
+ * A delivery report about a sent message: each recipient's new outcome (a bounce stays a bounce; a later delay
+ * does not undo it), `delivered` the recipients it says got the message (their delay is over). When every
+ * recipient the server accepted has bounced, the message is `bounced`; otherwise it stays `sent` with the list.
+ * Nothing changes for a report already recorded.
+ */
+export function deliveryReported(
+  record: StatusRecord,
+  reportId: string,
+  outcomes: readonly RecipientOutcome[],
+  delivered: readonly string[] = [],
+): Changes {
+  if (record.reportIds?.includes(reportId)) return {};
+  const byRecipient = new Map((record.recipientOutcomes ?? []).map((outcome) => [outcome.recipient, outcome]));
+  for (const address of delivered) if (byRecipient.get(address)?.outcome === 'delayed') byRecipient.delete(address);
+  for (const outcome of outcomes) {
+    if (byRecipient.get(outcome.recipient)?.outcome !== 'bounced') byRecipient.set(outcome.recipient, outcome);
+  }
+  const merged = [...byRecipient.values()];
+  const bounced = new Set(merged.filter((o) => o.outcome === 'bounced').map((o) => o.recipient));
+  const accepted = (record.accepted ?? []).map((address) => address.toLowerCase());
+  const everyRecipientBounced =
+    accepted.length > 0 ? accepted.every((address) => bounced.has(address)) : bounced.size >= record.recipientCount;
+  const kept = [...merged.filter((o) => o.outcome === 'bounced'), ...merged.filter((o) => o.outcome === 'delayed')].slice(
+    0,
+    MAX_RECIPIENT_OUTCOMES,
+  );
+  const reportIds = [...(record.reportIds ?? []), reportId].slice(-MAX_REPORT_IDS);
+  if (everyRecipientBounced && bounced.size > 0) {
+    return {
+      status: 'bounced',
+      recipientOutcomes: kept,
+      reportIds,
+      errorCategory: 'bounced',
+      hint: 'Accepted for delivery, then reported undeliverable for every recipient (see the recipient outcomes).',
+      ...SETTLED,
+    };
+  }
+  return {
+    recipientOutcomes: kept,
+    reportIds,
+    ...(bounced.size > 0 && !record.errorCategory ? { errorCategory: 'some-recipients-bounced' } : {}),
+  };
 }
