@@ -564,6 +564,37 @@ test('a turn far ahead: back on the queue once, until just before it, holding th
   assert.equal(w.outbox.requeued.length, 1);
 });
 
+test("no place in the window at its turn: the schedule's next turn, not the moment the window frees; one more wait, a debug line", async () => {
+  const w = fakeWorld();
+  // At its turn the window has no place within the wait (messages before it came late): it frees in 7 s.
+  w.smtp.script.push(new ThrottledError('rate-limit', 7_000));
+  // That moment belongs to the message whose turn it is; this one takes the next turn nobody holds.
+  const turn = w.clock.ms + 40_000;
+  w.pacing.answers.push({ ok: true, at: w.clock.ms }, { ok: true, at: turn });
+  await run(w, envelope(w));
+  assert.equal(w.pacing.asked.length, 2, 'a turn, then the next one');
+  assert.deepEqual(
+    w.outbox.requeued.map((r) => r.delayMs),
+    [turn - w.clock.ms - 2_000],
+  );
+  const waiting = record(w);
+  assert.deepEqual(
+    [waiting.status, waiting.attempts, waiting.nextAttemptAt, waiting.turnAt, waiting.errorCategory],
+    ['deferred', 0, iso(turn), iso(turn), 'rate-limit'],
+  );
+  assert.deepEqual(
+    w.log.lines.map((l) => l.split(' ')[0]),
+    ['debug'],
+  );
+  assert.match(w.log.lines[0], /waits for its turn at .*\[rate-limit, window\]/);
+
+  // Back before that turn: it goes at it, without asking for another.
+  w.clock.ms = turn - 2_000;
+  await run(w, w.outbox.requeued[0].envelope);
+  assert.equal(w.pacing.asked.length, 2);
+  assert.deepEqual([record(w).status, w.outbox.requeued.length], ['sent', 1]);
+});
+
 test('held by the daily recipient limit: back on the queue until the time named, not claimed, the record says until when', async () => {
   const w = fakeWorld();
   const until = w.clock.ms + 23 * 3_600_000;

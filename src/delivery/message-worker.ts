@@ -190,7 +190,7 @@ export class MessageWorker {
       },
       deps,
     );
-    if (!outcome.ok) return this.settleFailure(outcome.failure, sender);
+    if (!outcome.ok) return this.settleFailure(outcome.failure, sender, message.recipients.length);
     const { info } = outcome;
     await this.finish(
       transition.sent({
@@ -205,7 +205,7 @@ export class MessageWorker {
     );
   }
 
-  private async settleFailure(failure: Failure, sender: string): Promise<void> {
+  private async settleFailure(failure: Failure, sender: string, recipients: number): Promise<void> {
     const { deps, envelope } = this;
     const reply = failure.reply ? transition.replyOf(failure.reply.text, failure.reply.code) : {};
     const decision = decideFailure(failure, this.stored.record.attempts, this.now() - Date.parse(envelope.createdAt), deps.policy);
@@ -220,13 +220,17 @@ export class MessageWorker {
     // messages behind this one wait without being refused one by one.
     if (failure.kind === 'quota' && (failure.category === 'daily-quota' || failure.category === 'tenant-rate-limit'))
       await deps.pacing.hold(sender, failure.category, this.now() + decision.delayMs);
-    const at = this.now() + decision.delayMs;
     if (failure.kind === 'throttled' && failure.category === 'rate-limit') {
-      // The window was fuller than its schedule (slow sends): the time it names is this message's turn.
-      await this.defer(at, { ...transition.paced(at), attempts: decision.attempts });
-      deps.log.debug(`Message ${envelope.id} waits for its turn at ${new Date(at).toISOString()} [rate-limit, window].`);
+      // The window had no place within the wait at this message's turn (messages before it came late or sent slowly).
+      // It takes the schedule's next turn, which no other message holds, rather than the moment the window frees:
+      // that moment belongs to a message holding its turn, which would find its place taken in turn, and so on.
+      const answer = await deps.pacing.schedule(sender, recipients);
+      if (!answer.ok) return this.hold(answer);
+      await this.defer(answer.at, { ...transition.paced(answer.at), attempts: decision.attempts });
+      deps.log.debug(`Message ${envelope.id} waits for its turn at ${new Date(answer.at).toISOString()} [rate-limit, window].`);
       return;
     }
+    const at = this.now() + decision.delayMs;
     await this.defer(
       at,
       transition.defer(at, { errorCategory: failure.category, hint: failure.hint, ...reply, attempts: decision.attempts }),

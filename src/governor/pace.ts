@@ -4,14 +4,16 @@
 // - The schedule (`next`): the next turn not yet given out. A message that cannot go now takes the next turn and
 //   waits for it on the queue, once; turns are `spacing` apart, so a backlog leaves as an even pace.
 // - The window (`ends`): every send admitted in the last minute or so, by the latest time it can reach the server
-//   (its end), in 100 ms buckets. A send is admitted at time s only while fewer than maxPerMinute ends lie after
-//   s − 60 s. Proof that no 60 s window [x, x + 60 s) at the server receives more: let m be the last admitted of
-//   the messages the server receives in it. Each other one, k, was admitted before m and reached the server at
+//   (its end), in 100 ms buckets. A send is admitted for a start s (now, or a place booked at most maxWait ahead)
+//   only while fewer than maxPerMinute ends, booked ones included, lie after s − 60 s; it starts no earlier than s.
+//   Proof that no 60 s window [x, x + 60 s) at the server receives more: let m be the last admitted of the messages
+//   the server receives in it. Each other one, k, was admitted before m and reached the server at
 //   r_k ≥ x > s_m − 60 s (as s_m ≤ r_m < x + 60 s), so its end ≥ r_k was counted when m was admitted; fewer than
 //   maxPerMinute were, so the window holds at most maxPerMinute. This holds for slow and fast sends alike, as long
-//   as each end is true: a send is assumed to reach the server within `assumedSendMs` of its admission, and one
-//   that takes longer records its real end (or, while it lasts, an end a minute ahead) well before anyone could
-//   leave it out (see rate-limiter.ts). Ends need no connection count, so the pace can come close to the limit.
+//   as each end is true: a send is assumed to reach the server within `assumedSendMs` of its start, and one that
+//   takes longer records its real end (or, while it lasts, an end a minute ahead) well before anyone could leave it
+//   out, a booking's maxWait ahead included (see rate-limiter.ts). Ends need no connection count, so the pace can
+//   come close to the limit.
 // - The day (`day`): recipients per hour; a send is admitted only while the last 24 hours (counted in whole hours,
 //   so up to one hour longer) leave room for its recipients.
 //
@@ -56,7 +58,8 @@ export type ScheduleAnswer =
   /** Held until `at` without a turn: it asks again then. */
   | { ok: false; at: number; reason: HoldReason };
 
-export type AdmitAnswer = { ok: true; end: number } | { ok: false; at: number; reason: HoldReason };
+/** Admitted: the send starts at `at` (now, or a booked place within maxWait) and is assumed over by `end`. */
+export type AdmitAnswer = { ok: true; at: number; end: number } | { ok: false; at: number; reason: HoldReason };
 
 export const emptyPace = (): PaceState => ({ next: 0, ends: {}, day: {} });
 
@@ -89,24 +92,26 @@ export function schedule(state: PaceState, recipients: number, limits: PaceLimit
 }
 
 /**
- * Admits a send at `now` (its turn has come): counts it in the window and the day, or says when to try again.
- * A short wait for the window is the caller's to take (at ≤ now + maxWait); a longer one also moves the schedule
- * past it, so later turns do not keep arriving at a full window.
+ * Admits a send at `now` (its turn has come): books it the first place the window has from now, counting it in the
+ * window and the day, or says when to try again. A place within maxWait is booked at once, so the send waits for it
+ * in process and need not ask again: asking again after the wait would come a storage write late and pass that
+ * delay on to the send a window later, and so on down a long backlog. A later place also moves the schedule past
+ * it, so later turns do not keep arriving at a full window.
  */
 export function admit(state: PaceState, recipients: number, limits: PaceLimits, now: number): AdmitAnswer {
   prune(state, limits, now);
   const held = holdOf(state, recipients, limits, now);
   if (held) return held;
-  const freeAt = windowFreeAt(state.ends, limits, now);
-  if (freeAt > now) {
-    if (freeAt - now > limits.maxWaitMs) state.next = Math.max(state.next, freeAt + spacing(limits));
-    return { ok: false, at: freeAt, reason: 'rate-limit' };
+  const at = windowFreeAt(state.ends, limits, now);
+  if (at - now > limits.maxWaitMs) {
+    state.next = Math.max(state.next, at + spacing(limits));
+    return { ok: false, at, reason: 'rate-limit' };
   }
-  const end = now + limits.assumedSendMs;
+  const end = at + limits.assumedSendMs;
   addEnd(state, end, limits);
-  const hour = String(Math.floor(now / HOUR_MS));
+  const hour = String(Math.floor(at / HOUR_MS));
   state.day[hour] = (state.day[hour] ?? 0) + recipients;
-  return { ok: true, end };
+  return { ok: true, at, end };
 }
 
 /** A send's end moves (it took longer than assumed, or is over sooner than its last extension said). */

@@ -9,8 +9,8 @@
 // and one number for the schedule.
 //
 // A send that outlasts its assumed time must correct its end before anyone could leave it out, that is within a
-// window of the assumed end (admissions are decided at their own time): track() records the real end when the
-// send is over, and every third of a window while it lasts, an end a window ahead. (Assumes the instances' clocks
+// window of the assumed end less the furthest booking ahead (maxWait, at most half a window): track() records the
+// real end when the send is over, and every third of a window while it lasts, an end a window ahead. (Assumes the instances' clocks
 // agree to well under a second, as NTP-synced Azure hosts do, and that storage answers within a third of a
 // minute; a longer outage in the middle of a slow send could let one more message into that minute.)
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
@@ -23,7 +23,7 @@ export type { AdmitAnswer, HoldReason, ScheduleAnswer } from './pace';
 export interface RateLimiter {
   /** A turn for a message that holds none; or, when the mailbox is held, until when. */
   schedule(mailbox: string, recipients: number): Promise<pace.ScheduleAnswer>;
-  /** Admits a send now, its turn having come (waits in process for a window place up to maxWait). */
+  /** Admits a send, its turn having come: now, or at the window's first place within maxWait, booked and waited for. */
   admit(mailbox: string, recipients: number): Promise<pace.AdmitAnswer>;
   /** Runs an admitted send, correcting its end in the window if it takes longer than assumed. */
   track<T>(mailbox: string, end: number, send: () => Promise<T>): Promise<T>;
@@ -83,6 +83,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   if (!Number.isInteger(limits.maxRecipientsPerDay) || limits.maxRecipientsPerDay < 1)
     throw new RangeError(`maxRecipientsPerDay must be a whole number ≥ 1, got ${limits.maxRecipientsPerDay}`);
   if (!(limits.maxWaitMs >= 0 && limits.maxWaitMs <= 20_000)) throw new RangeError(`maxWaitMs must be 0–20,000, got ${limits.maxWaitMs}`);
+  // A place is booked up to maxWait ahead: the ends of sends in progress must still be true that far (track() renews
+  // them a window ahead every third of one), so a booking stays within half a window (a shortened window in tests).
+  limits.maxWaitMs = Math.min(limits.maxWaitMs, limits.windowMs / 2);
   const mailboxes = new Map<string, MailboxState>();
 
   const stateOf = (mailbox: string) => {
@@ -146,11 +149,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     schedule: (mailbox, recipients) => change(mailbox, (s, t) => pace.schedule(s, recipients, limits, t)),
 
     async admit(mailbox, recipients) {
-      for (;;) {
-        const answer = await change(mailbox, (s, t) => pace.admit(s, recipients, limits, t));
-        if (answer.ok || answer.reason !== 'rate-limit' || answer.at - now() > limits.maxWaitMs) return answer;
-        await sleep(Math.max(1, answer.at - now()));
-      }
+      const answer = await change(mailbox, (s, t) => pace.admit(s, recipients, limits, t));
+      // A booked place: waited for here, in process; the send starts no earlier.
+      if (answer.ok && answer.at > now()) await sleep(answer.at - now());
+      return answer;
     },
 
     async track(mailbox, end, send) {
