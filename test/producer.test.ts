@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, type Harness } from './support/harness';
-import { createMailProducer, envelopeJsonSchema, InvalidMailError } from '../src/integrations/producer';
+import { createMailProducer, InvalidMailError } from '../src/integrations/producer';
+import { envelopeJsonSchema } from '../scripts/envelope-schema';
 
 let h: Harness;
 before(async () => {

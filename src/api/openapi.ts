@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { addressSchema, mailRequestSchema } from '../mail/mail-request';
 import { envelopeSchema } from '../mail/envelope';
 import { statusViewSchema } from '../status/status-view';
-import { toSwaggerSchema } from '../integrations/swagger-schema';
+import { toSwaggerSchema } from './swagger-schema';
 import { API_OPERATIONS, type ApiOperation, type RequestHeader, type ResponseHeader, type ResponseSpec } from './operations';
 import { routeTemplate } from './routes';
 

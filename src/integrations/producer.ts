@@ -58,8 +58,3 @@ export function createMailProducer(target: ProducerTarget) {
     },
   };
 }
-
-/** The envelope's JSON Schema (schemas/outbox-envelope.schema.json), from the schema the worker validates with. */
-export function envelopeJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(envelopeSchema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
-}

@@ -1,7 +1,7 @@
 // The Power Platform custom connector (connector/): apiDefinition.swagger.json is the OpenAPI 2.0 document the app
 // serves at /api/swagger.json, for a placeholder host to replace with the app's; apiProperties.json names the one
 // connection parameter, the key. `npm run connector` writes both; test/hooks-connector.test.ts keeps them equal.
-import { swaggerDocument } from '../api/openapi';
+import { swaggerDocument } from '../src/api/openapi';
 
 /** Replace with the Function App's host name (or pass --host to npm run connector). */
 export const CONNECTOR_PLACEHOLDER_HOST = 'your-function-app.azurewebsites.net';
