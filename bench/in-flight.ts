@@ -6,7 +6,7 @@
 // messages at once from Buffers in a fresh process. Both sides are judged against a 2 GB Flex Consumption instance.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';

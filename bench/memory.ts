@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type Mail from 'nodemailer/lib/mailer';
 import { InvocationContext } from '@azure/functions';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { newEnvelope } from '../src/mail/envelope';

@@ -6,7 +6,7 @@
 import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
 import type { TableClient } from '@azure/data-tables';
 import type { Transporter } from 'nodemailer';
-import type { QueueHostSettings } from '../src/host-settings';
+import type { QueueHostSettings } from '../src/config/host-json';
 import { sleep } from './runner';
 
 export interface MinimalMail {

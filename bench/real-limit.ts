@@ -7,8 +7,8 @@
 // (the worker's queue puts: each time a message goes back to the queue), storage requests per sent message by service, the pace at the server
 // against the limit and the most messages in any sliding window. The figures from before the schedule of
 // turns (measured at 30/min against Postfix) are the baselines of the first two, named as such: not from this run.
-import type { MailConfig } from '../src/config';
-import { loadConfig } from '../src/config';
+import type { MailConfig } from '../src/config/load-config';
+import { loadConfig } from '../src/config/load-config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalHost } from '../sandbox/functions-host';

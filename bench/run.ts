@@ -20,7 +20,7 @@
 // BENCH_PACED_WINDOW_MS (6000); medians of the repetitions are reported.
 import { writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { startLocalStack } from '../sandbox/stack';

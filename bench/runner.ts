@@ -3,7 +3,7 @@
 // report are in report.ts.
 import nodemailer from 'nodemailer';
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import type { MailConfig } from '../src/config';
+import type { MailConfig } from '../src/config/load-config';
 import type { LocalStack } from '../sandbox/stack';
 import type { Runtime } from '../src/runtime';
 import { laneTransportOptions } from '../src/smtp/smtp-sender';

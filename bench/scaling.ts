@@ -5,7 +5,7 @@
 // (Get Queue Metadata, what the host's target-based scaler reads) and its visible messages (peeked, up to 32). From the
 // count, the instances target-based scaling would ask for: ceil(queue length / (batchSize + newBatchThreshold)).
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { AuthMode } from '../src/identity/auth-mode';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
@@ -23,7 +23,7 @@ import { startLocalStack, type LocalStack } from '../sandbox/stack';
 import { maxInSlidingWindow, type FaultContext } from '../sandbox/smtp-sink';
 import type { StatusRecord } from '../src/status/status-store';
 import type { WorkerOptions } from '../sandbox/worker-process';
-import { APP_ROOT } from '../src/host-settings';
+import { APP_ROOT } from '../src/app-root';
 
 const TOTAL = envInt('SOAK_MESSAGES', 2000);
 const WORKERS = envInt('SOAK_WORKERS', 2);

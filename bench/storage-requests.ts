@@ -5,7 +5,7 @@
 // counted, empty polls and connection-slot leases included, until its lanes are given back.
 import { QueueServiceClient } from '@azure/storage-queue';
 import { TableClient } from '@azure/data-tables';
-import type { MailConfig } from '../src/config';
+import type { MailConfig } from '../src/config/load-config';
 import { createRuntime, type Runtime } from '../src/runtime';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalHost } from '../sandbox/functions-host';

@@ -1,7 +1,7 @@
 // What `npm start` prints once it runs: where things are and a request to paste. With real settings (MAIL_SMTP_HOST)
 // the mail goes out through the user's tenant for real, so the request says so, is addressed to the sender's own
 // mailbox and says nothing of a sandbox.
-import type { MailConfig } from '../src/config';
+import type { MailConfig } from '../src/config/load-config';
 
 export interface BannerFacts {
   url: string;

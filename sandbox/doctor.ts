@@ -1,6 +1,6 @@
 // `npm run doctor`: the doctor's command line (src/doctor/cli.ts), given a local stack to start for `--sandbox`.
 import { runDoctorCli } from '../src/doctor/cli';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createStorageClients } from '../src/storage/clients';
 import { provisionStorage } from '../src/storage/provision';
 import { startLocalStack } from './stack';

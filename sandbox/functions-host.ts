@@ -15,7 +15,7 @@ import {
   type StorageQueueHandler,
 } from '@azure/functions';
 import type { QueueClient, DequeuedMessageItem } from '@azure/storage-queue';
-import type { QueueHostSettings } from '../src/host-settings';
+import type { QueueHostSettings } from '../src/config/host-json';
 import { refuseForeign } from './loopback-guard';
 
 // Flex Consumption refuses HTTP requests over 210 MB; the handler applies the app's own, smaller limit.

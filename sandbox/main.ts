@@ -4,9 +4,9 @@
 // instead and only supplies Azurite.
 import { join, relative } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { ConfigError } from '../src/config';
-import { APP_ROOT } from '../src/host-settings';
-import { readLocalSettings } from '../src/local-settings';
+import { ConfigError } from '../src/config/load-config';
+import { APP_ROOT } from '../src/app-root';
+import { readLocalSettings } from '../src/config/local-settings';
 import { startSandbox, type Sandbox } from './start-sandbox';
 import { watchParent } from './parent-watch';
 import { startBanner } from './banner';

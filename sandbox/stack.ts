@@ -9,7 +9,7 @@ import { startEntraEndpoint, type EntraEndpoint } from './entra-endpoint';
 import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from './managed-identity-endpoint';
 import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from './smtp-sink';
 import { EXCHANGE_AUDIENCE, TokenAuthority } from './token-authority';
-import { APP_ROOT } from '../src/host-settings';
+import { APP_ROOT } from '../src/app-root';
 import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from './callback-receiver';
 
 export const LOCAL_TENANT_ID = '00000000-0000-4000-8000-000000000001';

@@ -1,7 +1,7 @@
 // The sandbox's parts put together, for `npm start` (sandbox.ts) and for tests alike: the local stack (or only
 // Azurite when real SMTP settings are given), the app's runtime, the local Functions host, and in front of it
 // the sandbox's address with the inbox page at its root.
-import { loadConfig, type MailConfig } from '../src/config';
+import { loadConfig, type MailConfig } from '../src/config/load-config';
 import type { AuthMode } from '../src/identity/auth-mode';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';

@@ -13,10 +13,10 @@
 // One line per log event on stdout. SIGTERM or SIGINT (or the parent going away) stops polling, lets the messages in
 // hand finish, gives the SMTP connection slots back and exits 0. When forked with an IPC channel it sends
 // { type: 'ready' } once polling runs and { type: 'stopped' } before it exits.
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, loadConfig } from '../src/config/load-config';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
-import { readQueueHostSettings, type QueueHostSettings } from '../src/host-settings';
+import { readQueueHostSettings, type QueueHostSettings } from '../src/config/host-json';
 import type { DeliveryPolicy } from '../src/delivery/process-message';
 import type { LaneTiming } from '../src/smtp/smtp-sender';
 import { startLocalHost, type LocalHost } from './functions-host';

@@ -1,9 +1,9 @@
-// Regenerates the configuration table in docs/configuration.md from src/settings.ts (npm run docs).
+// Regenerates the configuration table in docs/configuration.md from src/config/app-settings.ts (npm run docs).
 // test/readme.test.ts checks that the page's table is the one this makes.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const { settingsTableMarkdown } = require('../dist/src/settings.js');
+const { settingsTableMarkdown } = require('../dist/src/config/app-settings.js');
 const path = new URL('../docs/configuration.md', import.meta.url);
 const page = readFileSync(path, 'utf8');
 const markers = /(<!-- settings-table:start -->\n)[\s\S]*?(<!-- settings-table:end -->)/;

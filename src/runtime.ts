@@ -1,6 +1,6 @@
 // Composition root: builds the long-lived pieces once per process from the checked configuration.
 // The function registrations, the local host and the tests all get their dependencies from here.
-import { defaultProfile, loadConfig, type MailConfig } from './config';
+import { defaultProfile, loadConfig, type MailConfig } from './config/load-config';
 import { createTokenSource, type TokenSource } from './identity/token-source';
 import { SmtpSender, type LaneTiming } from './smtp/smtp-sender';
 import { routeByProfile, type ProfileRouting, type ProfileSmtp } from './profiles/profile-senders';
@@ -12,7 +12,7 @@ import { createRateLimiter } from './governor/rate-limiter';
 import { createTenantPause } from './governor/tenant-pause';
 import { createPacing } from './governor/pacing';
 import { DEFAULT_POLICY, type DeliveryPolicy, type WorkerDeps } from './delivery/process-message';
-import { readQueueHostSettings, type QueueHostSettings } from './host-settings';
+import { readQueueHostSettings, type QueueHostSettings } from './config/host-json';
 import { createAuthenticator, type Authentication, type CredentialSource } from './callers/authenticate';
 import { createEntraTokenVerifier } from './callers/entra-token';
 import { functionKeyCaller } from './callers/sender-policy';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { markdownTable, resultsProblems, type Results } from '../bench/report';
-import { APP_ROOT } from '../src/host-settings';
+import { APP_ROOT } from '../src/app-root';
 
 const results = JSON.parse(readFileSync(join(APP_ROOT, 'bench', 'results.json'), 'utf8')) as Results;
 

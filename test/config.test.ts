@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../src/config';
-import { readLocalSettings } from '../src/local-settings';
+import { ConfigError, loadConfig } from '../src/config/load-config';
+import { readLocalSettings } from '../src/config/local-settings';
 
 const base = {
   MAIL_AUTH_MODE: 'clientSecret',

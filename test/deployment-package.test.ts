@@ -388,7 +388,7 @@ test(
         ...Object.keys(STRAY_FILES).filter((path) => !path.startsWith('templates/')),
         '.env.production',
         'certs/app.pfx',
-        'src/config.ts',
+        'src/config/load-config.ts',
         'sandbox/main.ts',
         'test/config.test.ts',
         'infra/main.bicep',

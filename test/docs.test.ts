@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { settingsTableMarkdown } from '../src/settings';
-import { APP_ROOT } from '../src/host-settings';
+import { settingsTableMarkdown } from '../src/config/app-settings';
+import { APP_ROOT } from '../src/app-root';
 
 const DOCS = join(APP_ROOT, 'docs');
 const PAGES = [
@@ -68,7 +68,7 @@ test('every relative link in README.md, infra/README.md and docs/ leads to an ex
 });
 
 /**
- * The project's files a page names in inline code (`src/config.ts`, `infra/scripts/`, `dist/src/…/sandbox.js`) that do
+ * The project's files a page names in inline code (`src/config/load-config.ts`, `infra/scripts/`, `dist/src/…/sandbox.js`) that do
  * not exist: a compiled file counts when its TypeScript source does. Patterns and placeholders are left alone.
  */
 function missingPaths(page: string, markdown = readFileSync(page, 'utf8')): string[] {
@@ -94,7 +94,7 @@ test('every project file or folder README.md, infra/README.md and docs/ name in 
 test('the path check finds a moved file and its compiled name, and leaves patterns alone', () => {
   const page = join(DOCS, 'a-page-under-test.md');
   const markdown = [
-    'Here: `src/config.ts`, `infra/scripts/`, `dist/src/config.js`, `dist/src/THIRD-PARTY-NOTICES.txt`.',
+    'Here: `src/config/load-config.ts`, `infra/scripts/`, `dist/src/config/load-config.js`, `dist/src/THIRD-PARTY-NOTICES.txt`.',
     'Patterns: `test/<file>.test.ts`, `src/functions/*.js`.',
     'Gone: `src/no-such-module.ts`, `dist/src/no-such-module.js`.',
     '```',

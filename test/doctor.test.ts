@@ -8,11 +8,11 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createTokenSource } from '../src/identity/token-source';
 import { createStorageClients } from '../src/storage/clients';
 import { provisionStorage } from '../src/storage/provision';
-import { APP_ROOT } from '../src/host-settings';
+import { APP_ROOT } from '../src/app-root';
 import type { AuthMode } from '../src/identity/auth-mode';
 import {
   startLocalStack,

@@ -1,7 +1,7 @@
 // The hook settings: every problem named at once, naming the setting and the hook, never echoing a secret.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, loadConfig } from '../src/config/load-config';
 
 const BASE = { MAIL_AUTH_MODE: 'managedIdentity', MAIL_ALLOWED_SENDERS: '@contoso.example', MailStorage: 'UseDevelopmentStorage=true' };
 const HOOK = { template: 'generic', signature: 'standard-webhooks', senders: ['saas@contoso.example'] };

@@ -11,7 +11,7 @@ import { API_OPERATIONS } from '../src/api/operations';
 import { appFunctions } from '../src/hosting/app-functions';
 import { openApiDocument, swaggerDocument } from '../src/api/openapi';
 import { CONNECTOR_PLACEHOLDER_HOST, connectorFiles, serialize } from '../scripts/connector';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/load-config';
 import { createRuntime } from '../src/runtime';
 
 const CONNECTOR = join(__dirname, '..', '..', 'connector');

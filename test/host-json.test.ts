@@ -1,7 +1,7 @@
 // host.json's queue settings against what the delivery relies on and the limits the queue service sets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readQueueHostSettings } from '../src/host-settings';
+import { readQueueHostSettings } from '../src/config/host-json';
 import { COME_BACK_EARLY_MS } from '../src/delivery/message-worker';
 
 /** Get Messages returns at most 32 messages; the host refuses a larger batchSize. */

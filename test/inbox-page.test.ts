@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { APP_ROOT } from '../src/host-settings';
+import { APP_ROOT } from '../src/app-root';
 import { startSandbox, type Sandbox } from '../sandbox/start-sandbox';
 import { FAST_RUNTIME } from './support/harness';
 import { findBrowser, skipUnlessFound } from './support/machine-tools';

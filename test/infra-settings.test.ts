@@ -1,4 +1,4 @@
-// Ties the app settings infra/ deploys to the settings the code reads (SETTINGS in src/settings.ts), and the storage
+// Ties the app settings infra/ deploys to the settings the code reads (SETTINGS in src/config/app-settings.ts), and the storage
 // names in infra/ to the code defaults. Reads the ARM template the real Bicep compiler makes of infra/main.bicep
 // (.local/arm/main.json, written by scripts/validate-infra.sh), so it checks what gets deployed. When that file is
 // missing or older than infra/, the test compiles it first (Bicep CLI, or restored from NuGet with the .NET SDK) and
@@ -8,7 +8,7 @@ import { before, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SETTINGS } from '../src/settings';
+import { SETTINGS } from '../src/config/app-settings';
 import { AUTH_MODES } from '../src/identity/auth-mode';
 import { callerSchema, OPERATION_ROLES, SEND_ROLE, STATUS_READ_ROLE } from '../src/callers/caller-policy';
 import { senderProfileSchema } from '../src/profiles/sender-profiles';
@@ -195,7 +195,7 @@ test('every app setting the Bicep sets is read by the code or is an explicitly a
   assert.deepEqual(
     unknown,
     [],
-    `infra sets settings that src/settings.ts SETTINGS does not list (the code would ignore them): ${unknown.join(', ')}`,
+    `infra sets settings that src/config/app-settings.ts SETTINGS does not list (the code would ignore them): ${unknown.join(', ')}`,
   );
   for (const name of all.filter((n) => /^(MAIL_|MailStorage)/.test(n))) {
     assert.ok(specs.has(name) || awaiting.has(name), `${name} is set by infra but not in SETTINGS`);
@@ -233,10 +233,13 @@ test('every auth mode of the code is deployable, and each mode sets exactly what
   const { modes, host, mail } = blocks;
   for (const mode of known) assert.ok(modes.has(mode), `authSettings has no block for the code's mode ${mode}`);
   for (const mode of modes.keys()) {
-    assert.ok(known.includes(mode) || mode in AWAITING_CODE, `infra offers auth mode ${mode}, which src/settings.ts does not accept`);
+    assert.ok(
+      known.includes(mode) || mode in AWAITING_CODE,
+      `infra offers auth mode ${mode}, which src/config/app-settings.ts does not accept`,
+    );
   }
   for (const [mode, awaited] of Object.entries(AWAITING_CODE)) {
-    assert.ok(!known.includes(mode), `src/settings.ts now implements ${mode}: remove it from AWAITING_CODE in this test`);
+    assert.ok(!known.includes(mode), `src/config/app-settings.ts now implements ${mode}: remove it from AWAITING_CODE in this test`);
     for (const name of awaited) {
       assert.ok(!specs.has(name), `${name} is now in SETTINGS: remove it from AWAITING_CODE in this test`);
       for (const [other, settings] of modes) {

@@ -1,5 +1,5 @@
 // Flex Consumption (FC1) plan and the Function App. The app settings below are the contract with
-// src/settings.ts SETTINGS; test/infra-settings.test.ts reads the four setting blocks (hostSettings, mailSettings,
+// src/config/app-settings.ts SETTINGS; test/infra-settings.test.ts reads the four setting blocks (hostSettings, mailSettings,
 // authSettings, optionalSettingCandidates) from the compiled template and fails when they drift apart. They use
 // parameters only, never a resource's runtime properties: the compiler inlines a variable that reads those into the
 // resource, and the blocks would no longer be data in the compiled template. The fifth block, the sender profiles'
@@ -167,7 +167,7 @@ var hostSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
-// Settings src/config.ts reads in every mode. MAIL_QUEUE_NAME and MAIL_CALLBACK_QUEUE_NAME must be set even though
+// Settings src/config/load-config.ts reads in every mode. MAIL_QUEUE_NAME and MAIL_CALLBACK_QUEUE_NAME must be set even though
 // the code has defaults: the trigger bindings are '%MAIL_QUEUE_NAME%' and '%MAIL_CALLBACK_QUEUE_NAME%', and the host
 // refuses to index a function whose binding expression does not resolve.
 var mailSettings = {

@@ -1,6 +1,6 @@
 // One run of the delivery report reader: every configured mailbox in turn (one IMAP connection at a time), each
 // report recorded in the status store. What a timer-triggered function calls; it knows nothing of the host.
-import type { ReportsConfig } from '../config';
+import type { ReportsConfig } from '../config/load-config';
 import type { TokenSource } from '../identity/token-source';
 import type { StatusStore } from '../status/status-store';
 import { recordDeliveryReports, type ReportResult } from './record-reports';

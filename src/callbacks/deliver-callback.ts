@@ -2,7 +2,7 @@
 // signed event, and record how it went. A failed attempt goes back on the queue with a growing delay (the attempt
 // count travels in the message) until MAIL_CALLBACK_MAX_ATTEMPTS; then it is given up, logged as an error and
 // recorded, so GET /api/mail/{id} shows it. Only failures of our own storage throw (the host retries those).
-import type { CallbackConfig } from '../config';
+import type { CallbackConfig } from '../config/load-config';
 import type { Logger } from '../logger';
 import { StatusConflictError, type CallbackState, type StatusStore, type StoredStatus } from '../status/status-store';
 import { callbackUrlPolicyProblem } from '../mail/callback-url';

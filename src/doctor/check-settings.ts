@@ -1,5 +1,5 @@
 // The settings as the app reads them (loadConfig), and the Key Vault references among them.
-import { ConfigError, defaultProfile, loadConfig, type MailConfig } from '../config';
+import { ConfigError, defaultProfile, loadConfig, type MailConfig } from '../config/load-config';
 import type { SenderProfile } from '../profiles/sender-profiles';
 import { fail, pass, type CheckResult } from './report';
 

@@ -1,6 +1,6 @@
 // Each sending mailbox: an SMTP session up to AUTH XOAUTH2 and QUIT, without sending anything, with the token and
 // SMTP endpoint of the mailbox's own sender profile, as the app would send.
-import { senderProfileOf, type MailConfig } from '../config';
+import { senderProfileOf, type MailConfig } from '../config/load-config';
 import { explainSmtpError } from './explain';
 import type { ProfileSettingNames } from './profile-settings';
 import type { SmtpProbe } from './smtp-probe';

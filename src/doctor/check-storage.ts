@@ -1,6 +1,6 @@
 // Storage as the app reaches it (same connection, same identity): each queue, the table and each container it uses.
 import { connect } from 'node:net';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import type { StorageClients } from '../storage/clients';
 import { explainStorageError } from './explain';
 import { fail, pass, type CheckResult } from './report';

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { AUTH_MODES, type AuthMode } from '../identity/auth-mode';
-import { LOCAL_SETTINGS_FILE, readLocalSettings } from '../local-settings';
+import { LOCAL_SETTINGS_FILE, readLocalSettings } from '../config/local-settings';
 import { appDoctorDeps } from './defaults';
 import { formatJson, formatText } from './format';
 import { runChecks } from './run-checks';

@@ -1,6 +1,6 @@
 // Belt and braces: no check quotes a secret or a token on purpose, and none may by accident either. The secrets are
 // the values of the secret app settings and of every setting a sender profile keeps its credential in.
-import { SETTINGS } from '../settings';
+import { SETTINGS } from '../config/app-settings';
 import { profileCredentialSettings } from './profile-settings';
 import type { CheckResult, DoctorReport } from './report';
 

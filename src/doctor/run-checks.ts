@@ -2,7 +2,7 @@
 // passed in, so the same checks run from a terminal (main.ts), against the local stack in tests, or in the app.
 import type { TokenSource, TokenSourceOptions } from '../identity/token-source';
 import type { StorageClients, StorageConnection } from '../storage/clients';
-import { defaultProfile } from '../config';
+import { defaultProfile } from '../config/load-config';
 import { checkSettings } from './check-settings';
 import { checkToken } from './check-token';
 import { checkSmtp, type ProfileToken } from './check-smtp';

@@ -1,5 +1,5 @@
 import * as functions from '@azure/functions';
-import { loadConfig, type MailConfig } from '../config';
+import { loadConfig, type MailConfig } from '../config/load-config';
 import { redactText } from '../telemetry/redact';
 import { startAzureMonitor, stopAzureMonitor } from '../telemetry/azure-monitor';
 

@@ -1,6 +1,6 @@
 // The callback queue's trigger: each mail's outcome posted to its callbackUrl, retried with a growing delay.
 import { app } from '@azure/functions';
-import { STORAGE_CONNECTION } from '../settings';
+import { STORAGE_CONNECTION } from '../config/app-settings';
 import { lazyQueue, queueOptions, type QueueFunctionDefinition } from '../hosting/function-definition';
 import { sharedRuntime } from '../shared-runtime';
 

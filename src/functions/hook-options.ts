@@ -1,7 +1,7 @@
 // OPTIONS /api/hooks/{template}: the CloudEvents webhook validation handshake of an Event Grid template.
 import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
-import { appVerifiesHookSignatures } from '../config';
+import { appVerifiesHookSignatures } from '../config/load-config';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
 import { sharedRuntime } from '../shared-runtime';
 

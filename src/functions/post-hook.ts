@@ -1,7 +1,7 @@
 // POST /api/hooks/{template}: a webhook's payload rendered into mails by a template and queued as POST /api/mail does.
 import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
-import { appVerifiesHookSignatures } from '../config';
+import { appVerifiesHookSignatures } from '../config/load-config';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
 import { sharedRuntime } from '../shared-runtime';
 

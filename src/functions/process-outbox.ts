@@ -1,6 +1,6 @@
 // The outbox queue's trigger: each queued mail to the worker, which sends it over SMTP.
 import { app } from '@azure/functions';
-import { STORAGE_CONNECTION } from '../settings';
+import { STORAGE_CONNECTION } from '../config/app-settings';
 import { lazyQueue, queueOptions, type QueueFunctionDefinition } from '../hosting/function-definition';
 import { sharedRuntime } from '../shared-runtime';
 

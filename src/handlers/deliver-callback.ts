@@ -3,7 +3,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { SpanKind } from '@opentelemetry/api';
 import { deliverCallback, type CallbackDeps } from '../callbacks/deliver-callback';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import { inSpan, queueProcessing } from '../telemetry/spans';
 import { privateLogger } from '../logger';
 

@@ -2,7 +2,7 @@
 // Key Vault references as the platform resolved them — what a check from another machine cannot see. The report
 // is redacted (no secret, no token) and nothing is sent.
 import type { HttpHandler } from '@azure/functions';
-import { ConfigError } from '../config';
+import { ConfigError } from '../config/load-config';
 import { appDoctorDeps } from '../doctor/defaults';
 import type { DoctorDeps } from '../doctor/run-checks';
 import { runChecks } from '../doctor/run-checks';

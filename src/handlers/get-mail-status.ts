@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { messageIdSchema } from '../mail/envelope';
 import { retryAfterSeconds, statusView } from '../status/status-view';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import type { StatusStore } from '../status/status-store';
 import { problem } from '../http/problem';
 import { statusUrl } from './status-url';

@@ -3,7 +3,7 @@
 // know its caller and is refused.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AuthenticatedCaller } from '../callers/authenticate';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import { callerOf, type Authenticate } from './caller';
 import { problem } from '../http/problem';
 

@@ -3,7 +3,7 @@
 // authenticated, the template takes Event Grid input and lists the origin (default eventgrid.azure.net).
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { HookStores } from '../hooks/hook-stores';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import { isTemplateName } from '../hooks/template-name';
 import { problem } from '../http/problem';
 import { unsignedHookCaller, type HookCallerDeps } from './hook-caller';

@@ -2,7 +2,7 @@
 // only on the schemas and the API's operations (and, for OpenAPI 2.0, the app's public host).
 import type { HttpHandler } from '@azure/functions';
 import { openApiDocument, swaggerDocument } from '../api/openapi';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 
 export function createOpenApiHandler(): HttpHandler {
   return serving(() => openApiDocument());

@@ -6,7 +6,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { acceptMailRequest, type IntakeDeps } from '../intake/accept-mail';
 import type { HookStores } from '../hooks/hook-stores';
 import { receiveHook } from '../hooks/receive-hook';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';
 import { unsignedHookCaller, type HookCallerDeps } from './hook-caller';

@@ -3,8 +3,8 @@
 import type { InvocationContext } from '@azure/functions';
 import { SpanKind } from '@opentelemetry/api';
 import { processMessage, type WorkerDeps } from '../delivery/process-message';
-import type { MailConfig } from '../config';
-import type { QueueHostSettings } from '../host-settings';
+import type { MailConfig } from '../config/load-config';
+import type { QueueHostSettings } from '../config/host-json';
 import { inSpan, queueProcessing } from '../telemetry/spans';
 import { privateLogger } from '../logger';
 import { contextFrom } from '../telemetry/trace-context';

@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { acceptMail, maxRequestBytes, type IntakeDeps } from '../intake/accept-mail';
 import { retryAfterSeconds, statusView } from '../status/status-view';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import { problem, refusalResponse } from '../http/problem';
 import { readBodyWithin } from './read-body';
 import { statusUrl } from './status-url';

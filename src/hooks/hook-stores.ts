@@ -1,8 +1,8 @@
 // The hooks' long-lived parts: the template store (templates/ and MAIL_TEMPLATE_CONTAINER) and the signed hooks'
 // replay record. Built once per app (src/runtime.ts), at the first hook request: only then is the template engine loaded.
 import { join } from 'node:path';
-import type { MailConfig } from '../config';
-import { APP_ROOT } from '../host-settings';
+import type { MailConfig } from '../config/load-config';
+import { APP_ROOT } from '../app-root';
 import type { StorageClients } from '../storage/clients';
 import { createTemplateStore, type TemplateStore } from './template-store';
 import { createDeliveryRecords, type DeliveryRecords } from './delivery-record';

@@ -3,7 +3,7 @@
 // status URL. The host's adapter passes the request's parts and the stores in.
 import type { HttpResponseInit } from '@azure/functions';
 import type { AuthenticatedCaller } from '../callers/authenticate';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import { problem, withRetryAfter } from '../http/problem';
 import { IDEMPOTENCY_KEY_ERROR, isIdempotencyKey } from '../http/request-headers';
 import { retryAfterSeconds, statusView } from '../status/status-view';

@@ -3,8 +3,8 @@
 import { join } from 'node:path';
 import type { HttpFunctionOptions, HttpHandler, StorageQueueFunctionOptions, StorageQueueHandler } from '@azure/functions';
 import type { Runtime } from '../runtime';
-import { STORAGE_CONNECTION } from '../settings';
-import { appAuthenticatesCallers, type MailConfig } from '../config';
+import { STORAGE_CONNECTION } from '../config/app-settings';
+import { appAuthenticatesCallers, type MailConfig } from '../config/load-config';
 import { loadRuntimeModule } from '../shared-runtime';
 
 /** The folder of the function files: what package.json "main" names, one function (or the app's setup) a file. */

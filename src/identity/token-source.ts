@@ -8,7 +8,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { AuthMode } from './auth-mode';
 import { instruments } from '../telemetry/instruments';
 
-/** What the token source needs to know; read from the MAIL_* settings by src/config.ts. */
+/** What the token source needs to know; read from the MAIL_* settings by src/config/load-config.ts. */
 export interface TokenSourceOptions {
   mode: AuthMode;
   tenantId?: string;

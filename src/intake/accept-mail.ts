@@ -2,7 +2,7 @@
 // bytes and headers of POST /api/mail (acceptMail parses them once), or a request already parsed, such as a mail a
 // hook rendered (acceptMailRequest); both validate it the same way. Knows nothing of the Functions host.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import type { MailConfig } from '../config';
+import type { MailConfig } from '../config/load-config';
 import { addressSchema, parseMailRequest, type MailRequest } from '../mail/mail-request';
 import type { FieldError } from '../validation/field-errors';
 import { maxRequestBytes, messageBytes } from '../mail/message-size';

@@ -3,7 +3,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { loadConfig, type MailConfig } from '../../src/config';
+import { loadConfig, type MailConfig } from '../../src/config/load-config';
 import type { AuthMode } from '../../src/identity/auth-mode';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime';
 import { provisionStorage } from '../../src/storage/provision';
@@ -11,7 +11,7 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import { startLocalHost, type LocalHost } from '../../sandbox/functions-host';
 import { localFunctions } from '../../sandbox/local-functions';
 import { createSendMailHandler } from '../../src/handlers/send-mail';
-import type { QueueHostSettings } from '../../src/host-settings';
+import type { QueueHostSettings } from '../../src/config/host-json';
 import type { StatusRecord } from '../../src/status/status-store';
 
 export const FAST_HOST: QueueHostSettings = {

@@ -1,19 +1,19 @@
-// Reads and checks the app settings (src/settings.ts) into the options each module takes. Every problem is
+// Reads and checks the app settings (app-settings.ts) into the options each module takes. Every problem is
 // reported at once, each naming its setting, and a secret is never echoed.
-import { AUTH_MODES } from './identity/auth-mode';
-import { PLACEHOLDER } from './identity/entra-ids';
-import type { TokenSourceOptions } from './identity/token-source';
-import type { SmtpOptions } from './smtp/smtp-sender';
-import type { ReportReaderOptions } from './bounces/report-reader';
-import type { StorageConnection } from './storage/clients';
-import { isAllowedSender } from './mail/senders';
-import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Settings } from './settings';
-import type { Caller } from './callers/caller-policy';
-import { DEFAULT_PROFILE, profileFor, type SenderProfile } from './profiles/sender-profiles';
-import { readSenderProfiles } from './profiles/read-profiles';
-import type { EntraTokenOptions } from './callers/entra-token';
-import { fieldPath } from './validation/field-errors';
-import { hookCallerName, secretProblems, type SignedHook } from './hooks/hook-policy';
+import { AUTH_MODES } from '../identity/auth-mode';
+import { PLACEHOLDER } from '../identity/entra-ids';
+import type { TokenSourceOptions } from '../identity/token-source';
+import type { SmtpOptions } from '../smtp/smtp-sender';
+import type { ReportReaderOptions } from '../bounces/report-reader';
+import type { StorageConnection } from '../storage/clients';
+import { isAllowedSender } from '../mail/senders';
+import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Settings } from './app-settings';
+import type { Caller } from '../callers/caller-policy';
+import { DEFAULT_PROFILE, profileFor, type SenderProfile } from '../profiles/sender-profiles';
+import { readSenderProfiles } from '../profiles/read-profiles';
+import type { EntraTokenOptions } from '../callers/entra-token';
+import { fieldPath } from '../validation/field-errors';
+import { hookCallerName, secretProblems, type SignedHook } from '../hooks/hook-policy';
 
 export interface MailConfig {
   auth: TokenSourceOptions;

@@ -1,6 +1,7 @@
 // The queue settings of host.json, which the Functions host applies and the local host imitates.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { APP_ROOT } from '../app-root';
 
 export interface QueueHostSettings {
   batchSize: number;
@@ -12,9 +13,6 @@ export interface QueueHostSettings {
   /** Local host only: how long a message stays invisible while its function runs (the host uses 10 minutes). */
   processingVisibilityMs?: number;
 }
-
-/** The app root: host.json sits beside package.json, dist/src/ is two levels below. */
-export const APP_ROOT = join(__dirname, '..', '..');
 
 /** The part of host.json we read: extensions.queues, as the host documents it. */
 interface HostJsonQueues {

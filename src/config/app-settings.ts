@@ -1,12 +1,12 @@
 // Every app setting the code reads, once: its name, type, default, meaning and whether it is a secret.
-// Loading (src/config.ts), the configuration table in docs/configuration.md and the infra consistency test all come from here.
+// Loading (load-config.ts), the configuration table in docs/configuration.md and the infra consistency test all come from here.
 import { z } from 'zod';
-import { AUTH_MODES, type AuthMode } from './identity/auth-mode';
-import { callerListSchema } from './callers/caller-policy';
-import { senderProfileListSchema } from './profiles/sender-profiles';
-import { hookSecretsSchema, signedHookListSchema } from './hooks/hook-policy';
-import { CALLBACK_HOST_ENTRY } from './mail/callback-url';
-import { clientIdSchema, tenantIdSchema } from './identity/entra-ids';
+import { AUTH_MODES, type AuthMode } from '../identity/auth-mode';
+import { callerListSchema } from '../callers/caller-policy';
+import { senderProfileListSchema } from '../profiles/sender-profiles';
+import { hookSecretsSchema, signedHookListSchema } from '../hooks/hook-policy';
+import { CALLBACK_HOST_ENTRY } from '../mail/callback-url';
+import { clientIdSchema, tenantIdSchema } from '../identity/entra-ids';
 
 /** The connection name used by the queue trigger binding and by our own storage clients. */
 export const STORAGE_CONNECTION = 'MailStorage';
