@@ -7,6 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HTTP, type CloudEvent } from 'cloudevents';
 import { freePort, startHarness, type Harness } from './support/harness';
 import { statusView, statusViewSchema } from '../src/status/status-view';
 import type { StatusRecord } from '../src/status/status-store';
@@ -95,6 +96,13 @@ test('a sent mail: the callback arrives once, signed, as a CloudEvent with the p
   assert.equal(callback.contentType, 'application/cloudevents+json');
   assertSigned(callback);
   const event = JSON.parse(callback.body) as Record<string, any>;
+  // The CloudEvents SDK reads the request as it came, structured mode, as a valid CloudEvent 1.0.
+  const read = HTTP.toEvent({ headers: { 'content-type': callback.contentType }, body: callback.body });
+  assert.ok(!Array.isArray(read), 'one event');
+  const readEvent = read as CloudEvent<unknown>;
+  assert.equal(readEvent.validate(), true);
+  assert.equal(readEvent.id, `${id}.sent`);
+  assert.equal(readEvent.type, 'exo-smtp-mailer.mail.sent');
   assert.equal(event.specversion, '1.0');
   assert.equal(event.id, `${id}.sent`);
   assert.equal(event.type, 'exo-smtp-mailer.mail.sent');

@@ -4,14 +4,17 @@
 // configured, and the replay record that answers a repeated delivery with its first mails.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { startHarness, type Harness } from './support/harness';
-import { signGitHub, signStandardWebhook, verifyGitHub, verifyStandardWebhook } from '../src/hooks/signatures';
+import { signStandardWebhook, verifyGitHub, verifyStandardWebhook } from '../src/hooks/signatures';
 import { unsignedHookCaller } from '../src/handlers/hook-caller';
 import type { HttpRequest } from '@azure/functions';
 
+/** GitHub's signature, as the maintained library computes it. */
+const signGitHub = async (key: string, body: string) => (await import('@octokit/webhooks-methods')).sign(key, body);
 const sample = (name: string) => readFileSync(join(__dirname, '..', '..', 'test', 'samples', name), 'utf8');
 const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const SECRET = secret();
@@ -115,23 +118,49 @@ test('Standard Webhooks: the specification example verifies, and nothing else do
   assert.ok(!late.ok && /expired/.test(late.detail));
 });
 
-test('GitHub: the documented example verifies; a changed body, a wrong secret or a malformed header does not', () => {
-  // GitHub's documentation: secret "It's a Secret to Everybody", payload "Hello, World!".
-  const expected = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
-  assert.equal(signGitHub("It's a Secret to Everybody", 'Hello, World!'), expected);
-  const header = (value: string) => (name: string) => (name === 'x-hub-signature-256' ? value : null);
-  assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, true);
-  assert.equal(
-    verifyGitHub(header(expected.toUpperCase().replace('SHA256', 'sha256')), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"])
-      .ok,
-    true,
-    'hex case',
-  );
-  assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World?'), ["It's a Secret to Everybody"]).ok, false);
-  assert.equal(verifyGitHub(header(expected), Buffer.from('Hello, World!'), ['another secret entirely']).ok, false);
-  assert.equal(verifyGitHub(header('sha1=abc'), Buffer.from('Hello, World!'), ["It's a Secret to Everybody"]).ok, false);
+test('Standard Webhooks: what we sign the standardwebhooks package verifies, and what it signs we verify', () => {
+  const key = secret();
+  const reference = new Webhook(key);
+  const body = Buffer.from(sample('generic.json'));
+  const now = Date.now();
+  const at = Math.floor(now / 1000);
+  const ours = {
+    'webhook-id': 'msg_interop',
+    'webhook-timestamp': String(at),
+    'webhook-signature': signStandardWebhook(key, 'msg_interop', at, body),
+  };
+  assert.doesNotThrow(() => reference.verify(body, ours, { jsonParse: false }));
+  const theirs = { ...ours, 'webhook-signature': reference.sign('msg_interop', new Date(at * 1000), body) };
+  assert.equal(theirs['webhook-signature'], ours['webhook-signature']);
+  const header = (headers: Record<string, string>) => (name: string) => headers[name] ?? null;
+  assert.equal(verifyStandardWebhook(header(theirs), body, [key], now).ok, true);
+  const forged = { ...theirs, 'webhook-signature': reference.sign('msg_other', new Date(at * 1000), body) };
+  assert.throws(() => reference.verify(body, forged, { jsonParse: false }), WebhookVerificationError);
+  assert.equal(verifyStandardWebhook(header(forged), body, [key], now).ok, false);
 });
 
+test('GitHub: the documented example verifies; a changed body, a wrong secret or a malformed header does not', async () => {
+  // GitHub's documentation: secret "It's a Secret to Everybody", payload "Hello, World!".
+  const expected = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
+  assert.equal(await signGitHub("It's a Secret to Everybody", 'Hello, World!'), expected);
+  const header = (value: string) => (name: string) => (name === 'x-hub-signature-256' ? value : null);
+  const verified = async (value: string, body: string | Buffer, secrets = ["It's a Secret to Everybody"]) =>
+    (await verifyGitHub(header(value), Buffer.from(body), secrets)).ok;
+  assert.equal(await verified(expected, 'Hello, World!'), true);
+  assert.equal(await verified(expected.toUpperCase().replace('SHA256', 'sha256'), 'Hello, World!'), true, 'hex case');
+  assert.equal(await verified(expected, 'Hello, World!', ['', 'another secret', "It's a Secret to Everybody"]), true, 'any secret');
+  assert.equal(await verified(expected, 'Hello, World?'), false);
+  assert.equal(await verified(expected, 'Hello, World!', ['another secret entirely']), false);
+  assert.equal(await verified(expected, 'Hello, World!', []), false, 'no secret');
+  assert.equal(await verified('sha1=abc', 'Hello, World!'), false);
+  // A signature made over the bytes as they are: an empty body, or bytes that are not UTF-8, are refused (JSON is
+  // UTF-8 text), not verified as some other text.
+  const overBytes = (body: Buffer) => `sha256=${createHmac('sha256', "It's a Secret to Everybody").update(body).digest('hex')}`;
+  assert.equal(await verified(overBytes(Buffer.alloc(0)), ''), false, 'an empty body');
+  const latin1 = Buffer.from('{"name":"caf\xe9"}', 'latin1');
+  const rawSignature = overBytes(latin1);
+  assert.equal(await verified(rawSignature, latin1), false, 'not UTF-8');
+});
 async function deliver(path: string, body: string, headers: Record<string, string>) {
   const response = await fetch(`${h.host!.url}/api/hooks/${path}`, {
     method: 'POST',
@@ -179,7 +208,7 @@ test(
       ['from the future', body, signed(body, { at: Math.floor(Date.now() / 1000) + 6 * 60 }), /in the future/],
       ['wrong secret', body, signed(body, { key: secret() }), /does not verify/],
       ['a caller key instead', body, { 'x-functions-key': 'anything' }, /required/],
-      ['a GitHub signature instead', body, { 'x-hub-signature-256': signGitHub(GITHUB_SECRET, body) }, /required/],
+      ['a GitHub signature instead', body, { 'x-hub-signature-256': await signGitHub(GITHUB_SECRET, body) }, /required/],
     ];
     for (const [what, payload, headers, detail] of cases) {
       const answer = await deliver('generic', payload, headers);
@@ -214,7 +243,7 @@ test('GitHub: a signed push is sent; the same body again is the same mail; a bad
     repository: { full_name: 'contoso/mailer' },
     commits: [{ id: '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c', message: 'Fix the build' }],
   });
-  const headers = { 'x-github-event': 'push', 'x-hub-signature-256': signGitHub(GITHUB_SECRET, push) };
+  const headers = { 'x-github-event': 'push', 'x-hub-signature-256': await signGitHub(GITHUB_SECRET, push) };
   const first = await deliver('github-push', push, headers);
   assert.equal(first.status, 202, JSON.stringify(first.json));
   const record = await h.waitForFinal(first.json.mails[0].id);
@@ -224,7 +253,7 @@ test('GitHub: a signed push is sent; the same body again is the same mail; a bad
   // GitHub signs no time: a replayed delivery is recognised by its body and sends nothing new.
   const replay = await deliver('github-push', push, { ...headers, 'x-github-delivery': 'another-guid' });
   assert.equal(replay.json.mails[0].id, first.json.mails[0].id);
-  assert.equal((await deliver('github-push', push, { 'x-hub-signature-256': signGitHub('wrong', push) })).status, 401);
+  assert.equal((await deliver('github-push', push, { 'x-hub-signature-256': await signGitHub('wrong', push) })).status, 401);
   assert.equal((await deliver('github-push', push, {})).status, 401);
 });
 

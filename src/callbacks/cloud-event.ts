@@ -1,6 +1,9 @@
 // The callback as it goes on the wire: a CloudEvents 1.0 event in structured mode (application/cloudevents+json),
 // signed as Standard Webhooks prescribe (webhook-id, webhook-timestamp, webhook-signature over id.timestamp.body).
 // Its data is what GET /api/mail/{id} shows of the mail: no body, no token, no secret.
+// Written here, not with the cloudevents package: its HTTP.structured changes the wire (the attributes in another order,
+// Content-Type with "; charset=utf-8"), and it loads ajv and ajv-formats, 190-400 ms of require on this machine for
+// an event of eight fixed attributes. The callback test reads what we send with that package as a valid CloudEvent.
 import { signStandardWebhook } from '../hooks/signatures';
 import { statusView, type StatusView } from '../status/status-view';
 import type { StatusRecord } from '../status/status-store';
