@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { readAllDeliveryReports } from '../src/bounces/read-all-reports';
-import type { ReportsConfig } from '../src/config/load-config';
+import type { ReportsConfig } from '../src/bounces/report-reader';
 import { createTokenSource, type TokenSource } from '../src/identity/token-source';
 import { smtpMessageId } from '../src/mail/envelope';
 import { createStorageClients } from '../src/storage/clients';

@@ -1,10 +1,9 @@
 // One run of the delivery report reader: every configured mailbox in turn (one IMAP connection at a time), each
 // report recorded in the status store. What a timer-triggered function calls; it knows nothing of the host.
-import type { ReportsConfig } from '../config/load-config';
 import type { TokenSource } from '../identity/token-source';
 import type { StatusStore } from '../status/status-store';
 import { recordDeliveryReports, type ReportResult } from './record-reports';
-import { readDeliveryReports, type ReadSummary } from './report-reader';
+import { readDeliveryReports, type ReadSummary, type ReportsConfig } from './report-reader';
 
 export interface ReportRunDeps {
   /** Tokens by mailbox: the routed token source of the sender profiles, as SMTP uses it (the same scope). */

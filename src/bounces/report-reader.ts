@@ -206,3 +206,9 @@ function describe(error: unknown): string {
   const { message, responseText, code } = error as { message?: string; responseText?: string; code?: string };
   return [code, responseText ?? message].filter(Boolean).join(': ').split('\n')[0].slice(0, 300);
 }
+
+/** Which mailboxes are read for delivery reports, and how. */
+export interface ReportsConfig {
+  mailboxes: string[];
+  reader: ReportReaderOptions;
+}

@@ -2,7 +2,6 @@
 // signed event, and record how it went. A failed attempt goes back on the queue with a growing delay (the attempt
 // count travels in the message) until MAIL_CALLBACK_MAX_ATTEMPTS; then it is given up, logged as an error and
 // recorded, so GET /api/mail/{id} shows it. Only failures of our own storage throw (the host retries those).
-import type { CallbackConfig } from '../config/load-config';
 import type { Logger } from '../logger';
 import { StatusConflictError, type CallbackState, type StatusStore, type StoredStatus } from '../status/status-store';
 import { callbackUrlPolicyProblem } from '../mail/callback-url';
@@ -10,6 +9,21 @@ import { decodeCallbackMessage, type CallbackMessage, type CallbackQueue } from 
 import { outcomeEvent, signedRequest } from './cloud-event';
 import { callbackSecretsFor } from './callback-secret';
 import { postCallback, type PostResult } from './post-callback';
+
+/** Callbacks to a request's callbackUrl when its mail is sent or has failed. */
+export interface CallbackConfig {
+  /** MAIL_CALLBACK_HOSTS; empty: callbacks are refused. */
+  hosts: string[];
+  /**
+   * The master secrets (whsec_…) each caller's signing secret is derived from: one, or two while rotating; never
+   * logged. Set whenever hosts are.
+   */
+  secrets: string[];
+  queueName: string;
+  maxAttempts: number;
+  /** Development only: hosts that may resolve to private or loopback addresses. */
+  privateHosts: string[];
+}
 
 export const CALLBACK_TIMEOUT_MS = 10_000;
 

@@ -4,8 +4,9 @@ import { AUTH_MODES } from '../identity/auth-mode';
 import { PLACEHOLDER } from '../identity/entra-ids';
 import type { TokenSourceOptions } from '../identity/token-source';
 import type { SmtpOptions } from '../smtp/smtp-sender';
-import type { ReportReaderOptions } from '../bounces/report-reader';
+import type { ReportsConfig } from '../bounces/report-reader';
 import type { StorageConnection } from '../storage/clients';
+import type { CallbackConfig } from '../callbacks/deliver-callback';
 import { isAllowedSender } from '../mail/senders';
 import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Settings } from './app-settings';
 import type { Caller } from '../callers/caller-policy';
@@ -13,7 +14,7 @@ import { DEFAULT_PROFILE, profileFor, type SenderProfile } from '../profiles/sen
 import { readSenderProfiles } from '../profiles/read-profiles';
 import type { EntraTokenOptions } from '../callers/entra-token';
 import { fieldPath } from '../validation/field-errors';
-import { hookCallerName, secretProblems, type SignedHook } from '../hooks/hook-policy';
+import { hookCallerName, secretProblems, type HookConfig } from '../hooks/hook-policy';
 
 export interface MailConfig {
   auth: TokenSourceOptions;
@@ -45,36 +46,6 @@ export interface MailConfig {
 }
 
 /** Where and how delivery reports are read: the mailboxes, and the reader's options (one set for all). */
-export interface ReportsConfig {
-  mailboxes: string[];
-  reader: ReportReaderOptions;
-}
-
-/** Callbacks to a request's callbackUrl when its mail is sent or has failed. */
-export interface CallbackConfig {
-  /** MAIL_CALLBACK_HOSTS; empty: callbacks are refused. */
-  hosts: string[];
-  /**
-   * The master secrets (whsec_…) each caller's signing secret is derived from: one, or two while rotating; never
-   * logged. Set whenever hosts are.
-   */
-  secrets: string[];
-  queueName: string;
-  maxAttempts: number;
-  /** Development only: hosts that may resolve to private or loopback addresses. */
-  privateHosts: string[];
-}
-
-/** POST /api/hooks/{template}: where templates come from, payload bound, and the hooks verified by signature. */
-export interface HookConfig {
-  templateContainer?: string;
-  cacheSeconds: number;
-  maxPayloadBytes: number;
-  signed: SignedHook[];
-  /** Secrets by template name; never logged. */
-  secrets: ReadonlyMap<string, readonly string[]>;
-}
-
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);

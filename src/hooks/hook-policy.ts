@@ -51,3 +51,13 @@ export function secretProblems(scheme: SignatureScheme, secrets: readonly string
     return secret.length < 16 ? [`too short: at least 16 characters${which}`] : [];
   });
 }
+
+/** POST /api/hooks/{template}: where templates come from, payload bound, and the hooks verified by signature. */
+export interface HookConfig {
+  templateContainer?: string;
+  cacheSeconds: number;
+  maxPayloadBytes: number;
+  signed: SignedHook[];
+  /** Secrets by template name; never logged. */
+  secrets: ReadonlyMap<string, readonly string[]>;
+}

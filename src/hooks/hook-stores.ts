@@ -1,9 +1,9 @@
 // The hooks' long-lived parts: the template store (templates/ and MAIL_TEMPLATE_CONTAINER) and the signed hooks'
 // replay record. Built once per app (src/runtime.ts), at the first hook request: only then is the template engine loaded.
 import { join } from 'node:path';
-import type { MailConfig } from '../config/load-config';
 import { APP_ROOT } from '../app-root';
 import type { StorageClients } from '../storage/clients';
+import type { HookConfig } from './hook-policy';
 import { createTemplateStore, type TemplateStore } from './template-store';
 import { createDeliveryRecords, type DeliveryRecords } from './delivery-record';
 
@@ -15,7 +15,7 @@ export interface HookStores {
   deliveries: DeliveryRecords;
 }
 
-export function createHookStores(config: Pick<MailConfig, 'hooks' | 'statusTable'>, storage: StorageClients): HookStores {
+export function createHookStores(config: { hooks: HookConfig; statusTable: string }, storage: StorageClients): HookStores {
   const { templateContainer, cacheSeconds } = config.hooks;
   return {
     templates: createTemplateStore({

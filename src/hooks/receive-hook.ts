@@ -3,13 +3,12 @@
 // status URL. The host's adapter passes the request's parts and the stores in.
 import type { HttpResponseInit } from '@azure/functions';
 import type { AuthenticatedCaller } from '../callers/authenticate';
-import type { MailConfig } from '../config/load-config';
 import { problem, withRetryAfter } from '../http/problem';
 import { IDEMPOTENCY_KEY_ERROR, isIdempotencyKey } from '../http/request-headers';
 import { retryAfterSeconds, statusView } from '../status/status-view';
 import type { StatusRecord, StatusStore } from '../status/status-store';
 import type { DeliveryClaim, DeliveryRecords, NewDelivery } from './delivery-record';
-import { hookCaller } from './hook-policy';
+import { hookCaller, type HookConfig } from './hook-policy';
 import { acceptHookMails, noSuchTemplate, type HookMailDeps, type HookOutcome } from './hook-mails';
 import { verifySignature } from './signatures';
 import { isTemplateName } from './template-name';
@@ -28,7 +27,7 @@ export interface HookRequest {
 }
 
 export interface HookDeps extends HookMailDeps {
-  hooks: Pick<MailConfig['hooks'], 'maxPayloadBytes' | 'signed' | 'secrets'>;
+  hooks: Pick<HookConfig, 'maxPayloadBytes' | 'signed' | 'secrets'>;
   /** The replay record of signed hooks. */
   deliveries: DeliveryRecords;
   status: Pick<StatusStore, 'get'>;
