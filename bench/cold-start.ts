@@ -153,19 +153,24 @@ function loadOnce(loader: string, mode: string, root: string): { ms: number; rss
   return JSON.parse(run.stdout) as { ms: number; rss: number };
 }
 
-export function measureColdStart(runs = COLD_N): ColdStartFigures {
+/** The deployment package as the prepackage hook stages it, in `dir`/package; its size as the staging script reports it. */
+export function stageDeploymentPackage(dir: string): { pkg: string; size: PackageSize } {
   if (!existsSync(join(ROOT, 'dist', 'src', 'functions'))) throw new Error('dist/src/functions is missing: run "npm run build" first');
+  const pkg = join(dir, 'package');
+  const reportPath = join(dir, 'report.json');
+  const stage = spawnSync(process.execPath, [STAGE_SCRIPT, '--out', pkg, '--no-type-check', '--report', reportPath], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  if (stage.status !== 0) throw new Error(`stage-package failed: ${stage.stdout}\n${stage.stderr}`);
+  return { pkg, size: (JSON.parse(readFileSync(reportPath, 'utf8')) as { size: PackageSize }).size };
+}
+
+export function measureColdStart(runs = COLD_N): ColdStartFigures {
   const dir = mkdtempSync(join(tmpdir(), 'mail-cold-start-'));
   try {
-    const pkg = join(dir, 'package');
-    const reportPath = join(dir, 'report.json');
-    const stage = spawnSync(process.execPath, [STAGE_SCRIPT, '--out', pkg, '--no-type-check', '--report', reportPath], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 180_000,
-    });
-    if (stage.status !== 0) throw new Error(`stage-package failed: ${stage.stdout}\n${stage.stderr}`);
-    const after = (JSON.parse(readFileSync(reportPath, 'utf8')) as { size: PackageSize }).size;
+    const { pkg, size: after } = stageDeploymentPackage(dir);
     const loader = join(dir, 'load.cjs');
     writeFileSync(loader, LOADER);
 

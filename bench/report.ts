@@ -6,6 +6,7 @@
 /** How a figure is measured; the text of each row is formatted from its unit. */
 export type Unit =
   | 'ms'
+  | 'messages'
   | 'msg/s'
   | 'bytes'
   | 'files'
@@ -95,6 +96,7 @@ export function formatValue(value: number, unit: Unit): string {
     case 'bytes':
       return `${(value / 1048576).toFixed(1)} MB`;
     case 'files':
+    case 'messages':
       return value.toLocaleString('en');
     case 'requests/message':
     case 'deferrals/message':
@@ -208,6 +210,7 @@ export function resultsProblems(results: unknown): string[] {
 
 const UNITS: string[] = [
   'ms',
+  'messages',
   'msg/s',
   'bytes',
   'files',

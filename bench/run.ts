@@ -10,7 +10,9 @@
 //   real-limit.ts        one mailbox at 30 per window, 3 connections, time-scaled: deferrals and storage requests per
 //                        message, pace and peak per sliding window at the server, backlogs of 100 and 1,000
 //   scaling.ts           one mailbox's backlog at 30/min in real time: invocations held, instances target-based scaling asks for
+//   cold-path.ts         process start → first 202 and → first message at SMTP, the bundle as the Functions worker loads it, vs eager
 //   cold-start.ts        loading the functions in fresh processes vs every SDK imported eagerly; the package's size
+//   soak.ts              20 mailboxes, 4 workers killed at random, Azurite restarted: lost, duplicates, windows, throughput
 //
 // Names select benchmarks (default: all). The benchmarks that need the local stack run first, on one stack; the
 // ones that need none (cold start) run after it has stopped. --json FILE also writes every figure as numbers, with
@@ -25,6 +27,7 @@ import { createRuntime } from '../src/runtime';
 import { provisionStorage } from '../src/storage/provision';
 import { startLocalStack } from '../sandbox/stack';
 import { coldStart } from './cold-start';
+import { coldPath } from './cold-path';
 import { endToEnd } from './end-to-end';
 import { intake } from './intake';
 import { memory } from './memory';
@@ -32,6 +35,7 @@ import { inFlight } from './in-flight';
 import { storageRequests } from './storage-requests';
 import { realLimit } from './real-limit';
 import { scaling } from './scaling';
+import { soak } from './soak';
 import { sizes, textTable, toRow, type BenchResult, type Results, type Row } from './report';
 import { benchSettings, REPS, type BenchContext } from './runner';
 
@@ -46,7 +50,9 @@ const BENCHMARKS: Record<string, Benchmark> = {
   'in-flight': { stack: true, run: inFlight },
   'real-limit': { stack: true, run: realLimit },
   scaling: { stack: true, run: scaling },
+  'cold-path': { stack: true, run: coldPath },
   'cold-start': { stack: false, run: coldStart },
+  soak: { stack: false, run: soak },
 };
 
 function parseArgs(args: string[]): { names: string[]; json?: string } {
