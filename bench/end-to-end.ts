@@ -7,7 +7,7 @@
 // held connections and no rate state.
 import { performance } from 'node:perf_hooks';
 import { TableClient } from '@azure/data-tables';
-import { createRuntime } from '../src/runtime';
+import { createAppServices } from '../src/hosting/app-services';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalHost } from '../sandbox/functions-host';
 import { localFunctions } from '../sandbox/local-functions';
@@ -46,7 +46,7 @@ interface Run {
 
 export async function endToEnd(ctx: BenchContext): Promise<BenchResult> {
   // The product at a rate limit far above the load: this measures its cost, not the limit.
-  const runtime = createRuntime({ ...ctx.config, maxMessagesPerMinute: UNLIMITED_PER_MINUTE });
+  const runtime = createAppServices({ ...ctx.config, maxMessagesPerMinute: UNLIMITED_PER_MINUTE });
   const hostErrors: string[] = [];
   const deferrals: Record<string, number> = {};
   const host = await startLocalHost({
@@ -156,7 +156,7 @@ async function raw(ctx: BenchContext, label: string, count: number): Promise<Run
   return { serverMs: ms, finalMs: ms };
 }
 
-async function product(ctx: BenchContext, runtime: ReturnType<typeof createRuntime>, label: string, count: number): Promise<Run> {
+async function product(ctx: BenchContext, runtime: ReturnType<typeof createAppServices>, label: string, count: number): Promise<Run> {
   const sender = `pipe-${label}@${DOMAIN}`;
   const sendMail = createSendMailHandler(() => runtime);
   const ids = new Set<string>();

@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime } from '../src/runtime';
+import { createAppServices } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalHost } from '../sandbox/functions-host';
@@ -48,7 +48,7 @@ interface ChildResult {
 export async function inFlight(ctx: BenchContext): Promise<BenchResult> {
   const settings = benchSettings(ctx.stack, { MAIL_QUEUE_NAME: QUEUE });
   const config = loadConfig(settings);
-  const runtime = createRuntime(config);
+  const runtime = createAppServices(config);
   let ids: string[];
   let messageBytes: number;
   try {
@@ -92,7 +92,7 @@ export async function inFlight(ctx: BenchContext): Promise<BenchResult> {
 }
 
 /** Queues the large messages through the intake handler; returns their ids and the size of one composed message. */
-async function queueLargeMessages(runtime: ReturnType<typeof createRuntime>): Promise<{ ids: string[]; messageBytes: number }> {
+async function queueLargeMessages(runtime: ReturnType<typeof createAppServices>): Promise<{ ids: string[]; messageBytes: number }> {
   const sendMail = createSendMailHandler(() => runtime);
   const queue = runtime.storage.queues.getQueueClient(runtime.config.queueName);
   await queue.clearMessages();
@@ -148,7 +148,7 @@ async function child(task: ChildTask): Promise<ChildResult> {
     return { peakBytes, ms };
   }
 
-  const runtime = createRuntime(config);
+  const runtime = createAppServices(config);
   try {
     await warmUpWorker(runtime, senderOf(0));
     const errors: string[] = [];

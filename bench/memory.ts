@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type Mail from 'nodemailer/lib/mailer';
 import { InvocationContext } from '@azure/functions';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime } from '../src/runtime';
+import { createAppServices, type AppServices } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { newEnvelope } from '../src/mail/envelope';
 import { createOutbox } from '../src/mail/outbox';
@@ -160,7 +160,7 @@ const warmUpRequest = (sender: string) => ({
  * A worker's warm-up on the path a large message takes (composed blob, streamed to SMTP): a message just big enough,
  * handed straight to the queue function from a queue of its own, so the queue the benchmark measures stays untouched.
  */
-export async function warmUpWorker(runtime: Runtime, sender: string): Promise<void> {
+export async function warmUpWorker(runtime: AppServices, sender: string): Promise<void> {
   const { config } = runtime;
   const warmId = `warm-${randomUUID()}`;
   const warmQueue = runtime.storage.queues.getQueueClient(`${config.queueName}-warm`);
@@ -219,7 +219,7 @@ async function child(task: ChildTask): Promise<ChildResult> {
     return { peakBytes, ms, method: peak.method };
   }
 
-  const runtime = createRuntime(config);
+  const runtime = createAppServices(config);
   try {
     if (task.kind === 'intake') {
       const sendMail = createSendMailHandler(() => runtime);

@@ -9,7 +9,7 @@
 // turns (measured at 30/min against Postfix) are the baselines of the first two, named as such: not from this run.
 import type { MailConfig } from '../src/config/load-config';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime } from '../src/runtime';
+import { createAppServices, type AppServices } from '../src/hosting/app-services';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalHost } from '../sandbox/functions-host';
 import { localFunctions } from '../sandbox/local-functions';
@@ -128,8 +128,8 @@ async function pacedBacklog(
 ): Promise<Run> {
   const through = (proxy: CountingProxy): MailConfig => ({ ...config, storage: { connectionString: proxy.connectionString } });
   const pace = { windowMs: WINDOW_MS, assumedSendMs: WINDOW_MS / 60 };
-  const intake = createRuntime(through(proxies.intake), { pace });
-  const worker = createRuntime(through(proxies.worker), { pace, policy: { maxTurnWaitMs: 2_000 } });
+  const intake = createAppServices(through(proxies.intake), { pace });
+  const worker = createAppServices(through(proxies.worker), { pace, policy: { maxTurnWaitMs: 2_000 } });
   const errors: string[] = [];
   const reasons: Record<string, number> = {};
   const host = await startLocalHost({
@@ -183,7 +183,7 @@ async function pacedBacklog(
 }
 
 /** True once every id's record says sent; the ids found sent are taken out, so each poll reads only the rest. */
-async function allSent(runtime: Runtime, ids: string[]): Promise<boolean> {
+async function allSent(runtime: AppServices, ids: string[]): Promise<boolean> {
   while (ids.length > 0) {
     if ((await runtime.status.get(ids[ids.length - 1]))?.record.status !== 'sent') return false;
     ids.pop();

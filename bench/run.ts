@@ -23,7 +23,7 @@
 import { writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime } from '../src/runtime';
+import { createAppServices } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { startLocalStack } from '../sandbox/stack';
 import { coldStart } from './cold-start';
@@ -88,7 +88,7 @@ async function main(args: string[]): Promise<void> {
     const stack = await startLocalStack();
     const settings = benchSettings(stack);
     const config = loadConfig(settings);
-    const runtime = createRuntime(config); // production settings: host.json queue settings, default lanes and policy
+    const runtime = createAppServices(config); // production settings: host.json queue settings, default lanes and policy
     try {
       await provisionStorage(config, runtime.storage);
       const ctx: BenchContext = { stack, settings, config, runtime, token: (await runtime.tokens.getToken()).token };

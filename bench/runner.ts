@@ -5,7 +5,7 @@ import nodemailer from 'nodemailer';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { MailConfig } from '../src/config/load-config';
 import type { LocalStack } from '../sandbox/stack';
-import type { Runtime } from '../src/runtime';
+import type { AppServices } from '../src/hosting/app-services';
 import { laneTransportOptions } from '../src/smtp/smtp-sender';
 import { envInt } from './report';
 
@@ -27,7 +27,7 @@ export interface BenchContext {
   stack: LocalStack;
   settings: Record<string, string>;
   config: MailConfig;
-  runtime: Runtime;
+  runtime: AppServices;
   /** A ready token, for the raw baselines. */
   token: string;
 }

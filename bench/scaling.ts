@@ -6,7 +6,7 @@
 // count, the instances target-based scaling would ask for: ceil(queue length / (batchSize + newBatchThreshold)).
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime } from '../src/runtime';
+import { createAppServices, type AppServices } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalHost } from '../sandbox/functions-host';
@@ -29,7 +29,7 @@ interface Sample {
 
 export async function scaling(ctx: BenchContext): Promise<BenchResult> {
   const settings = benchSettings(ctx.stack, { MAIL_QUEUE_NAME: QUEUE, MAIL_MAX_MESSAGES_PER_MINUTE: String(PER_MINUTE) });
-  const runtime = createRuntime(loadConfig(settings)); // production policy and host.json's queue settings
+  const runtime = createAppServices(loadConfig(settings)); // production policy and host.json's queue settings
   try {
     await provisionStorage(runtime.config, runtime.storage);
     const queue = runtime.storage.queues.getQueueClient(QUEUE);
@@ -84,7 +84,7 @@ export async function scaling(ctx: BenchContext): Promise<BenchResult> {
   }
 }
 
-async function queueBacklog(runtime: Runtime, sender: string): Promise<void> {
+async function queueBacklog(runtime: AppServices, sender: string): Promise<void> {
   const sendMail = createSendMailHandler(() => runtime);
   for (let i = 0; i < BACKLOG; i++) {
     const body = JSON.stringify({ from: sender, to: `scaling-${i}@example.com`, subject: `Backlog ${i}`, text: 'x' });
@@ -94,7 +94,7 @@ async function queueBacklog(runtime: Runtime, sender: string): Promise<void> {
 }
 
 /** Runs one worker on the backlog for SECONDS, sampling what it holds and what the queue reports. */
-async function drain(runtime: Runtime): Promise<Sample[]> {
+async function drain(runtime: AppServices): Promise<Sample[]> {
   let held = 0;
   const queueFunctions = localFunctions(runtime).queue.map((fn) =>
     fn.name !== 'processOutbox'

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime } from '../src/runtime';
+import { createAppServices, type AppServices } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalStack, type LocalStack } from '../sandbox/stack';
@@ -229,8 +229,8 @@ async function run(): Promise<SoakFigures> {
   let azurite: Azurite = stack.azurite;
   const proxies: CountingProxy[] = [];
   const workers: Workers = { list: [], kills: [], started: 0 };
-  let intakeRuntime: Runtime | undefined;
-  let reader: Runtime | undefined;
+  let intakeRuntime: AppServices | undefined;
+  let reader: AppServices | undefined;
   try {
     const intakeProxy = await startCountingProxy(azurite);
     const workerProxy = await startCountingProxy(azurite);
@@ -245,9 +245,9 @@ async function run(): Promise<SoakFigures> {
     };
     const config = loadConfig(settings);
     // Straight to Azurite, uncounted: the soak's own reads of the records at the end.
-    reader = createRuntime(config);
+    reader = createAppServices(config);
     await provisionStorage(config, reader.storage);
-    intakeRuntime = createRuntime({ ...config, storage: { connectionString: intakeProxy.connectionString } });
+    intakeRuntime = createAppServices({ ...config, storage: { connectionString: intakeProxy.connectionString } });
     await intakeRuntime.tokens.getToken();
     console.log(
       `Soak: ${TOTAL} messages, ${PER_MAILBOX} from each of ${MAILBOX_COUNT} mailboxes, ${WORKERS} worker processes, a worker killed every ` +
@@ -384,7 +384,7 @@ async function run(): Promise<SoakFigures> {
 }
 
 /** What the records of messages not yet final say, the copies at the server and what the queues hold. */
-async function diagnose(reader: Runtime, stack: LocalStack, ids: string[]): Promise<string> {
+async function diagnose(reader: AppServices, stack: LocalStack, ids: string[]): Promise<string> {
   const lines: string[] = [];
   for (const id of ids.slice(0, 10)) {
     const record = (await reader.status.get(id))?.record;

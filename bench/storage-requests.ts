@@ -6,7 +6,7 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { TableClient } from '@azure/data-tables';
 import type { MailConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime } from '../src/runtime';
+import { createAppServices, type AppServices } from '../src/hosting/app-services';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { startLocalHost } from '../sandbox/functions-host';
 import { localFunctions } from '../sandbox/local-functions';
@@ -92,8 +92,8 @@ export async function storageRequests(ctx: BenchContext): Promise<BenchResult> {
 
 async function productBurst(ctx: BenchContext, proxies: Record<Side, CountingProxy>, label: string, keyed: boolean): Promise<Tally> {
   const through = (proxy: CountingProxy): MailConfig => ({ ...ctx.config, storage: { connectionString: proxy.connectionString } });
-  const intake = createRuntime(through(proxies.intake));
-  const worker = createRuntime(through(proxies.worker));
+  const intake = createAppServices(through(proxies.intake));
+  const worker = createAppServices(through(proxies.worker));
   const errors: string[] = [];
   const events: Record<string, number> = {};
   const note = (event: string) => (events[event] = (events[event] ?? 0) + 1);
@@ -151,7 +151,7 @@ function eventsOf(tally: Tally): string {
 }
 
 /** True once every id's record says sent; the ids found sent are taken out, so each poll reads only the rest. */
-async function allSent(runtime: Runtime, ids: string[]): Promise<boolean> {
+async function allSent(runtime: AppServices, ids: string[]): Promise<boolean> {
   while (ids.length > 0) {
     if ((await runtime.status.get(ids[ids.length - 1]))?.record.status !== 'sent') return false;
     ids.pop();

@@ -3,7 +3,7 @@
 // the sandbox's address with the inbox page at its root.
 import { loadConfig, type MailConfig } from '../src/config/load-config';
 import type { AuthMode } from '../src/identity/auth-mode';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime';
+import { createAppServices, type AppServices, type AppServicesOptions } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { statusView } from '../src/status/status-view';
 import { startAzurite } from './azurite';
@@ -26,7 +26,7 @@ export interface SandboxOptions {
   azuritePorts?: LocalStackOptions['azuritePorts'];
   /** The local SMTP server writes each message there as an .eml file. */
   mailDir?: string;
-  runtime?: RuntimeOptions;
+  runtime?: AppServicesOptions;
   log: LogLine;
   onMessage?: (message: ReceivedMessage) => void;
   /** A callback the local receiver got (embedded mode). */
@@ -38,7 +38,7 @@ export interface Sandbox {
   /** True when the local stack stands in for Entra and Exchange. */
   embedded: boolean;
   config: MailConfig;
-  runtime: Runtime;
+  runtime: AppServices;
   stack?: LocalStack;
   inbox?: Inbox;
   close(): Promise<void>;
@@ -59,7 +59,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     let stack: LocalStack | undefined;
     let inbox: Inbox | undefined;
     // The status lookup needs the runtime, which needs the stack's settings: it is bound once both exist.
-    let runtime: Runtime | undefined;
+    let runtime: AppServices | undefined;
     if (embedded) {
       const found = (inbox = createInbox(async (id) => {
         const stored = await runtime?.status.get(id);
@@ -98,7 +98,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     // Status URLs point at this address, as WEBSITE_HOSTNAME makes them point at the app in Azure.
     settings.MAIL_PUBLIC_BASE_URL ??= front.url;
     const config = loadConfig(settings);
-    const created = (runtime = createRuntime(config, { ...options.runtime, settings }));
+    const created = (runtime = createAppServices(config, { ...options.runtime, settings }));
     closers.push(() => created.close());
     await provisionStorage(config, created.storage);
     const host = await startLocalHost({

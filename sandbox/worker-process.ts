@@ -14,7 +14,7 @@
 // hand finish, gives the SMTP connection slots back and exits 0. When forked with an IPC channel it sends
 // { type: 'ready' } once polling runs and { type: 'stopped' } before it exits.
 import { ConfigError, loadConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime';
+import { createAppServices, type AppServices, type AppServicesOptions } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { readQueueHostSettings, type QueueHostSettings } from '../src/config/host-json';
 import type { DeliveryPolicy } from '../src/delivery/process-message';
@@ -29,7 +29,7 @@ export interface WorkerOptions {
   policy?: Partial<Omit<DeliveryPolicy, 'backoffMs'>> & { backoffMs?: number | { firstMs: number; maxMs: number } };
   lanes?: LaneTiming;
   leaseSeconds?: number;
-  pace?: RuntimeOptions['pace'];
+  pace?: AppServicesOptions['pace'];
 }
 
 function parseJson<T>(name: string): T | undefined {
@@ -48,7 +48,7 @@ function backoff(spec: number | { firstMs: number; maxMs: number }): DeliveryPol
   return (attempts) => Math.min(spec.firstMs * 2 ** Math.max(0, attempts - 1), spec.maxMs) * (0.8 + Math.random() * 0.4);
 }
 
-export function runtimeOptions(options: WorkerOptions): RuntimeOptions {
+export function runtimeOptions(options: WorkerOptions): AppServicesOptions {
   const { backoffMs, ...policy } = options.policy ?? {};
   return {
     host: { ...readQueueHostSettings(), ...options.host },
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     if (rank(level) >= threshold) console.log(`${new Date().toISOString()} ${name} ${level} ${fn}: ${message.replace(/\s*\n\s*/g, ' | ')}`);
   };
 
-  const started: { runtime?: Runtime; host?: LocalHost } = {};
+  const started: { runtime?: AppServices; host?: LocalHost } = {};
   let stopping: Promise<void> | undefined;
   const stop = (why: string) =>
     (stopping ??= (async () => {
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   setInterval(() => process.ppid !== parent && void stop('parent gone'), 1000).unref();
 
   const config = loadConfig(settings);
-  const runtime = (started.runtime = createRuntime(config, { ...runtimeOptions(options), settings }));
+  const runtime = (started.runtime = createAppServices(config, { ...runtimeOptions(options), settings }));
   await provisionStorage(config, runtime.storage);
   const { queue } = localFunctions(runtime);
   started.host = await startLocalHost({ port: 0, http: [], queue, settings: runtime.host, log: print, loopbackOnly: {} });

@@ -15,7 +15,7 @@ import { callbackUrlPolicyProblem, isAllowedCallbackHost, isPrivateAddress } fro
 import { postCallback } from '../src/callbacks/post-callback';
 import { applySenderPolicy, functionKeyCaller } from '../src/callers/sender-policy';
 import { decodeCallbackMessage } from '../src/callbacks/callback-queue';
-import { deliverCallback } from '../src/callbacks/deliver-callback';
+import { attemptCallback } from '../src/callbacks/callback-attempt';
 import { ConfigError, loadConfig } from '../src/config/load-config';
 import type { Logger } from '../src/logger';
 import { ensureLocalCertificates } from '../sandbox/certs';
@@ -444,7 +444,7 @@ test('rotation: with two master secrets each callback carries a signature with e
   try {
     const log = { log: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
     const secrets = [h.stack.callbacks.secret, next];
-    await deliverCallback(
+    await attemptCallback(
       { version: 1, id, outcome: 'sent', occurredAt: now, attempt: 1 },
       { ...h.runtime.callbacks, config: { ...h.runtime.callbacks.config, secrets }, log },
     );

@@ -12,7 +12,7 @@ import { LOCAL_TENANT_ID } from '../sandbox/stack';
 import { EXCHANGE_AUDIENCE } from '../sandbox/token-authority';
 import { httpOptions } from '../src/hosting/function-definition';
 import { appFunctions } from '../src/hosting/app-functions';
-import type { Runtime } from '../src/runtime';
+import type { AppServices } from '../src/hosting/app-services';
 
 const API = 'api://exo-mailer-local';
 const OTHER_TENANT = '00000000-0000-4000-8000-0000000000f2';
@@ -145,9 +145,9 @@ async function statusRecords(): Promise<number> {
 }
 
 test('with MAIL_CALLERS the host lets requests through and the app authenticates them', () => {
-  const options = httpOptions(declared('sendMail'), () => ({}) as Runtime, true);
+  const options = httpOptions(declared('sendMail'), () => ({}) as AppServices, true);
   assert.equal(options.authLevel, 'anonymous');
-  assert.equal(httpOptions(declared('sendMail'), () => ({}) as Runtime, false).authLevel, 'function');
+  assert.equal(httpOptions(declared('sendMail'), () => ({}) as AppServices, false).authLevel, 'function');
 });
 
 test('refused callers: no credential, a bad key, a malformed or foreign token, an unknown app, a token without Mail.Send', async () => {
@@ -354,6 +354,6 @@ test('delegated (user) tokens are refused for every operation, with idtyp or by 
 });
 
 test('the doctor takes the host master key whatever the caller policy: no caller token or key reaches it', () => {
-  assert.equal(httpOptions(declared('runDoctor'), () => ({}) as Runtime, true).authLevel, 'admin');
-  assert.equal(httpOptions(declared('runDoctor'), () => ({}) as Runtime, false).authLevel, 'admin');
+  assert.equal(httpOptions(declared('runDoctor'), () => ({}) as AppServices, true).authLevel, 'admin');
+  assert.equal(httpOptions(declared('runDoctor'), () => ({}) as AppServices, false).authLevel, 'admin');
 });

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from './support/harness';
 import { createProcessOutboxHandler } from '../src/handlers/process-outbox';
-import { createRuntime } from '../src/runtime';
+import { createAppServices } from '../src/hosting/app-services';
 import { newEnvelope } from '../src/mail/envelope';
 import { InvocationContext } from '@azure/functions';
 import type { SmtpFault } from '../sandbox/smtp-sink';
@@ -136,7 +136,7 @@ test('a failing token endpoint → temporary; the mail goes out once it recovers
 test('a message that ends in the poison queue has a failed status with the reason', async (t) => {
   // A real dependency failing for good: this runtime's outbox queue does not exist, so the worker cannot
   // put a temporarily failed message back, and throws; on the last dequeue it records why.
-  const broken = createRuntime({ ...h.config, queueName: 'no-such-queue' }, { host: h.runtime.host, policy: { backoffMs: () => 200 } });
+  const broken = createAppServices({ ...h.config, queueName: 'no-such-queue' }, { host: h.runtime.host, policy: { backoffMs: () => 200 } });
   t.after(() => broken.close());
   const handler = createProcessOutboxHandler(() => broken);
   const envelope = newEnvelope({ from: 'noreply@contoso.example', to: 'poison@example.com', subject: 'poison', text: 'x' });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as functions from '@azure/functions';
 import { loadConfig } from '../src/config/load-config';
 import { SETTINGS, STORAGE_CONNECTION } from '../src/config/app-settings';
-import { createRuntime } from '../src/runtime';
+import { createAppServices } from '../src/hosting/app-services';
 import { localFunctions } from '../sandbox/local-functions';
 import { appFunctions } from '../src/hosting/app-functions';
 import { httpOptions } from '../src/hosting/function-definition';
@@ -88,7 +88,7 @@ test('the local host serves the same functions on the same routes', () => {
     MAIL_ALLOWED_SENDERS: 'a@contoso.example',
     MailStorage: 'UseDevelopmentStorage=true',
   });
-  const runtime = createRuntime(config);
+  const runtime = createAppServices(config);
   const local = localFunctions(runtime);
   const http = registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.options!.methods.join(), r.options!.route]);
   assert.deepEqual(local.http.map((f) => [f.name, f.method, f.route]).sort(), http.sort());

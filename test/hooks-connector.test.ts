@@ -12,7 +12,7 @@ import { appFunctions } from '../src/hosting/app-functions';
 import { openApiDocument, swaggerDocument } from '../src/api/openapi';
 import { CONNECTOR_PLACEHOLDER_HOST, connectorFiles, serialize } from '../scripts/connector';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime } from '../src/runtime';
+import { createAppServices } from '../src/hosting/app-services';
 
 const CONNECTOR = join(__dirname, '..', '..', 'connector');
 type Operation = {
@@ -131,7 +131,7 @@ test(
       MailStorage: 'UseDevelopmentStorage=true',
       WEBSITE_HOSTNAME: 'func-mail.azurewebsites.net',
     });
-    const runtime = createRuntime(config);
+    const runtime = createAppServices(config);
     const handler = appFunctions()
       .http.find((fn) => fn.name === 'swagger')!
       .handler(() => runtime);

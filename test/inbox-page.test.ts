@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { APP_ROOT } from '../src/app-root';
 import { startSandbox, type Sandbox } from '../sandbox/start-sandbox';
-import { FAST_RUNTIME } from './support/harness';
+import { FAST_SERVICES } from './support/harness';
 import { findBrowser, skipUnlessFound } from './support/machine-tools';
 
 // CHROMIUM_PATH, else Playwright's own Chromium, else the usual install paths. Missing, the test is skipped saying what
@@ -40,7 +40,7 @@ describe('sandbox inbox page', { timeout: 120_000 }, () => {
     sandbox = await startSandbox({
       port: 0,
       env: {},
-      runtime: FAST_RUNTIME,
+      runtime: FAST_SERVICES,
       log: (level, fn, message) => logs.push(`${level} ${fn}: ${message}`),
     });
     // A persistent context is how Playwright takes a fresh --user-data-dir of our own.

@@ -3,7 +3,7 @@
 // message arrives, the local Functions host), with slow sends among fast ones.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST_HOST, FAST_RUNTIME, startHarness, type Harness } from './support/harness';
+import { FAST_HOST, FAST_SERVICES, startHarness, type Harness } from './support/harness';
 import { maxInSlidingWindow } from '../sandbox/smtp-sink';
 
 const WINDOW_MS = 6_000;
@@ -22,7 +22,7 @@ before(async () => {
     runtime: {
       host: { ...FAST_HOST, batchSize: 16, newBatchThreshold: 8 },
       pace: { windowMs: WINDOW_MS, assumedSendMs: 100 },
-      policy: { ...FAST_RUNTIME.policy, maxTurnWaitMs: 2_000 },
+      policy: { ...FAST_SERVICES.policy, maxTurnWaitMs: 2_000 },
     },
   });
 });

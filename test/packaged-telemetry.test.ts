@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime } from '../src/runtime';
+import { createAppServices, type AppServices } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { startLocalStack, type LocalStack } from '../sandbox/stack';
 import { ensureLocalCertificates, type LocalTls } from '../sandbox/certs';
@@ -106,12 +106,12 @@ async function runWorker(extraSettings: Record<string, string>): Promise<Run> {
     ...extraSettings,
   };
   const config = loadConfig(settings);
-  let runtime: Runtime | undefined;
+  let runtime: AppServices | undefined;
   let host: LocalHost | undefined;
   let worker: ChildProcess | undefined;
   const logs: string[] = [];
   try {
-    runtime = createRuntime(config, { host: FAST_HOST });
+    runtime = createAppServices(config, { host: FAST_HOST });
     await provisionStorage(config, runtime.storage);
     const env: NodeJS.ProcessEnv = { ...process.env, ...settings };
     for (const name of ['NODE_OPTIONS', 'NODE_TEST_CONTEXT', 'NODE_PATH']) delete env[name];

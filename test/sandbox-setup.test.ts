@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../src/config/load-config';
 import { readLocalSettings } from '../src/config/local-settings';
 import { startSandbox, type Sandbox } from '../sandbox/start-sandbox';
 import { startBanner } from '../sandbox/banner';
-import { FAST_RUNTIME } from './support/harness';
+import { FAST_SERVICES } from './support/harness';
 
 const ROOT = join(__dirname, '..', '..');
 const sandboxes: Sandbox[] = [];
@@ -68,7 +68,7 @@ test(
   "the sandbox's doctor answers 200 with every check passed, and a mail the same sandbox takes is sent",
   { timeout: 90_000 },
   async () => {
-    const sandbox = await startSandbox({ port: 0, env: {}, runtime: FAST_RUNTIME, log });
+    const sandbox = await startSandbox({ port: 0, env: {}, runtime: FAST_SERVICES, log });
     sandboxes.push(sandbox);
     const doctor = await fetch(`${sandbox.url}/api/diagnostics/doctor`);
     const report = (await doctor.json()) as { ok: boolean; checks: Array<{ id: string; status: string; title: string }> };
@@ -127,7 +127,7 @@ test(
   { timeout: 90_000 },
   async () => {
     // clientSecret: the managed identity credential keeps the endpoint it first saw for the whole process (the test above's).
-    const sandbox = await startSandbox({ port: 0, env: { MAIL_AUTH_MODE: 'clientSecret' }, runtime: FAST_RUNTIME, log });
+    const sandbox = await startSandbox({ port: 0, env: { MAIL_AUTH_MODE: 'clientSecret' }, runtime: FAST_SERVICES, log });
     sandboxes.push(sandbox);
     const { port } = new URL(sandbox.url);
     const mail = (subject: string) => JSON.stringify({ to: 'rebind@example.com', subject, text: 'x' });

@@ -12,7 +12,7 @@ app.setup({ enableHttpStream: true });
 // When the worker starts: read and check the configuration, so a bad setting shows up in the logs at once, naming
 // the setting, instead of at the first message; then start telemetry (Application Insights, when a connection string
 // is set). The worker awaits this hook before it reports the app's capabilities and runs any function, which is what
-// telemetry needs. The runtime itself (and the SDKs) is built when a function first runs.
+// telemetry needs. The app's services (and the SDKs) are built when a function first runs.
 app.hook.appStart(async () => {
   let config: MailConfig | undefined;
   try {

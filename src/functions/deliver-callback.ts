@@ -2,7 +2,7 @@
 import { app } from '@azure/functions';
 import { STORAGE_CONNECTION } from '../config/app-settings';
 import { lazyQueue, queueOptions, type QueueFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const deliverCallback: QueueFunctionDefinition = {
   name: 'deliverCallback',
@@ -12,4 +12,4 @@ export const deliverCallback: QueueFunctionDefinition = {
   handler: lazyQueue(() => import('../handlers/deliver-callback.js').then((m) => m.createDeliverCallbackHandler)),
 };
 
-app.storageQueue(deliverCallback.name, queueOptions(deliverCallback, sharedRuntime));
+app.storageQueue(deliverCallback.name, queueOptions(deliverCallback, processServices));

@@ -2,7 +2,7 @@
 import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const getMailStatus: HttpFunctionDefinition = {
   name: 'getMailStatus',
@@ -13,4 +13,4 @@ export const getMailStatus: HttpFunctionDefinition = {
   handler: lazyHttp(() => import('../handlers/get-mail-status.js').then((m) => m.createGetMailStatusHandler)),
 };
 
-app.http(getMailStatus.name, httpOptions(getMailStatus, sharedRuntime));
+app.http(getMailStatus.name, httpOptions(getMailStatus, processServices));

@@ -3,7 +3,7 @@ import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
 import { appVerifiesHookSignatures } from '../config/load-config';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const hookOptions: HttpFunctionDefinition = {
   name: 'hookOptions',
@@ -15,4 +15,4 @@ export const hookOptions: HttpFunctionDefinition = {
   handler: lazyHttp(() => import('../handlers/hook-options.js').then((m) => m.createHookOptionsHandler)),
 };
 
-app.http(hookOptions.name, httpOptions(hookOptions, sharedRuntime));
+app.http(hookOptions.name, httpOptions(hookOptions, processServices));

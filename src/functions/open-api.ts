@@ -2,7 +2,7 @@
 import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const openApi: HttpFunctionDefinition = {
   name: 'openApi',
@@ -13,4 +13,4 @@ export const openApi: HttpFunctionDefinition = {
   handler: lazyHttp(() => import('../handlers/open-api.js').then((m) => m.createOpenApiHandler)),
 };
 
-app.http(openApi.name, httpOptions(openApi, sharedRuntime));
+app.http(openApi.name, httpOptions(openApi, processServices));

@@ -3,7 +3,7 @@ import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
 import { appVerifiesHookSignatures } from '../config/load-config';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const postHook: HttpFunctionDefinition = {
   name: 'postHook',
@@ -15,4 +15,4 @@ export const postHook: HttpFunctionDefinition = {
   handler: lazyHttp(() => import('../handlers/post-hook.js').then((m) => m.createPostHookHandler)),
 };
 
-app.http(postHook.name, httpOptions(postHook, sharedRuntime));
+app.http(postHook.name, httpOptions(postHook, processServices));

@@ -2,7 +2,7 @@
 import { app } from '@azure/functions';
 import { STORAGE_CONNECTION } from '../config/app-settings';
 import { lazyQueue, queueOptions, type QueueFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const processOutbox: QueueFunctionDefinition = {
   name: 'processOutbox',
@@ -12,4 +12,4 @@ export const processOutbox: QueueFunctionDefinition = {
   handler: lazyQueue(() => import('../handlers/process-outbox.js').then((m) => m.createProcessOutboxHandler)),
 };
 
-app.storageQueue(processOutbox.name, queueOptions(processOutbox, sharedRuntime));
+app.storageQueue(processOutbox.name, queueOptions(processOutbox, processServices));

@@ -2,7 +2,7 @@
 import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const runDoctor: HttpFunctionDefinition = {
   name: 'runDoctor',
@@ -13,4 +13,4 @@ export const runDoctor: HttpFunctionDefinition = {
   handler: lazyHttp(() => import('../handlers/doctor.js').then((m) => m.createRunDoctorHandler)),
 };
 
-app.http(runDoctor.name, httpOptions(runDoctor, sharedRuntime));
+app.http(runDoctor.name, httpOptions(runDoctor, processServices));

@@ -2,7 +2,7 @@
 import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const sendMail: HttpFunctionDefinition = {
   name: 'sendMail',
@@ -13,4 +13,4 @@ export const sendMail: HttpFunctionDefinition = {
   handler: lazyHttp(() => import('../handlers/send-mail.js').then((m) => m.createSendMailHandler)),
 };
 
-app.http(sendMail.name, httpOptions(sendMail, sharedRuntime));
+app.http(sendMail.name, httpOptions(sendMail, processServices));

@@ -2,7 +2,7 @@
 import { app } from '@azure/functions';
 import { ROUTES } from '../api/routes';
 import { httpOptions, lazyHttp, type HttpFunctionDefinition } from '../hosting/function-definition';
-import { sharedRuntime } from '../shared-runtime';
+import { processServices } from '../hosting/process-services';
 
 export const swagger: HttpFunctionDefinition = {
   name: 'swagger',
@@ -13,4 +13,4 @@ export const swagger: HttpFunctionDefinition = {
   handler: lazyHttp(() => import('../handlers/open-api.js').then((m) => m.createSwaggerHandler)),
 };
 
-app.http(swagger.name, httpOptions(swagger, sharedRuntime));
+app.http(swagger.name, httpOptions(swagger, processServices));

@@ -1,15 +1,15 @@
-// Queue trigger of the callback queue: hands each message to the callback delivery. What it throws (storage
-// failures only) the host retries and, after maxDequeueCount, moves to the poison queue.
+// Queue trigger of the callback queue: hands each message to one callback attempt (callbacks/callback-attempt.ts).
+// What it throws (storage failures only) the host retries and, after maxDequeueCount, moves to the poison queue.
 import type { InvocationContext } from '@azure/functions';
 import { SpanKind } from '@opentelemetry/api';
-import { deliverCallback, type CallbackDeps } from '../callbacks/deliver-callback';
+import { attemptCallback, type CallbackAttemptDeps } from '../callbacks/callback-attempt';
 import type { MailConfig } from '../config/load-config';
 import { inSpan, queueProcessing } from '../telemetry/spans';
 import { privateLogger } from '../logger';
 
 export interface DeliverCallbackDeps {
   config: Pick<MailConfig, 'logAddresses' | 'callbacks'>;
-  callbacks: Omit<CallbackDeps, 'log'>;
+  callbacks: Omit<CallbackAttemptDeps, 'log'>;
 }
 
 export function createDeliverCallbackHandler(deps: () => DeliverCallbackDeps) {
@@ -19,7 +19,7 @@ export function createDeliverCallbackHandler(deps: () => DeliverCallbackDeps) {
     await inSpan(
       'mail.callback',
       { ...queueProcessing(config.callbacks.queueName, context.triggerMetadata?.id), 'mail.id': typeof id === 'string' ? id : '' },
-      () => deliverCallback(queueItem, { ...callbacks, log: privateLogger(context, config.logAddresses) }),
+      () => attemptCallback(queueItem, { ...callbacks, log: privateLogger(context, config.logAddresses) }),
       { kind: SpanKind.CONSUMER },
     );
   };

@@ -1,5 +1,5 @@
 // The hooks' long-lived parts: the template store (templates/ and MAIL_TEMPLATE_CONTAINER) and the signed hooks'
-// replay record. Built once per app (src/runtime.ts), at the first hook request: only then is the template engine loaded.
+// replay record. Built once per app (hosting/app-services.ts), at the first hook request: only then is the template engine loaded.
 import { join } from 'node:path';
 import { APP_ROOT } from '../app-root';
 import type { StorageClients } from '../storage/clients';

@@ -2,10 +2,10 @@
 // app.storageQueue take for it. The local host serves the same definitions.
 import { join } from 'node:path';
 import type { HttpFunctionOptions, HttpHandler, StorageQueueFunctionOptions, StorageQueueHandler } from '@azure/functions';
-import type { Runtime } from '../runtime';
+import type { AppServices } from './app-services';
 import { STORAGE_CONNECTION } from '../config/app-settings';
 import { appAuthenticatesCallers, type MailConfig } from '../config/load-config';
-import { loadRuntimeModule } from '../shared-runtime';
+import { loadAppServicesModule } from './process-services';
 
 /** The folder of the function files: what package.json "main" names, one function (or the app's setup) a file. */
 export const FUNCTIONS_DIRECTORY = join(__dirname, '..', 'functions');
@@ -20,7 +20,7 @@ export interface HttpFunctionDefinition {
   authLevel: 'anonymous' | 'function' | 'admin';
   /** Whether the app checks this function's requests itself even without MAIL_CALLERS (signed hooks). */
   appAuthenticates?: () => boolean;
-  handler: (runtime: () => Runtime) => HttpHandler;
+  handler: (services: () => AppServices) => HttpHandler;
 }
 
 export interface QueueFunctionDefinition {
@@ -29,37 +29,37 @@ export interface QueueFunctionDefinition {
   /** An app setting reference, resolved by the host: the queue is configurable. */
   queueName: '%MAIL_QUEUE_NAME%' | '%MAIL_CALLBACK_QUEUE_NAME%';
   connection: typeof STORAGE_CONNECTION;
-  handler: (runtime: () => Runtime) => StorageQueueHandler;
+  handler: (services: () => AppServices) => StorageQueueHandler;
 }
 
 export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition;
 
 /**
- * A handler whose module, with the runtime and the SDKs behind them, is imported at the first invocation instead of
+ * A handler whose module, with the app's services and the SDKs behind them, is imported at the first invocation instead of
  * when the host loads the app: the host indexes the functions in a fraction of the time, and what only one function
  * uses (the hooks' template engine, the doctor, the API documents) loads only in an instance that runs it.
  */
-export function lazyHttp(load: () => Promise<(runtime: () => Runtime) => HttpHandler>): (runtime: () => Runtime) => HttpHandler {
-  return (runtime) => {
-    const handler = loadOnce(load, runtime);
+export function lazyHttp(load: () => Promise<(services: () => AppServices) => HttpHandler>): (services: () => AppServices) => HttpHandler {
+  return (services) => {
+    const handler = loadOnce(load, services);
     return async (request, context) => (await handler())(request, context);
   };
 }
 
 export function lazyQueue(
-  load: () => Promise<(runtime: () => Runtime) => StorageQueueHandler>,
-): (runtime: () => Runtime) => StorageQueueHandler {
-  return (runtime) => {
-    const handler = loadOnce(load, runtime);
+  load: () => Promise<(services: () => AppServices) => StorageQueueHandler>,
+): (services: () => AppServices) => StorageQueueHandler {
+  return (services) => {
+    const handler = loadOnce(load, services);
     return async (entry, context) => (await handler())(entry, context);
   };
 }
 
-function loadOnce<H>(load: () => Promise<(runtime: () => Runtime) => H>, runtime: () => Runtime): () => Promise<H> {
+function loadOnce<H>(load: () => Promise<(services: () => AppServices) => H>, services: () => AppServices): () => Promise<H> {
   let ready: Promise<H> | undefined;
   return () =>
-    (ready ??= Promise.all([load(), loadRuntimeModule()])
-      .then(([create]) => create(runtime))
+    (ready ??= Promise.all([load(), loadAppServicesModule()])
+      .then(([create]) => create(services))
       .catch((error: unknown) => {
         // A failed import is tried again at the next invocation rather than remembered.
         ready = undefined;
@@ -74,17 +74,17 @@ function loadOnce<H>(load: () => Promise<(runtime: () => Runtime) => H>, runtime
  */
 export function httpOptions(
   fn: HttpFunctionDefinition,
-  runtime: () => Runtime,
+  services: () => AppServices,
   appAuthenticates = appAuthenticatesCallers(),
 ): HttpFunctionOptions {
   const appChecks = appAuthenticates || (fn.appAuthenticates?.() ?? false);
   const authLevel = fn.authLevel === 'function' && appChecks ? 'anonymous' : fn.authLevel;
-  return { methods: [fn.method], route: fn.route, authLevel, handler: fn.handler(runtime) };
+  return { methods: [fn.method], route: fn.route, authLevel, handler: fn.handler(services) };
 }
 
 /** What app.storageQueue takes for a queue function. */
-export function queueOptions(fn: QueueFunctionDefinition, runtime: () => Runtime): StorageQueueFunctionOptions {
-  return { queueName: fn.queueName, connection: fn.connection, handler: fn.handler(runtime) };
+export function queueOptions(fn: QueueFunctionDefinition, services: () => AppServices): StorageQueueFunctionOptions {
+  return { queueName: fn.queueName, connection: fn.connection, handler: fn.handler(services) };
 }
 
 /** The queue a queue function reads, as the host resolves its %SETTING% from the app settings. */

@@ -5,7 +5,7 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { loadConfig, type MailConfig } from '../../src/config/load-config';
 import type { AuthMode } from '../../src/identity/auth-mode';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime';
+import { createAppServices, type AppServices, type AppServicesOptions } from '../../src/hosting/app-services';
 import { provisionStorage } from '../../src/storage/provision';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../sandbox/stack';
 import { startLocalHost, type LocalHost } from '../../sandbox/functions-host';
@@ -23,7 +23,7 @@ export const FAST_HOST: QueueHostSettings = {
   messageEncoding: 'base64',
 };
 
-export const FAST_RUNTIME: RuntimeOptions = {
+export const FAST_SERVICES: AppServicesOptions = {
   host: FAST_HOST,
   policy: { backoffMs: () => 200, quotaDeferMs: 1_000, claimMs: 3_000 },
   lanes: { waitMs: 2_000, idleMs: 500 },
@@ -34,7 +34,7 @@ export interface HarnessOptions {
   mode?: AuthMode;
   stack?: LocalStackOptions;
   settings?: Record<string, string>;
-  runtime?: RuntimeOptions;
+  runtime?: AppServicesOptions;
   /** Start the local host's queue poller (default true). */
   worker?: boolean;
 }
@@ -43,7 +43,7 @@ export interface Harness {
   stack: LocalStack;
   settings: Record<string, string>;
   config: MailConfig;
-  runtime: Runtime;
+  runtime: AppServices;
   host?: LocalHost;
   logs: string[];
   /** Calls the HTTP function's handler the way the host would. */
@@ -57,7 +57,7 @@ export interface Harness {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const stack = await startLocalStack(options.stack);
-  let runtime: Runtime | undefined;
+  let runtime: AppServices | undefined;
   let host: LocalHost | undefined;
   // Stops what has been started, later parts first, each even if closing another one throws.
   const close = async () => {
@@ -88,7 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     // @azure/identity reads the managed identity endpoint from the environment.
     if (mode === 'managedIdentity' || mode === 'federatedIdentity') Object.assign(process.env, stack.managedIdentity.env);
     config = loadConfig(settings);
-    const created = (runtime = createRuntime(config, { ...FAST_RUNTIME, ...options.runtime }));
+    const created = (runtime = createAppServices(config, { ...FAST_SERVICES, ...options.runtime }));
     await provisionStorage(config, created.storage);
     host =
       options.worker === false
@@ -189,7 +189,7 @@ export async function freePortRun(count: number): Promise<number> {
   throw new Error(`no run of ${count} free ports between 20000 and 32000`);
 }
 
-export async function queueLength(runtime: Runtime, name = runtime.config.queueName): Promise<number> {
+export async function queueLength(runtime: AppServices, name = runtime.config.queueName): Promise<number> {
   const props = await runtime.storage.queues.getQueueClient(name).getProperties();
   return props.approximateMessagesCount ?? 0;
 }

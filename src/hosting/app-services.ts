@@ -1,28 +1,29 @@
-// Composition root: builds the long-lived pieces once per process from the checked configuration.
-// The function registrations, the local host and the tests all get their dependencies from here.
-import { defaultProfile, loadConfig, type MailConfig } from './config/load-config';
-import { createTokenSource, type TokenSource } from './identity/token-source';
-import { SmtpSender, type LaneTiming } from './smtp/smtp-sender';
-import { routeByProfile, type ProfileRouting, type ProfileSmtp } from './profiles/profile-senders';
-import { createStorageClients, type StorageClients } from './storage/clients';
-import { createOutbox, type Outbox } from './mail/outbox';
-import { createStatusStore, type StatusStore } from './status/status-store';
-import { createConnectionSlots } from './governor/connection-slots';
-import { createRateLimiter } from './governor/rate-limiter';
-import { createTenantPause } from './governor/tenant-pause';
-import { createPacing } from './governor/pacing';
-import { DEFAULT_POLICY, type DeliveryPolicy, type WorkerDeps } from './delivery/process-message';
-import { readQueueHostSettings, type QueueHostSettings } from './config/host-json';
-import { createAuthenticator, type Authentication, type CredentialSource } from './callers/authenticate';
-import { createEntraTokenVerifier } from './callers/entra-token';
-import { functionKeyCaller } from './callers/sender-policy';
-import { createDailyQuota, type DailyQuota } from './callers/daily-quota';
-import { createCallbackQueue, type CallbackQueue } from './callbacks/callback-queue';
-import { callbackBackoffMs, type CallbackDeps } from './callbacks/deliver-callback';
-import { eventSource } from './callbacks/cloud-event';
-import type { HookStores } from './hooks/hook-stores';
+// The app's services: the long-lived pieces (storage, status, senders, governor, callers, callbacks, hooks) built from
+// the checked configuration, once per process under the Functions host (processServices), once per local host or test.
+// Each handler takes the part of them it uses.
+import { defaultProfile, loadConfig, type MailConfig } from '../config/load-config';
+import { createTokenSource, type TokenSource } from '../identity/token-source';
+import { SmtpSender, type LaneTiming } from '../smtp/smtp-sender';
+import { routeByProfile, type ProfileRouting, type ProfileSmtp } from '../profiles/profile-senders';
+import { createStorageClients, type StorageClients } from '../storage/clients';
+import { createOutbox, type Outbox } from '../mail/outbox';
+import { createStatusStore, type StatusStore } from '../status/status-store';
+import { createConnectionSlots } from '../governor/connection-slots';
+import { createRateLimiter } from '../governor/rate-limiter';
+import { createTenantPause } from '../governor/tenant-pause';
+import { createPacing } from '../governor/pacing';
+import { DEFAULT_POLICY, type DeliveryPolicy, type WorkerDeps } from '../delivery/process-message';
+import { readQueueHostSettings, type QueueHostSettings } from '../config/host-json';
+import { createAuthenticator, type Authentication, type CredentialSource } from '../callers/authenticate';
+import { createEntraTokenVerifier } from '../callers/entra-token';
+import { functionKeyCaller } from '../callers/sender-policy';
+import { createDailyQuota, type DailyQuota } from '../callers/daily-quota';
+import { createCallbackQueue, type CallbackQueue } from '../callbacks/callback-queue';
+import { callbackBackoffMs, type CallbackAttemptDeps } from '../callbacks/callback-attempt';
+import { eventSource } from '../callbacks/cloud-event';
+import type { HookStores } from '../hooks/hook-stores';
 
-export interface Runtime {
+export interface AppServices {
   config: MailConfig;
   /** The app settings the configuration was read from: what the doctor checks. */
   settings: Record<string, string | undefined>;
@@ -36,7 +37,7 @@ export interface Runtime {
   profiles: ProfileRouting;
   worker: Omit<WorkerDeps, 'log'>;
   /** The callback queue and what its trigger needs to deliver callbacks. */
-  callbacks: Omit<CallbackDeps, 'log'> & { queue: CallbackQueue };
+  callbacks: Omit<CallbackAttemptDeps, 'log'> & { queue: CallbackQueue };
   /** Who is calling: from MAIL_CALLERS, or the function-key caller when the host checks function keys. */
   authenticate(request: CredentialSource): Promise<Authentication>;
   quota: DailyQuota;
@@ -46,7 +47,7 @@ export interface Runtime {
 }
 
 /** Knobs for tests and the soak run; production uses the defaults. */
-export interface RuntimeOptions {
+export interface AppServicesOptions {
   /** The app settings `config` was read from (default: the environment, as under the Functions host). */
   settings?: Record<string, string | undefined>;
   host?: QueueHostSettings;
@@ -60,7 +61,7 @@ export interface RuntimeOptions {
   callbackTimeoutMs?: number;
 }
 
-export function createRuntime(config: MailConfig, options: RuntimeOptions = {}): Runtime {
+export function createAppServices(config: MailConfig, options: AppServicesOptions = {}): AppServices {
   const storage = createStorageClients(config.storage);
   const policy: DeliveryPolicy = { ...DEFAULT_POLICY, ...options.policy };
   const governor = storage.blobs.getContainerClient(config.governorContainer);
@@ -128,7 +129,7 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
     authenticate,
     quota: createDailyQuota(storage.table(config.statusTable)),
     hookStores: () =>
-      (hookStores ??= import('./hooks/hook-stores.js')
+      (hookStores ??= import('../hooks/hook-stores.js')
         .then(({ createHookStores }) => createHookStores(config, storage))
         .catch((error: unknown) => {
           // A failed import is tried again at the next hook request rather than remembered.
@@ -139,10 +140,10 @@ export function createRuntime(config: MailConfig, options: RuntimeOptions = {}):
   };
 }
 
-let shared: Runtime | undefined;
+let ofProcess: AppServices | undefined;
 
-/** The process-wide runtime under the Functions host, built on first use from app settings. */
-export function sharedRuntime(): Runtime {
-  shared ??= createRuntime(loadConfig(process.env));
-  return shared;
+/** The services of this process under the Functions host, built on first use from the app settings. */
+export function processServices(): AppServices {
+  ofProcess ??= createAppServices(loadConfig(process.env));
+  return ofProcess;
 }

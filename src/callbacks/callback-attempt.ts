@@ -27,7 +27,7 @@ export interface CallbackConfig {
 
 export const CALLBACK_TIMEOUT_MS = 10_000;
 
-export interface CallbackDeps {
+export interface CallbackAttemptDeps {
   config: CallbackConfig;
   /** The events' source attribute. */
   source: string;
@@ -46,7 +46,7 @@ export function callbackBackoffMs(attempt: number): number {
   return Math.round(base * (1 + Math.random() * 0.1));
 }
 
-export async function deliverCallback(item: unknown, deps: CallbackDeps): Promise<void> {
+export async function attemptCallback(item: unknown, deps: CallbackAttemptDeps): Promise<void> {
   const now = deps.now ?? Date.now;
   const decoded = decodeCallbackMessage(item);
   if (!decoded.ok) {
@@ -97,7 +97,7 @@ export async function deliverCallback(item: unknown, deps: CallbackDeps): Promis
   );
 }
 
-function post(url: string, stored: StoredStatus, message: CallbackMessage, deps: CallbackDeps, nowMs: number): Promise<PostResult> {
+function post(url: string, stored: StoredStatus, message: CallbackMessage, deps: CallbackAttemptDeps, nowMs: number): Promise<PostResult> {
   const event = outcomeEvent(stored.record, message, deps.source);
   // Signed for the caller that sent the mail: another caller's secret does not verify it.
   const { body, headers } = signedRequest(event, callbackSecretsFor(deps.config.secrets, stored.record.caller), nowMs);
@@ -105,7 +105,7 @@ function post(url: string, stored: StoredStatus, message: CallbackMessage, deps:
 }
 
 /** The record is final, so only another copy of this callback races us: then its latest version takes the change. */
-async function record(deps: CallbackDeps, stored: StoredStatus, callback: CallbackState, now: () => number): Promise<void> {
+async function record(deps: CallbackAttemptDeps, stored: StoredStatus, callback: CallbackState, now: () => number): Promise<void> {
   try {
     await deps.status.update(stored, { callback }, new Date(now()));
   } catch (error) {
