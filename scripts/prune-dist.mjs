@@ -36,7 +36,7 @@ export function pruneDist(project = join(ROOT, 'tsconfig.json')) {
     config.fileNames.map((file) => [file, ts.getOutputFileNames(config, file, !ts.sys.useCaseSensitiveFileNames).map((f) => resolve(f))]),
   );
   const expected = new Set([...outputs.values()].flat());
-  // The compiler's own folders: where the folders tsconfig includes (src, sandbox, scripts, test, bench) compile to, even when no
+  // The compiler's own folders: where the folders tsconfig includes (src, sandbox, generators, test, bench) compile to, even when no
   // source is left in one of them.
   const rootDir = config.options.rootDir ?? folder;
   const folders = Object.keys(config.wildcardDirectories ?? {}).map((dir) => join(outDir, relative(rootDir, dir)));

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const { connectorFiles, serialize } = require('../dist/scripts/connector.js');
+const { connectorFiles, serialize } = require('../dist/generators/connector.js');
 const at = process.argv.indexOf('--host');
 const files = connectorFiles(at > 0 ? process.argv[at + 1] : undefined);
 const dir = new URL('../connector/', import.meta.url);

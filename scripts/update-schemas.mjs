@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const { envelopeJsonSchema } = require('../dist/scripts/envelope-schema.js');
+const { envelopeJsonSchema } = require('../dist/generators/envelope-schema.js');
 const dir = new URL('../schemas/', import.meta.url);
 mkdirSync(dir, { recursive: true });
 writeFileSync(new URL('outbox-envelope.schema.json', dir), `${JSON.stringify(envelopeJsonSchema(), null, 2)}\n`);

@@ -394,7 +394,7 @@ test(
         'infra/main.bicep',
         'dist/test/config.test.js',
         'dist/sandbox/main.js',
-        'dist/scripts/connector.js',
+        'dist/generators/connector.js',
         '.deploy/host.json',
         '.azure/mail-prod/.env',
         'local.settings.example.json',

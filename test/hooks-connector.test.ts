@@ -10,7 +10,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { API_OPERATIONS } from '../src/api/operations';
 import { appFunctions } from '../src/hosting/app-functions';
 import { openApiDocument, swaggerDocument } from '../src/api/openapi';
-import { CONNECTOR_PLACEHOLDER_HOST, connectorFiles, serialize } from '../scripts/connector';
+import { CONNECTOR_PLACEHOLDER_HOST, connectorFiles, serialize } from '../generators/connector';
 import { loadConfig } from '../src/config/load-config';
 import { createAppServices } from '../src/hosting/app-services';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, type Harness } from './support/harness';
 import { createMailProducer, InvalidMailError } from '../src/integrations/producer';
-import { envelopeJsonSchema } from '../scripts/envelope-schema';
+import { envelopeJsonSchema } from '../generators/envelope-schema';
 
 let h: Harness;
 before(async () => {
