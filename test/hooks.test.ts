@@ -290,7 +290,7 @@ test(
   },
 );
 
-test('a hook and POST /api/mail agree on what is JSON and what is an Idempotency-Key', { timeout: 30_000 }, async () => {
+test('a hook and POST /api/mail agree on what is JSON, a repeated name and an Idempotency-Key', { timeout: 30_000 }, async () => {
   const mail = async (headers: Record<string, string>) => {
     const response = await fetch(`${h.host!.url}/api/mail`, {
       method: 'POST',
@@ -317,6 +317,14 @@ test('a hook and POST /api/mail agree on what is JSON and what is an Idempotency
       );
     }
   }
+  // The hook path read its payload with JSON.parse, which keeps the last of a repeated name; the intake refuses it.
+  const repeated = `{"to":"someone@example.com","subject":"Hello","text":"Hi","message":"a","message":"b"}`;
+  const hooked = await hook('generic', repeated, EVENTS);
+  assert.equal(hooked.status, 400, JSON.stringify(hooked.json));
+  assert.deepEqual(
+    hooked.json.errors?.map((e: { field: string }) => e.field),
+    ['message'],
+  );
   assert.equal(smtpCount(), before, 'nothing refused was sent');
 });
 

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { HttpResponseInit } from '@azure/functions';
 import type { AuthenticatedCaller } from '../callers/authenticate';
 import type { IntakeResult, MailRequestInput } from '../intake/accept-mail';
+import { readJsonBody } from '../intake/parse-json-body';
 import { problem, refusalResponse } from '../http/problem';
 import { isJsonContentType, mediaTypeOf } from '../http/request-headers';
 import type { Logger } from '../logger';
@@ -65,18 +66,17 @@ export async function acceptHookMails(payload: HookPayload, { templates, accept,
     );
     return refused(templateInvalid(name));
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch (error) {
+  // Read as POST /api/mail reads a body: a member name given twice is refused, since readers disagree on which counts.
+  const read = readJsonBody(body);
+  if (!read.ok) {
     return refused(
-      problem(400, 'Invalid JSON', `The body is not valid JSON: ${(error as Error).message}`, [
-        { field: '(body)', detail: 'not valid JSON' },
-      ]),
+      'duplicate' in read
+        ? problem(400, 'Invalid JSON', `${read.duplicate.field} is given twice in one object.`, [read.duplicate])
+        : refusalResponse(read.invalid),
     );
   }
 
-  const deliveries = deliveriesOf(template, json, deliveryKey, payload.handshake);
+  const deliveries = deliveriesOf(template, read.json, deliveryKey, payload.handshake);
   if ('response' in deliveries) return refused(deliveries.response);
 
   // The URL's parameters, less a key: whoever sets up an unsigned hook chooses them (e.g. ?to= for recipients).

@@ -6,7 +6,7 @@ import type { MailConfig } from '../config/load-config';
 import { addressSchema, parseMailRequest, type MailRequest } from '../mail/mail-request';
 import type { FieldError } from '../validation/field-errors';
 import { maxRequestBytes, messageBytes } from '../mail/message-size';
-import { DuplicateKeyError, parseJsonBody } from './parse-json-body';
+import { readJsonBody } from './parse-json-body';
 import { IDEMPOTENCY_KEY_ERROR, isIdempotencyKey, isJsonContentType, mediaTypeOf } from '../http/request-headers';
 import { principalOf, type AuthenticatedCaller } from '../callers/authenticate';
 import { applySenderPolicy, senderFieldProblems, type GlobalSenders } from '../callers/sender-policy';
@@ -62,23 +62,9 @@ export async function acceptMail(input: IntakeInput, deps: IntakeDeps): Promise<
   }
   const key = input.idempotencyKey ?? undefined;
   if (key !== undefined && !isIdempotencyKey(key)) return invalid([IDEMPOTENCY_KEY_ERROR]);
-  let json: unknown;
-  try {
-    json = parseJsonBody(input.body);
-  } catch (error) {
-    if (error instanceof DuplicateKeyError) {
-      return invalid([
-        { field: error.field, detail: 'given twice in one object: readers disagree on which one counts, so neither is taken' },
-      ]);
-    }
-    return {
-      status: 400,
-      title: 'Invalid JSON',
-      detail: `The body is not valid JSON: ${(error as Error).message}`,
-      errors: [{ field: '(body)', detail: 'not valid JSON' }],
-    };
-  }
-  return acceptMailRequest({ request: json, idempotencyKey: key, caller: input.caller }, deps);
+  const read = readJsonBody(input.body);
+  if (!read.ok) return 'duplicate' in read ? invalid([read.duplicate]) : read.invalid;
+  return acceptMailRequest({ request: read.json, idempotencyKey: key, caller: input.caller }, deps);
 }
 
 export async function acceptMailRequest(input: MailRequestInput, deps: IntakeDeps): Promise<IntakeResult> {

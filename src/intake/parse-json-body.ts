@@ -6,7 +6,33 @@
 //   value copied out of it).
 // Otherwise the result, or the SyntaxError, is what JSON.parse gives.
 import { randomBytes } from 'node:crypto';
-import { fieldPath } from '../validation/field-errors';
+import { fieldPath, type FieldError } from '../validation/field-errors';
+
+/** A body that is not JSON, as every entry point answers it. */
+export interface InvalidJson {
+  status: 400;
+  title: 'Invalid JSON';
+  detail: string;
+  errors: FieldError[];
+}
+
+export type JsonBody = { ok: true; json: unknown } | { ok: false; invalid: InvalidJson } | { ok: false; duplicate: FieldError };
+
+/** A request body read as JSON (parseJsonBody), or what is wrong with it: not JSON, or a member name given twice. */
+export function readJsonBody(body: Buffer): JsonBody {
+  try {
+    return { ok: true, json: parseJsonBody(body) };
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) {
+      return {
+        ok: false,
+        duplicate: { field: error.field, detail: 'given twice in one object: readers disagree on which one counts, so neither is taken' },
+      };
+    }
+    const detail = `The body is not valid JSON: ${(error as Error).message}`;
+    return { ok: false, invalid: { status: 400, title: 'Invalid JSON', detail, errors: [{ field: '(body)', detail: 'not valid JSON' }] } };
+  }
+}
 
 /** String literals at least this long are taken from the bytes directly. */
 export const LONG_STRING = 64 * 1024;
