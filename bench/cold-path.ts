@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config/load-config';
-import { createRuntime, type Runtime } from '../src/runtime';
+import { createAppServices, type AppServices } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { createSendMailHandler } from '../src/handlers/send-mail';
 import { stageDeploymentPackage } from './cold-start';
@@ -159,7 +159,7 @@ const rpcJson = (value: unknown) => ({ json: JSON.stringify(value) });
 /** One fresh worker through one path: ms from its start to the 202 (http) or to the message at the server (queue). */
 async function coldRun(
   ctx: BenchContext,
-  intake: Runtime,
+  intake: AppServices,
   file: string,
   pkg: string,
   settings: Record<string, string>,
@@ -237,7 +237,7 @@ export async function coldPath(ctx: BenchContext): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'mail-cold-path-'));
   const settings = { ...ctx.settings, MAIL_QUEUE_NAME: QUEUE };
   const config = loadConfig(settings);
-  const intake = createRuntime(config);
+  const intake = createAppServices(config);
   try {
     await provisionStorage(config, intake.storage);
     const { pkg } = stageDeploymentPackage(dir);

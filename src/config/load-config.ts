@@ -6,7 +6,7 @@ import type { TokenSourceOptions } from '../identity/token-source';
 import type { SmtpOptions } from '../smtp/smtp-sender';
 import type { ReportsConfig } from '../bounces/report-reader';
 import type { StorageConnection } from '../storage/clients';
-import type { CallbackConfig } from '../callbacks/deliver-callback';
+import type { CallbackConfig } from '../callbacks/callback-attempt';
 import { isAllowedSender } from '../mail/senders';
 import { SETTINGS, STORAGE_CONNECTION, settingsSchema, type SettingName, type Settings } from './app-settings';
 import type { Caller } from '../callers/caller-policy';
