@@ -56,8 +56,13 @@ export interface Results {
   reps: number;
   /** Every size read from the environment (BENCH_N, BENCH_REPS, …), with the value this run used. */
   sizes: Record<string, number>;
-  /** Wall time of the whole run. */
+  /** Wall time of the whole run (of the runs, when merged). */
   seconds: number;
+  /**
+   * When each benchmark's rows were measured, once results of separate runs are merged (--merge): a benchmark that
+   * takes many minutes (the soak) is rerun alone and its rows replace only its own.
+   */
+  dates?: Record<string, string>;
   rows: Row[];
   notes: string[];
 }
@@ -157,14 +162,44 @@ export function markdownTable(results: Results): string {
     .join(', ');
   const cold = results.sizes.BENCH_COLD_N;
   const coldRuns = results.benchmarks.includes('cold-start') && cold ? ` (cold start: of ${cold} fresh processes per loading)` : '';
+  const byDate = new Map<string, string[]>();
+  for (const name of results.benchmarks) {
+    const day = (results.dates?.[name] ?? results.date).slice(0, 10);
+    byDate.set(day, [...(byDate.get(day) ?? []), name]);
+  }
+  const runs =
+    byDate.size > 1
+      ? `Runs of ${[...byDate].map(([day, names]) => `${day} (${names.join(', ')})`).join(' and ')}`
+      : `Run of ${results.date.slice(0, 10)}`;
   return [
-    `Run of ${results.date.slice(0, 10)}: node ${results.node}, ${results.platform}, ${results.cpus} CPUs (${results.cpuModel}); ` +
+    `${runs}: node ${results.node}, ${results.platform}, ${results.cpus} CPUs (${results.cpuModel}); ` +
       `medians of ${results.reps} repetitions${coldRuns}; ${sizeText}; ${Math.round(results.seconds)} s in all.`,
     '',
     `| ${HEADER.join(' | ')} |`,
     `|${HEADER.map((h) => (h === 'product / baseline' ? '---:' : '---')).join('|')}|`,
     ...results.rows.map((row) => `| ${cells(row).map(escape).join(' | ')} |`),
   ].join('\n');
+}
+
+/**
+ * A run's results merged into an earlier results file: the rows of the benchmarks the run measured replace theirs,
+ * the others stay, each benchmark keeps the date it was measured, in the order of `order` (the benchmarks' names).
+ */
+export function mergeResults(earlier: Results, run: Results, order: readonly string[]): Results {
+  const ran = new Set(run.benchmarks);
+  const benchmarks = order.filter((name) => ran.has(name) || earlier.benchmarks.includes(name));
+  const rank = (row: Row) => benchmarks.indexOf(row.benchmark);
+  const rows = [...earlier.rows.filter((row) => !ran.has(row.benchmark)), ...run.rows].sort((a, b) => rank(a) - rank(b));
+  const dates = Object.fromEntries(benchmarks.map((name) => [name, ran.has(name) ? run.date : (earlier.dates?.[name] ?? earlier.date)]));
+  return {
+    ...run,
+    benchmarks,
+    sizes: Object.fromEntries(Object.entries({ ...earlier.sizes, ...run.sizes }).sort(([a], [b]) => a.localeCompare(b))),
+    seconds: earlier.seconds + run.seconds,
+    rows,
+    notes: [...earlier.notes, ...run.notes],
+    dates,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -183,6 +218,11 @@ export function resultsProblems(results: unknown): string[] {
   if (!r.sizes || typeof r.sizes !== 'object' || Object.values(r.sizes).some((v) => !finite(v))) problems.push('sizes are not all numbers');
   if (!Array.isArray(r.benchmarks) || !r.benchmarks.every(text)) problems.push('benchmarks is not a list of names');
   if (!Array.isArray(r.notes)) problems.push('notes is not a list');
+  if (r.dates !== undefined) {
+    const dated = r.dates && typeof r.dates === 'object' ? Object.entries(r.dates) : [['', '']];
+    if (dated.some(([name, date]) => !r.benchmarks?.includes(name) || !text(date) || Number.isNaN(Date.parse(date))))
+      problems.push('dates are not dates of the benchmarks run');
+  }
   if (!Array.isArray(r.rows) || r.rows.length === 0) return [...problems, 'no rows'];
   r.rows.forEach((row: Partial<Row>, i) => {
     const at = `row ${i} (${row?.benchmark}: ${row?.measurement})`;

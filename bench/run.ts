@@ -16,11 +16,12 @@
 //
 // Names select benchmarks (default: all). The benchmarks that need the local stack run first, on one stack; the
 // ones that need none (cold start) run after it has stopped. --json FILE also writes every figure as numbers, with
-// the run's machine and sizes (report.ts: Results); `npm run bench:readme` makes the table in docs/development.md from
+// the run's machine and sizes (report.ts: Results); with --merge, a run of some benchmarks replaces only their rows
+// in FILE and each benchmark keeps the date it was measured (the soak takes many minutes alone); `npm run bench:readme` makes the table in docs/development.md from
 // bench/results.json. Sizes: BENCH_N (300), BENCH_INTAKE_N (300), BENCH_BURST (100), BENCH_ATTACHMENT_MB (20),
 // BENCH_REPS (3), BENCH_COLD_N (9), BENCH_PACED_BACKLOG (100), BENCH_PACED_LARGE_BACKLOG (1000),
 // BENCH_PACED_WINDOW_MS (6000); medians of the repetitions are reported.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { loadConfig } from '../src/config/load-config';
 import { createAppServices } from '../src/hosting/app-services';
@@ -36,7 +37,7 @@ import { storageRequests } from './storage-requests';
 import { realLimit } from './real-limit';
 import { scaling } from './scaling';
 import { soak } from './soak';
-import { sizes, textTable, toRow, type BenchResult, type Results, type Row } from './report';
+import { mergeResults, sizes, textTable, toRow, type BenchResult, type Results, type Row } from './report';
 import { benchSettings, REPS, type BenchContext } from './runner';
 
 /** Those with `stack` need the local stack and a product runtime on it; the others get nothing. */
@@ -55,24 +56,27 @@ const BENCHMARKS: Record<string, Benchmark> = {
   soak: { stack: false, run: soak },
 };
 
-function parseArgs(args: string[]): { names: string[]; json?: string } {
+function parseArgs(args: string[]): { names: string[]; json?: string; merge: boolean } {
   const names: string[] = [];
   let json: string | undefined;
+  let merge = false;
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--json') {
+    if (args[i] === '--merge') merge = true;
+    else if (args[i] === '--json') {
       json = args[++i];
       if (!json || json.startsWith('-')) throw new Error('--json needs a file');
     } else if (args[i].startsWith('--json=')) json = args[i].slice('--json='.length);
-    else if (args[i].startsWith('-')) throw new Error(`unknown option ${args[i]}; usage: run.js [NAME…] [--json FILE]`);
+    else if (args[i].startsWith('-')) throw new Error(`unknown option ${args[i]}; usage: run.js [NAME…] [--json FILE [--merge]]`);
     else names.push(args[i]);
   }
   const unknown = names.filter((n) => !(n in BENCHMARKS));
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`);
-  return { names, json };
+  if (merge && !json) throw new Error('--merge needs --json FILE');
+  return { names, json, merge };
 }
 
 async function main(args: string[]): Promise<void> {
-  const { names, json } = parseArgs(args);
+  const { names, json, merge } = parseArgs(args);
   const selected = Object.keys(BENCHMARKS).filter((n) => !names.length || names.includes(n));
   const started = Date.now();
   console.log(`Benchmark: node ${process.version}, ${cpus().length} CPUs; ${selected.join(', ')}.`);
@@ -130,7 +134,11 @@ ${notes.join('\n')}`);
       rows,
       notes,
     };
-    writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
+    const written =
+      merge && existsSync(json)
+        ? mergeResults(JSON.parse(readFileSync(json, 'utf8')) as Results, results, Object.keys(BENCHMARKS))
+        : results;
+    writeFileSync(json, `${JSON.stringify(written, null, 2)}\n`);
     console.log(`\nFigures written to ${json}.`);
   }
 }
