@@ -22,6 +22,23 @@ export default tseslint.config(
     },
   },
   {
+    // The product stands on its own: the sandbox, the generators, tests and benchmarks import it, never the reverse.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/sandbox', '**/sandbox/**', '**/generators/**', '**/test/**', '**/bench/**'],
+              message: 'src/ imports nothing of sandbox/, generators/, test/ or bench/: pass what it needs in.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests and benchmarks read JSON answers of the API they exercise; asserting on them is their purpose.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
