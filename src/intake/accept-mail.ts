@@ -2,7 +2,6 @@
 // bytes and headers of POST /api/mail (acceptMail parses them once), or a request already parsed, such as a mail a
 // hook rendered (acceptMailRequest); both validate it the same way. Knows nothing of the Functions host.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import type { MailConfig } from '../config/load-config';
 import { addressSchema, parseMailRequest, type MailRequest } from '../mail/mail-request';
 import type { FieldError } from '../validation/field-errors';
 import { maxRequestBytes, messageBytes } from '../mail/message-size';
@@ -39,7 +38,7 @@ export type IntakeResult =
 
 export interface IntakeDeps {
   /** The senders and callback hosts the operator allows (a callbackUrl is refused without hosts), and the size limit. */
-  config: Pick<MailConfig, 'maxMessageBytes'> & GlobalSenders;
+  config: { maxMessageBytes: number } & GlobalSenders;
   outbox: Pick<Outbox, 'enqueue'>;
   status: Pick<StatusStore, 'create' | 'get' | 'update' | 'messageIdKey'>;
   quota?: DailyQuota;
