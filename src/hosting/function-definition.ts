@@ -20,6 +20,7 @@ export interface HttpFunctionDefinition {
   authLevel: 'anonymous' | 'function' | 'admin';
   /** Whether the app checks this function's requests itself even without MAIL_CALLERS (signed hooks). */
   appAuthenticates?: () => boolean;
+  /** Given the app's services; each handler takes the part of them it names (its Deps). */
   handler: (services: () => AppServices) => HttpHandler;
 }
 
@@ -35,9 +36,9 @@ export interface QueueFunctionDefinition {
 export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition;
 
 /**
- * A handler whose module, with the app's services and the SDKs behind them, is imported at the first invocation instead of
- * when the host loads the app: the host indexes the functions in a fraction of the time, and what only one function
- * uses (the hooks' template engine, the doctor, the API documents) loads only in an instance that runs it.
+ * A handler whose module, with the app's services and the SDKs behind them, is imported at the first invocation
+ * instead of when the host loads the app: the host indexes the functions in a fraction of the time, and what only one
+ * function uses (the hooks' template engine, the doctor, the API documents) loads only in an instance that runs it.
  */
 export function lazyHttp(load: () => Promise<(services: () => AppServices) => HttpHandler>): (services: () => AppServices) => HttpHandler {
   return (services) => {
