@@ -126,7 +126,16 @@ interface Registration {
     name: string;
     bindings: Record<
       string,
-      { type: string; direction: string; route?: string; methods?: string[]; authLevel?: string; queueName?: string; connection?: string }
+      {
+        type: string;
+        direction: string;
+        route?: string;
+        methods?: string[];
+        authLevel?: string;
+        queueName?: string;
+        connection?: string;
+        schedule?: string;
+      }
     >;
   };
 }
@@ -222,7 +231,7 @@ test(
       );
       assert.deepEqual(
         [...registered.keys()].sort(),
-        [...appFunctions().http, ...appFunctions().queue].map((f) => f.name).sort(),
+        [...appFunctions().http, ...appFunctions().queue, ...appFunctions().timer].map((f) => f.name).sort(),
         `registered from ${loaded.entries.join(', ')}`,
       );
       const described: string[] = [];
@@ -243,6 +252,11 @@ test(
           spec.name,
         );
         described.push(`${spec.name} (queueTrigger ${spec.queueName} on ${spec.connection})`);
+      }
+      for (const spec of appFunctions().timer) {
+        const trigger = registered.get(spec.name)!.find((b) => b.type === 'timerTrigger')!;
+        assert.deepEqual({ schedule: trigger.schedule }, { schedule: spec.schedule }, spec.name);
+        described.push(`${spec.name} (timerTrigger ${spec.schedule})`);
       }
       assert.ok(
         loaded.seen.some((r) => r.kind === 'hook' && r.name === 'appStart'),

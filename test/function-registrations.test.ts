@@ -15,7 +15,7 @@ import { API_OPERATIONS } from '../src/api/operations';
 import { openApiDocument } from '../src/api/openapi';
 
 interface Registered {
-  kind: 'http' | 'queue' | 'appStart' | 'setup';
+  kind: 'http' | 'queue' | 'timer' | 'appStart' | 'setup';
   name?: string;
   options?: Record<string, any>;
 }
@@ -25,6 +25,7 @@ function captureRegistrations(): Registered[] {
   const app = functions.app as any;
   app.http = (name: string, options: object) => seen.push({ kind: 'http', name, options });
   app.storageQueue = (name: string, options: object) => seen.push({ kind: 'queue', name, options });
+  app.timer = (name: string, options: object) => seen.push({ kind: 'timer', name, options });
   app.hook.appStart = () => seen.push({ kind: 'appStart' });
   Object.defineProperty(app, 'setup', { value: (options: object) => seen.push({ kind: 'setup', options }) });
   const dir = join(__dirname, '..', 'src', 'functions');
@@ -52,7 +53,7 @@ test('each function file registers the one function it declares, the Functions w
   ]);
   assert.equal(
     readdirSync(join(__dirname, '..', 'src', 'functions')).filter((f) => f.endsWith('.js')).length,
-    appFunctions().http.length + appFunctions().queue.length + 1,
+    appFunctions().http.length + appFunctions().queue.length + appFunctions().timer.length + 1,
   );
   // Named as the function it registers, in kebab case: sendMail in send-mail.js.
   const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -178,4 +179,16 @@ test('loading the functions and the start check loads no SDK: each handler impor
     `loaded at start: ${loaded.join(', ')}`,
   );
   assert.ok(loaded.includes('@azure/functions') && loaded.includes('zod'), 'the registrations and the settings check did load');
+});
+
+test('the delivery report reader runs on a timer every five minutes, never at start', () => {
+  const timers = registered.filter((r) => r.kind === 'timer');
+  assert.deepEqual(
+    timers.map((t) => [t.name, t.options!.schedule, t.options!.runOnStartup, typeof t.options!.handler]),
+    [['readDeliveryReports', '0 */5 * * * *', false, 'function']],
+  );
+  assert.deepEqual(
+    appFunctions().timer.map((fn) => fn.name),
+    ['readDeliveryReports'],
+  );
 });

@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { HttpRequest, InvocationContext } from '@azure/functions';
 import { readAllDeliveryReports } from '../src/bounces/read-all-reports';
+import { createReadDeliveryReportsHandler } from '../src/handlers/read-delivery-reports';
+import { createGetMailStatusHandler } from '../src/handlers/get-mail-status';
+import { functionKeyCaller } from '../src/callers/sender-policy';
 import type { ReportsConfig } from '../src/bounces/report-reader';
 import { createTokenSource, type TokenSource } from '../src/identity/token-source';
 import { smtpMessageId } from '../src/mail/envelope';
@@ -180,6 +184,13 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
         },
       ],
     );
+    // The status answer of a bounced message fails visibly, as a failed one does.
+    const authenticate = () => Promise.resolve({ ok: true as const, value: functionKeyCaller({ allowedSenders: [MAILBOX] }) });
+    const answer = await createGetMailStatusHandler(() => ({ config: { publicBaseUrl: 'https://mail.example' }, status, authenticate }))(
+      new HttpRequest({ method: 'GET', url: `https://mail.example/api/mail/${ids.bounced}`, params: { id: ids.bounced } }),
+    );
+    const body = JSON.parse(answer.body as string) as { type: string; mail: { status: string } };
+    assert.deepEqual([answer.status, body.type, body.mail.status], [422, 'urn:mail-sender:problem:bounced', 'bounced']);
     const delayed = (await status.get(ids.delayed))!.record;
     assert.equal(delayed.status, 'sent', 'one recipient delayed, the other not reported: still sent');
     assert.deepEqual(
@@ -241,5 +252,50 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
     assert.ok('error' in failed);
     assert.match(failed.error, new RegExp(`IMAP connection to 127\\.0\\.0\\.1:${dovecot!.port} for ${MAILBOX} failed`));
     assert.ok(!failed.error.includes(expired.slice(20, 60)), 'the token is not in the error');
+  });
+
+  test('the timer handler reads every configured mailbox and logs the counts, naming the mailbox by its domain only', async () => {
+    dovecot!.deliver(
+      MAILBOX,
+      exchangeNdr({
+        reportId: '<ndr-late@contoso.prod.outlook.com>',
+        original: smtpMessageId(ids.delayed, MAILBOX),
+        recipient: 'fine@fabrikam.com',
+        sender: MAILBOX,
+      }),
+    );
+    const lines: string[] = [];
+    const context = new InvocationContext({
+      functionName: 'readDeliveryReports',
+      logHandler: (_level, ...args) => lines.push(args.join(' ')),
+    });
+    const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+    await createReadDeliveryReportsHandler(() => ({ config: { reports, logAddresses: false }, tokens, status }))(timer, context);
+    assert.deepEqual(lines, [
+      'delivery reports of ***@contoso.com: scanned 1002, reports 2, recorded 1, alreadyRecorded 0, unmatched 1, notSentYet 0, malformed 0, moved 1',
+    ]);
+    const record = (await status.get(ids.delayed))!.record;
+    assert.equal(record.status, 'sent', 'one recipient bounced, the other is delayed: a partial bounce stays sent');
+    assert.equal(record.errorCategory, 'some-recipients-bounced');
+    assert.deepEqual(
+      record.recipientOutcomes?.map((o) => [o.recipient, o.outcome]),
+      [
+        ['fine@fabrikam.com', 'bounced'],
+        ['slow@fabrikam.com', 'delayed'],
+      ],
+    );
+  });
+
+  test('without report mailboxes the timer handler reads nothing', async () => {
+    const lines: string[] = [];
+    const context = new InvocationContext({
+      functionName: 'readDeliveryReports',
+      logHandler: (_level, ...args) => lines.push(args.join(' ')),
+    });
+    const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+    const before = introspections.accepted + introspections.refused;
+    await createReadDeliveryReportsHandler(() => ({ config: { logAddresses: false }, tokens, status }))(timer, context);
+    assert.deepEqual(lines, []);
+    assert.equal(introspections.accepted + introspections.refused, before, 'no sign-in');
   });
 });

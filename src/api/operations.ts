@@ -90,7 +90,10 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
         headers: ['Location', 'Retry-After'],
       },
       404: { description: 'No message with this id.', problem: true },
-      422: { description: 'Failed; detail says what to do, mail holds the status record.', problem: true },
+      422: {
+        description: 'Failed, or bounced for every recipient after it was sent; detail says what to do, mail holds the status record.',
+        problem: true,
+      },
     },
   },
   {

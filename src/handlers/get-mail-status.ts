@@ -1,5 +1,6 @@
 // GET /api/mail/{id}: the Logic Apps asynchronous pattern. Pending → 202 with Location and Retry-After;
-// sent → 200; failed → 422 with the reason, so a polling HTTP action fails visibly instead of succeeding.
+// sent → 200; failed, or bounced after it was sent, → 422 with the reason, so a polling HTTP action fails visibly
+// instead of succeeding.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { messageIdSchema } from '../mail/envelope';
 import { retryAfterSeconds, statusView } from '../status/status-view';
@@ -30,8 +31,9 @@ export function createGetMailStatusHandler(deps: () => GetMailStatusDeps) {
     const { record } = stored;
     const view = statusView(record);
     if (record.status === 'sent') return { status: 200, jsonBody: view };
-    if (record.status === 'failed') {
-      return problem(422, 'Delivery failed', record.hint ?? record.errorCategory, undefined, { mail: view });
+    if (record.status === 'failed' || record.status === 'bounced') {
+      const title = record.status === 'bounced' ? 'Bounced' : 'Delivery failed';
+      return problem(422, title, record.hint ?? record.errorCategory, undefined, { mail: view });
     }
     return {
       status: 202,

@@ -8,11 +8,13 @@ import {
   type FunctionDefinition,
   type HttpFunctionDefinition,
   type QueueFunctionDefinition,
+  type TimerFunctionDefinition,
 } from './function-definition';
 
 export interface AppFunctions {
   http: HttpFunctionDefinition[];
   queue: QueueFunctionDefinition[];
+  timer: TimerFunctionDefinition[];
 }
 
 let found: AppFunctions | undefined;
@@ -29,9 +31,9 @@ function load(): AppFunctions {
   const definitions: FunctionDefinition[] = [];
   // Outside the Functions worker there is no host to register with (@azure/functions would warn of each one): while
   // the files load, their registrations go nowhere; what they declare is what this returns.
-  const registry = functions.app as unknown as Record<'http' | 'storageQueue', unknown>;
-  const { http, storageQueue } = registry;
-  registry.http = registry.storageQueue = () => undefined;
+  const registry = functions.app as unknown as Record<'http' | 'storageQueue' | 'timer', unknown>;
+  const { http, storageQueue, timer } = registry;
+  registry.http = registry.storageQueue = registry.timer = () => undefined;
   try {
     for (const file of readdirSync(FUNCTIONS_DIRECTORY).filter((f) => f.endsWith('.js') && f !== APP_SETUP_FILE)) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- every function file, as the worker's glob loads them
@@ -39,15 +41,21 @@ function load(): AppFunctions {
       definitions.push(...Object.values(exports).filter(isDefinition));
     }
   } finally {
-    Object.assign(registry, { http, storageQueue });
+    Object.assign(registry, { http, storageQueue, timer });
   }
   return {
     http: definitions.filter((fn): fn is HttpFunctionDefinition => fn.trigger === 'http'),
     queue: definitions.filter((fn): fn is QueueFunctionDefinition => fn.trigger === 'queue'),
+    timer: definitions.filter((fn): fn is TimerFunctionDefinition => fn.trigger === 'timer'),
   };
 }
 
 function isDefinition(value: unknown): value is FunctionDefinition {
   const fn = value as Partial<FunctionDefinition> | null;
-  return typeof fn === 'object' && fn !== null && typeof fn.name === 'string' && (fn.trigger === 'http' || fn.trigger === 'queue');
+  return (
+    typeof fn === 'object' &&
+    fn !== null &&
+    typeof fn.name === 'string' &&
+    (fn.trigger === 'http' || fn.trigger === 'queue' || fn.trigger === 'timer')
+  );
 }

@@ -1,7 +1,14 @@
 // What a function file (src/functions/<name>.ts) declares about its function, and the options app.http and
 // app.storageQueue take for it. The local host serves the same definitions.
 import { join } from 'node:path';
-import type { HttpFunctionOptions, HttpHandler, StorageQueueFunctionOptions, StorageQueueHandler } from '@azure/functions';
+import type {
+  HttpFunctionOptions,
+  HttpHandler,
+  StorageQueueFunctionOptions,
+  StorageQueueHandler,
+  TimerFunctionOptions,
+  TimerHandler,
+} from '@azure/functions';
 import type { AppServices } from './app-services';
 import { STORAGE_CONNECTION } from '../config/app-settings';
 import { appAuthenticatesCallers, type MailConfig } from '../config/load-config';
@@ -33,7 +40,15 @@ export interface QueueFunctionDefinition {
   handler: (services: () => AppServices) => StorageQueueHandler;
 }
 
-export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition;
+export interface TimerFunctionDefinition {
+  name: string;
+  trigger: 'timer';
+  /** NCRONTAB with seconds, in UTC. The host runs one invocation at a time across all instances. */
+  schedule: string;
+  handler: (services: () => AppServices) => TimerHandler;
+}
+
+export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
 
 /**
  * A handler whose module, with the app's services and the SDKs behind them, is imported at the first invocation
@@ -53,6 +68,15 @@ export function lazyQueue(
   return (services) => {
     const handler = loadOnce(load, services);
     return async (entry, context) => (await handler())(entry, context);
+  };
+}
+
+export function lazyTimer(
+  load: () => Promise<(services: () => AppServices) => TimerHandler>,
+): (services: () => AppServices) => TimerHandler {
+  return (services) => {
+    const handler = loadOnce(load, services);
+    return async (timer, context) => (await handler())(timer, context);
   };
 }
 
@@ -86,6 +110,11 @@ export function httpOptions(
 /** What app.storageQueue takes for a queue function. */
 export function queueOptions(fn: QueueFunctionDefinition, services: () => AppServices): StorageQueueFunctionOptions {
   return { queueName: fn.queueName, connection: fn.connection, handler: fn.handler(services) };
+}
+
+/** What app.timer takes for a timer function: not run at start, so a restart loop cannot run it in a loop. */
+export function timerOptions(fn: TimerFunctionDefinition, services: () => AppServices): TimerFunctionOptions {
+  return { schedule: fn.schedule, runOnStartup: false, useMonitor: true, handler: fn.handler(services) };
 }
 
 /** The queue a queue function reads, as the host resolves its %SETTING% from the app settings. */
