@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { EXCHANGE_AUDIENCE, type TokenAuthority } from './token-authority';
+import type { ChaosRecipients } from './chaos-recipients';
 
 export const EXCHANGE_MAX_MESSAGE_BYTES = 35 * 1024 * 1024;
 
@@ -29,6 +30,8 @@ export interface SmtpSinkOptions {
   /** Write each accepted message there as an .eml file. */
   mailDir?: string;
   onMessage?: (message: ReceivedMessage) => void;
+  /** Recipients that fail on purpose by their local part (defer, reject, auth-fail, bounce, delay). */
+  chaos?: ChaosRecipients;
 }
 
 export interface ReceivedMessage {
@@ -237,6 +240,8 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     onRcptTo(address, session, callback) {
       const reply = faultReply('rcpt', contextOf(session, { recipient: address.address }));
       if (reply) return callback(refuse(session, 'rcpt', reply, address.address));
+      const chaosReply = options.chaos?.rcptReply(session.user as string, address.address);
+      if (chaosReply) return callback(refuse(session, 'rcpt', chaosReply, address.address));
       record(session, { type: 'rcpt', ok: true, address: address.address });
       callback();
     },
@@ -296,6 +301,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     messages.push(message);
     statsOf(mailbox).messageTimes.push(message.receivedAt);
     options.onMessage?.(message);
+    options.chaos?.accepted(message);
     return message;
   };
 
@@ -333,6 +339,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
     },
     stop: () =>
       new Promise<void>((resolve) => {
+        options.chaos?.stop();
         server.close(() => resolve());
         for (const socket of [...secureSockets.values(), ...sockets]) socket.destroy();
       }),

@@ -10,6 +10,8 @@ import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from './ma
 import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from './smtp-sink';
 import { EXCHANGE_AUDIENCE, TokenAuthority } from './token-authority';
 import { APP_ROOT } from '../src/app-root';
+import { createChaosRecipients } from './chaos-recipients';
+import { SendingMailboxes } from './sending-mailboxes';
 import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from './callback-receiver';
 
 export const LOCAL_TENANT_ID = '00000000-0000-4000-8000-000000000001';
@@ -34,6 +36,8 @@ export interface LocalStackOptions {
   maxConnectionsPerMailbox?: number;
   tokenLifetimeSeconds?: number;
   onCallback?: (callback: ReceivedCallback) => void;
+  /** How long after the 250 a chaos recipient's report lands in the sending mailbox (default 3 s). */
+  reportDelayMs?: number;
 }
 
 export interface LocalStack {
@@ -42,6 +46,8 @@ export interface LocalStack {
   managedIdentity: ManagedIdentityEndpoint;
   entra: EntraEndpoint;
   smtp: SmtpSink;
+  /** The sending mailboxes, where the chaos recipients' delivery reports land. */
+  mailboxes: SendingMailboxes;
   clientSecret: string;
   /** The fabrikam tenant's app registration secret. */
   fabrikamSecret: string;
@@ -90,6 +96,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ],
     });
     started.push({ stop: () => entra.close() });
+    const mailboxes = new SendingMailboxes();
     const smtp = await startSmtpSink({
       tls,
       tokens,
@@ -99,6 +106,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       onMessage: options.onMessage,
       maxConnectionsPerMailbox: options.maxConnectionsPerMailbox,
       tenants: { 'contoso.example': LOCAL_TENANT_ID, 'fabrikam.example': LOCAL_FABRIKAM_TENANT_ID },
+      chaos: createChaosRecipients({
+        reportDelayMs: options.reportDelayMs,
+        deliverReport: (mailbox, raw) => mailboxes.deliver(mailbox, raw),
+      }),
     });
     started.push(smtp);
     const callbacks = await startCallbackReceiver({ tls, onCallback: options.onCallback });
@@ -110,6 +121,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       managedIdentity,
       entra,
       smtp,
+      mailboxes,
       clientSecret,
       fabrikamSecret,
       clientCertificate,
