@@ -157,3 +157,58 @@ for (const path of ['poisoned', 'malformed'] as const) {
     assert.equal(mail.nextAttemptAt, undefined);
   });
 }
+
+test('the status endpoint: bounced is final (422, no Location, no Retry-After) with each outcome; a partial bounce is sent (200) with its list', async () => {
+  const caller = functionKeyCaller({ allowedSenders: ['noreply@contoso.example'] });
+  const authenticate = () => Promise.resolve({ ok: true as const, value: caller });
+  const store = memoryStatusStore();
+  const outcome = (recipient: string, kind: 'bounced' | 'delayed') => ({
+    recipient,
+    outcome: kind,
+    status: kind === 'bounced' ? '5.1.1' : '4.4.7',
+    ...(kind === 'bounced' ? { diagnosticCode: 'smtp; 550 5.1.1 User unknown', remoteMta: 'dns; mx.fabrikam.example' } : {}),
+    reportedAt: iso(NOW),
+  });
+  const sentRecord = { ...busy(), status: 'sent' as const, claimUntil: undefined, nextAttemptAt: undefined, errorCategory: undefined };
+  store.put({
+    ...sentRecord,
+    id: 'all-bounced',
+    status: 'bounced',
+    accepted: ['a@fabrikam.example'],
+    recipientOutcomes: [outcome('a@fabrikam.example', 'bounced')],
+    reportIds: ['<r1@x>'],
+    errorCategory: 'bounced',
+  });
+  store.put({
+    ...sentRecord,
+    id: 'some-bounced',
+    recipientCount: 2,
+    accepted: ['a@fabrikam.example', 'b@fabrikam.example'],
+    recipientOutcomes: [outcome('a@fabrikam.example', 'bounced'), outcome('b@fabrikam.example', 'delayed')],
+  });
+  const get = (id: string) =>
+    createGetMailStatusHandler(() => ({ config: { publicBaseUrl: 'https://mail.example' }, status: store, authenticate }))(
+      new HttpRequest({ method: 'GET', url: `https://mail.example/api/mail/${id}`, params: { id } }),
+    );
+
+  const bounced = await get('all-bounced');
+  assert.equal(bounced.status, 422);
+  assert.equal(new Headers(bounced.headers as HeadersInit).get('Location'), null);
+  assert.equal(new Headers(bounced.headers as HeadersInit).get('Retry-After'), null);
+  const { mail } = JSON.parse(bounced.body as string) as { mail: z.infer<typeof statusViewSchema> };
+  assert.ok(statusViewSchema.safeParse(mail).success, 'the body is the MailStatus the API describes');
+  assert.equal(mail.status, 'bounced');
+  assert.deepEqual(mail.recipientOutcomes, [outcome('a@fabrikam.example', 'bounced')]);
+  assert.equal((mail as Record<string, unknown>).reportIds, undefined, 'bookkeeping stays on the record');
+
+  const partial = await get('some-bounced');
+  assert.equal(partial.status, 200);
+  const view = partial.jsonBody as z.infer<typeof statusViewSchema>;
+  assert.deepEqual(
+    view.recipientOutcomes?.map((o) => [o.recipient, o.outcome, o.status]),
+    [
+      ['a@fabrikam.example', 'bounced', '5.1.1'],
+      ['b@fabrikam.example', 'delayed', '4.4.7'],
+    ],
+  );
+});

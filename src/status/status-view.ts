@@ -1,7 +1,7 @@
 // What callers see of a status record: the outcome and why, not our bookkeeping.
 import { z } from 'zod';
 import { MAIL_STATES } from './mail-state';
-import { isCallbackFailure, type CallbackState, type StatusRecord } from './status-store';
+import { isCallbackFailure, type CallbackState, type RecipientOutcome, type StatusRecord } from './status-store';
 
 /** Described with the same schema library as requests, so the API description comes from it. */
 export const statusViewSchema = z
@@ -20,6 +20,22 @@ export const statusViewSchema = z
     accepted: z.array(z.string()).optional(),
     rejected: z.array(z.string()).optional(),
     lastReply: z.object({ code: z.number().int().optional(), text: z.string() }).optional(),
+    recipientOutcomes: z
+      .array(
+        z.object({
+          recipient: z.string(),
+          outcome: z.enum(['bounced', 'delayed']),
+          status: z.string().meta({ description: 'Enhanced status code from the delivery report, such as 5.1.1.' }),
+          diagnosticCode: z.string().optional(),
+          remoteMta: z.string().optional(),
+          reportedAt: z.iso.datetime({ offset: true }),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          'What delivery reports said after the send, per recipient: bounced (undeliverable) or delayed (still being tried). A message whose every recipient bounced is bounced; a partial bounce stays sent with this list.',
+      }),
     error: z.object({ category: z.string(), hint: z.string().optional() }).optional(),
     callback: z
       .object({
@@ -30,10 +46,12 @@ export const statusViewSchema = z
             'Why the last attempt failed: http-<status>, timeout, tls, connection-failed, refused-address (the host does not resolve to a public address), url-not-allowed or not-configured.',
         }),
         lastAttemptAt: z.iso.datetime({ offset: true }).optional(),
+        event: z.string().optional().meta({ description: 'The CloudEvent id of the event this state is for.' }),
       })
       .optional()
       .meta({
-        description: "The callback to the request's callbackUrl: pending while it is retried, then delivered or failed (given up).",
+        description:
+          "The latest callback to the request's callbackUrl (sent, failed, bounced or delayed): pending while it is retried, then delivered or failed (given up).",
       }),
   })
   .strict()
@@ -57,8 +75,21 @@ export function statusView(record: StatusRecord): StatusView {
     ...(record.accepted ? { accepted: record.accepted } : {}),
     ...(record.rejected ? { rejected: record.rejected } : {}),
     ...(record.lastReplyText ? { lastReply: { code: record.lastReplyCode, text: record.lastReplyText } } : {}),
+    ...(record.recipientOutcomes?.length ? { recipientOutcomes: record.recipientOutcomes.map(outcomeView) } : {}),
     ...(record.errorCategory ? { error: { category: record.errorCategory, hint: record.hint } } : {}),
     ...(record.callback ? { callback: callbackView(record.callback) } : {}),
+  };
+}
+
+/** Only the named fields: the record's outcome may grow bookkeeping the caller should not see. */
+function outcomeView({ recipient, outcome, status, diagnosticCode, remoteMta, reportedAt }: RecipientOutcome) {
+  return {
+    recipient,
+    outcome,
+    status,
+    ...(diagnosticCode ? { diagnosticCode } : {}),
+    ...(remoteMta ? { remoteMta } : {}),
+    reportedAt,
   };
 }
 
