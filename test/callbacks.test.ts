@@ -15,6 +15,8 @@ import { callbackUrlPolicyProblem, isAllowedCallbackHost, isPrivateAddress } fro
 import { postCallback } from '../src/callbacks/post-callback';
 import { applySenderPolicy, functionKeyCaller } from '../src/callers/sender-policy';
 import { decodeCallbackMessage } from '../src/callbacks/callback-queue';
+import { createReportFollowUp } from '../src/bounces/report-follow-up';
+import { deliveryReported } from '../src/status/transitions';
 import { attemptCallback } from '../src/callbacks/callback-attempt';
 import { ConfigError, loadConfig } from '../src/config/load-config';
 import type { Logger } from '../src/logger';
@@ -130,6 +132,60 @@ test('a sent mail: the callback arrives once, signed, as a CloudEvent with the p
   assert.equal(record.callback?.attempts, 1);
   assert.equal(statusView(record).callback?.state, 'delivered', 'GET /api/mail/{id} shows how the callback went');
   assert.equal(h.stack.callbacks.received.filter((c) => c.webhookId === `${id}.sent`).length, 1);
+});
+
+test('after the sent event, a report: one bounced and one delayed event, each signed with its own id; the sent event is not posted again', async () => {
+  const accepted = await h.post(mail({ to: ['gone@example.com', 'slow@example.com'], callbackUrl: `${h.stack.callbacks.url}/reports` }));
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.json));
+  const id = accepted.json.id as string;
+  await h.waitForFinal(id);
+  await waitForCallbackState(id, 'delivered');
+  // What the delivery report reader records and then hands to its follow-up (the IMAP path is tested against Dovecot).
+  const reportedAt = new Date().toISOString();
+  const added = [
+    {
+      recipient: 'gone@example.com',
+      outcome: 'bounced' as const,
+      status: '5.1.1',
+      diagnosticCode: 'smtp; 550 5.1.1 User unknown',
+      reportedAt,
+    },
+    { recipient: 'slow@example.com', outcome: 'delayed' as const, status: '4.4.7', reportedAt },
+  ];
+  const stored = (await h.runtime.status.get(id))!;
+  const updated = await h.runtime.status.update(stored, deliveryReported(stored.record, '<ndr-1@example.com>', added), new Date());
+  await createReportFollowUp({ callbacks: h.runtime.callbacks.queue })([
+    { result: 'recorded', reportId: '<ndr-1@example.com>', record: updated.record, newOutcomes: added },
+  ]);
+  for (const outcome of ['bounced', 'delayed']) {
+    const eventId = `${id}.${outcome}.${Date.parse(reportedAt)}`;
+    const callback = await h.stack.callbacks.waitFor((c) => c.webhookId === eventId);
+    assert.equal(callback.verified, true, callback.detail);
+    assertSigned(callback);
+    const event = JSON.parse(callback.body) as Record<string, any>;
+    assert.equal(event.type, `exo-smtp-mailer.mail.${outcome}`);
+    assert.equal(event.id, eventId);
+    assert.equal(event.time, reportedAt);
+    assert.ok(statusViewSchema.safeParse(event.data).success, 'data is the status view GET /api/mail/{id} describes');
+    assert.deepEqual(
+      (event.data.recipientOutcomes as { recipient: string; outcome: string }[]).map((o) => [o.recipient, o.outcome]),
+      [
+        ['gone@example.com', 'bounced'],
+        ['slow@example.com', 'delayed'],
+      ],
+    );
+  }
+  // The record's callback state follows the latest event, and GET /api/mail/{id} names which.
+  const reportEvents = ['bounced', 'delayed'].map((outcome) => `${id}.${outcome}.${Date.parse(reportedAt)}`);
+  const deadline = Date.now() + 10_000;
+  let record = (await h.runtime.status.get(id))!.record;
+  while (record.callback?.state !== 'delivered' || !reportEvents.includes(record.callback.event ?? '')) {
+    if (Date.now() > deadline) throw new Error(`callback state ${JSON.stringify(record.callback)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    record = (await h.runtime.status.get(id))!.record;
+  }
+  assert.ok(reportEvents.includes(statusView(record).callback?.event ?? ''));
+  assert.equal(h.stack.callbacks.received.filter((c) => c.webhookId === `${id}.sent`).length, 1, 'the sent event once');
 });
 
 test("a producer's large mail (a composed blob, no intake) names its callbackUrl in the envelope: recorded and posted", async () => {

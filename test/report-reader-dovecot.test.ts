@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { readAllDeliveryReports } from '../src/bounces/read-all-reports';
 import { createReadDeliveryReportsHandler } from '../src/handlers/read-delivery-reports';
+import type { QueueClient } from '@azure/storage-queue';
+import { createCallbackQueue, decodeCallbackMessage, type CallbackQueue } from '../src/callbacks/callback-queue';
 import { createGetMailStatusHandler } from '../src/handlers/get-mail-status';
 import { functionKeyCaller } from '../src/callers/sender-policy';
 import type { ReportsConfig } from '../src/bounces/report-reader';
@@ -43,6 +45,8 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
   let azurite: Azurite | undefined;
   let dovecot: Dovecot | undefined;
   let status: StatusStore;
+  let callbackQueue: QueueClient;
+  let callbacks: { queue: CallbackQueue };
   let tokens: TokenSource;
   let reports: ReportsConfig;
   const ids = { bounced: 'order-1001', delayed: 'order-1002' };
@@ -81,6 +85,9 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
     const table = createStorageClients({ connectionString: azurite.connectionString }).table('reportstatus');
     await table.createTable();
     status = createStatusStore(table);
+    callbackQueue = createStorageClients({ connectionString: azurite.connectionString }).queues.getQueueClient('reportcallbacks');
+    await callbackQueue.createIfNotExists();
+    callbacks = { queue: createCallbackQueue(callbackQueue) };
     dovecot = await startDovecot({ binary: DOVECOT.path, port: await freePort(), tls, introspectionUrl });
     reports = {
       mailboxes: [MAILBOX],
@@ -109,6 +116,7 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
         recipientCount: accepted.length,
         accepted,
         smtpMessageId: smtpMessageId(id, MAILBOX),
+        callbackUrl: 'https://hooks.fabrikam.com/mail',
       });
     await sent(ids.bounced, ['nobody@fabrikam.com']);
     await sent(ids.delayed, ['slow@fabrikam.com', 'fine@fabrikam.com']);
@@ -270,7 +278,7 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
       logHandler: (_level, ...args) => lines.push(args.join(' ')),
     });
     const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
-    await createReadDeliveryReportsHandler(() => ({ config: { reports, logAddresses: false }, tokens, status }))(timer, context);
+    await createReadDeliveryReportsHandler(() => ({ config: { reports, logAddresses: false }, tokens, status, callbacks }))(timer, context);
     assert.deepEqual(lines, [
       'delivery reports of ***@contoso.com: scanned 1002, reports 2, recorded 1, alreadyRecorded 0, unmatched 1, notSentYet 0, malformed 0, moved 1',
     ]);
@@ -284,6 +292,14 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
         ['slow@fabrikam.com', 'delayed'],
       ],
     );
+    // The new bounce goes to the mail's callbackUrl: one bounced event on the callback queue, at the report's time.
+    const queued = (await callbackQueue.receiveMessages({ numberOfMessages: 32 })).receivedMessageItems.map((item) =>
+      decodeCallbackMessage(Buffer.from(item.messageText, 'base64').toString('utf8')),
+    );
+    const bounce = record.recipientOutcomes?.find((o) => o.outcome === 'bounced');
+    assert.deepEqual(queued, [
+      { ok: true, message: { version: 1, id: ids.delayed, outcome: 'bounced', occurredAt: bounce?.reportedAt, attempt: 1 } },
+    ]);
   });
 
   test('without report mailboxes the timer handler reads nothing', async () => {
@@ -294,7 +310,7 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
     });
     const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
     const before = introspections.accepted + introspections.refused;
-    await createReadDeliveryReportsHandler(() => ({ config: { logAddresses: false }, tokens, status }))(timer, context);
+    await createReadDeliveryReportsHandler(() => ({ config: { logAddresses: false }, tokens, status, callbacks }))(timer, context);
     assert.deepEqual(lines, []);
     assert.equal(introspections.accepted + introspections.refused, before, 'no sign-in');
   });

@@ -3,10 +3,10 @@
 // count travels in the message) until MAIL_CALLBACK_MAX_ATTEMPTS; then it is given up, logged as an error and
 // recorded, so GET /api/mail/{id} shows it. Only failures of our own storage throw (the host retries those).
 import type { Logger } from '../logger';
-import { StatusConflictError, type CallbackState, type StatusStore, type StoredStatus } from '../status/status-store';
+import { StatusConflictError, type CallbackState, type StatusRecord, type StatusStore, type StoredStatus } from '../status/status-store';
 import { callbackUrlPolicyProblem } from '../mail/callback-url';
-import { decodeCallbackMessage, type CallbackMessage, type CallbackQueue } from './callback-queue';
-import { outcomeEvent, signedRequest } from './cloud-event';
+import { decodeCallbackMessage, isReportOutcome, type CallbackMessage, type CallbackQueue } from './callback-queue';
+import { eventId, outcomeEvent, signedRequest } from './cloud-event';
 import { callbackSecretsFor } from './callback-secret';
 import { postCallback, type PostResult } from './post-callback';
 
@@ -57,11 +57,15 @@ export async function attemptCallback(item: unknown, deps: CallbackAttemptDeps):
   const { message } = decoded;
   const stored = await deps.status.get(message.id);
   const url = stored?.record.callbackUrl;
-  if (!stored || !url || stored.record.status !== message.outcome) {
+  if (!stored || !url || !tells(stored.record, message)) {
     deps.log.error(`Callback given up: message ${message.id}: no ${message.outcome} record with a callbackUrl`);
     return;
   }
-  if (stored.record.callback?.state === 'delivered') {
+  const event = eventId(message);
+  const { callback } = stored.record;
+  // A state without an event is of a record written before report events: it was for the sent or failed event.
+  const forThisEvent = callback?.event === undefined ? !isReportOutcome(message.outcome) : callback.event === event;
+  if (callback?.state === 'delivered' && forThisEvent) {
     deps.log.log(`Callback for message ${message.id} was delivered already; not posting it again.`);
     return;
   }
@@ -74,7 +78,7 @@ export async function attemptCallback(item: unknown, deps: CallbackAttemptDeps):
       : await post(url, stored, message, deps, now());
   const at = new Date(now()).toISOString();
   if (result.ok) {
-    await record(deps, stored, { state: 'delivered', attempts: message.attempt, lastAttemptAt: at }, now);
+    await record(deps, stored, { state: 'delivered', attempts: message.attempt, lastAttemptAt: at, event }, now);
     deps.log.log(
       `Callback delivered: message ${message.id} (${message.outcome}) after ${message.attempt} attempt(s), HTTP ${result.status}`,
     );
@@ -84,17 +88,23 @@ export async function attemptCallback(item: unknown, deps: CallbackAttemptDeps):
   const lastError = result.category;
   const reason = `${lastError} (${result.detail.slice(0, 500)})`;
   if (result.final || message.attempt >= deps.config.maxAttempts) {
-    await record(deps, stored, { state: 'failed', attempts: message.attempt, lastError, lastAttemptAt: at }, now);
+    await record(deps, stored, { state: 'failed', attempts: message.attempt, lastError, lastAttemptAt: at, event }, now);
     deps.log.error(`Callback given up: message ${message.id} (${message.outcome}) after ${message.attempt} attempt(s): ${reason}`);
     return;
   }
   const delayMs = deps.backoffMs(message.attempt);
   // Queue first, record second: a crash in between leaves the retry, which records again.
   await deps.queue.retry(message, delayMs);
-  await record(deps, stored, { state: 'pending', attempts: message.attempt, lastError, lastAttemptAt: at }, now);
+  await record(deps, stored, { state: 'pending', attempts: message.attempt, lastError, lastAttemptAt: at, event }, now);
   deps.log.warn(
     `Callback attempt ${message.attempt} of ${deps.config.maxAttempts} failed for message ${message.id}: ${reason}; retrying in ${Math.round(delayMs / 1000)} s`,
   );
+}
+
+/** Whether the record still says what the message tells: its final state, or a recipient outcome of that kind. */
+function tells(record: StatusRecord, message: CallbackMessage): boolean {
+  if (!isReportOutcome(message.outcome)) return record.status === message.outcome;
+  return (record.recipientOutcomes ?? []).some((o) => o.outcome === message.outcome);
 }
 
 function post(url: string, stored: StoredStatus, message: CallbackMessage, deps: CallbackAttemptDeps, nowMs: number): Promise<PostResult> {
@@ -111,6 +121,7 @@ async function record(deps: CallbackAttemptDeps, stored: StoredStatus, callback:
   } catch (error) {
     if (!(error instanceof StatusConflictError)) throw error;
     const latest = await deps.status.get(stored.record.id);
-    if (latest && latest.record.callback?.state !== 'delivered') await deps.status.update(latest, { callback }, new Date(now()));
+    const sameEventDelivered = latest?.record.callback?.state === 'delivered' && latest.record.callback.event === callback.event;
+    if (latest && !sameEventDelivered) await deps.status.update(latest, { callback }, new Date(now()));
   }
 }

@@ -1,5 +1,6 @@
 // The callback queue: one message per outcome to deliver, written by the worker when a mail is sent or has failed,
-// and again with a delay for each retry. The message names the mail, not the URL: the URL is read from the status
+// by the delivery report reader when a report says a recipient bounced or is delayed, and again with a delay for
+// each retry. The message names the mail, not the URL: the URL is read from the status
 // record, which intake wrote after checking it, so a message written to the queue by anyone else cannot point a
 // POST anywhere. A queue message is input like any other and is validated before use.
 import { z } from 'zod';
@@ -7,11 +8,17 @@ import type { QueueClient } from '@azure/storage-queue';
 import { messageIdSchema } from '../mail/envelope';
 import type { FieldError } from '../validation/field-errors';
 import { decodeQueueMessage, sendQueueMessage } from '../storage/queue-message';
-import type { StatusRecord } from '../status/status-store';
+import type { RecipientOutcome, StatusRecord } from '../status/status-store';
 
 export const CALLBACK_MESSAGE_VERSION = 1;
-export const CALLBACK_OUTCOMES = ['sent', 'failed'] as const;
+export const CALLBACK_OUTCOMES = ['sent', 'failed', 'bounced', 'delayed'] as const;
 export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number];
+/** Outcomes a delivery report tells after the send: a mail may have several, one per report. */
+export type ReportOutcome = Extract<CallbackOutcome, 'bounced' | 'delayed'>;
+
+export function isReportOutcome(outcome: CallbackOutcome): outcome is ReportOutcome {
+  return outcome === 'bounced' || outcome === 'delayed';
+}
 
 export const callbackMessageSchema = z
   .object({
@@ -39,6 +46,17 @@ export function createCallbackQueue(queue: QueueClient) {
     async notify(record: StatusRecord): Promise<void> {
       if (!record.callbackUrl || (record.status !== 'sent' && record.status !== 'failed')) return;
       await send({ version: CALLBACK_MESSAGE_VERSION, id: record.id, outcome: record.status, occurredAt: record.updatedAt, attempt: 1 });
+    },
+    /**
+     * The reader's call when a report added outcomes to a mail with a callbackUrl: one event per kind it added
+     * (bounced, delayed), at the time the report was recorded.
+     */
+    async notifyReport(record: StatusRecord, added: readonly RecipientOutcome[]): Promise<void> {
+      if (!record.callbackUrl) return;
+      for (const outcome of ['bounced', 'delayed'] as const) {
+        const first = added.find((o) => o.outcome === outcome);
+        if (first) await send({ version: CALLBACK_MESSAGE_VERSION, id: record.id, outcome, occurredAt: first.reportedAt, attempt: 1 });
+      }
     },
     /** The next attempt of a callback, after a delay. */
     retry: (message: CallbackMessage, delayMs: number) => send({ ...message, attempt: message.attempt + 1 }, delayMs),

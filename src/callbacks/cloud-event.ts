@@ -7,10 +7,10 @@
 import { signStandardWebhook } from '../hooks/signatures';
 import { statusView, type StatusView } from '../status/status-view';
 import type { StatusRecord } from '../status/status-store';
-import type { CallbackMessage } from './callback-queue';
+import { isReportOutcome, type CallbackMessage } from './callback-queue';
 
 export const CLOUD_EVENT_CONTENT_TYPE = 'application/cloudevents+json';
-/** The event types: `exo-smtp-mailer.mail.sent` and `exo-smtp-mailer.mail.failed`. */
+/** The event types: `exo-smtp-mailer.mail.sent`, `.failed`, `.bounced` and `.delayed`. */
 export const EVENT_TYPE_PREFIX = 'exo-smtp-mailer.mail';
 
 export interface MailOutcomeEvent {
@@ -35,7 +35,7 @@ export function outcomeEvent(record: StatusRecord, message: CallbackMessage, sou
   const { callback: _progress, ...data } = statusView(record);
   return {
     specversion: '1.0',
-    id: `${record.id}.${message.outcome}`,
+    id: eventId(message),
     source,
     type: `${EVENT_TYPE_PREFIX}.${message.outcome}`,
     subject: record.id,
@@ -43,6 +43,15 @@ export function outcomeEvent(record: StatusRecord, message: CallbackMessage, sou
     datacontenttype: 'application/json',
     data,
   };
+}
+
+/**
+ * The same on every attempt of one event, so receivers can drop repeats. A mail is sent or fails once, but may get
+ * several reports: those events are told apart by the time the report was recorded.
+ */
+export function eventId(message: Pick<CallbackMessage, 'id' | 'outcome' | 'occurredAt'>): string {
+  const base = `${message.id}.${message.outcome}`;
+  return isReportOutcome(message.outcome) ? `${base}.${Date.parse(message.occurredAt)}` : base;
 }
 
 /**

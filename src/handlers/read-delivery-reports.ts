@@ -3,6 +3,8 @@
 // not throw for it, as the next run tries again anyway.
 import type { InvocationContext, Timer } from '@azure/functions';
 import { readAllDeliveryReports } from '../bounces/read-all-reports';
+import { createReportFollowUp } from '../bounces/report-follow-up';
+import type { CallbackQueue } from '../callbacks/callback-queue';
 import type { MailConfig } from '../config/load-config';
 import type { TokenSource } from '../identity/token-source';
 import { privateLogger } from '../logger';
@@ -13,14 +15,17 @@ export interface ReadDeliveryReportsDeps {
   /** Routed by mailbox to its sender profile's token source, as SMTP uses it. */
   tokens: TokenSource;
   status: Pick<StatusStore, 'get' | 'update'>;
+  /** Where the bounced and delayed events for the mails' callbackUrls are queued. */
+  callbacks: { queue: Pick<CallbackQueue, 'notifyReport'> };
 }
 
 export function createReadDeliveryReportsHandler(deps: () => ReadDeliveryReportsDeps) {
   return async function readDeliveryReports(_timer: Timer, context: InvocationContext): Promise<void> {
-    const { config, tokens, status } = deps();
+    const { config, tokens, status, callbacks } = deps();
     if (!config.reports) return;
     const log = privateLogger(context, config.logAddresses);
-    const runs = await readAllDeliveryReports(config.reports, { tokens, status, log: (line) => log.warn(line) });
+    const afterRecord = createReportFollowUp({ callbacks: callbacks.queue });
+    const runs = await readAllDeliveryReports(config.reports, { tokens, status, afterRecord, log: (line) => log.warn(line) });
     for (const run of runs) {
       if ('error' in run) continue;
       const { mailbox, ...counts } = run;

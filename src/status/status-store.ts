@@ -69,6 +69,8 @@ export interface CallbackState {
   /** Why the last attempt failed: a category (http-503, timeout, refused-address, …); never an address or a body. */
   lastError?: string;
   lastAttemptAt?: string;
+  /** The event this state is for (its CloudEvent id); absent on the sent or failed event of records written before. */
+  event?: string;
 }
 
 export interface StoredStatus {

@@ -11,6 +11,10 @@ function create(provider: MeterProvider) {
   return {
     sent: meter.createCounter('mail.sent', { description: 'Messages accepted by the SMTP server' }),
     failed: meter.createCounter('mail.failed', { description: 'Messages that failed for good, by category' }),
+    bounced: meter.createCounter('mail.recipient.bounced', {
+      description: 'Recipients a delivery report said were undeliverable, by status class (5.1, 5.2, …)',
+    }),
+    delayed: meter.createCounter('mail.recipient.delayed', { description: 'Recipients a delivery report said were delayed' }),
     deferred: meter.createCounter('mail.deferred', { description: 'Sends put off for later, by reason' }),
     tokenRenewals: meter.createCounter('mail.token.requests', { description: 'Access tokens fetched from the token endpoint' }),
     // Durations in seconds, as the semantic conventions have them.
