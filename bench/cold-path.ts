@@ -33,6 +33,7 @@ import {
   median,
   postRequest,
   quietContext,
+  sleep,
   waitFor,
   type BenchContext,
   type BenchResult,
@@ -42,7 +43,8 @@ import {
 const RUNS = envInt('BENCH_COLD_PATH_N', 5);
 /** Its own queue, so the one message a queue round hands over is the only one there. */
 const QUEUE = 'cold-path-outbox';
-const SENDER = `cold-path@${DOMAIN}`;
+/** A mailbox per process: a killed worker's connection leases last their 30 s, and the next worker must not wait on them. */
+const sender = () => `cold-path-${randomUUID().slice(0, 8)}@${DOMAIN}`;
 
 // The worker: loads the package as the Functions Node.js worker does, says ready with the proxy's address, then runs
 // each invocation it is sent through the programming model (getArguments, invokeFunction, getResponse).
@@ -172,7 +174,7 @@ async function coldRun(
     await queue.clearMessages(); // the earlier rounds' intake
     // The message waits in the queue before the worker starts, as a backlog does when an instance is added.
     const response = await createSendMailHandler(() => intake)(
-      postRequest(JSON.stringify({ from: SENDER, to: 'cold@example.com', subject: 'Cold path', text: BODY_TEXT })),
+      postRequest(JSON.stringify({ from: sender(), to: 'cold@example.com', subject: 'Cold path', text: BODY_TEXT })),
       quietContext('sendMail'),
     );
     messageId = `<${(response.jsonBody as { id: string }).id}@${DOMAIN}>`;
@@ -186,7 +188,7 @@ async function coldRun(
     if (path === 'http') {
       const headers = { 'content-type': 'application/json' };
       worker.child.send({ functionName: 'sendMail', invocationId, triggerMetadata: { Headers: rpcJson(headers) }, data: { http: {} } });
-      const body = JSON.stringify({ from: SENDER, to: 'cold@example.com', subject: 'Cold path', text: BODY_TEXT });
+      const body = JSON.stringify({ from: sender(), to: 'cold@example.com', subject: 'Cold path', text: BODY_TEXT });
       // A worker that failed closes the connection: its own error says why.
       const status = await forward(httpUri, invocationId, body).catch(async (error: Error) => {
         await Promise.race([worker.done, worker.exited]);
@@ -216,7 +218,15 @@ async function coldRun(
     const messages = ctx.stack.smtp.messages;
     const from = messages.length;
     let ms = 0;
-    await waitFor(
+    // A worker that finished without sending says why in the message's record.
+    const unsent = worker.done.then(async () => {
+      await sleep(5_000);
+      if (ms === 0)
+        throw new Error(
+          `the worker did not send ${messageId}: ${JSON.stringify((await intake.status.get(messageId.slice(1).split('@')[0]))?.record)}`,
+        );
+    });
+    const arrived = waitFor(
       () => {
         for (let i = from; i < messages.length; i++) if (messages[i].messageId === messageId) ms = messages[i].receivedAt;
         return ms > 0;
@@ -225,6 +235,8 @@ async function coldRun(
       () => `${messageId} not at the SMTP server`,
       1,
     );
+    unsent.catch(() => undefined);
+    await Promise.race([arrived, unsent]);
     await worker.done;
     await queue.deleteMessage(message.messageId, message.popReceipt);
     return ms - startedAt; // the server's receivedAt is wall-clock time
