@@ -142,24 +142,23 @@ test('Standard Webhooks: what we sign the standardwebhooks package verifies, and
 test('GitHub: the documented example verifies; a changed body, a wrong secret or a malformed header does not', async () => {
   // GitHub's documentation: secret "It's a Secret to Everybody", payload "Hello, World!".
   const expected = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
-  assert.equal(await signGitHub("It's a Secret to Everybody", 'Hello, World!'), expected);
+  assert.equal(await signGitHub("It's a Secret to Everybody", 'Hello, World!'), expected, 'the library signs as documented');
   const header = (value: string) => (name: string) => (name === 'x-hub-signature-256' ? value : null);
-  const verified = async (value: string, body: string | Buffer, secrets = ["It's a Secret to Everybody"]) =>
-    (await verifyGitHub(header(value), Buffer.from(body), secrets)).ok;
-  assert.equal(await verified(expected, 'Hello, World!'), true);
-  assert.equal(await verified(expected.toUpperCase().replace('SHA256', 'sha256'), 'Hello, World!'), true, 'hex case');
-  assert.equal(await verified(expected, 'Hello, World!', ['', 'another secret', "It's a Secret to Everybody"]), true, 'any secret');
-  assert.equal(await verified(expected, 'Hello, World?'), false);
-  assert.equal(await verified(expected, 'Hello, World!', ['another secret entirely']), false);
-  assert.equal(await verified(expected, 'Hello, World!', []), false, 'no secret');
-  assert.equal(await verified('sha1=abc', 'Hello, World!'), false);
-  // A signature made over the bytes as they are: an empty body, or bytes that are not UTF-8, are refused (JSON is
-  // UTF-8 text), not verified as some other text.
-  const overBytes = (body: Buffer) => `sha256=${createHmac('sha256', "It's a Secret to Everybody").update(body).digest('hex')}`;
-  assert.equal(await verified(overBytes(Buffer.alloc(0)), ''), false, 'an empty body');
-  const latin1 = Buffer.from('{"name":"caf\xe9"}', 'latin1');
-  const rawSignature = overBytes(latin1);
-  assert.equal(await verified(rawSignature, latin1), false, 'not UTF-8');
+  const verified = (value: string, body: string, secrets = ["It's a Secret to Everybody"]) =>
+    verifyGitHub(header(value), Buffer.from(body), secrets).ok;
+  assert.equal(verified(expected, 'Hello, World!'), true);
+  assert.equal(verified(expected.toUpperCase().replace('SHA256', 'sha256'), 'Hello, World!'), true, 'hex case');
+  assert.equal(verified(expected, 'Hello, World!', ['another secret', "It's a Secret to Everybody"]), true, 'any secret');
+  assert.equal(verified(expected, 'Hello, World?'), false);
+  assert.equal(verified(expected, 'Hello, World!', ['another secret entirely']), false);
+  assert.equal(verified(expected, 'Hello, World!', []), false, 'no secret');
+  assert.equal(verified('sha1=abc', 'Hello, World!'), false);
+  // What the library verifies, ours does too, and the other way round.
+  const body = sample('generic.json');
+  const ours = `sha256=${createHmac('sha256', GITHUB_SECRET).update(body).digest('hex')}`;
+  const { verify } = await import('@octokit/webhooks-methods');
+  assert.equal(await verify(GITHUB_SECRET, body, ours), true);
+  assert.equal(verified(await signGitHub(GITHUB_SECRET, body), body, [GITHUB_SECRET]), true);
 });
 async function deliver(path: string, body: string, headers: Record<string, string>) {
   const response = await fetch(`${h.host!.url}/api/hooks/${path}`, {

@@ -48,7 +48,7 @@ export async function receiveHook(request: HookRequest, deps: HookDeps): Promise
   if (signed) {
     const read = await request.readBody(limit);
     if (!read.ok) return tooLarge(limit, read.bytes);
-    const check = await verifySignature(signed.signature, request.header, read.body, hooks.secrets.get(name) ?? []);
+    const check = verifySignature(signed.signature, request.header, read.body, hooks.secrets.get(name) ?? []);
     if (!check.ok) {
       log.warn(`Refused a delivery to hook ${name}: ${check.detail}`);
       return problem(401, 'Signature not valid', check.detail);
