@@ -12,6 +12,7 @@ import { EXCHANGE_AUDIENCE, TokenAuthority } from './token-authority';
 import { APP_ROOT } from '../src/app-root';
 import { createChaosRecipients } from './chaos-recipients';
 import { SendingMailboxes } from './sending-mailboxes';
+import { startImapServer, type ImapServer } from './imap-server';
 import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from './callback-receiver';
 
 export const LOCAL_TENANT_ID = '00000000-0000-4000-8000-000000000001';
@@ -48,6 +49,8 @@ export interface LocalStack {
   smtp: SmtpSink;
   /** The sending mailboxes, where the chaos recipients' delivery reports land. */
   mailboxes: SendingMailboxes;
+  /** The sending mailboxes over IMAP (implicit TLS, XOAUTH2), where the delivery report reader reads them. */
+  imap: ImapServer;
   clientSecret: string;
   /** The fabrikam tenant's app registration secret. */
   fabrikamSecret: string;
@@ -97,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push({ stop: () => entra.close() });
     const mailboxes = new SendingMailboxes();
+    const tenants = { 'contoso.example': LOCAL_TENANT_ID, 'fabrikam.example': LOCAL_FABRIKAM_TENANT_ID };
     const smtp = await startSmtpSink({
       tls,
       tokens,
@@ -105,13 +109,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       mailDir: options.mailDir,
       onMessage: options.onMessage,
       maxConnectionsPerMailbox: options.maxConnectionsPerMailbox,
-      tenants: { 'contoso.example': LOCAL_TENANT_ID, 'fabrikam.example': LOCAL_FABRIKAM_TENANT_ID },
+      tenants,
       chaos: createChaosRecipients({
         reportDelayMs: options.reportDelayMs,
         deliverReport: (mailbox, raw) => mailboxes.deliver(mailbox, raw),
       }),
     });
     started.push(smtp);
+    const imap = await startImapServer({ tls, tokens, mailboxes, tenants, audience: EXCHANGE_AUDIENCE });
+    started.push(imap);
     const callbacks = await startCallbackReceiver({ tls, onCallback: options.onCallback });
     started.push({ stop: () => callbacks.close() });
 
@@ -122,6 +128,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       entra,
       smtp,
       mailboxes,
+      imap,
       clientSecret,
       fabrikamSecret,
       clientCertificate,
@@ -147,6 +154,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           MAIL_SENDER_PROFILES: JSON.stringify([fabrikam]),
           [LOCAL_FABRIKAM_SECRET_SETTING]: fabrikamSecret,
           MailStorage: azurite.connectionString,
+          // Delivery reports (the chaos recipients' bounces and delays) read from the sandbox's IMAP server.
+          MAIL_REPORTS_MAILBOXES: `${LOCAL_SENDER},${LOCAL_FABRIKAM_SENDER}`,
+          MAIL_REPORTS_IMAP_HOST: imap.host,
+          MAIL_REPORTS_IMAP_PORT: String(imap.port),
           // Callbacks to the local receiver, which listens on loopback: the one host allowed to resolve there.
           MAIL_CALLBACK_HOSTS: 'localhost',
           MAIL_CALLBACK_PRIVATE_HOSTS: 'localhost',
