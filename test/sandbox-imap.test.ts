@@ -228,11 +228,12 @@ test('in the sandbox: bounce@, delay@ and a good address, read through IMAP by t
     logHandler: (_level, ...args) => lines.push(args.join(' ')),
   });
   const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
-  const { config, tokens, status } = h.runtime;
+  const { config, tokens, status, callbacks } = h.runtime;
   await createReadDeliveryReportsHandler(() => ({
     config: { ...config, reports: { ...config.reports!, mailboxes: [LOCAL_SENDER] } },
     tokens,
     status,
+    callbacks,
   }))(timer, context);
   assert.match(lines.join('\n'), /recorded 2/);
   const bounced = (await status.get(ids['bounce@example.com']))!.record;
