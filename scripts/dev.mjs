@@ -1,8 +1,9 @@
 // `npm run dev`: the sandbox, rebuilt and restarted on every change. Checks the sandbox's ports first (as npm start
 // does), then runs the compiler in watch mode (`tsc -b --watch`, the same incremental build as npm run build) and,
-// after each compile without errors that changed the app's code (dist/src), removes stale output (prune-dist.mjs:
-// tsc --watch keeps the output of a deleted source) and starts the sandbox again. A compile with errors leaves the
-// running sandbox as it is. Ctrl+C stops both. Changes to tests or benchmarks only are compiled, without a restart.
+// after each compile without errors that changed the app's or the sandbox's code (dist/src, dist/sandbox), removes
+// stale output (prune-dist.mjs: tsc --watch keeps the output of a deleted source) and starts the sandbox again. A
+// compile with errors leaves the running sandbox as it is. Ctrl+C stops both. Changes to tests or benchmarks only are
+// compiled, without a restart.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,7 +13,8 @@ import { PortSettingError, refusal, takenPorts } from './check-sandbox-ports.mjs
 import { pruneDist } from './prune-dist.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const APP_OUTPUT = join(ROOT, 'dist', 'src');
+/** What the running sandbox executes: the app and the sandbox itself. */
+const RUN_OUTPUT = [join(ROOT, 'dist', 'src'), join(ROOT, 'dist', 'sandbox')];
 const COMPILED = /Found (\d+) errors?\. Watching for file changes\./;
 
 const taken = await takenPorts().catch((error) => {
@@ -25,10 +27,10 @@ if (taken.length > 0) {
   process.exit(1);
 }
 
-/** The app's compiled files with their modification times, to tell a change of the app from one of the tests. */
+/** The compiled files the sandbox runs, with their modification times, to tell such a change from one of the tests. */
 function appOutput() {
-  if (!existsSync(APP_OUTPUT)) return '';
-  return readdirSync(APP_OUTPUT, { recursive: true, withFileTypes: true })
+  return RUN_OUTPUT.filter((dir) => existsSync(dir))
+    .flatMap((dir) => readdirSync(dir, { recursive: true, withFileTypes: true }))
     .filter((entry) => entry.isFile() && entry.name.endsWith('.js'))
     .map((entry) => `${join(entry.parentPath, entry.name)} ${statSync(join(entry.parentPath, entry.name)).mtimeMs}`)
     .sort()
