@@ -12,9 +12,11 @@ export interface BannerFacts {
   mailDir?: string;
   /** The sandbox's callback receiver (embedded only). */
   callbackUrl?: string;
+  /** The sandbox's IMAP server, host:port, where the sending mailboxes' delivery reports are read (embedded only). */
+  imap?: string;
 }
 
-export function startBanner({ url, embedded, config, mailDir, callbackUrl }: BannerFacts): string {
+export function startBanner({ url, embedded, config, mailDir, callbackUrl, imap }: BannerFacts): string {
   const ownMailbox = config.defaultSender ?? config.allowedSenders.find((sender) => !sender.startsWith('@'));
   const mail = embedded
     ? { to: 'someone@example.com', subject: 'Hello from the sandbox', text: 'It works.', ...(callbackUrl ? { callbackUrl } : {}) }
@@ -29,6 +31,8 @@ export function startBanner({ url, embedded, config, mailDir, callbackUrl }: Ban
       ? [
           `  Inbox:   ${url}/ (received mail with its status, live)`,
           `  Mailbox: ${mailDir ?? ''}/ (each message as an .eml file; a line per message below)`,
+          ...(imap ? [`  IMAP:    ${imap} (TLS, XOAUTH2: the sending mailboxes, where bounce@ and delay@ reports land)`] : []),
+          '  Fail on purpose: to reject@, defer@, auth-fail@, bounce@ or delay@ any domain (docs/development.md)',
         ]
       : []),
     '',

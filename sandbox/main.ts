@@ -71,7 +71,8 @@ async function main(): Promise<void> {
   const { url, embedded, config } = sandbox;
   const callbackUrl = sandbox.stack ? `${sandbox.stack.callbacks.url}/sandbox` : undefined;
 
-  console.log(startBanner({ url, embedded, config, mailDir: relative(process.cwd(), MAIL_DIR), callbackUrl }));
+  const imap = sandbox.stack ? `${sandbox.stack.imap.host}:${sandbox.stack.imap.port}` : undefined;
+  console.log(startBanner({ url, embedded, config, mailDir: relative(process.cwd(), MAIL_DIR), callbackUrl, imap }));
 }
 
 main().catch((error) => {

@@ -6,6 +6,8 @@ import type { AuthMode } from '../src/identity/auth-mode';
 import { createAppServices, type AppServices, type AppServicesOptions } from '../src/hosting/app-services';
 import { provisionStorage } from '../src/storage/provision';
 import { statusView } from '../src/status/status-view';
+import { createReadDeliveryReportsHandler } from '../src/handlers/read-delivery-reports';
+import { InvocationContext } from '@azure/functions';
 import { startAzurite } from './azurite';
 import { startLocalHost, type LogLine } from './functions-host';
 import { localFunctions } from './local-functions';
@@ -109,6 +111,33 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       loopbackOnly: { alsoPorts: [front.port] },
     });
     closers.push(() => host.close());
+    if (stack) {
+      // The local host runs no timers: the delivery report reader runs a second after a report lands in a sending
+      // mailbox (the chaos recipients' bounces and delays), where Azure's timer would read it within five minutes.
+      const readReports = createReadDeliveryReportsHandler(() => ({
+        config,
+        tokens: created.tokens,
+        status: created.status,
+        callbacks: created.callbacks,
+      }));
+      const context = new InvocationContext({
+        functionName: 'readDeliveryReports',
+        logHandler: (level, ...args) => options.log(level, 'readDeliveryReports', args.join(' ')),
+      });
+      const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+      let pending: NodeJS.Timeout | undefined;
+      const stopListening = stack.mailboxes.onDeliver(() => {
+        pending ??= setTimeout(() => {
+          pending = undefined;
+          readReports(timer, context).catch((error: Error) => options.log('warning', 'readDeliveryReports', error.message));
+        }, 1000);
+      });
+      closers.push(() => {
+        stopListening();
+        clearTimeout(pending);
+        return Promise.resolve();
+      });
+    }
     const routes = inboxRoutes(inbox, {
       smtp: `${config.smtp.host}:${config.smtp.port}`,
       callbackReceiver: stack ? `${stack.callbacks.url}` : undefined,

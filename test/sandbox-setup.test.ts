@@ -58,8 +58,11 @@ test('the printed request: a sandbox mail in the sandbox; with a real tenant, a 
     config: { ...real, smtp: { ...real.smtp, host: '127.0.0.1' } },
     mailDir: '.local/mailbox',
     callbackUrl: 'https://localhost:1234/sandbox',
+    imap: 'localhost:1993',
   });
   assert.match(local, /local sandbox/);
+  assert.match(local, /IMAP: +localhost:1993 /);
+  assert.match(local, /reject@, defer@, auth-fail@, bounce@ or delay@/);
   assert.match(local, /"subject":"Hello from the sandbox"/);
   assert.match(local, /"callbackUrl":"https:\/\/localhost:1234\/sandbox"/);
 });
@@ -90,6 +93,24 @@ test(
       status = ((await (await fetch(`${sandbox.url}/api/mail/${id}`)).json()) as { status: string }).status;
     }
     assert.equal(status, 'sent', logs.join('\n'));
+
+    // A bounce@ recipient: sent, then its report lands in the sending mailbox and the sandbox reads it over IMAP.
+    const bouncing = await fetch(`${sandbox.url}/api/mail`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'bounce@example.com', subject: 'will bounce', text: 'x' }),
+    });
+    const bounceId = ((await bouncing.json()) as { id: string }).id;
+    let bounced = '';
+    for (
+      const deadline = Date.now() + 30_000;
+      bounced !== 'bounced' && Date.now() < deadline;
+      await new Promise((r) => setTimeout(r, 200))
+    ) {
+      const answer = (await (await fetch(`${sandbox.url}/api/mail/${bounceId}`)).json()) as { status?: string; mail?: { status: string } };
+      bounced = answer.mail?.status ?? answer.status ?? '';
+    }
+    assert.equal(bounced, 'bounced', logs.join('\n'));
   },
 );
 
