@@ -154,7 +154,7 @@ test('after the sent event, a report: one bounced and one delayed event, each si
   ];
   const stored = (await h.runtime.status.get(id))!;
   const updated = await h.runtime.status.update(stored, deliveryReported(stored.record, '<ndr-1@example.com>', added), new Date());
-  await createReportFollowUp({ callbacks: h.runtime.callbacks.queue })([
+  await createReportFollowUp({ callbacks: h.runtime.callbacks.queue, suppressions: h.runtime.suppressions })([
     { result: 'recorded', reportId: '<ndr-1@example.com>', record: updated.record, newOutcomes: added },
   ]);
   for (const outcome of ['bounced', 'delayed']) {

@@ -12,6 +12,7 @@ import { readAllDeliveryReports } from '../src/bounces/read-all-reports';
 import { createReadDeliveryReportsHandler } from '../src/handlers/read-delivery-reports';
 import type { QueueClient } from '@azure/storage-queue';
 import { createCallbackQueue, decodeCallbackMessage, type CallbackQueue } from '../src/callbacks/callback-queue';
+import { createSuppressionList, type SuppressionList } from '../src/suppression/suppression-list';
 import { createGetMailStatusHandler } from '../src/handlers/get-mail-status';
 import { functionKeyCaller } from '../src/callers/sender-policy';
 import type { ReportsConfig } from '../src/bounces/report-reader';
@@ -47,6 +48,7 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
   let status: StatusStore;
   let callbackQueue: QueueClient;
   let callbacks: { queue: CallbackQueue };
+  let suppressions: SuppressionList;
   let tokens: TokenSource;
   let reports: ReportsConfig;
   const ids = { bounced: 'order-1001', delayed: 'order-1002' };
@@ -88,6 +90,7 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
     callbackQueue = createStorageClients({ connectionString: azurite.connectionString }).queues.getQueueClient('reportcallbacks');
     await callbackQueue.createIfNotExists();
     callbacks = { queue: createCallbackQueue(callbackQueue) };
+    suppressions = createSuppressionList(table);
     dovecot = await startDovecot({ binary: DOVECOT.path, port: await freePort(), tls, introspectionUrl });
     reports = {
       mailboxes: [MAILBOX],
@@ -278,7 +281,10 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
       logHandler: (_level, ...args) => lines.push(args.join(' ')),
     });
     const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
-    await createReadDeliveryReportsHandler(() => ({ config: { reports, logAddresses: false }, tokens, status, callbacks }))(timer, context);
+    await createReadDeliveryReportsHandler(() => ({ config: { reports, logAddresses: false }, tokens, status, callbacks, suppressions }))(
+      timer,
+      context,
+    );
     assert.deepEqual(lines, [
       'delivery reports of ***@contoso.com: scanned 1002, reports 2, recorded 1, alreadyRecorded 0, unmatched 1, notSentYet 0, malformed 0, moved 1',
     ]);
@@ -300,6 +306,16 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
     assert.deepEqual(queued, [
       { ok: true, message: { version: 1, id: ids.delayed, outcome: 'bounced', occurredAt: bounce?.reportedAt, attempt: 1 } },
     ]);
+    // A 5.1.1 is a hard bounce: the address is suppressed for the mail's profile (none here: the default), once.
+    assert.deepEqual(await suppressions.get(undefined, 'FINE@fabrikam.com'), {
+      profile: 'default',
+      address: 'fine@fabrikam.com',
+      status: bounce?.status,
+      reason: bounce?.diagnosticCode,
+      messageId: ids.delayed,
+      suppressedAt: bounce?.reportedAt,
+    });
+    assert.equal(await suppressions.get(undefined, 'slow@fabrikam.com'), undefined, 'a delay suppresses nothing');
   });
 
   test('without report mailboxes the timer handler reads nothing', async () => {
@@ -310,7 +326,10 @@ describe('delivery reports read over IMAP from Dovecot', { skip: NO_DOVECOT, tim
     });
     const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
     const before = introspections.accepted + introspections.refused;
-    await createReadDeliveryReportsHandler(() => ({ config: { logAddresses: false }, tokens, status, callbacks }))(timer, context);
+    await createReadDeliveryReportsHandler(() => ({ config: { logAddresses: false }, tokens, status, callbacks, suppressions }))(
+      timer,
+      context,
+    );
     assert.deepEqual(lines, []);
     assert.equal(introspections.accepted + introspections.refused, before, 'no sign-in');
   });

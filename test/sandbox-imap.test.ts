@@ -228,12 +228,13 @@ test('in the sandbox: bounce@, delay@ and a good address, read through IMAP by t
     logHandler: (_level, ...args) => lines.push(args.join(' ')),
   });
   const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
-  const { config, tokens, status, callbacks } = h.runtime;
+  const { config, tokens, status, callbacks, suppressions } = h.runtime;
   await createReadDeliveryReportsHandler(() => ({
     config: { ...config, reports: { ...config.reports!, mailboxes: [LOCAL_SENDER] } },
     tokens,
     status,
     callbacks,
+    suppressions,
   }))(timer, context);
   assert.match(lines.join('\n'), /recorded 2/);
   const bounced = (await status.get(ids['bounce@example.com']))!.record;
@@ -242,6 +243,8 @@ test('in the sandbox: bounce@, delay@ and a good address, read through IMAP by t
     bounced.recipientOutcomes?.map((o) => [o.recipient, o.outcome, o.status]),
     [['bounce@example.com', 'bounced', '5.1.1']],
   );
+  assert.equal((await suppressions.get(bounced.profile, 'bounce@example.com'))?.status, '5.1.1', 'the hard bounce is suppressed');
+  assert.equal(await suppressions.get(bounced.profile, 'delay@example.com'), undefined, 'a delay is not');
   const delayed = (await status.get(ids['delay@example.com']))!.record;
   assert.equal(delayed.status, 'sent');
   assert.deepEqual(

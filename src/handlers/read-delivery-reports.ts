@@ -5,6 +5,7 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { readAllDeliveryReports } from '../bounces/read-all-reports';
 import { createReportFollowUp } from '../bounces/report-follow-up';
 import type { CallbackQueue } from '../callbacks/callback-queue';
+import type { SuppressionList } from '../suppression/suppression-list';
 import type { MailConfig } from '../config/load-config';
 import type { TokenSource } from '../identity/token-source';
 import { privateLogger } from '../logger';
@@ -17,14 +18,16 @@ export interface ReadDeliveryReportsDeps {
   status: Pick<StatusStore, 'get' | 'update'>;
   /** Where the bounced and delayed events for the mails' callbackUrls are queued. */
   callbacks: { queue: Pick<CallbackQueue, 'notifyReport'> };
+  /** Where addresses that bounced hard are put, per sender profile. */
+  suppressions: Pick<SuppressionList, 'add'>;
 }
 
 export function createReadDeliveryReportsHandler(deps: () => ReadDeliveryReportsDeps) {
   return async function readDeliveryReports(_timer: Timer, context: InvocationContext): Promise<void> {
-    const { config, tokens, status, callbacks } = deps();
+    const { config, tokens, status, callbacks, suppressions } = deps();
     if (!config.reports) return;
     const log = privateLogger(context, config.logAddresses);
-    const afterRecord = createReportFollowUp({ callbacks: callbacks.queue });
+    const afterRecord = createReportFollowUp({ callbacks: callbacks.queue, suppressions, log: (line) => log.warn(line) });
     const runs = await readAllDeliveryReports(config.reports, { tokens, status, afterRecord, log: (line) => log.warn(line) });
     for (const run of runs) {
       if ('error' in run) continue;

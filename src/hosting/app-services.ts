@@ -21,6 +21,7 @@ import { createDailyQuota, type DailyQuota } from '../callers/daily-quota';
 import { createCallbackQueue, type CallbackQueue } from '../callbacks/callback-queue';
 import { callbackBackoffMs, type CallbackAttemptDeps } from '../callbacks/callback-attempt';
 import { eventSource } from '../callbacks/cloud-event';
+import { createSuppressionList, type SuppressionList } from '../suppression/suppression-list';
 import type { HookStores } from '../hooks/hook-stores';
 
 export interface AppServices {
@@ -41,6 +42,8 @@ export interface AppServices {
   /** Who is calling: from MAIL_CALLERS, or the function-key caller when the host checks function keys. */
   authenticate(request: CredentialSource): Promise<Authentication>;
   quota: DailyQuota;
+  /** Addresses that bounced hard, per sender profile (in the status table). */
+  suppressions: SuppressionList;
   /** The hooks' template store and replay record, imported and built at the first hook request. */
   hookStores(): Promise<HookStores>;
   close(): Promise<void>;
@@ -128,6 +131,7 @@ export function createAppServices(config: MailConfig, options: AppServicesOption
     },
     authenticate,
     quota: createDailyQuota(storage.table(config.statusTable)),
+    suppressions: createSuppressionList(storage.table(config.statusTable)),
     hookStores: () =>
       (hookStores ??= import('../hooks/hook-stores.js')
         .then(({ createHookStores }) => createHookStores(config, storage))
