@@ -119,6 +119,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         tokens: created.tokens,
         status: created.status,
         callbacks: created.callbacks,
+        suppressions: created.suppressions,
       }));
       const context = new InvocationContext({
         functionName: 'readDeliveryReports',
