@@ -169,6 +169,12 @@ param alertFailureRatePercent int = 10
 @maxValue(1440)
 param alertQueueAgeMinutes int = 15
 
+@description('Read delivery reports (bounces, delays) from the sending mailboxes over IMAP (azd: READ_DELIVERY_REPORTS): grants the Entra application permission IMAP.AccessAsApp to the sender and sets MAIL_REPORTS_MAILBOXES from reportMailboxes. Exchange also needs the mailbox permission: infra/exchange/Register-ExchangeSender.ps1 -ReadDeliveryReports.')
+param readDeliveryReports bool = false
+
+@description('MAIL_REPORTS_MAILBOXES with readDeliveryReports: comma-separated sending mailboxes whose reports are read (azd: MAIL_REPORTS_MAILBOXES). Required when readDeliveryReports is true; ignored otherwise.')
+param reportMailboxes string = ''
+
 @description('Private networking (azd: VNET_ENABLED): the Function App joins a virtual network (Flex Consumption VNet integration) and reaches both storage accounts and the Key Vault through private endpoints, their public network access off; internet traffic (Exchange Online SMTP, Entra ID, Application Insights, callbacks) leaves through a NAT gateway. See infra/README.md, "Private networking".')
 param vnetEnabled bool = false
 
@@ -253,7 +259,9 @@ var resourceGroupNameChecked = !publicCloud
               ? fail('senderProfiles ${join(profilesWithoutApp, ', ')}: without clientId they use this deployment\'s app registration, which authMode managedIdentity does not create; give their clientId.')
               : !empty(profilesInOtherTenants)
                   ? fail('senderProfiles ${join(profilesInOtherTenants, ', ')}: another tenant than ${tenant().tenantId} through this deployment\'s app registration, which is single-tenant: set multiTenantApp (EXO_MULTI_TENANT=true), give the clientId of an app registration of that tenant, or give the tenant as its id.')
-                  : (empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName)
+                  : readDeliveryReports && empty(trim(reportMailboxes))
+                      ? fail('readDeliveryReports is true but reportMailboxes is empty: name the sending mailboxes whose delivery reports are read (MAIL_REPORTS_MAILBOXES).')
+                      : (empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName)
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -433,6 +441,7 @@ module entra 'modules/entra.bicep' = {
     apiDisplayName: '${apiUniqueName} (${environmentName})'
     apiIdentifierUri: empty(apiIdentifierUri) ? 'api://${tenant().tenantId}/${apiUniqueName}' : apiIdentifierUri
     apiCallerPrincipalIds: apiCallerPrincipalIds
+    readDeliveryReports: readDeliveryReports
   }
 }
 
@@ -478,6 +487,7 @@ module functionApp 'modules/functionapp.bicep' = {
     maxMessagesPerMinute: maxMessagesPerMinute
     maxMessageBytes: maxMessageBytes
     publicBaseUrl: publicBaseUrl
+    reportMailboxes: readDeliveryReports ? reportMailboxes : ''
     callers: empty(mailCallers) ? '' : string(mailCallers)
     senderProfiles: empty(senderProfiles) ? '' : string(deployedSenderProfiles)
     profileCredentials: profileCredentials

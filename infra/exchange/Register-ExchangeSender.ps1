@@ -20,6 +20,8 @@ Bicep can create the Entra objects but nothing inside Exchange Online. This scri
                             Add-RecipientPermission SendAs with -GrantSendAs), the trustee being the Identity that
                             Get-ServicePrincipal reports, as in Microsoft's example. Needs the Entra permission
                             SMTP.SendAsApp with admin consent (deploy with exchangeAuthorization=mailboxPermission).
+  2b. With -ReadDeliveryReports: Add-MailboxPermission -AccessRights FullAccess on each mailbox for the service
+     principal (IMAP with IMAP.AccessAsApp), in either mode.
   3. Enables SMTP AUTH per mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); without it even OAuth
      fails with "535 5.7.139". Skip with -SkipSmtpAuth when the tenant-wide setting is managed elsewhere.
      Not enough in a tenant with Microsoft Entra security defaults on, which new Microsoft 365 tenants have: security
@@ -66,6 +68,11 @@ instead of the listed mailboxes. The -Mailbox list is still used for SMTP AUTH a
 .PARAMETER GrantSendAs
 MailboxPermission mode: also grant SendAs (Add-RecipientPermission), needed when the app sends as an address other
 than the mailbox it authenticates as.
+
+.PARAMETER ReadDeliveryReports
+The app reads delivery reports from these mailboxes over IMAP (MAIL_REPORTS_MAILBOXES): also grant the service
+principal FullAccess on each mailbox (Add-MailboxPermission), as Microsoft's IMAP app-only setup requires in either
+mode. The Entra permission IMAP.AccessAsApp comes from the deployment (readDeliveryReports=true).
 
 .PARAMETER SkipSmtpAuth
 Do not touch the per-mailbox SMTP AUTH setting.
@@ -118,6 +125,8 @@ param(
     [switch] $GrantSendAs,
 
     [switch] $SkipSmtpAuth,
+
+    [switch] $ReadDeliveryReports,
 
     [ValidatePattern('^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$')]
     [string] $TenantId
@@ -236,6 +245,26 @@ $trusteeNames = @($ServicePrincipalObjectId, $AppId, $DisplayName)
 if ($sp) { $trusteeNames += @([string](Get-Value $sp 'DisplayName'), [string](Get-Value $sp 'Identity')) }
 $trusteeNames = @($trusteeNames | Where-Object { $_ })
 
+# FullAccess on a mailbox for the service principal, unless it has it already: the classic sending right, and the
+# mailbox access IMAP app-only tokens need.
+function Grant-FullAccess {
+    # The script's own $PSCmdlet, passed in: -WhatIf and -Confirm are the script's.
+    param($Cmdlet, [string] $Mbx)
+    $fullAccess = @(Get-MailboxPermission -Identity $Mbx | Where-Object {
+            $trusteeNames -contains [string](Get-Value $_ 'User') -and ((Get-Value $_ 'AccessRights') -join ',') -match 'FullAccess' -and -not (Get-Value $_ 'Deny')
+        })
+    if ($fullAccess.Count -gt 0) {
+        Write-Step 'EXISTS' "FullAccess $Mbx" "granted to $(Get-Value $fullAccess[0] 'User')"
+    }
+    elseif ($trustee -and $Cmdlet.ShouldProcess($Mbx, "Add-MailboxPermission -User '$trustee' -AccessRights FullAccess")) {
+        Add-MailboxPermission -Identity $Mbx -User $trustee -AccessRights FullAccess -AutoMapping:$false -Confirm:$false | Out-Null
+        Write-Step 'CREATED' "FullAccess $Mbx" "granted to $trustee"
+    }
+    else {
+        Write-Step 'WOULD CREATE' "FullAccess $Mbx" "Add-MailboxPermission -Identity $Mbx -User '$trusteeShown' -AccessRights FullAccess"
+    }
+}
+
 # ---- 2. sending rights --------------------------------------------------------------------------------------------
 if ($Mode -eq 'RbacForApplications') {
     if ($ScopeGroup) {
@@ -291,19 +320,7 @@ if ($Mode -eq 'RbacForApplications') {
 }
 else {
     foreach ($mbx in $Mailbox) {
-        $fullAccess = @(Get-MailboxPermission -Identity $mbx | Where-Object {
-                $trusteeNames -contains [string](Get-Value $_ 'User') -and ((Get-Value $_ 'AccessRights') -join ',') -match 'FullAccess' -and -not (Get-Value $_ 'Deny')
-            })
-        if ($fullAccess.Count -gt 0) {
-            Write-Step 'EXISTS' "FullAccess $mbx" "granted to $(Get-Value $fullAccess[0] 'User')"
-        }
-        elseif ($trustee -and $PSCmdlet.ShouldProcess($mbx, "Add-MailboxPermission -User '$trustee' -AccessRights FullAccess")) {
-            Add-MailboxPermission -Identity $mbx -User $trustee -AccessRights FullAccess -AutoMapping:$false -Confirm:$false | Out-Null
-            Write-Step 'CREATED' "FullAccess $mbx" "granted to $trustee"
-        }
-        else {
-            Write-Step 'WOULD CREATE' "FullAccess $mbx" "Add-MailboxPermission -Identity $mbx -User '$trusteeShown' -AccessRights FullAccess"
-        }
+        Grant-FullAccess $PSCmdlet $mbx
 
         if ($GrantSendAs) {
             $sendAs = @(Get-RecipientPermission -Identity $mbx | Where-Object {
@@ -320,6 +337,16 @@ else {
                 Write-Step 'WOULD CREATE' "SendAs $mbx" "Add-RecipientPermission -Identity $mbx -Trustee '$trusteeShown' -AccessRights SendAs"
             }
         }
+    }
+}
+
+# ---- 2b. reading delivery reports over IMAP -----------------------------------------------------------------------
+# IMAP app-only access is the Entra permission IMAP.AccessAsApp (deploy with readDeliveryReports=true) plus FullAccess
+# on each mailbox for the service principal registered in step 1; Microsoft documents no RBAC for Applications role
+# for IMAP, so this holds in both modes (MailboxPermission has granted it above already).
+if ($ReadDeliveryReports -and $Mode -ne 'MailboxPermission') {
+    foreach ($mbx in $Mailbox) {
+        Grant-FullAccess $PSCmdlet $mbx
     }
 }
 

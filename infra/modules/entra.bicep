@@ -16,6 +16,11 @@
 // onboarding says not to add the permission: the claim in the token makes Exchange check mailbox permissions instead
 // of the scoped role assignment. The app role is looked up by its value, not by a hard-coded id.
 //
+// Reading delivery reports (readDeliveryReports) grants the application permission IMAP.AccessAsApp in every
+// exchangeAuthorization: Microsoft's IMAP app-only path is that Entra permission plus Exchange's New-ServicePrincipal
+// and Add-MailboxPermission FullAccess on each mailbox (infra/exchange/Register-ExchangeSender.ps1
+// -ReadDeliveryReports); RBAC for Applications is not documented for IMAP.
+//
 // The HTTP API is a second application, separate from the sending app registration: that registration exists only in
 // the app registration modes, while callers (a Logic App's managed identity, say) need a resource to get tokens for in
 // every mode, and a caller's grant to call the API has nothing to do with the right to send through Exchange.
@@ -43,6 +48,9 @@ param multiTenant bool
 
 @description('A sender profile uses this app registration in federatedIdentity mode, so it trusts the identity whatever authMode is.')
 param federatedProfiles bool
+
+@description('The app reads delivery reports from the sending mailboxes over IMAP: grant IMAP.AccessAsApp (admin consent).')
+param readDeliveryReports bool
 
 @description('uniqueName of the app registration (immutable alternate key, unique in the tenant).')
 param appUniqueName string
@@ -82,8 +90,10 @@ param apiCallerPrincipalIds string[]
 
 var exchangeOnlineAppId = '00000002-0000-0ff1-ce00-000000000000'
 var smtpSendAsApp = 'SMTP.SendAsApp'
+var imapAccessAsApp = 'IMAP.AccessAsApp'
 var createApp = authMode != 'managedIdentity'
 var grantSmtpSendAsApp = exchangeAuthorization == 'mailboxPermission'
+var grantImapAccessAsApp = readDeliveryReports
 var trustIdentity = createApp && (authMode == 'federatedIdentity' || federatedProfiles)
 // The value the app requires in a token's roles claim to send (SEND_ROLE in src/callers/caller-policy.ts). The id is
 // derived, not random, so that every deployment declares the same role: Entra refuses to change the id of an enabled
@@ -100,19 +110,21 @@ resource exchangeOnline 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
 }
 
 var smtpSendAsAppRoleId = filter(exchangeOnline.appRoles, role => role.value == smtpSendAsApp)[0].id
+var imapAccessAsAppRoleId = filter(exchangeOnline.appRoles, role => role.value == imapAccessAsApp)[0].id
 
-// Shown as a configured API permission on the registration; the grant itself is appSmtpGrant below.
-var smtpPermission = [
-  {
-    resourceAppId: exchangeOnlineAppId
-    resourceAccess: [
+// Shown as configured API permissions on the registration; the grants themselves are appSmtpGrant and appImapGrant.
+var exchangeRoles = concat(grantSmtpSendAsApp ? [smtpSendAsAppRoleId] : [], grantImapAccessAsApp ? [imapAccessAsAppRoleId] : [])
+var exchangePermissions = empty(exchangeRoles)
+  ? []
+  : [
       {
-        id: smtpSendAsAppRoleId
-        type: 'Role'
+        resourceAppId: exchangeOnlineAppId
+        resourceAccess: map(exchangeRoles, roleId => {
+          id: roleId
+          type: 'Role'
+        })
       }
     ]
-  }
-]
 
 // Multi-tenant for service providers: one registration, consented by an administrator of each customer tenant (which
 // creates its service principal there), and each customer's Exchange authorises that service principal. Its
@@ -125,7 +137,7 @@ resource app 'Microsoft.Graph/applications@v1.0' = if (createApp) {
   tags: [
     'exo-smtp-mailer'
   ]
-  requiredResourceAccess: grantSmtpSendAsApp ? smtpPermission : []
+  requiredResourceAccess: exchangePermissions
   owners: {
     relationshipSemantics: 'append'
     relationships: empty(ownerObjectId) ? [] : [ownerObjectId]
@@ -163,6 +175,19 @@ resource appSmtpGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (createApp &
 // managedIdentity mode: the identity's own service principal is the sender.
 resource identitySmtpGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (!createApp && grantSmtpSendAsApp) {
   appRoleId: smtpSendAsAppRoleId
+  principalId: identityPrincipalId
+  resourceId: exchangeOnline.id
+}
+
+// Reading delivery reports over IMAP, for whichever principal sends (the mailboxes it reads are the ones it sends from).
+resource appImapGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (createApp && grantImapAccessAsApp) {
+  appRoleId: imapAccessAsAppRoleId
+  principalId: appServicePrincipal!.id
+  resourceId: exchangeOnline.id
+}
+
+resource identityImapGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (!createApp && grantImapAccessAsApp) {
+  appRoleId: imapAccessAsAppRoleId
   principalId: identityPrincipalId
   resourceId: exchangeOnline.id
 }

@@ -133,6 +133,9 @@ param maxMessageBytes string
 @description('MAIL_PUBLIC_BASE_URL; empty: not set.')
 param publicBaseUrl string
 
+@description('MAIL_REPORTS_MAILBOXES: mailboxes whose delivery reports the app reads over IMAP, comma-separated; empty: not set, no reports are read.')
+param reportMailboxes string
+
 @description('MAIL_CALLERS, the caller policy as JSON; empty: not set (the host checks function keys).')
 param callers string
 
@@ -239,6 +242,7 @@ var optionalSettingCandidates = {
   MAIL_API_AUDIENCE: apiAudience
   MAIL_API_TENANT_ID: apiTenantId
   MAIL_CALLBACK_HOSTS: callbackHosts
+  MAIL_REPORTS_MAILBOXES: reportMailboxes
   // The signing secret only with callbacks on, and as a reference, never a value (the postprovision hook creates it).
   MAIL_CALLBACK_SECRET: empty(callbackHosts) ? '' : '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${callbackSecretName})'
 }

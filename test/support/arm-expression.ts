@@ -241,6 +241,8 @@ function invoke(node: Extract<Node, { kind: 'call' }>, scope: Scope): unknown {
       return (args[0] as string).split(args[1] as string).join(args[2] as string);
     case 'tolower':
       return (args[0] as string).toLowerCase();
+    case 'trim':
+      return (args[0] as string).trim();
     case 'string':
       return text(args[0]);
     case 'range':
