@@ -235,7 +235,7 @@ async function run(): Promise<SoakFigures> {
     const intakeProxy = await startCountingProxy(azurite);
     const workerProxy = await startCountingProxy(azurite);
     proxies.push(intakeProxy, workerProxy);
-    const { MAIL_SENDER_PROFILES: _profiles, ...stackSettings } = stack.settings('clientSecret');
+    const { MAIL_SENDER_PROFILES: _profiles, MAIL_REPORTS_MAILBOXES: _reports, ...stackSettings } = stack.settings('clientSecret');
     const settings = {
       ...stackSettings,
       MAIL_ALLOWED_SENDERS: `@${DOMAIN}`,
