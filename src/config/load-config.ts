@@ -192,15 +192,7 @@ function readHooks(settings: Settings, problems: string[]): HookConfig {
   const secrets = new Map<string, readonly string[]>();
   const callerNames = new Set((settings.MAIL_CALLERS ?? []).map((c) => c.name.toLowerCase()));
   signed.forEach((hook, index) => {
-    for (const sender of hook.senders) {
-      const covered = sender.startsWith('@')
-        ? settings.MAIL_ALLOWED_SENDERS.includes(sender)
-        : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
-      if (!covered) problems.push(`MAIL_HOOKS[${index}].senders: ${sender} is not within MAIL_ALLOWED_SENDERS`);
-    }
-    if (hook.defaultSender && !isAllowedSender(hook.defaultSender, hook.senders)) {
-      problems.push(`MAIL_HOOKS[${index}].defaultSender: ${hook.defaultSender} is not one of its senders`);
-    }
+    checkSenders(`MAIL_HOOKS[${index}]`, hook, settings.MAIL_ALLOWED_SENDERS, problems);
     if (callerNames.has(hookCallerName(hook.template).toLowerCase())) {
       problems.push(`MAIL_HOOKS[${index}]: a MAIL_CALLERS entry is named ${hookCallerName(hook.template)}, the name this hook sends as`);
     }
@@ -237,19 +229,27 @@ export function appAuthenticatesCallers(env: Env = process.env): boolean {
   return Boolean(env.MAIL_CALLERS?.trim());
 }
 
+/** A hook's or caller's senders stay within MAIL_ALLOWED_SENDERS, and its default sender is one of them. */
+function checkSenders(
+  label: string,
+  entry: { senders: readonly string[]; defaultSender?: string },
+  allowed: readonly string[],
+  problems: string[],
+): void {
+  for (const sender of entry.senders) {
+    const covered = sender.startsWith('@') ? allowed.includes(sender) : isAllowedSender(sender, allowed);
+    if (!covered) problems.push(`${label}.senders: ${sender} is not within MAIL_ALLOWED_SENDERS`);
+  }
+  if (entry.defaultSender && !isAllowedSender(entry.defaultSender, entry.senders)) {
+    problems.push(`${label}.defaultSender: ${entry.defaultSender} is not one of its senders`);
+  }
+}
+
 /** Callers stay within MAIL_ALLOWED_SENDERS; Entra callers need a tenant and an audience to check tokens against. */
 function readApi(settings: Settings, problems: string[]): EntraTokenOptions | undefined {
   const callers = settings.MAIL_CALLERS ?? [];
   callers.forEach((caller, index) => {
-    for (const sender of caller.senders) {
-      const covered = sender.startsWith('@')
-        ? settings.MAIL_ALLOWED_SENDERS.includes(sender)
-        : isAllowedSender(sender, settings.MAIL_ALLOWED_SENDERS);
-      if (!covered) problems.push(`MAIL_CALLERS[${index}].senders: ${sender} is not within MAIL_ALLOWED_SENDERS`);
-    }
-    if (caller.defaultSender && !isAllowedSender(caller.defaultSender, caller.senders)) {
-      problems.push(`MAIL_CALLERS[${index}].defaultSender: ${caller.defaultSender} is not one of its senders`);
-    }
+    checkSenders(`MAIL_CALLERS[${index}]`, caller, settings.MAIL_ALLOWED_SENDERS, problems);
   });
   if (!callers.some((c) => c.entraAppId || c.entraRole)) return undefined;
   const tenantId = settings.MAIL_API_TENANT_ID ?? settings.MAIL_TENANT_ID;
